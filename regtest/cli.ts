@@ -1,0 +1,29 @@
+// `npm run regtest:up` / `npm run regtest:down`: start or stop the local regtest stack with tipd.
+import { defaultDataDir, down, up } from './stack.ts';
+
+const command = process.argv[2];
+try {
+  if (command === 'up') {
+    const stack = await up(defaultDataDir);
+    const { hub, alice } = stack.nodes;
+    console.log(`
+tipd is running on the regtest stack.
+  tipd          ${stack.tipd.url}   (operator token: ${stack.tipd.adminToken})
+  health        curl ${stack.tipd.url}/healthz
+  stack         ${stack.dataDir}/stack.json   (every node's socket, cert, macaroon, pubkey)
+  logs          ${stack.logs}/
+  hub's lncli   ${hub.lncli} getinfo
+  alice's lncli ${alice.lncli} getinfo
+  mine a block  ${stack.btcd.btcctl} generate 1
+Stop it all with: npm run regtest:down`);
+  } else if (command === 'down') {
+    await down(defaultDataDir);
+    console.log('regtest stack stopped');
+  } else {
+    console.error('usage: node regtest/cli.ts up|down');
+    process.exitCode = 2;
+  }
+} catch (err) {
+  console.error(`regtest ${command}: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,55 @@
+// lncli for one node of the stack: the command line (also published in stack.json) and a call
+// that parses its JSON answer. The stack sets itself up through lncli, as an operator would.
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { lndNodes, type NodeName } from './topology.ts';
+
+const run = promisify(execFile);
+
+export interface LndPaths {
+  dir: string;
+  socket: string;
+  cert: string;
+  macaroon: string;
+}
+
+export function lndPaths(dataDir: string, name: NodeName): LndPaths {
+  const dir = path.join(dataDir, name);
+  return {
+    dir,
+    socket: `127.0.0.1:${lndNodes[name].grpcPort}`,
+    cert: path.join(dir, 'tls.cert'),
+    macaroon: path.join(dir, 'data/chain/bitcoin/regtest/admin.macaroon'),
+  };
+}
+
+export function lncliArgs(dataDir: string, name: NodeName): string[] {
+  const p = lndPaths(dataDir, name);
+  return [`--lnddir=${p.dir}`, `--rpcserver=${p.socket}`, '--network=regtest', `--tlscertpath=${p.cert}`, `--macaroonpath=${p.macaroon}`];
+}
+
+export class Lncli {
+  readonly #bin: string;
+  readonly #args: string[];
+  readonly name: NodeName;
+  constructor(binDir: string, dataDir: string, name: NodeName) {
+    this.name = name;
+    this.#bin = path.join(binDir, 'lncli');
+    this.#args = lncliArgs(dataDir, name);
+  }
+
+  get commandLine(): string {
+    return [this.#bin, ...this.#args].join(' ');
+  }
+
+  async call<T = Record<string, unknown>>(...args: string[]): Promise<T> {
+    try {
+      const { stdout } = await run(this.#bin, [...this.#args, ...args], { timeout: 60_000, maxBuffer: 64 << 20 });
+      return JSON.parse(stdout) as T;
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      throw new Error(`lncli ${this.name} ${args[0]}: ${(e.stderr || e.message).trim()}`);
+    }
+  }
+}

@@ -1,0 +1,109 @@
+// Background daemons of the regtest stack: start them detached with their output in a log file,
+// remember their pids in the data folder, and stop them, so that `down`, or an `up` after a crash,
+// can find and end everything a previous run left behind.
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+export interface Proc {
+  name: string;
+  pid: number;
+}
+
+const pidFile = (dir: string) => path.join(dir, 'pids.json');
+
+export function readPids(dir: string): Proc[] {
+  try {
+    return JSON.parse(fs.readFileSync(pidFile(dir), 'utf8')) as Proc[];
+  } catch {
+    return [];
+  }
+}
+
+function writePids(dir: string, procs: Proc[]): void {
+  fs.writeFileSync(pidFile(dir), JSON.stringify(procs, null, 2));
+}
+
+/** Alive, and still the process we started: its command line names our data folder (pids get reused). */
+export function isOurs(dir: string, pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const args = execFileSync('ps', ['-p', String(pid), '-o', 'args='], { encoding: 'utf8' });
+    return args.includes(dir);
+  } catch {
+    return false;
+  }
+}
+
+export function startDaemon(dir: string, name: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Proc {
+  const logDir = path.join(dir, 'logs');
+  fs.mkdirSync(logDir, { recursive: true });
+  const log = fs.openSync(path.join(logDir, `${name}.log`), 'a');
+  const child = spawn(command, args, { detached: true, stdio: ['ignore', log, log], env });
+  fs.closeSync(log);
+  if (child.pid === undefined) throw new Error(`could not start ${name} (${command})`);
+  child.unref();
+  const proc = { name, pid: child.pid };
+  writePids(dir, [...readPids(dir).filter((p) => p.name !== name), proc]);
+  return proc;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Stops one process: SIGTERM, then SIGKILL if it has not exited within graceMs. */
+export async function stopPid(dir: string, pid: number, graceMs = 15_000): Promise<void> {
+  if (!isOurs(dir, pid)) return;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if (!isOurs(dir, pid)) return;
+    await sleep(100);
+  }
+  process.kill(pid, 'SIGKILL');
+  while (isOurs(dir, pid)) await sleep(50);
+}
+
+/** Stops every recorded daemon, the last started first (tipd, then the LNDs, then btcd). */
+export async function stopAll(dir: string, onStop: (name: string) => void = () => {}): Promise<void> {
+  const procs = readPids(dir).reverse();
+  for (const p of procs) {
+    if (isOurs(dir, p.pid)) {
+      onStop(p.name);
+      await stopPid(dir, p.pid);
+    }
+  }
+  fs.rmSync(pidFile(dir), { force: true });
+}
+
+export function portInUse(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Polls check() until it returns a value other than undefined, or throws after timeoutMs. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 120_000, intervalMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    await sleep(intervalMs);
+  }
+  const detail = lastError instanceof Error ? `: ${lastError.message}` : '';
+  throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${detail}`);
+}

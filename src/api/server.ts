@@ -1,0 +1,49 @@
+// The HTTP API: an express 5 app with the JSON error format, a body-size limit, request logs and
+// GET /healthz. Routes of later features mount here; the app is built from its dependencies so
+// tests and main.ts wire it the same way.
+import express, { type Express } from 'express';
+import type { Network } from '../config.ts';
+import type { Logger } from '../log.ts';
+import { LndError, type Lnd } from '../ln/lnd.ts';
+import { errorBody, errorHandler, notFound } from './errors.ts';
+
+export interface AppDeps {
+  lnd: Pick<Lnd, 'checkReady'>;
+  network: Network;
+  log: Logger;
+  bodyLimitBytes?: number;
+}
+
+const healthTimeoutMs = 3_000;
+
+export function createApp({ lnd, network, log, bodyLimitBytes = 16 * 1024 }: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.use((req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+      const level = req.path === '/healthz' && res.statusCode === 200 ? 'debug' : 'info';
+      log[level]({ method: req.method, path: req.path, status: res.statusCode, durationMs: Math.round(durationMs * 10) / 10 }, 'request');
+    });
+    next();
+  });
+  app.use(express.json({ limit: bodyLimitBytes, strict: true }));
+
+  // 200 only when LND answers, is on the configured network and synced; 503 with the reason otherwise.
+  app.get('/healthz', async (_req, res) => {
+    try {
+      const node = await lnd.checkReady(network, healthTimeoutMs);
+      res.json({ status: 'ok', network, lnd: { pubkey: node.pubkey, alias: node.alias, blockHeight: node.blockHeight, version: node.version } });
+    } catch (err) {
+      if (!(err instanceof LndError)) throw err;
+      res.status(503).json(errorBody(err.code, err.message));
+    }
+  });
+
+  app.use(notFound);
+  app.use(errorHandler(log));
+  return app;
+}

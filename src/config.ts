@@ -1,0 +1,92 @@
+// tipd's configuration: read once at start from the environment, validated with zod. A bad or
+// missing value is one line naming the variable. Files named by *_PATH are read here, so the rest
+// of tipd only ever sees values.
+import fs from 'node:fs';
+import { z } from 'zod';
+
+export const networks = ['mainnet', 'testnet', 'testnet4', 'signet', 'regtest'] as const;
+export type Network = (typeof networks)[number];
+
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().min(min, `must be from ${min} to ${max}`).max(max, `must be from ${min} to ${max}`));
+
+// LND credentials are accepted as base64 or hex (as `lightning` does) and passed on as base64.
+const credential = z
+  .string()
+  .trim()
+  .refine((s) => /^([0-9a-f]{2})+$/i.test(s) || /^[A-Za-z0-9+/]+={0,2}$/.test(s), 'must be base64 or hex')
+  .transform((s) => (/^([0-9a-f]{2})+$/i.test(s) ? Buffer.from(s, 'hex').toString('base64') : s));
+
+const schema = z
+  .object({
+    TIPD_NETWORK: z.enum(networks).default('mainnet'),
+    TIPD_HOST: z.string().min(1).default('127.0.0.1'),
+    TIPD_PORT: integer(0, 65_535).default(8470),
+    TIPD_DATA_DIR: z.string().min(1).default('./data'),
+    TIPD_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    TIPD_ADMIN_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+    TIPD_SHUTDOWN_TIMEOUT_MS: integer(0, 600_000).default(10_000),
+    TIPD_LND_SOCKET: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port'),
+    TIPD_LND_CERT: credential.optional(),
+    TIPD_LND_CERT_PATH: z.string().min(1).optional(),
+    TIPD_LND_MACAROON: credential.optional(),
+    TIPD_LND_MACAROON_PATH: z.string().min(1).optional(),
+    TIPD_LND_TIMEOUT_MS: integer(100, 600_000).default(30_000),
+  })
+  .superRefine((env, ctx) => {
+    for (const name of ['CERT', 'MACAROON'] as const) {
+      const value = env[`TIPD_LND_${name}`];
+      const file = env[`TIPD_LND_${name}_PATH`];
+      if ((value === undefined) === (file === undefined)) {
+        ctx.addIssue({ code: 'custom', path: [`TIPD_LND_${name}_PATH`], message: `set exactly one of TIPD_LND_${name}_PATH (a file) or TIPD_LND_${name} (base64)` });
+      }
+    }
+  });
+
+export interface Config {
+  network: Network;
+  http: { host: string; port: number };
+  dataDir: string;
+  logLevel: string;
+  adminToken: string | undefined;
+  shutdownTimeoutMs: number;
+  lnd: { socket: string; cert: string; macaroon: string; timeoutMs: number };
+}
+
+export class ConfigError extends Error {}
+
+function readBase64(variable: string, file: string): string {
+  try {
+    return fs.readFileSync(file).toString('base64');
+  } catch (err) {
+    throw new ConfigError(`${variable}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+}
+
+/** Blank variables count as unset, as in most process managers' env files. */
+export function loadConfig(environment: NodeJS.ProcessEnv): Config {
+  const present = Object.fromEntries(Object.entries(environment).filter(([k, v]) => k.startsWith('TIPD_') && v !== undefined && v !== ''));
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || 'environment'}: ${i.message}`).join('; '));
+  }
+  const env = parsed.data;
+  return {
+    network: env.TIPD_NETWORK,
+    http: { host: env.TIPD_HOST, port: env.TIPD_PORT },
+    dataDir: env.TIPD_DATA_DIR,
+    logLevel: env.TIPD_LOG_LEVEL,
+    adminToken: env.TIPD_ADMIN_TOKEN,
+    shutdownTimeoutMs: env.TIPD_SHUTDOWN_TIMEOUT_MS,
+    lnd: {
+      socket: env.TIPD_LND_SOCKET,
+      cert: env.TIPD_LND_CERT ?? readBase64('TIPD_LND_CERT_PATH', env.TIPD_LND_CERT_PATH!),
+      macaroon: env.TIPD_LND_MACAROON ?? readBase64('TIPD_LND_MACAROON_PATH', env.TIPD_LND_MACAROON_PATH!),
+      timeoutMs: env.TIPD_LND_TIMEOUT_MS,
+    },
+  };
+}

@@ -1,0 +1,368 @@
+// The one module of tipd that talks to LND, through `lightning`. Every call has a timeout, every
+// field tipd relies on is checked with zod, amounts are bigint millisatoshis, and LND's errors
+// (thrown by `lightning` as [status, message, details] arrays) become LndError with a code.
+import {
+  authenticatedLndGrpc,
+  createInvoice,
+  getChannelBalance,
+  getNode,
+  getPayment,
+  getWalletInfo,
+  signMessage,
+  subscribeToInvoices,
+  subscribeToPayViaDetails,
+  subscribeToPayViaRequest,
+  verifyMessage,
+  type AuthenticatedLnd,
+} from 'lightning';
+import { createHash } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
+import { z } from 'zod';
+import type { Network } from '../config.ts';
+
+/** Genesis block hashes, as LND reports its chains. */
+const chainIds: Record<Network, string> = {
+  mainnet: '000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f',
+  testnet: '000000000933ea01ad0ee984209779baaec3ced90fa3f408719526f8d77f4943',
+  testnet4: '00000000da84f2bafbbc53dee25a72ae507ff4914b867c565be350b0da8bf043',
+  signet: '00000008819873e925422c1ff0f99f7cc9bbb232af63a077a480a3633bee1ef6',
+  regtest: '0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206',
+};
+
+/** TLV record type that carries a keysend preimage. */
+const keysendRecordType = '5482373484';
+const keysendFeatureBit = 55;
+
+export type LndErrorCode =
+  | 'lnd_unavailable' // could not reach LND, or it did not answer in time
+  | 'lnd_permission_denied' // the macaroon lacks a permission
+  | 'lnd_wrong_network'
+  | 'lnd_not_synced'
+  | 'lnd_invalid_answer' // LND answered something tipd cannot rely on
+  | 'lnd_rejected'; // LND refused the request; `lndMessage` says why
+
+export class LndError extends Error {
+  readonly code: LndErrorCode;
+  /** LND's or the library's own error name, e.g. "SentPaymentNotFound". */
+  readonly lndMessage: string | undefined;
+  constructor(code: LndErrorCode, message: string, lndMessage?: string) {
+    super(message);
+    this.name = 'LndError';
+    this.code = code;
+    this.lndMessage = lndMessage;
+  }
+}
+
+/** Turns whatever `lightning` threw into an LndError. */
+export function toLndError(err: unknown, what: string): LndError {
+  if (err instanceof LndError) return err;
+  if (Array.isArray(err)) {
+    const [status, name, details] = err as [number, string, { err?: { details?: string; code?: number } }?];
+    const detail = details?.err?.details ?? '';
+    const text = `${what}: ${name}${detail ? ` (${detail})` : ''}`;
+    if (/permission denied|verification failed|cannot get macaroon/i.test(detail)) return new LndError('lnd_permission_denied', text, name);
+    if (status === 503 && /connect|unavailable|No connection|ECONNREFUSED|Failed to/i.test(`${name} ${detail}`)) return new LndError('lnd_unavailable', text, name);
+    return new LndError('lnd_rejected', text, name);
+  }
+  return new LndError('lnd_unavailable', `${what}: ${err instanceof Error ? err.message : String(err)}`);
+}
+
+const msat = z.string().regex(/^\d+$/).transform(BigInt);
+const hex32 = z.string().regex(/^[0-9a-f]{64}$/);
+const pubkey = z.string().regex(/^0[23][0-9a-f]{64}$/);
+
+export interface LndConnection {
+  socket: string;
+  /** base64 of the tls.cert file */
+  cert: string;
+  /** base64 of the macaroon file */
+  macaroon: string;
+  timeoutMs: number;
+}
+
+export interface NodeInfo {
+  pubkey: string;
+  alias: string;
+  chainIds: string[];
+  blockHeight: number;
+  syncedToChain: boolean;
+  version: string;
+}
+
+export interface Invoice {
+  paymentHash: string;
+  paymentRequest: string;
+  amountMsat: bigint;
+  expiresAt: Date;
+}
+
+export interface SettledInvoice {
+  paymentHash: string;
+  /** What was actually received, which may exceed the invoice's amount. */
+  receivedMsat: bigint;
+  /** LND's settle index: a cursor to resume from after a restart. */
+  settleIndex: number;
+  settledAt: Date;
+  /** A keysend (spontaneous) payment, not an invoice anyone created. */
+  isKeysend: boolean;
+}
+
+export type PaymentState =
+  | { state: 'succeeded'; paymentHash: string; amountMsat: bigint; feeMsat: bigint; preimage: string }
+  /** LND's own final word: the payment failed and no funds left. */
+  | { state: 'failed'; paymentHash: string; reason: string }
+  /** LND still has HTLCs out for it. */
+  | { state: 'in_flight'; paymentHash: string }
+  /** tipd could not learn the outcome (timeout, dropped connection): ask again by hash; never treat as failed. */
+  | { state: 'unknown'; paymentHash: string; reason: string };
+
+const walletInfoSchema = z.object({
+  public_key: pubkey,
+  alias: z.string(),
+  chains: z.array(z.string()),
+  current_block_height: z.number().int().nonnegative(),
+  is_synced_to_chain: z.boolean(),
+  version: z.string(),
+});
+
+const invoiceUpdateSchema = z.object({
+  id: hex32,
+  is_confirmed: z.boolean(),
+  is_push: z.boolean().optional(),
+  received_mtokens: msat,
+  confirmed_index: z.number().int().positive().optional(),
+  confirmed_at: z.string().optional(),
+});
+
+const confirmedPaymentSchema = z.object({
+  id: hex32,
+  mtokens: msat,
+  fee_mtokens: msat,
+  secret: hex32,
+});
+
+export interface LndClient {
+  getInfo(): Promise<NodeInfo>;
+}
+
+export class Lnd implements LndClient {
+  readonly #lnd: AuthenticatedLnd;
+  readonly #timeoutMs: number;
+
+  constructor(connection: LndConnection) {
+    this.#lnd = authenticatedLndGrpc({ socket: connection.socket, cert: connection.cert, macaroon: connection.macaroon }).lnd;
+    this.#timeoutMs = connection.timeoutMs;
+  }
+
+  async #call<T>(what: string, call: () => Promise<T>, timeoutMs = this.#timeoutMs): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new LndError('lnd_unavailable', `${what}: no answer from LND within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([call(), timeout]);
+    } catch (err) {
+      throw toLndError(err, what);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #parse<T>(what: string, schema: z.ZodType<T>, value: unknown): T {
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) throw new LndError('lnd_invalid_answer', `${what}: unexpected answer from LND (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message})`);
+    return parsed.data;
+  }
+
+  async getInfo(timeoutMs?: number): Promise<NodeInfo> {
+    const info = this.#parse('getinfo', walletInfoSchema, await this.#call('getinfo', () => getWalletInfo({ lnd: this.#lnd }), timeoutMs));
+    return {
+      pubkey: info.public_key,
+      alias: info.alias,
+      chainIds: info.chains,
+      blockHeight: info.current_block_height,
+      syncedToChain: info.is_synced_to_chain,
+      version: info.version,
+    };
+  }
+
+  /** The node is on `network` and synced to the chain; otherwise an LndError saying which is not so. */
+  async checkReady(network: Network, timeoutMs?: number): Promise<NodeInfo> {
+    const info = await this.getInfo(timeoutMs);
+    if (!info.chainIds.includes(chainIds[network])) {
+      const actual = Object.entries(chainIds).find(([, id]) => info.chainIds.includes(id))?.[0] ?? info.chainIds.join(',');
+      throw new LndError('lnd_wrong_network', `LND is on ${actual}, tipd is configured for ${network} (TIPD_NETWORK)`);
+    }
+    if (!info.syncedToChain) throw new LndError('lnd_not_synced', `LND is not synced to the chain yet (at height ${info.blockHeight})`);
+    return info;
+  }
+
+  async createInvoice(args: { amountMsat: bigint; description: string; expiresAt: Date }): Promise<Invoice> {
+    const created = await this.#call('createInvoice', () =>
+      createInvoice({ lnd: this.#lnd, mtokens: args.amountMsat.toString(), description: args.description, expires_at: args.expiresAt.toISOString() }),
+    );
+    const invoice = this.#parse('createInvoice', z.object({ id: hex32, request: z.string().min(1), mtokens: msat }), created);
+    return { paymentHash: invoice.id, paymentRequest: invoice.request, amountMsat: invoice.mtokens, expiresAt: args.expiresAt };
+  }
+
+  /**
+   * Follows settled invoices (and keysends) with settle index above `settledAfterIndex`, replaying
+   * the backlog first. Reconnects by itself after errors, from the last index it delivered.
+   */
+  watchSettledInvoices(settledAfterIndex: number, onSettled: (invoice: SettledInvoice) => void, onError: (err: LndError) => void, retryDelayMs = 2_000): { stop(): void } {
+    let cursor = settledAfterIndex;
+    let stopped = false;
+    let subscription: EventEmitter | undefined;
+    let retry: NodeJS.Timeout | undefined;
+    const subscribe = () => {
+      if (stopped) return;
+      // LND replays the backlog only for a cursor above zero; 0 means "from now on".
+      const sub = subscribeToInvoices({ lnd: this.#lnd, confirmed_after: cursor, restart_delay_ms: 2 ** 31 - 1 });
+      subscription = sub;
+      sub.on('invoice_updated', (event: unknown) => {
+        const parsed = invoiceUpdateSchema.safeParse(event);
+        if (!parsed.success) return onError(new LndError('lnd_invalid_answer', `invoice update: ${parsed.error.issues[0]?.message}`));
+        const update = parsed.data;
+        if (!update.is_confirmed || update.confirmed_index === undefined || update.confirmed_index <= cursor) return;
+        cursor = update.confirmed_index;
+        onSettled({
+          paymentHash: update.id,
+          receivedMsat: update.received_mtokens,
+          settleIndex: update.confirmed_index,
+          settledAt: update.confirmed_at ? new Date(update.confirmed_at) : new Date(),
+          isKeysend: update.is_push === true,
+        });
+      });
+      sub.on('error', (err: unknown) => {
+        sub.removeAllListeners();
+        sub.on('error', () => {});
+        if (stopped) return;
+        onError(toLndError(err, 'subscribeToInvoices'));
+        retry = setTimeout(subscribe, retryDelayMs);
+      });
+    };
+    subscribe();
+    return {
+      stop() {
+        stopped = true;
+        clearTimeout(retry);
+        subscription?.removeAllListeners();
+        subscription?.on('error', () => {});
+      },
+    };
+  }
+
+  /**
+   * Sends a keysend payment carrying `preimage` (32 random bytes the caller generated and
+   * recorded before calling). Routing fees are capped at maxFeeMsat.
+   */
+  keysend(args: { destination: string; amountMsat: bigint; maxFeeMsat: bigint; preimage: Buffer }): Promise<PaymentState> {
+    const paymentHash = createHash('sha256').update(args.preimage).digest('hex');
+    return this.#pay(paymentHash, () =>
+      subscribeToPayViaDetails({
+        lnd: this.#lnd,
+        destination: args.destination,
+        id: paymentHash,
+        mtokens: args.amountMsat.toString(),
+        max_fee_mtokens: args.maxFeeMsat.toString(),
+        messages: [{ type: keysendRecordType, value: args.preimage.toString('hex') }],
+        pathfinding_timeout: this.#timeoutMs,
+      }),
+    );
+  }
+
+  /** Pays a BOLT11 invoice that carries its amount; routing fees are capped at maxFeeMsat. */
+  payInvoice(args: { paymentRequest: string; paymentHash: string; maxFeeMsat: bigint }): Promise<PaymentState> {
+    return this.#pay(args.paymentHash, () =>
+      subscribeToPayViaRequest({ lnd: this.#lnd, request: args.paymentRequest, max_fee_mtokens: args.maxFeeMsat.toString(), pathfinding_timeout: this.#timeoutMs }),
+    );
+  }
+
+  /**
+   * Waits for LND's final word on a payment. `failed` only when LND says so; a dropped
+   * subscription or no answer in time is `unknown`, to be looked up later by hash.
+   */
+  #pay(paymentHash: string, start: () => EventEmitter): Promise<PaymentState> {
+    return new Promise((resolve) => {
+      let done = false;
+      let sub: EventEmitter | undefined;
+      const finish = (state: PaymentState) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        sub?.removeAllListeners();
+        sub?.on('error', () => {});
+        resolve(state);
+      };
+      // Give LND time to find a route and settle; past that, the payment may still be in flight.
+      const timer = setTimeout(() => finish({ state: 'unknown', paymentHash, reason: 'no final answer from LND in time' }), this.#timeoutMs * 2);
+      try {
+        sub = start();
+      } catch (err) {
+        finish({ state: 'failed', paymentHash, reason: `not sent: ${err instanceof Error ? err.message : String(err)}` });
+        return;
+      }
+      sub.on('confirmed', (event: unknown) => {
+        const parsed = confirmedPaymentSchema.safeParse(event);
+        if (!parsed.success) return finish({ state: 'unknown', paymentHash, reason: 'unexpected confirmation from LND' });
+        const p = parsed.data;
+        finish({ state: 'succeeded', paymentHash, amountMsat: p.mtokens, feeMsat: p.fee_mtokens, preimage: p.secret });
+      });
+      sub.on('failed', (event: Record<string, unknown>) => {
+        const reason = Object.entries(event).find(([key, value]) => key.startsWith('is_') && value === true)?.[0].slice(3) ?? 'failed';
+        finish({ state: 'failed', paymentHash, reason });
+      });
+      sub.on('error', (err: unknown) => finish({ state: 'unknown', paymentHash, reason: toLndError(err, 'pay').message }));
+    });
+  }
+
+  /** Where a payment stands, by hash; `undefined` when LND never saw it. */
+  async getPayment(paymentHash: string): Promise<PaymentState | undefined> {
+    let result;
+    try {
+      result = await this.#call('getPayment', () => getPayment({ lnd: this.#lnd, id: paymentHash }));
+    } catch (err) {
+      if (err instanceof LndError && err.lndMessage === 'SentPaymentNotFound') return undefined;
+      throw err;
+    }
+    if (result.is_confirmed && result.payment) {
+      const p = this.#parse('getPayment', confirmedPaymentSchema, result.payment);
+      return { state: 'succeeded', paymentHash, amountMsat: p.mtokens, feeMsat: p.fee_mtokens, preimage: p.secret };
+    }
+    if (result.is_failed) {
+      const reason = Object.entries(result.failed ?? {}).find(([, v]) => v === true)?.[0].slice(3) ?? 'failed';
+      return { state: 'failed', paymentHash, reason };
+    }
+    return { state: 'in_flight', paymentHash };
+  }
+
+  /** Signs with the node's key: LND's signed-message format (zbase32, recoverable). */
+  async signMessage(message: string): Promise<string> {
+    const { signature } = await this.#call('signMessage', () => signMessage({ lnd: this.#lnd, message }));
+    return this.#parse('signMessage', z.string().min(1), signature);
+  }
+
+  /** The pubkey that signed `message`, as LND recovers it. */
+  async verifyMessage(message: string, signature: string): Promise<string> {
+    const { signed_by } = await this.#call('verifyMessage', () => verifyMessage({ lnd: this.#lnd, message, signature }));
+    return this.#parse('verifyMessage', pubkey, signed_by);
+  }
+
+  /** Spendable balance in the node's channels. */
+  async getChannelBalanceMsat(): Promise<bigint> {
+    const balance = await this.#call('getChannelBalance', () => getChannelBalance({ lnd: this.#lnd }));
+    if (balance.channel_balance_mtokens !== undefined) return this.#parse('getChannelBalance', msat, balance.channel_balance_mtokens);
+    return BigInt(balance.channel_balance) * 1000n;
+  }
+
+  /** A node as this LND's graph knows it; `undefined` when it is not in the graph. */
+  async getNode(nodePubkey: string): Promise<{ alias: string; channelCount: number; keysend: boolean } | undefined> {
+    try {
+      const node = await this.#call('getNode', () => getNode({ lnd: this.#lnd, public_key: nodePubkey, is_omitting_channels: true }));
+      return { alias: node.alias, channelCount: node.channel_count, keysend: node.features.some((f) => f.bit === keysendFeatureBit) };
+    } catch (err) {
+      if (err instanceof LndError && err.lndMessage === 'NodeIsUnknown') return undefined;
+      throw err;
+    }
+  }
+}

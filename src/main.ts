@@ -1,0 +1,76 @@
+// tipd's composition root: read the configuration, connect to LND, serve HTTP, and shut down
+// cleanly on SIGINT/SIGTERM. Every module is wired here and nowhere else.
+import fs from 'node:fs';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { createApp } from './api/server.ts';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { Lnd, LndError } from './ln/lnd.ts';
+import { createLogger } from './log.ts';
+
+let config: Config;
+try {
+  config = loadConfig(process.env);
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`tipd: invalid configuration: ${err.message}\n`);
+  process.exit(1);
+}
+
+const log = createLogger(config.logLevel);
+fs.mkdirSync(config.dataDir, { recursive: true });
+const lnd = new Lnd(config.lnd);
+const app = createApp({ lnd, network: config.network, log });
+const server = app.listen(config.http.port, config.http.host);
+server.on('error', (err) => {
+  log.fatal({ err }, 'HTTP server failed');
+  process.exit(1);
+});
+server.on('listening', () => {
+  const { address, port } = server.address() as AddressInfo;
+  log.info({ url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`, network: config.network, lndSocket: config.lnd.socket }, 'listening');
+});
+
+// At start: a node on the wrong network, or credentials it refuses, end tipd at once with the
+// reason; an LND that is down or still syncing is waited for (healthz says 503 meanwhile).
+let startupRetry: NodeJS.Timeout | undefined;
+async function checkLnd(attempt = 1): Promise<void> {
+  try {
+    const node = await lnd.checkReady(config.network);
+    log.info({ pubkey: node.pubkey, alias: node.alias, blockHeight: node.blockHeight, version: node.version }, 'LND ready');
+  } catch (err) {
+    if (!(err instanceof LndError)) throw err;
+    if (err.code === 'lnd_wrong_network' || err.code === 'lnd_permission_denied') {
+      log.fatal({ code: err.code }, err.message);
+      return shutdown('lnd', 1);
+    }
+    log.warn({ code: err.code, attempt }, `waiting for LND: ${err.message}`);
+    startupRetry = setTimeout(() => void checkLnd(attempt + 1), Math.min(30_000, 1_000 * attempt));
+  }
+}
+void checkLnd();
+
+let stopping = false;
+async function shutdown(reason: string, exitCode = 0): Promise<void> {
+  if (stopping) {
+    log.warn({ reason }, 'second stop request: exiting now');
+    process.exit(exitCode || 1);
+  }
+  stopping = true;
+  log.info({ reason }, 'shutting down');
+  clearTimeout(startupRetry);
+  setTimeout(() => {
+    log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown took too long: exiting');
+    process.exit(1);
+  }, config.shutdownTimeoutMs).unref();
+  // Stop accepting, let requests in progress finish, then close idle keep-alive sockets.
+  const closed = once(server, 'close');
+  server.close();
+  server.closeIdleConnections();
+  await closed;
+  log.info('stopped');
+  process.exit(exitCode);
+}
+
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
