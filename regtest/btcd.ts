@@ -89,7 +89,7 @@ export class MinerWallet {
    */
   async payFromCoinbase(rpc: BtcdRpc, height: number, outputs: { address: string; sat: number }[]): Promise<string> {
     const blockHash = await rpc.call<string>('getblockhash', [height]);
-    const block = await rpc.call<{ tx: string[] }>('getblock', [blockHash, true, false]);
+    const block = await rpc.call<{ tx: string[] }>('getblock', [blockHash, 1]);
     const coinbaseTxid = block.tx[0]!;
     const coinbase = await rpc.call<{ vout: { value: number; n: number; scriptPubKey: { hex: string } } []}>('getrawtransaction', [coinbaseTxid, 1]);
     const ours = coinbase.vout.find((o) => o.scriptPubKey.hex === Buffer.from(this.#script).toString('hex'));
@@ -105,9 +105,9 @@ export class MinerWallet {
     psbt.addInput({ hash: coinbaseTxid, index: ours.n, witnessUtxo: { script: this.#script, value: inputSat } });
     for (const o of outputs) psbt.addOutput({ address: o.address, value: BigInt(o.sat) });
     if (changeSat > 0n) psbt.addOutput({ address: this.address, value: changeSat });
-    psbt.signAllInputs({
+    await psbt.signAllInputsAsync({
       publicKey: this.#publicKey,
-      sign: (hash: Uint8Array) => secp.sign(hash, this.#secretKey, { prehash: false, extraEntropy: randomBytes(32) }),
+      sign: (hash: Uint8Array) => secp.signAsync(hash, this.#secretKey, { prehash: false, extraEntropy: randomBytes(32) }),
     });
     psbt.finalizeAllInputs();
     return rpc.call<string>('sendrawtransaction', [psbt.extractTransaction().toHex()]);

@@ -18,7 +18,7 @@ export function lndPaths(dataDir: string, name: NodeName): LndPaths {
   const dir = path.join(dataDir, name);
   return {
     dir,
-    socket: `127.0.0.1:${lndNodes[name].grpcPort}`,
+    socket: `localhost:${lndNodes[name].grpcPort}`,
     cert: path.join(dir, 'tls.cert'),
     macaroon: path.join(dir, 'data/chain/bitcoin/regtest/admin.macaroon'),
   };
@@ -44,9 +44,14 @@ export class Lncli {
   }
 
   async call<T = Record<string, unknown>>(...args: string[]): Promise<T> {
+    return JSON.parse(await this.text(...args)) as T;
+  }
+
+  /** For the few commands that answer in plain text. */
+  async text(...args: string[]): Promise<string> {
     try {
       const { stdout } = await run(this.#bin, [...this.#args, ...args], { timeout: 60_000, maxBuffer: 64 << 20 });
-      return JSON.parse(stdout) as T;
+      return stdout;
     } catch (err) {
       const e = err as { stderr?: string; message: string };
       throw new Error(`lncli ${this.name} ${args[0]}: ${(e.stderr || e.message).trim()}`);

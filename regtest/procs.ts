@@ -9,6 +9,8 @@ import path from 'node:path';
 export interface Proc {
   name: string;
   pid: number;
+  /** The command line as `ps` shows it, to tell our process from another that got its pid. */
+  args: string;
 }
 
 const pidFile = (dir: string) => path.join(dir, 'pids.json');
@@ -25,16 +27,10 @@ function writePids(dir: string, procs: Proc[]): void {
   fs.writeFileSync(pidFile(dir), JSON.stringify(procs, null, 2));
 }
 
-/** Alive, and still the process we started: its command line names our data folder (pids get reused). */
-export function isOurs(dir: string, pid: number): boolean {
+/** Alive (not a zombie), and still the process we started: pids get reused after a reboot or crash. */
+export function isOurs(proc: Proc): boolean {
   try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const args = execFileSync('ps', ['-p', String(pid), '-o', 'args='], { encoding: 'utf8' });
-    return args.includes(dir);
+    return execFileSync('ps', ['-ww', '-p', String(proc.pid), '-o', 'args='], { encoding: 'utf8' }).trim() === proc.args;
   } catch {
     return false;
   }
@@ -48,7 +44,7 @@ export function startDaemon(dir: string, name: string, command: string, args: st
   fs.closeSync(log);
   if (child.pid === undefined) throw new Error(`could not start ${name} (${command})`);
   child.unref();
-  const proc = { name, pid: child.pid };
+  const proc = { name, pid: child.pid, args: [command, ...args].join(' ') };
   writePids(dir, [...readPids(dir).filter((p) => p.name !== name), proc]);
   return proc;
 }
@@ -56,25 +52,25 @@ export function startDaemon(dir: string, name: string, command: string, args: st
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Stops one process: SIGTERM, then SIGKILL if it has not exited within graceMs. */
-export async function stopPid(dir: string, pid: number, graceMs = 15_000): Promise<void> {
-  if (!isOurs(dir, pid)) return;
-  process.kill(pid, 'SIGTERM');
+export async function stopProc(proc: Proc, graceMs = 15_000): Promise<void> {
+  if (!isOurs(proc)) return;
+  process.kill(proc.pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
-    if (!isOurs(dir, pid)) return;
+    if (!isOurs(proc)) return;
     await sleep(100);
   }
-  process.kill(pid, 'SIGKILL');
-  while (isOurs(dir, pid)) await sleep(50);
+  process.kill(proc.pid, 'SIGKILL');
+  while (isOurs(proc)) await sleep(50);
 }
 
 /** Stops every recorded daemon, the last started first (tipd, then the LNDs, then btcd). */
 export async function stopAll(dir: string, onStop: (name: string) => void = () => {}): Promise<void> {
   const procs = readPids(dir).reverse();
   for (const p of procs) {
-    if (isOurs(dir, p.pid)) {
+    if (isOurs(p)) {
       onStop(p.name);
-      await stopPid(dir, p.pid);
+      await stopProc(p);
     }
   }
   fs.rmSync(pidFile(dir), { force: true });

@@ -53,7 +53,7 @@ export async function isUp(dataDir = defaultDataDir): Promise<Stack | undefined>
   if (!stack) return undefined;
   const procs = readPids(dataDir);
   const expected = ['btcd', ...nodeNames, 'tipd'];
-  if (!expected.every((name) => procs.some((p) => p.name === name && isOurs(dataDir, p.pid)))) return undefined;
+  if (!expected.every((name) => procs.some((p) => p.name === name && isOurs(p)))) return undefined;
   try {
     const res = await fetch(`${stack.tipd.url}/healthz`, { signal: AbortSignal.timeout(5_000) });
     return res.ok ? stack : undefined;
@@ -87,7 +87,7 @@ export async function up(dataDir = defaultDataDir, log: Log = stderrLog): Promis
     step(`already up (${stackFile(dataDir)})`);
     return running;
   }
-  if (readPids(dataDir).length > 0) step('a previous stack is partly running; stopping it first');
+  if (readPids(dataDir).some(isOurs)) step('a previous stack is partly running; stopping it first');
   await stopAll(dataDir, (name) => step(`stopping leftover ${name}`));
 
   const ports = [backends.btcd.rpcPort, backends.btcd.p2pPort, tipdPort, ...nodeNames.flatMap((n) => [lndNodes[n].grpcPort, lndNodes[n].p2pPort])];
@@ -209,7 +209,7 @@ export async function up(dataDir = defaultDataDir, log: Log = stderrLog): Promis
   const tipdDir = path.join(dataDir, 'tipd');
   fs.mkdirSync(tipdDir, { recursive: true });
   const tipdMacaroon = path.join(tipdDir, 'tipd.macaroon');
-  await cli.hub.call('bakemacaroon', `--save_to=${tipdMacaroon}`, 'info:read', 'invoices:read', 'invoices:write', 'offchain:read', 'offchain:write', 'message:read', 'message:write');
+  await cli.hub.text('bakemacaroon', `--save_to=${tipdMacaroon}`, 'info:read', 'invoices:read', 'invoices:write', 'offchain:read', 'offchain:write', 'message:read', 'message:write');
   const stack: Stack = {
     dataDir,
     network: 'regtest',

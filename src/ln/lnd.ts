@@ -20,14 +20,17 @@ import type { EventEmitter } from 'node:events';
 import { z } from 'zod';
 import type { Network } from '../config.ts';
 
-/** Genesis block hashes, as LND reports its chains. */
-const chainIds: Record<Network, string> = {
+/** Genesis block hashes as block explorers show them; LND reports them byte-reversed. */
+const genesisHashes: Record<Network, string> = {
   mainnet: '000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f',
   testnet: '000000000933ea01ad0ee984209779baaec3ced90fa3f408719526f8d77f4943',
   testnet4: '00000000da84f2bafbbc53dee25a72ae507ff4914b867c565be350b0da8bf043',
   signet: '00000008819873e925422c1ff0f99f7cc9bbb232af63a077a480a3633bee1ef6',
   regtest: '0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206',
 };
+const chainIds = Object.fromEntries(
+  Object.entries(genesisHashes).map(([network, hash]) => [network, Buffer.from(hash, 'hex').reverse().toString('hex')]),
+) as Record<Network, string>;
 
 /** TLV record type that carries a keysend preimage. */
 const keysendRecordType = '5482373484';
