@@ -1,0 +1,19 @@
+// Brings up the regtest stack for the integration run, or reuses the one already running; stops
+// it afterwards only if this run started it. A stack that cannot start fails the run.
+import type { TestProject } from 'vitest/node';
+import { defaultDataDir, down, isUp, up, type Stack } from '../../regtest/stack.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    stack: Stack;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const wasUp = await isUp(defaultDataDir);
+  const stack = await up(defaultDataDir);
+  project.provide('stack', stack);
+  return async () => {
+    if (!wasUp) await down(defaultDataDir);
+  };
+}

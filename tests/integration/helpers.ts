@@ -1,0 +1,79 @@
+// What integration tests share: LND adapters for the stack's nodes, and tipd processes of their
+// own (own data folder, own port), never the stack's tipd.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { inject } from 'vitest';
+import { Lnd } from '../../src/ln/lnd.ts';
+import { repoRoot, tipdEnv, type Stack } from '../../regtest/stack.ts';
+import type { NodeName } from '../../regtest/topology.ts';
+
+export const stack = (): Stack => inject('stack');
+
+export function lndOf(name: NodeName, macaroonPath?: string): Lnd {
+  const node = stack().nodes[name];
+  return new Lnd({
+    socket: node.socket,
+    cert: fs.readFileSync(node.cert).toString('base64'),
+    macaroon: fs.readFileSync(macaroonPath ?? node.macaroon).toString('base64'),
+    timeoutMs: 30_000,
+  });
+}
+
+export interface TipdProcess {
+  url: string;
+  child: ChildProcess;
+  /** Every line tipd printed on stdout, parsed. */
+  logs: Record<string, unknown>[];
+  stderr: string[];
+  exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts a tipd on the hub (tipd's own baked macaroon) on a free port; resolves once it listens. */
+export async function startTipd(env: Record<string, string> = {}): Promise<TipdProcess> {
+  const s = stack();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-test-'));
+  const child = spawn(process.execPath, [path.join(repoRoot, 'src/main.ts')], {
+    env: { PATH: process.env.PATH, ...tipdEnv(s, s.nodes.hub, s.tipd.macaroon, 0, dataDir), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  const stderr: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  readline.createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
+  const url = await new Promise<string>((resolve, reject) => {
+    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      logs.push(entry);
+      if (entry.msg === 'listening') resolve(entry.url as string);
+    });
+    void exited.then((code) => reject(new Error(`tipd exited with ${code} before listening: ${stderr.join('\n')}`)));
+  });
+  return {
+    url,
+    child,
+    logs,
+    stderr,
+    exited,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null) child.kill(signal);
+      const code = await exited;
+      fs.rmSync(dataDir, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
+
+/** Polls until check() returns a value other than undefined. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

@@ -1,0 +1,61 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.ts';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-config-'));
+const certFile = path.join(dir, 'tls.cert');
+const macaroonFile = path.join(dir, 'tipd.macaroon');
+fs.writeFileSync(certFile, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+fs.writeFileSync(macaroonFile, Buffer.from([0x02, 0x01, 0x03, 0xff]));
+
+const minimal = { TIPD_LND_SOCKET: 'localhost:10009', TIPD_LND_CERT_PATH: certFile, TIPD_LND_MACAROON_PATH: macaroonFile };
+
+describe('configuration from the environment', () => {
+  it('fills in defaults and reads the credential files as base64', () => {
+    const config = loadConfig(minimal);
+    expect(config).toMatchObject({ network: 'mainnet', http: { host: '127.0.0.1', port: 8470 }, dataDir: './data', adminToken: undefined });
+    expect(config.lnd).toEqual({
+      socket: 'localhost:10009',
+      cert: fs.readFileSync(certFile).toString('base64'),
+      macaroon: 'AgED/w==',
+      timeoutMs: 30_000,
+    });
+  });
+
+  it('takes credentials inline, as base64 or hex, instead of files', () => {
+    const config = loadConfig({ TIPD_LND_SOCKET: 'lnd:10009', TIPD_LND_CERT: 'LS0tLS1C', TIPD_LND_MACAROON: '020103ff' });
+    expect(config.lnd.cert).toBe('LS0tLS1C');
+    expect(config.lnd.macaroon).toBe('AgED/w==');
+  });
+
+  it('ignores variables that are set but blank, and ones that are not tipd’s', () => {
+    expect(loadConfig({ ...minimal, TIPD_PORT: '', HOME: '/root' }).http.port).toBe(8470);
+  });
+
+  it.each([
+    [{ TIPD_PORT: '80.5' }, 'TIPD_PORT: must be a whole number from 0 to 65535'],
+    [{ TIPD_PORT: '1e3' }, 'TIPD_PORT: must be a whole number from 0 to 65535'],
+    [{ TIPD_PORT: '70000' }, 'TIPD_PORT: must be from 0 to 65535'],
+    [{ TIPD_NETWORK: 'bitcoin' }, 'TIPD_NETWORK:'],
+    [{ TIPD_LND_SOCKET: 'localhost' }, 'TIPD_LND_SOCKET: must be host:port'],
+    [{ TIPD_LND_SOCKET: undefined }, 'TIPD_LND_SOCKET:'],
+    [{ TIPD_ADMIN_TOKEN: 'short' }, 'TIPD_ADMIN_TOKEN: must be at least 32 characters'],
+    [{ TIPD_LND_CERT_PATH: undefined }, 'TIPD_LND_CERT_PATH: set exactly one of TIPD_LND_CERT_PATH (a file) or TIPD_LND_CERT (base64)'],
+    [{ TIPD_LND_MACAROON: 'AgED' }, 'TIPD_LND_MACAROON_PATH: set exactly one of'],
+    [{ TIPD_LND_MACAROON_PATH: undefined, TIPD_LND_MACAROON: 'not base64!' }, 'TIPD_LND_MACAROON: must be base64 or hex'],
+    [{ TIPD_LND_MACAROON_PATH: path.join(dir, 'missing') }, 'TIPD_LND_MACAROON_PATH: cannot read'],
+  ])('rejects %o with one line: %s', (change, expected) => {
+    let error: unknown;
+    try {
+      loadConfig({ ...minimal, ...change });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toContain(expected);
+    expect(message).not.toContain('\n');
+  });
+});
