@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import * as bitcoin from 'bitcoinjs-lib';
 import * as secp from '@noble/secp256k1';
+import type { Chain } from './network.ts';
 import { backends } from './topology.ts';
 
 const { rpcPort, rpcUser, rpcPass } = backends.btcd;
@@ -111,5 +112,28 @@ export class MinerWallet {
     });
     psbt.finalizeAllInputs();
     return rpc.call<string>('sendrawtransaction', [psbt.extractTransaction().toHex()]);
+  }
+}
+
+/** The btcd side of the stack as a Chain: mines to the miner key, pays from its coinbases in turn. */
+export class BtcdChain implements Chain {
+  readonly #rpc: BtcdRpc;
+  readonly #miner: MinerWallet;
+  #nextCoinbaseHeight = 1;
+  constructor(rpc: BtcdRpc, miner: MinerWallet) {
+    this.#rpc = rpc;
+    this.#miner = miner;
+  }
+  async mine(blocks: number): Promise<void> {
+    await this.#rpc.generate(blocks);
+  }
+  async send(address: string, sat: number, count: number): Promise<void> {
+    await this.#miner.payFromCoinbase(this.#rpc, this.#nextCoinbaseHeight++, Array.from({ length: count }, () => ({ address, sat })));
+  }
+  async mempoolSize(): Promise<number> {
+    return (await this.#rpc.call<string[]>('getrawmempool')).length;
+  }
+  bestBlockHash(): Promise<string> {
+    return this.#rpc.bestBlockHash();
   }
 }

@@ -14,18 +14,18 @@ export interface LndPaths {
   macaroon: string;
 }
 
-export function lndPaths(dataDir: string, name: NodeName): LndPaths {
+/** Where a node's files are (its --lnddir) and how to reach its gRPC port. */
+export function lndPaths(dataDir: string, name: NodeName, host = 'localhost'): LndPaths {
   const dir = path.join(dataDir, name);
   return {
     dir,
-    socket: `localhost:${lndNodes[name].grpcPort}`,
+    socket: `${host}:${lndNodes[name].grpcPort}`,
     cert: path.join(dir, 'tls.cert'),
     macaroon: path.join(dir, 'data/chain/bitcoin/regtest/admin.macaroon'),
   };
 }
 
-export function lncliArgs(dataDir: string, name: NodeName): string[] {
-  const p = lndPaths(dataDir, name);
+function lncliArgs(p: LndPaths): string[] {
   return [`--lnddir=${p.dir}`, `--rpcserver=${p.socket}`, '--network=regtest', `--tlscertpath=${p.cert}`, `--macaroonpath=${p.macaroon}`];
 }
 
@@ -33,10 +33,10 @@ export class Lncli {
   readonly #bin: string;
   readonly #args: string[];
   readonly name: NodeName;
-  constructor(binDir: string, dataDir: string, name: NodeName) {
+  constructor(lncliPath: string, name: NodeName, paths: LndPaths) {
     this.name = name;
-    this.#bin = path.join(binDir, 'lncli');
-    this.#args = lncliArgs(dataDir, name);
+    this.#bin = lncliPath;
+    this.#args = lncliArgs(paths);
   }
 
   get commandLine(): string {

@@ -7,10 +7,11 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BtcdRpc, MinerWallet } from './btcd.ts';
+import { BtcdChain, BtcdRpc, MinerWallet } from './btcd.ts';
 import { Lncli, lndPaths } from './lncli.ts';
+import { openNetwork, tipdPermissions, waitForNodes, type Clis } from './network.ts';
 import { isOurs, portInUse, readPids, startDaemon, stopAll, waitFor } from './procs.ts';
-import { activationBlocks, backends, channels, lndCommonFlags, lndNodes, nodeNames, tipdPort, type NodeName } from './topology.ts';
+import { activationBlocks, backends, lndCommonFlags, lndNodes, nodeNames, tipdPort, type NodeName } from './topology.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const defaultDataDir = path.resolve(process.env.TIPD_REGTEST_DIR ?? path.join(repoRoot, '.regtest'));
@@ -130,7 +131,7 @@ export async function up(dataDir = defaultDataDir, log: Log = stderrLog): Promis
   step(`mined ${activationBlocks} blocks`);
 
   // The LND nodes, in parallel.
-  const cli = Object.fromEntries(nodeNames.map((n) => [n, new Lncli(binDir, dataDir, n)])) as Record<NodeName, Lncli>;
+  const cli = Object.fromEntries(nodeNames.map((n) => [n, new Lncli(path.join(binDir, 'lncli'), n, lndPaths(dataDir, n))])) as Clis;
   for (const name of nodeNames) {
     const { grpcPort, p2pPort: lndP2p } = lndNodes[name];
     startDaemon(dataDir, name, path.join(binDir, 'lnd'), [
@@ -142,74 +143,16 @@ export async function up(dataDir = defaultDataDir, log: Log = stderrLog): Promis
       ...backends.btcd.lndFlags(rpcCert),
     ]);
   }
-  const bestHash = await rpc.bestBlockHash();
-  const pubkeys = Object.fromEntries(
-    await Promise.all(
-      nodeNames.map(async (name) => {
-        const info = await waitFor(`${name} to sync`, async () => {
-          const i = await cli[name].call<{ synced_to_chain: boolean; block_hash: string; identity_pubkey: string }>('getinfo');
-          return i.synced_to_chain && i.block_hash === bestHash ? i : undefined;
-        });
-        return [name, info.identity_pubkey];
-      }),
-    ),
-  ) as Record<NodeName, string>;
+  const chain = new BtcdChain(rpc, miner);
+  const pubkeys = await waitForNodes(chain, cli);
   step('LND nodes started and synced');
-
-  // Fund every wallet from a coinbase output of its own (four UTXOs each, so opens need no change).
-  await Promise.all(
-    nodeNames.map(async (name, i) => {
-      const { address } = await cli[name].call<{ address: string }>('newaddress', 'p2wkh');
-      await miner.payFromCoinbase(rpc, i + 1, Array.from({ length: 4 }, () => ({ address, sat: 100_000_000 })));
-    }),
-  );
-  await rpc.generate(1);
-  await Promise.all(
-    nodeNames.map((name) =>
-      waitFor(`${name}'s wallet to see its funds`, async () => {
-        const b = await cli[name].call<{ confirmed_balance: string }>('walletbalance');
-        return BigInt(b.confirmed_balance) >= 400_000_000n ? true : undefined;
-      }),
-    ),
-  );
-  step('wallets funded');
-
-  // Channels: connect, open, confirm past the 6 blocks that announcement needs.
-  for (const ch of channels) {
-    await cli[ch.from].call('connect', `${pubkeys[ch.to]}@127.0.0.1:${lndNodes[ch.to].p2pPort}`);
-    await cli[ch.from].call('openchannel', `--node_key=${pubkeys[ch.to]}`, `--local_amt=${ch.capacitySat}`, `--push_amt=${ch.pushSat}`);
-  }
-  await waitFor('channel funding transactions in the mempool', async () => {
-    const pool = await rpc.call<string[]>('getrawmempool');
-    return pool.length >= channels.length ? true : undefined;
-  });
-  await rpc.generate(6);
-  await Promise.all(
-    channels.map((ch) =>
-      waitFor(`channel ${ch.from} → ${ch.to} to be active`, async () => {
-        const { channels: open } = await cli[ch.from].call<{ channels: { remote_pubkey: string }[] }>('listchannels', '--active_only');
-        return open.some((c) => c.remote_pubkey === pubkeys[ch.to]) ? true : undefined;
-      }),
-    ),
-  );
-  step('channels open and active');
-
-  // The hub must see the creators' nodes, with keysend, and a route to each of them.
-  for (const creator of ['carol', 'dave'] as const) {
-    await waitFor(`the hub to see ${creator} announced with keysend and a route to it`, async () => {
-      const node = await cli.hub.call<{ node: { features: Record<string, { name: string }> } }>('getnodeinfo', `--pub_key=${pubkeys[creator]}`);
-      if (!Object.values(node.node.features).some((f) => f.name === 'keysend')) return undefined;
-      await cli.hub.call('queryroutes', `--dest=${pubkeys[creator]}`, '--amt=1000');
-      return true;
-    }, 180_000, 500);
-  }
-  step('channels announced; the hub routes to carol and dave');
+  await openNetwork(chain, cli, pubkeys, step);
 
   // tipd on the hub, with a macaroon baked for just what it needs.
   const tipdDir = path.join(dataDir, 'tipd');
   fs.mkdirSync(tipdDir, { recursive: true });
   const tipdMacaroon = path.join(tipdDir, 'tipd.macaroon');
-  await cli.hub.text('bakemacaroon', `--save_to=${tipdMacaroon}`, 'info:read', 'invoices:read', 'invoices:write', 'offchain:read', 'offchain:write', 'message:read', 'message:write');
+  await cli.hub.text('bakemacaroon', `--save_to=${tipdMacaroon}`, ...tipdPermissions);
   const stack: Stack = {
     dataDir,
     network: 'regtest',

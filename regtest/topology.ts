@@ -10,7 +10,9 @@ export interface LndNodeSpec {
   p2pPort: number;
 }
 
+/** Must match regtest/daemons/go.mod, which the local stack builds from (checked by a test). */
 export const lndVersion = 'v0.21.3-beta';
+export const lndImage = `lightninglabs/lnd:${lndVersion}`;
 
 export const lndNodes: Record<NodeName, LndNodeSpec> = {
   hub: { role: 'the node tipd drives', grpcPort: 10101, p2pPort: 9801 },
@@ -50,6 +52,12 @@ export const lndCommonFlags = [
 
 export const tipdPort = 8470;
 
+/** Paths inside the docker-compose containers. */
+export const composePaths = {
+  lndDir: (name: NodeName) => `/lnd/${name}`,
+  secretsDir: '/secrets',
+};
+
 /** Chain backends. Ports are published on the host's loopback under the same numbers. */
 export const backends = {
   btcd: {
@@ -66,7 +74,7 @@ export const backends = {
     ],
   },
   bitcoind: {
-    image: 'bitcoin/bitcoin:29.1',
+    image: 'polarlightning/bitcoind:27.0',
     host: 'bitcoind',
     rpcPort: 18443,
     p2pPort: 18444,

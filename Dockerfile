@@ -1,0 +1,16 @@
+# tipd, for docker-compose.yml. Runs TypeScript directly on Node.js 24 (type stripping).
+# lncli comes from the pinned LND image, for the compose init step.
+FROM lightninglabs/lnd:v0.21.3-beta AS lnd
+
+FROM node:24.21.0-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=lnd /bin/lncli /usr/local/bin/lncli
+COPY tsconfig.json ./
+COPY src ./src
+COPY regtest ./regtest
+USER node
+EXPOSE 8470
+CMD ["node", "src/main.ts"]
