@@ -144,11 +144,7 @@ const confirmedPaymentSchema = z.object({
   secret: hex32,
 });
 
-export interface LndClient {
-  getInfo(): Promise<NodeInfo>;
-}
-
-export class Lnd implements LndClient {
+export class Lnd {
   readonly #lnd: AuthenticatedLnd;
   readonly #timeoutMs: number;
 
