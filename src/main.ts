@@ -18,13 +18,15 @@ try {
 }
 
 const log = createLogger(config.logLevel);
+/** Exits once every log line is written (pino writes stdout asynchronously). */
+const exit = (code: number) => log.flush(() => process.exit(code));
 fs.mkdirSync(config.dataDir, { recursive: true });
 const lnd = new Lnd(config.lnd);
 const app = createApp({ lnd, network: config.network, log });
 const server = app.listen(config.http.port, config.http.host);
 server.on('error', (err) => {
   log.fatal({ err }, 'HTTP server failed');
-  process.exit(1);
+  exit(1);
 });
 server.on('listening', () => {
   const { address, port } = server.address() as AddressInfo;
@@ -54,14 +56,14 @@ let stopping = false;
 async function shutdown(reason: string, exitCode = 0): Promise<void> {
   if (stopping) {
     log.warn({ reason }, 'second stop request: exiting now');
-    process.exit(exitCode || 1);
+    return exit(exitCode || 1);
   }
   stopping = true;
   log.info({ reason }, 'shutting down');
   clearTimeout(startupRetry);
   setTimeout(() => {
     log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown took too long: exiting');
-    process.exit(1);
+    exit(1);
   }, config.shutdownTimeoutMs).unref();
   // Stop accepting, let requests in progress finish, then close idle keep-alive sockets.
   const closed = once(server, 'close');
@@ -69,7 +71,7 @@ async function shutdown(reason: string, exitCode = 0): Promise<void> {
   server.closeIdleConnections();
   await closed;
   log.info('stopped');
-  process.exit(exitCode);
+  exit(exitCode);
 }
 
 process.on('SIGINT', () => void shutdown('SIGINT'));
