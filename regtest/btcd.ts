@@ -10,12 +10,14 @@ import * as secp from '@noble/secp256k1';
 import type { Chain } from './network.ts';
 import { backends } from './topology.ts';
 
-const { rpcPort, rpcUser, rpcPass } = backends.btcd;
+const { rpcUser, rpcPass } = backends.btcd;
 
 export class BtcdRpc {
   readonly #ca: Buffer;
-  constructor(certPath: string) {
+  readonly #port: number;
+  constructor(certPath: string, port: number) {
     this.#ca = fs.readFileSync(certPath);
+    this.#port = port;
   }
 
   call<T>(method: string, params: unknown[] = []): Promise<T> {
@@ -24,7 +26,7 @@ export class BtcdRpc {
       const req = https.request(
         {
           host: '127.0.0.1',
-          port: rpcPort,
+          port: this.#port,
           method: 'POST',
           ca: this.#ca,
           auth: `${rpcUser}:${rpcPass}`,

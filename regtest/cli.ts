@@ -1,10 +1,10 @@
 // `npm run regtest:up` / `npm run regtest:down`: start or stop the local regtest stack with tipd.
-import { defaultDataDir, down, up } from './stack.ts';
+import { down, stackOptions, up } from './stack.ts';
 
 const command = process.argv[2];
 try {
   if (command === 'up') {
-    const stack = await up(defaultDataDir);
+    const stack = await up(stackOptions());
     const { hub, alice } = stack.nodes;
     console.log(`
 tipd is running on the regtest stack.
@@ -17,7 +17,7 @@ tipd is running on the regtest stack.
   mine a block  ${stack.btcd.btcctl} generate 1
 Stop it all with: npm run regtest:down`);
   } else if (command === 'down') {
-    await down(defaultDataDir);
+    await down(stackOptions().dataDir);
     console.log('regtest stack stopped');
   } else {
     console.error('usage: node regtest/cli.ts up|down');

@@ -21,10 +21,12 @@ await waitFor('bitcoind', () => chain.call('getblockchaininfo'), 120_000, 1_000)
 await chain.start(activationBlocks);
 log(`mined ${activationBlocks} blocks`);
 // Each node's volume is mounted at /lnd/<name>; it is reached at its service name.
-const cli = Object.fromEntries(nodeNames.map((name) => [name, new Lncli('lncli', name, lndPaths(path.dirname(composePaths.lndDir(name)), name, name))])) as Clis;
+const cli = Object.fromEntries(
+  nodeNames.map((name) => [name, new Lncli('lncli', name, lndPaths(path.dirname(composePaths.lndDir(name)), name, `${name}:${lndNodes[name].grpcPort}`))]),
+) as Clis;
 const pubkeys = await waitForNodes(chain, cli);
 log('LND nodes synced');
-await openNetwork(chain, cli, pubkeys, log, (name) => `${name}:${lndNodes[name].p2pPort}`);
+await openNetwork(chain, cli, pubkeys, (name) => `${name}:${lndNodes[name].p2pPort}`, log);
 await cli.hub.text('bakemacaroon', `--save_to=${macaroon}`, ...tipdPermissions);
 fs.chmodSync(macaroon, 0o644);
 log('done');

@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { lndNodes, type NodeName } from './topology.ts';
+import type { NodeName } from './topology.ts';
 
 const run = promisify(execFile);
 
@@ -14,12 +14,12 @@ export interface LndPaths {
   macaroon: string;
 }
 
-/** Where a node's files are (its --lnddir) and how to reach its gRPC port. */
-export function lndPaths(dataDir: string, name: NodeName, host = 'localhost'): LndPaths {
+/** Where a node's files are (its --lnddir under dataDir) and its gRPC socket. */
+export function lndPaths(dataDir: string, name: NodeName, socket: string): LndPaths {
   const dir = path.join(dataDir, name);
   return {
     dir,
-    socket: `${host}:${lndNodes[name].grpcPort}`,
+    socket,
     cert: path.join(dir, 'tls.cert'),
     macaroon: path.join(dir, 'data/chain/bitcoin/regtest/admin.macaroon'),
   };

@@ -4,7 +4,7 @@
 // step (bitcoind), so both networks are the same.
 import type { Lncli } from './lncli.ts';
 import { waitFor } from './procs.ts';
-import { channels, lndNodes, nodeNames, type NodeName } from './topology.ts';
+import { channels, nodeNames, type NodeName } from './topology.ts';
 
 /** What the network setup needs from a chain backend. */
 export interface Chain {
@@ -21,12 +21,16 @@ type Step = (message: string) => void;
 const utxosPerWallet = 4;
 const utxoSat = 100_000_000;
 
-/** Waits until every node answers and is synced to the chain's tip; returns their pubkeys. */
-export async function waitForNodes(chain: Chain, cli: Clis): Promise<Record<NodeName, string>> {
+/**
+ * Waits until every node answers and is synced to the chain's tip; returns their pubkeys.
+ * `assertRunning` may throw to stop waiting for a node that has died.
+ */
+export async function waitForNodes(chain: Chain, cli: Clis, assertRunning: (name: NodeName) => void = () => {}): Promise<Record<NodeName, string>> {
   const bestHash = await chain.bestBlockHash();
   const entries = await Promise.all(
     nodeNames.map(async (name) => {
       const info = await waitFor(`${name} to sync`, async () => {
+        assertRunning(name);
         const i = await cli[name].call<{ synced_to_chain: boolean; block_hash: string; identity_pubkey: string }>('getinfo');
         return i.synced_to_chain && i.block_hash === bestHash ? i : undefined;
       });
@@ -36,10 +40,8 @@ export async function waitForNodes(chain: Chain, cli: Clis): Promise<Record<Node
   return Object.fromEntries(entries) as Record<NodeName, string>;
 }
 
-/** Where a node's peers reach it: loopback for the local stack; compose passes service names. */
-export const loopbackPeer = (name: NodeName) => `127.0.0.1:${lndNodes[name].p2pPort}`;
-
-export async function openNetwork(chain: Chain, cli: Clis, pubkeys: Record<NodeName, string>, step: Step, peerHost = loopbackPeer): Promise<void> {
+/** `peerHost` tells where a node's peers reach it (host:port). */
+export async function openNetwork(chain: Chain, cli: Clis, pubkeys: Record<NodeName, string>, peerHost: (name: NodeName) => string, step: Step): Promise<void> {
   // Several UTXOs per wallet, so channel opens never wait for change to confirm.
   for (const name of nodeNames) {
     const { address } = await cli[name].call<{ address: string }>('newaddress', 'p2wkh');

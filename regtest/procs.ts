@@ -87,6 +87,9 @@ export function portInUse(port: number): Promise<boolean> {
   });
 }
 
+/** Thrown by a check to stop waiting at once: what it waits for will not happen. */
+export class GaveUp extends Error {}
+
 /** Polls check() until it returns a value other than undefined, or throws after timeoutMs. */
 export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 120_000, intervalMs = 250): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -96,6 +99,7 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
       const value = await check();
       if (value !== undefined) return value;
     } catch (err) {
+      if (err instanceof GaveUp) throw err;
       lastError = err;
     }
     await sleep(intervalMs);

@@ -8,13 +8,36 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BtcdChain, BtcdRpc, MinerWallet } from './btcd.ts';
-import { Lncli, lndPaths } from './lncli.ts';
+import { Lncli, lndPaths, type LndPaths } from './lncli.ts';
 import { openNetwork, tipdPermissions, waitForNodes, type Clis } from './network.ts';
-import { isOurs, portInUse, readPids, startDaemon, stopAll, waitFor } from './procs.ts';
+import { GaveUp, isOurs, portInUse, readPids, startDaemon, stopAll, waitFor } from './procs.ts';
 import { activationBlocks, backends, lndCommonFlags, lndNodes, nodeNames, tipdPort, type NodeName } from './topology.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const defaultDataDir = path.resolve(process.env.TIPD_REGTEST_DIR ?? path.join(repoRoot, '.regtest'));
+
+export interface StackOptions {
+  /** Where the stack keeps everything: node data, logs, pids, stack.json. */
+  dataDir: string;
+  /** Added to every port of the table, to run beside another stack or another program's ports. */
+  portOffset: number;
+}
+
+/** TIPD_REGTEST_DIR (default .regtest/) and TIPD_REGTEST_PORT_OFFSET (default 0). */
+export function stackOptions(env: NodeJS.ProcessEnv = process.env): StackOptions {
+  const offset = env.TIPD_REGTEST_PORT_OFFSET ?? '0';
+  if (!/^\d{1,5}$/.test(offset) || Number(offset) > 50_000) throw new Error(`TIPD_REGTEST_PORT_OFFSET must be a whole number from 0 to 50000 (got "${offset}")`);
+  return { dataDir: path.resolve(env.TIPD_REGTEST_DIR || path.join(repoRoot, '.regtest')), portOffset: Number(offset) };
+}
+
+/** The loopback ports of a local stack: the table's, shifted by the offset. */
+export function localPorts(offset: number) {
+  return {
+    btcdRpc: backends.btcd.rpcPort + offset,
+    btcdP2p: backends.btcd.p2pPort + offset,
+    tipd: tipdPort + offset,
+    lnd: Object.fromEntries(nodeNames.map((n) => [n, { grpc: lndNodes[n].grpcPort + offset, p2p: lndNodes[n].p2pPort + offset }])) as Record<NodeName, { grpc: number; p2p: number }>,
+  };
+}
 
 export interface StackNode {
   socket: string;
@@ -37,7 +60,7 @@ export interface Stack {
 
 export const stackFile = (dataDir: string) => path.join(dataDir, 'stack.json');
 
-export function readStack(dataDir = defaultDataDir): Stack | undefined {
+export function readStack(dataDir: string): Stack | undefined {
   try {
     return JSON.parse(fs.readFileSync(stackFile(dataDir), 'utf8')) as Stack;
   } catch {
@@ -49,7 +72,7 @@ type Log = (message: string) => void;
 const stderrLog: Log = (m) => process.stderr.write(`${m}\n`);
 
 /** True when every process of the stack runs and tipd reports healthy. */
-export async function isUp(dataDir = defaultDataDir): Promise<Stack | undefined> {
+export async function isUp(dataDir: string): Promise<Stack | undefined> {
   const stack = readStack(dataDir);
   if (!stack) return undefined;
   const procs = readPids(dataDir);
@@ -63,7 +86,16 @@ export async function isUp(dataDir = defaultDataDir): Promise<Stack | undefined>
   }
 }
 
-export async function down(dataDir = defaultDataDir, log: Log = stderrLog): Promise<void> {
+/** Throws, ending any wait, when a daemon of the stack has exited; says what its log said last. */
+function assertRunning(dataDir: string, name: string): void {
+  const proc = readPids(dataDir).find((p) => p.name === name);
+  if (proc && isOurs(proc)) return;
+  const log = path.join(dataDir, 'logs', `${name}.log`);
+  const last = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n').slice(-3).join('\n  ') : '(no log)';
+  throw new GaveUp(`${name} exited; the end of ${log}:\n  ${last}`);
+}
+
+export async function down(dataDir: string, log: Log = stderrLog): Promise<void> {
   await stopAll(dataDir, (name) => log(`[regtest] stopping ${name}`));
   fs.rmSync(stackFile(dataDir), { force: true });
 }
@@ -79,7 +111,7 @@ async function buildDaemons(log: Log): Promise<string> {
   return out.trim().split('\n').pop()!;
 }
 
-export async function up(dataDir = defaultDataDir, log: Log = stderrLog): Promise<Stack> {
+export async function up({ dataDir, portOffset }: StackOptions, log: Log = stderrLog): Promise<Stack> {
   const started = Date.now();
   const step = (m: string) => log(`[regtest ${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${m}`);
 
@@ -91,9 +123,12 @@ export async function up(dataDir = defaultDataDir, log: Log = stderrLog): Promis
   if (readPids(dataDir).some(isOurs)) step('a previous stack is partly running; stopping it first');
   await stopAll(dataDir, (name) => step(`stopping leftover ${name}`));
 
-  const ports = [backends.btcd.rpcPort, backends.btcd.p2pPort, tipdPort, ...nodeNames.flatMap((n) => [lndNodes[n].grpcPort, lndNodes[n].p2pPort])];
-  for (const port of ports) {
-    if (await portInUse(port)) throw new Error(`port ${port} on 127.0.0.1 is in use by another program; the regtest stack needs ports ${ports.join(', ')}`);
+  const ports = localPorts(portOffset);
+  const allPorts = [ports.btcdRpc, ports.btcdP2p, ports.tipd, ...nodeNames.flatMap((n) => [ports.lnd[n].grpc, ports.lnd[n].p2p])];
+  for (const port of allPorts) {
+    if (await portInUse(port)) {
+      throw new Error(`port ${port} on 127.0.0.1 is in use by another program; the regtest stack needs ports ${allPorts.join(', ')} (shift them with TIPD_REGTEST_PORT_OFFSET)`);
+    }
   }
 
   const binDir = await buildDaemons(log);
@@ -104,7 +139,7 @@ export async function up(dataDir = defaultDataDir, log: Log = stderrLog): Promis
   const miner = new MinerWallet();
   const btcdDir = path.join(dataDir, 'btcd');
   const rpcCert = path.join(btcdDir, 'rpc.cert');
-  const { rpcUser, rpcPass, rpcPort, p2pPort } = backends.btcd;
+  const { rpcUser, rpcPass } = backends.btcd;
   startDaemon(dataDir, 'btcd', path.join(binDir, 'btcd'), [
     '--regtest',
     `--datadir=${btcdDir}/data`,
@@ -113,8 +148,8 @@ export async function up(dataDir = defaultDataDir, log: Log = stderrLog): Promis
     `--rpckey=${path.join(btcdDir, 'rpc.key')}`,
     `--rpcuser=${rpcUser}`,
     `--rpcpass=${rpcPass}`,
-    `--rpclisten=127.0.0.1:${rpcPort}`,
-    `--listen=127.0.0.1:${p2pPort}`,
+    `--rpclisten=127.0.0.1:${ports.btcdRpc}`,
+    `--listen=127.0.0.1:${ports.btcdP2p}`,
     `--miningaddr=${miner.address}`,
     '--txindex',
     '--nobanning',
@@ -122,7 +157,7 @@ export async function up(dataDir = defaultDataDir, log: Log = stderrLog): Promis
   ]);
   const rpc = await waitFor('btcd RPC', async () => {
     if (!fs.existsSync(rpcCert)) return undefined;
-    const client = new BtcdRpc(rpcCert);
+    const client = new BtcdRpc(rpcCert, ports.btcdRpc);
     await client.height();
     return client;
   }, 60_000);
@@ -131,22 +166,22 @@ export async function up(dataDir = defaultDataDir, log: Log = stderrLog): Promis
   step(`mined ${activationBlocks} blocks`);
 
   // The LND nodes, in parallel.
-  const cli = Object.fromEntries(nodeNames.map((n) => [n, new Lncli(path.join(binDir, 'lncli'), n, lndPaths(dataDir, n))])) as Clis;
+  const paths = Object.fromEntries(nodeNames.map((n) => [n, lndPaths(dataDir, n, `localhost:${ports.lnd[n].grpc}`)])) as Record<NodeName, LndPaths>;
+  const cli = Object.fromEntries(nodeNames.map((n) => [n, new Lncli(path.join(binDir, 'lncli'), n, paths[n])])) as Clis;
   for (const name of nodeNames) {
-    const { grpcPort, p2pPort: lndP2p } = lndNodes[name];
     startDaemon(dataDir, name, path.join(binDir, 'lnd'), [
-      `--lnddir=${lndPaths(dataDir, name).dir}`,
+      `--lnddir=${paths[name].dir}`,
       `--alias=${name}`,
-      `--rpclisten=127.0.0.1:${grpcPort}`,
-      `--listen=127.0.0.1:${lndP2p}`,
+      `--rpclisten=127.0.0.1:${ports.lnd[name].grpc}`,
+      `--listen=127.0.0.1:${ports.lnd[name].p2p}`,
       ...lndCommonFlags,
-      ...backends.btcd.lndFlags(rpcCert),
+      ...backends.btcd.lndFlags(rpcCert, ports.btcdRpc),
     ]);
   }
   const chain = new BtcdChain(rpc, miner);
-  const pubkeys = await waitForNodes(chain, cli);
+  const pubkeys = await waitForNodes(chain, cli, (name) => assertRunning(dataDir, name));
   step('LND nodes started and synced');
-  await openNetwork(chain, cli, pubkeys, step);
+  await openNetwork(chain, cli, pubkeys, (name) => `127.0.0.1:${ports.lnd[name].p2p}`, step);
 
   // tipd on the hub, with a macaroon baked for just what it needs.
   const tipdDir = path.join(dataDir, 'tipd');
@@ -159,23 +194,23 @@ export async function up(dataDir = defaultDataDir, log: Log = stderrLog): Promis
     binDir,
     nodes: Object.fromEntries(
       nodeNames.map((name) => {
-        const p = lndPaths(dataDir, name);
-        return [name, { socket: p.socket, cert: p.cert, macaroon: p.macaroon, pubkey: pubkeys[name], p2p: `127.0.0.1:${lndNodes[name].p2pPort}`, lncli: cli[name].commandLine }];
+        const p = paths[name];
+        return [name, { socket: p.socket, cert: p.cert, macaroon: p.macaroon, pubkey: pubkeys[name], p2p: `127.0.0.1:${ports.lnd[name].p2p}`, lncli: cli[name].commandLine }];
       }),
     ) as Record<NodeName, StackNode>,
     btcd: {
-      rpc: `127.0.0.1:${rpcPort}`,
+      rpc: `127.0.0.1:${ports.btcdRpc}`,
       user: rpcUser,
       pass: rpcPass,
       cert: rpcCert,
-      btcctl: `${path.join(binDir, 'btcctl')} --rpcserver=127.0.0.1:${rpcPort} --rpcuser=${rpcUser} --rpcpass=${rpcPass} --rpccert=${rpcCert}`,
+      btcctl: `${path.join(binDir, 'btcctl')} --rpcserver=127.0.0.1:${ports.btcdRpc} --rpcuser=${rpcUser} --rpcpass=${rpcPass} --rpccert=${rpcCert}`,
     },
-    tipd: { url: `http://127.0.0.1:${tipdPort}`, adminToken: randomBytes(32).toString('hex'), macaroon: tipdMacaroon, dataDir: tipdDir, log: path.join(dataDir, 'logs/tipd.log') },
+    tipd: { url: `http://127.0.0.1:${ports.tipd}`, adminToken: randomBytes(32).toString('hex'), macaroon: tipdMacaroon, dataDir: tipdDir, log: path.join(dataDir, 'logs/tipd.log') },
     logs: path.join(dataDir, 'logs'),
   };
   fs.writeFileSync(path.join(dataDir, 'miner.json'), JSON.stringify({ address: miner.address, secretKey: miner.secretKeyHex }));
 
-  startDaemon(dataDir, 'tipd', process.execPath, [path.join(repoRoot, 'src/main.ts')], { ...process.env, ...tipdEnv(stack, stack.nodes.hub, tipdMacaroon, tipdPort, tipdDir) });
+  startDaemon(dataDir, 'tipd', process.execPath, [path.join(repoRoot, 'src/main.ts')], { ...process.env, ...tipdEnv(stack, stack.nodes.hub, tipdMacaroon, ports.tipd, tipdDir) });
   await waitFor('tipd to report healthy', async () => {
     const res = await fetch(`${stack.tipd.url}/healthz`, { signal: AbortSignal.timeout(5_000) });
     return res.ok ? true : undefined;

@@ -65,9 +65,9 @@ export const backends = {
     p2pPort: 19444,
     rpcUser: 'tipd',
     rpcPass: 'tipd',
-    lndFlags: (rpcCertPath: string) => [
+    lndFlags: (rpcCertPath: string, rpcPort: number) => [
       '--bitcoin.node=btcd',
-      `--btcd.rpchost=127.0.0.1:${backends.btcd.rpcPort}`,
+      `--btcd.rpchost=127.0.0.1:${rpcPort}`,
       `--btcd.rpcuser=${backends.btcd.rpcUser}`,
       `--btcd.rpcpass=${backends.btcd.rpcPass}`,
       `--btcd.rpccert=${rpcCertPath}`,

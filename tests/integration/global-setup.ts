@@ -1,7 +1,7 @@
 // Brings up the regtest stack for the integration run, or reuses the one already running; stops
 // it afterwards only if this run started it. A stack that cannot start fails the run.
 import type { TestProject } from 'vitest/node';
-import { defaultDataDir, down, isUp, up, type Stack } from '../../regtest/stack.ts';
+import { down, isUp, stackOptions, up, type Stack } from '../../regtest/stack.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -10,10 +10,11 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const wasUp = await isUp(defaultDataDir);
-  const stack = await up(defaultDataDir);
+  const options = stackOptions();
+  const wasUp = await isUp(options.dataDir);
+  const stack = await up(options);
   project.provide('stack', stack);
   return async () => {
-    if (!wasUp) await down(defaultDataDir);
+    if (!wasUp) await down(options.dataDir);
   };
 }
