@@ -56,18 +56,23 @@ export class LndError extends Error {
   }
 }
 
-/** Turns whatever `lightning` threw into an LndError. */
+// gRPC status codes (grpc/status.h) that say something about the connection or the credentials.
+const grpcUnavailable = new Set([1, 4, 14]); // CANCELLED, DEADLINE_EXCEEDED, UNAVAILABLE
+const grpcDenied = new Set([7, 16]); // PERMISSION_DENIED, UNAUTHENTICATED
+const unreachable = /ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|No connection established|Connection dropped|FailedToConnectToDaemon/i;
+const denied = /permission denied|verification failed|cannot get macaroon|macaroon/i;
+
+/** Turns whatever `lightning` threw ([status, name, { err }] arrays, or Errors) into an LndError. */
 export function toLndError(err: unknown, what: string): LndError {
   if (err instanceof LndError) return err;
-  if (Array.isArray(err)) {
-    const [status, name, details] = err as [number, string, { err?: { details?: string; code?: number } }?];
-    const detail = details?.err?.details ?? '';
-    const text = `${what}: ${name}${detail ? ` (${detail})` : ''}`;
-    if (/permission denied|verification failed|cannot get macaroon/i.test(detail)) return new LndError('lnd_permission_denied', text, name);
-    if (status === 503 && /connect|unavailable|No connection|ECONNREFUSED|Failed to/i.test(`${name} ${detail}`)) return new LndError('lnd_unavailable', text, name);
-    return new LndError('lnd_rejected', text, name);
-  }
-  return new LndError('lnd_unavailable', `${what}: ${err instanceof Error ? err.message : String(err)}`);
+  if (!Array.isArray(err)) return new LndError('lnd_unavailable', `${what}: ${err instanceof Error ? err.message : String(err)}`);
+  const [, name, extra] = err as [number, string, { err?: { details?: string; code?: number } }?];
+  const detail = extra?.err?.details ?? '';
+  const grpcCode = extra?.err?.code;
+  const text = `${what}: ${name}${detail ? ` (${detail})` : ''}`;
+  if ((grpcCode !== undefined && grpcDenied.has(grpcCode)) || denied.test(detail)) return new LndError('lnd_permission_denied', text, name);
+  if ((grpcCode !== undefined && grpcUnavailable.has(grpcCode)) || unreachable.test(`${name} ${detail}`)) return new LndError('lnd_unavailable', text, name);
+  return new LndError('lnd_rejected', text, name);
 }
 
 const msat = z.string().regex(/^\d+$/).transform(BigInt);

@@ -69,9 +69,14 @@ describe('the regtest stack commands', () => {
     expect(readPids(dataDir)).toEqual(before);
   });
 
-  it('bring the stack back with `up` after tipd and the hub were killed', async () => {
+  it('bring the stack back with `up` after the hub and tipd were killed (tipd saying 503 meanwhile)', async () => {
     const before = readPids(dataDir);
-    for (const p of before.filter((p) => p.name === 'tipd' || p.name === 'hub')) process.kill(p.pid, 'SIGKILL');
+    const hub = before.find((p) => p.name === 'hub')!;
+    process.kill(hub.pid, 'SIGKILL');
+    const res = await fetch(`http://127.0.0.1:${ports.tipd}/healthz`);
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ error: { code: 'lnd_unavailable' } });
+    process.kill(before.find((p) => p.name === 'tipd')!.pid, 'SIGKILL');
 
     const run = await regtest('up');
     expect(run.code, run.stderr).toBe(0);
