@@ -1,0 +1,25 @@
+// Twitter/X handles, normalised in this one place: an optional leading "@" is stripped, 1 to 15
+// of [A-Za-z0-9_], compared case-insensitively. `key` (lower case) is how tipd stores a handle;
+// `display` is the spelling first seen, for showing.
+import { z } from 'zod';
+
+export interface Handle {
+  key: string;
+  display: string;
+}
+
+const pattern = /^@?([A-Za-z0-9_]{1,15})$/;
+
+export function parseHandle(input: string): Handle | undefined {
+  const match = pattern.exec(input);
+  if (!match) return undefined;
+  const display = match[1]!;
+  return { key: display.toLowerCase(), display };
+}
+
+export const handleSchema = z.string().transform((input, ctx): Handle => {
+  const handle = parseHandle(input);
+  if (handle) return handle;
+  ctx.addIssue({ code: 'custom', message: 'must be an X handle: 1 to 15 letters, digits or _, with an optional @' });
+  return z.NEVER;
+});

@@ -1,0 +1,36 @@
+// Money inside tipd is a bigint of millisatoshis, made and converted only here. Inputs come in
+// whole sats; what tipd reports goes out as a decimal string of millisatoshis ("1500000"), as the
+// `lightning` package does with mtokens. Never a float.
+import { z } from 'zod';
+
+export const msatPerSat = 1000n;
+
+/** Upper bound of any amount a client may ask for: 21M BTC in sats. */
+export const amountSatMax = 2_100_000_000_000_000;
+
+export const satToMsat = (sat: number | bigint): bigint => BigInt(sat) * msatPerSat;
+
+export const formatMsat = (msat: bigint): string => msat.toString();
+
+/** Whole msats from the part per million `ppm` of `msat`, rounded up: fees and reserves. */
+export const ppmCeil = (msat: bigint, ppm: bigint): bigint => (msat * ppm + 999_999n) / 1_000_000n;
+
+/** A whole number of sats, > 0 and at most `max`. JSON numbers only: see `jsonReviver`. */
+export const amountSat = (max = amountSatMax) =>
+  z
+    .number({ error: 'must be a whole number of sats' })
+    .int('must be a whole number of sats')
+    .positive('must be more than 0')
+    .max(max, `must be at most ${max}`);
+
+/**
+ * JSON.parse reviver that lets through only numbers written as plain integers that fit a double
+ * exactly. `1.0`, `1e3`, `0.5` and `9007199254740993` become NaN, which every amount schema
+ * rejects, so a float or an exponent can never pass as an amount after parsing.
+ */
+export function jsonReviver(this: unknown, _key: string, value: unknown, context?: { source?: string }): unknown {
+  if (typeof value !== 'number') return value;
+  const source = context?.source;
+  if (source === undefined) return value;
+  return /^-?(0|[1-9]\d*)$/.test(source) && Number.isSafeInteger(value) ? value : Number.NaN;
+}

@@ -1,0 +1,143 @@
+// The ledger's rules on a real (temporary) LevelDB: double entry, no negative balances, atomic
+// operations, idempotency keys, group commit, persistence, history.
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { accounts, LedgerError, type Account } from '../../src/ledger/ledger.ts';
+import { openStore, StoreLockedError } from '../../src/ledger/store.ts';
+import { tempLedger } from './ledger-helpers.ts';
+
+const alice = accounts.supporter('alice');
+const bob = accounts.supporter('bob');
+const carolEscrow = accounts.escrow('carol');
+
+let t: Awaited<ReturnType<typeof tempLedger>>;
+beforeEach(async () => {
+  t = await tempLedger();
+});
+afterEach(async () => {
+  await t.dispose();
+});
+
+const deposit = (account: Account, msat: bigint) => t.ledger.run((tx) => tx.transfer('deposit', accounts.deposits, account, msat), { sync: true });
+
+describe('the ledger', () => {
+  it('moves money from one account to another, and all balances still sum to zero', async () => {
+    await deposit(alice, 5_000n);
+    await t.ledger.run((tx) => tx.transfer('tip', alice, carolEscrow, 1_500n));
+    expect(await t.ledger.balance(alice)).toBe(3_500n);
+    expect(await t.ledger.balance(carolEscrow)).toBe(1_500n);
+    expect(await t.ledger.balance(accounts.deposits)).toBe(-5_000n);
+    expect(await t.ledger.sumOfBalances()).toBe(0n);
+  });
+
+  it('refuses to take a supporter below zero, and writes nothing of that operation', async () => {
+    await deposit(alice, 1_000n);
+    const overspend = t.ledger.run(async (tx) => {
+      await tx.transfer('tip', alice, carolEscrow, 600n);
+      await tx.transfer('tip', alice, carolEscrow, 600n);
+    });
+    await expect(overspend).rejects.toMatchObject({ code: 'insufficient_balance' });
+    expect(await t.ledger.balance(alice)).toBe(1_000n);
+    expect(await t.ledger.balance(carolEscrow)).toBe(0n);
+    expect(await t.ledger.history(alice, 10)).toHaveLength(1);
+  });
+
+  it('refuses amounts that are not positive, as a programming error', async () => {
+    await expect(t.ledger.run((tx) => tx.transfer('tip', alice, carolEscrow, 0n))).rejects.toThrow(/must be positive/);
+    await expect(t.ledger.run((tx) => tx.transfer('tip', alice, alice, 1n))).rejects.toThrow(/to itself/);
+  });
+
+  it('applies an idempotency key once, returns the first result to a retry, and refuses it for another request', async () => {
+    await deposit(alice, 10_000n);
+    const tip = (fingerprint: string) =>
+      t.ledger.run(async (tx) => (await tx.transfer('tip', alice, carolEscrow, 1_000n)).id, { idempotency: { scope: 'alice', key: 'k1', fingerprint } });
+    const first = await tip('same body');
+    const results = await Promise.all(Array.from({ length: 50 }, () => tip('same body')));
+    expect(new Set(results)).toEqual(new Set([first]));
+    expect(await t.ledger.balance(alice)).toBe(9_000n);
+    await expect(tip('another body')).rejects.toMatchObject({ code: 'idempotency_key_reused' });
+  });
+
+  it('lets only as many of 1,000 parallel tips through as the balance holds', async () => {
+    await deposit(alice, 100_000n);
+    const tips = await Promise.allSettled(Array.from({ length: 1_000 }, () => t.ledger.run((tx) => tx.transfer('tip', alice, carolEscrow, 1_000n))));
+    expect(tips.filter((r) => r.status === 'fulfilled')).toHaveLength(100);
+    const refused = tips.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(refused.every((r) => r.reason instanceof LedgerError && r.reason.code === 'insufficient_balance')).toBe(true);
+    expect(await t.ledger.balance(alice)).toBe(0n);
+    expect(await t.ledger.balance(carolEscrow)).toBe(100_000n);
+  });
+
+  it('commits operations that queue up together in few batches', async () => {
+    await deposit(alice, 1_000_000n);
+    const before = t.ledger.stats.batches;
+    await Promise.all(Array.from({ length: 1_000 }, () => t.ledger.run((tx) => tx.transfer('tip', alice, carolEscrow, 1n))));
+    const batches = t.ledger.stats.batches - before;
+    expect(batches).toBeGreaterThan(0);
+    expect(batches).toBeLessThan(20);
+  });
+
+  it('keeps everything across a close and reopen, and numbers transfers on from where it was', async () => {
+    await deposit(alice, 7_000n);
+    const first = await t.ledger.run((tx) => tx.transfer('tip', alice, carolEscrow, 2_000n));
+    const ledger = await t.reopen();
+    expect(await ledger.balance(alice)).toBe(5_000n);
+    const second = await ledger.run((tx) => tx.transfer('tip', alice, carolEscrow, 1n));
+    expect(BigInt(second.id)).toBeGreaterThan(BigInt(first.id));
+    expect(await ledger.sumOfBalances()).toBe(0n);
+  });
+
+  it('pages through an account’s history newest first', async () => {
+    await deposit(alice, 10_000n);
+    for (let i = 1; i <= 5; i++) await t.ledger.run((tx) => tx.transfer('tip', alice, i % 2 ? carolEscrow : bob, BigInt(i)));
+    const page1 = await t.ledger.history(alice, 4);
+    const page2 = await t.ledger.history(alice, 4, page1.at(-1)!.id);
+    expect([...page1, ...page2].map((x) => x.amountMsat)).toEqual([5n, 4n, 3n, 2n, 1n, 10_000n]);
+    expect(page2).toHaveLength(2);
+  });
+
+  it('cannot be opened twice: a second opener is told the folder is in use', async () => {
+    await expect(openStore(t.dir)).rejects.toBeInstanceOf(StoreLockedError);
+  });
+
+  it('keeps every balance ≥ 0 and the sum at zero over random sequences of operations', async () => {
+    const people = [alice, bob, accounts.supporter('dan')];
+    const handles = [carolEscrow, accounts.escrow('dave')];
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('deposit' as const), to: fc.constantFrom(...people), msat: fc.bigInt({ min: 1n, max: 5_000n }) }),
+      fc.record({ kind: fc.constant('tip' as const), from: fc.constantFrom(...people), to: fc.constantFrom(...handles), msat: fc.bigInt({ min: 1n, max: 3_000n }) }),
+      fc.record({ kind: fc.constant('refund' as const), from: fc.constantFrom(...handles), to: fc.constantFrom(...people), msat: fc.bigInt({ min: 1n, max: 3_000n }) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { maxLength: 60 }), async (ops) => {
+        const run = await tempLedger();
+        try {
+          const model = new Map<Account, bigint>();
+          const get = (a: Account) => model.get(a) ?? 0n;
+          // All at once, so they share batches, in the order given.
+          const results = await Promise.allSettled(
+            ops.map((o) => run.ledger.run((tx) => (o.kind === 'deposit' ? tx.transfer('deposit', accounts.deposits, o.to, o.msat) : tx.transfer(o.kind, o.from, o.to, o.msat)))),
+          );
+          ops.forEach((o, i) => {
+            const from = o.kind === 'deposit' ? accounts.deposits : o.from;
+            const fits = o.kind === 'deposit' || get(from) >= o.msat;
+            expect(results[i]!.status).toBe(fits ? 'fulfilled' : 'rejected');
+            if (fits) {
+              model.set(from, get(from) - o.msat);
+              model.set(o.to, get(o.to) + o.msat);
+            }
+          });
+          for (const account of [...people, ...handles]) {
+            const balance = await run.ledger.balance(account);
+            expect(balance).toBe(get(account));
+            expect(balance).toBeGreaterThanOrEqual(0n);
+          }
+          expect(await run.ledger.sumOfBalances()).toBe(0n);
+        } finally {
+          await run.dispose();
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+});
