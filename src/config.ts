@@ -36,6 +36,7 @@ const schema = z
     TIPD_LND_MACAROON: credential.optional(),
     TIPD_LND_MACAROON_PATH: z.string().min(1).optional(),
     TIPD_LND_TIMEOUT_MS: integer(100, 600_000).default(30_000),
+    TIPD_DEPOSIT_EXPIRY_SECONDS: integer(60, 7 * 24 * 3600).default(3600),
   })
   .superRefine((env, ctx) => {
     for (const name of ['CERT', 'MACAROON'] as const) {
@@ -55,6 +56,7 @@ export interface Config {
   adminToken: string | undefined;
   shutdownTimeoutMs: number;
   lnd: { socket: string; cert: string; macaroon: string; timeoutMs: number };
+  depositExpiryMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -88,5 +90,6 @@ export function loadConfig(environment: NodeJS.ProcessEnv): Config {
       macaroon: env.TIPD_LND_MACAROON ?? readBase64('TIPD_LND_MACAROON_PATH', env.TIPD_LND_MACAROON_PATH!),
       timeoutMs: env.TIPD_LND_TIMEOUT_MS,
     },
+    depositExpiryMs: env.TIPD_DEPOSIT_EXPIRY_SECONDS * 1000,
   };
 }

@@ -3,10 +3,16 @@
 import fs from 'node:fs';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { createApp } from './api/server.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
+import { Deposits } from './deposits.ts';
+import { Ledger } from './ledger/ledger.ts';
+import { openStore, StoreLockedError, type Store } from './ledger/store.ts';
 import { Lnd, LndError } from './ln/lnd.ts';
 import { createLogger } from './log.ts';
+import { Supporters } from './supporters.ts';
+import { Tips } from './tips.ts';
 
 let config: Config;
 try {
@@ -21,8 +27,20 @@ const log = createLogger(config.logLevel);
 /** Exits once every log line is written (pino writes stdout asynchronously). */
 const exit = (code: number) => log.flush(() => process.exit(code));
 fs.mkdirSync(config.dataDir, { recursive: true });
+let store: Store;
+try {
+  store = await openStore(path.join(config.dataDir, 'ledger'));
+} catch (err) {
+  if (!(err instanceof StoreLockedError)) throw err;
+  process.stderr.write(`tipd: ${err.message}\n`);
+  process.exit(1);
+}
+const ledger = await Ledger.open(store);
 const lnd = new Lnd(config.lnd);
-const app = createApp({ lnd, network: config.network, log });
+const supporters = new Supporters(ledger);
+const tips = new Tips(ledger);
+const deposits = new Deposits(ledger, lnd, log, { expiryMs: config.depositExpiryMs });
+const app = createApp({ lnd, network: config.network, log, ledger, supporters, tips, deposits });
 const server = app.listen(config.http.port, config.http.host);
 server.on('error', (err) => {
   log.fatal({ err }, 'HTTP server failed');
@@ -40,6 +58,7 @@ async function checkLnd(attempt = 1): Promise<void> {
   try {
     const node = await lnd.checkReady(config.network);
     log.info({ pubkey: node.pubkey, alias: node.alias, blockHeight: node.blockHeight, version: node.version }, 'LND ready');
+    if (!stopping) await deposits.start();
   } catch (err) {
     if (!(err instanceof LndError)) throw err;
     if (err.code === 'lnd_wrong_network' || err.code === 'lnd_permission_denied') {
@@ -70,6 +89,9 @@ async function shutdown(reason: string, exitCode = 0): Promise<void> {
   server.close();
   server.closeIdleConnections();
   await closed;
+  deposits.stop();
+  await ledger.close();
+  await store.close();
   log.info('stopped');
   exit(exitCode);
 }

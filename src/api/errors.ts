@@ -2,7 +2,17 @@
 // middleware that turns every failure into it. Expected failures are ApiErrors with a
 // machine-readable code; anything else is a bug, logged and answered as a bare 500.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { LedgerError, type LedgerErrorCode } from '../ledger/ledger.ts';
+import { LndError } from '../ln/lnd.ts';
 import type { Logger } from '../log.ts';
+
+const ledgerStatus: Record<LedgerErrorCode, number> = {
+  insufficient_balance: 409,
+  idempotency_key_reused: 422,
+  overloaded: 503,
+  not_found: 404,
+  conflict: 409,
+};
 
 export class ApiError extends Error {
   readonly status: number;
@@ -45,9 +55,24 @@ function fromBodyParser(err: { type?: string; status?: number; limit?: number })
   }
 }
 
+/** LND failing a request is not the client's doing: 503 while it is unreachable, 502 otherwise. */
+function fromLnd(err: LndError, log: Logger): ApiError {
+  log.warn({ code: err.code, lndMessage: err.lndMessage }, err.message);
+  return err.code === 'lnd_unavailable'
+    ? new ApiError(503, 'lnd_unavailable', 'the Lightning node is not reachable; try again shortly')
+    : new ApiError(502, 'lnd_error', 'the Lightning node refused the request');
+}
+
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    const apiError = err instanceof ApiError ? err : fromBodyParser(err as object);
+    const apiError =
+      err instanceof ApiError
+        ? err
+        : err instanceof LedgerError
+          ? new ApiError(ledgerStatus[err.code], err.code, err.message)
+          : err instanceof LndError
+            ? fromLnd(err, log)
+            : fromBodyParser(err as object);
     if (apiError) {
       res.status(apiError.status).json(errorBody(apiError.code, apiError.message, apiError.details));
       return;

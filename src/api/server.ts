@@ -1,22 +1,35 @@
-// The HTTP API: an express 5 app with the JSON error format, a body-size limit, request logs and
-// GET /healthz. Routes of later features mount here; the app is built from its dependencies so
-// tests and main.ts wire it the same way.
+// The HTTP API: an express 5 app with the JSON error format, a body-size limit, request logs,
+// GET /healthz, and the v1 routes of each concern. Built from its dependencies, so tests and
+// main.ts wire it the same way.
 import express, { type Express } from 'express';
 import type { Network } from '../config.ts';
-import type { Logger } from '../log.ts';
+import type { Deposits } from '../deposits.ts';
+import type { Ledger } from '../ledger/ledger.ts';
 import { LndError, type Lnd } from '../ln/lnd.ts';
+import type { Logger } from '../log.ts';
+import { jsonReviver } from '../money.ts';
+import type { Supporters } from '../supporters.ts';
+import type { Tips } from '../tips.ts';
+import { depositRoutes } from './deposits.ts';
 import { errorBody, errorHandler, notFound } from './errors.ts';
+import { supporterRoutes } from './supporters.ts';
+import { tipRoutes } from './tips.ts';
 
 export interface AppDeps {
   lnd: Pick<Lnd, 'checkReady'>;
   network: Network;
   log: Logger;
+  ledger: Ledger;
+  supporters: Supporters;
+  tips: Tips;
+  deposits: Deposits;
   bodyLimitBytes?: number;
 }
 
 const healthTimeoutMs = 3_000;
 
-export function createApp({ lnd, network, log, bodyLimitBytes = 16 * 1024 }: AppDeps): Express {
+export function createApp(deps: AppDeps): Express {
+  const { lnd, network, log, bodyLimitBytes = 16 * 1024 } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -30,7 +43,7 @@ export function createApp({ lnd, network, log, bodyLimitBytes = 16 * 1024 }: App
     });
     next();
   });
-  app.use(express.json({ limit: bodyLimitBytes, strict: true }));
+  app.use(express.json({ limit: bodyLimitBytes, strict: true, reviver: jsonReviver as (key: string, value: unknown) => unknown }));
 
   // 200 only when LND answers, is on the configured network and synced; 503 with the reason otherwise.
   app.get('/healthz', async (_req, res) => {
@@ -42,6 +55,10 @@ export function createApp({ lnd, network, log, bodyLimitBytes = 16 * 1024 }: App
       res.status(503).json(errorBody(err.code, err.message));
     }
   });
+
+  app.use(supporterRoutes(deps.supporters, deps.ledger));
+  app.use(tipRoutes(deps.supporters, deps.tips));
+  app.use(depositRoutes(deps.supporters, deps.deposits));
 
   app.use(notFound);
   app.use(errorHandler(log));

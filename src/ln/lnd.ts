@@ -5,6 +5,7 @@ import {
   authenticatedLndGrpc,
   createInvoice,
   getChannelBalance,
+  getInvoice,
   getNode,
   getPayment,
   getWalletInfo,
@@ -48,11 +49,14 @@ export class LndError extends Error {
   readonly code: LndErrorCode;
   /** LND's or the library's own error name, e.g. "SentPaymentNotFound". */
   readonly lndMessage: string | undefined;
-  constructor(code: LndErrorCode, message: string, lndMessage?: string) {
+  /** The gRPC status code LND answered with, when there was one (5: NOT_FOUND). */
+  readonly grpcCode: number | undefined;
+  constructor(code: LndErrorCode, message: string, lndMessage?: string, grpcCode?: number) {
     super(message);
     this.name = 'LndError';
     this.code = code;
     this.lndMessage = lndMessage;
+    this.grpcCode = grpcCode;
   }
 }
 
@@ -70,9 +74,9 @@ export function toLndError(err: unknown, what: string): LndError {
   const detail = extra?.err?.details ?? '';
   const grpcCode = extra?.err?.code;
   const text = `${what}: ${name}${detail ? ` (${detail})` : ''}`;
-  if ((grpcCode !== undefined && grpcDenied.has(grpcCode)) || denied.test(detail)) return new LndError('lnd_permission_denied', text, name);
-  if ((grpcCode !== undefined && grpcUnavailable.has(grpcCode)) || unreachable.test(`${name} ${detail}`)) return new LndError('lnd_unavailable', text, name);
-  return new LndError('lnd_rejected', text, name);
+  if ((grpcCode !== undefined && grpcDenied.has(grpcCode)) || denied.test(detail)) return new LndError('lnd_permission_denied', text, name, grpcCode);
+  if ((grpcCode !== undefined && grpcUnavailable.has(grpcCode)) || unreachable.test(`${name} ${detail}`)) return new LndError('lnd_unavailable', text, name, grpcCode);
+  return new LndError('lnd_rejected', text, name, grpcCode);
 }
 
 const msat = z.string().regex(/^\d+$/).transform(BigInt);
@@ -142,6 +146,16 @@ const invoiceUpdateSchema = z.object({
   confirmed_at: z.string().optional(),
 });
 
+function toSettled(update: z.infer<typeof invoiceUpdateSchema>): SettledInvoice {
+  return {
+    paymentHash: update.id,
+    receivedMsat: update.received_mtokens,
+    settleIndex: update.confirmed_index ?? 0,
+    settledAt: update.confirmed_at ? new Date(update.confirmed_at) : new Date(),
+    isKeysend: update.is_push === true,
+  };
+}
+
 const confirmedPaymentSchema = z.object({
   id: hex32,
   mtokens: msat,
@@ -201,12 +215,35 @@ export class Lnd {
     return info;
   }
 
-  async createInvoice(args: { amountMsat: bigint; description: string; expiresAt: Date }): Promise<Invoice> {
+  /** `preimage`: chosen by the caller, so that it can record the payment hash before LND knows it. */
+  async createInvoice(args: { amountMsat: bigint; description: string; expiresAt: Date; preimage?: Buffer }): Promise<Invoice> {
     const created = await this.#call('createInvoice', () =>
-      createInvoice({ lnd: this.#lnd, mtokens: args.amountMsat.toString(), description: args.description, expires_at: args.expiresAt.toISOString() }),
+      createInvoice({
+        lnd: this.#lnd,
+        mtokens: args.amountMsat.toString(),
+        description: args.description,
+        expires_at: args.expiresAt.toISOString(),
+        ...(args.preimage ? { secret: args.preimage.toString('hex') } : {}),
+      }),
     );
     const invoice = this.#parse('createInvoice', z.object({ id: hex32, request: z.string().min(1), mtokens: msat }), created);
     return { paymentHash: invoice.id, paymentRequest: invoice.request, amountMsat: invoice.mtokens, expiresAt: args.expiresAt };
+  }
+
+  /** An invoice of this node by payment hash; `undefined` when LND has none. */
+  async getInvoice(paymentHash: string): Promise<{ state: 'open' | 'settled' | 'canceled'; request: string | undefined; settled?: SettledInvoice } | undefined> {
+    let invoice;
+    try {
+      invoice = await this.#call('getInvoice', () => getInvoice({ lnd: this.#lnd, id: paymentHash }));
+    } catch (err) {
+      // NOT_FOUND: "unable to locate invoice", or "there are no existing invoices" on a new node.
+      if (err instanceof LndError && err.grpcCode === 5) return undefined;
+      throw err;
+    }
+    const update = this.#parse('getInvoice', invoiceUpdateSchema.extend({ is_canceled: z.boolean().optional(), request: z.string().optional() }), invoice);
+    if (update.is_canceled) return { state: 'canceled', request: update.request };
+    if (!update.is_confirmed || update.confirmed_index === undefined) return { state: 'open', request: update.request };
+    return { state: 'settled', request: update.request, settled: toSettled(update) };
   }
 
   /**
@@ -229,13 +266,7 @@ export class Lnd {
         const update = parsed.data;
         if (!update.is_confirmed || update.confirmed_index === undefined || update.confirmed_index <= cursor) return;
         cursor = update.confirmed_index;
-        onSettled({
-          paymentHash: update.id,
-          receivedMsat: update.received_mtokens,
-          settleIndex: update.confirmed_index,
-          settledAt: update.confirmed_at ? new Date(update.confirmed_at) : new Date(),
-          isKeysend: update.is_push === true,
-        });
+        onSettled(toSettled(update));
       });
       sub.on('error', (err: unknown) => {
         sub.removeAllListeners();

@@ -32,10 +32,14 @@ export interface TipdProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts a tipd on the hub (tipd's own baked macaroon) on a free port; resolves once it listens. */
-export async function startTipd(env: Record<string, string> = {}): Promise<TipdProcess> {
+/**
+ * Starts a tipd on the hub (tipd's own baked macaroon) on a free port; resolves once it listens.
+ * Its data folder is a fresh temporary one, removed on stop, unless `dataDir` is given.
+ */
+export async function startTipd(env: Record<string, string> = {}, dataDir?: string): Promise<TipdProcess> {
   const s = stack();
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-test-'));
+  const ownDir = dataDir === undefined;
+  dataDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-test-'));
   const child = spawn(process.execPath, [path.join(repoRoot, 'src/main.ts')], {
     env: { PATH: process.env.PATH, ...tipdEnv(s, s.nodes.hub, s.tipd.macaroon, 0, dataDir), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -61,7 +65,7 @@ export async function startTipd(env: Record<string, string> = {}): Promise<TipdP
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null) child.kill(signal);
       const code = await exited;
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (ownDir) fs.rmSync(dataDir, { recursive: true, force: true });
       return code;
     },
   };
@@ -76,4 +80,22 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+export interface ApiAnswer<T = any> {
+  status: number;
+  body: T;
+}
+
+/** One HTTP call to a tipd; `body` may be an object (sent as JSON) or raw text. */
+export async function api<T = any>(url: string, method: string, route: string, options: { token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<ApiAnswer<T>> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  let body: string | undefined;
+  if (options.body !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+  }
+  const res = await fetch(`${url}${route}`, { method, headers, ...(body === undefined ? {} : { body }) });
+  return { status: res.status, body: (await res.json()) as T };
 }

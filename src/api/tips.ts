@@ -1,0 +1,38 @@
+// Tips and the public view of a handle's escrow over HTTP.
+import { Router } from 'express';
+import { z } from 'zod';
+import { handleSchema, parseHandle } from '../handles.ts';
+import { amountSat, satToMsat } from '../money.ts';
+import type { Supporters } from '../supporters.ts';
+import type { Tips } from '../tips.ts';
+import { ApiError } from './errors.ts';
+import { body, idempotencyOf, parse, requireSupporter, supporterOf } from './http.ts';
+
+/** A tweet URL (x.com, twitter.com, mobile., www., /status or /statuses) or a bare id: only the id is kept. */
+export const tweetIdSchema = z.string().transform((input, ctx) => {
+  const match = /^(\d{1,19})$/.exec(input) ?? /^https:\/\/(?:www\.|mobile\.)?(?:x|twitter)\.com\/[A-Za-z0-9_]{1,15}\/status(?:es)?\/(\d{1,19})(?:[/?#].*)?$/.exec(input);
+  if (match) return match[1]!;
+  ctx.addIssue({ code: 'custom', message: 'must be a tweet URL or a tweet id' });
+  return z.NEVER;
+});
+
+const tipBody = z.strictObject({ handle: handleSchema, amountSat: amountSat(), tweet: tweetIdSchema.optional() });
+
+export function tipRoutes(supporters: Supporters, tips: Tips): Router {
+  const router = Router();
+
+  router.post('/v1/tips', requireSupporter(supporters), async (req, res) => {
+    const input = parse(tipBody, body(req));
+    const idempotency = idempotencyOf(req);
+    const tip = await tips.tip({ supporterId: supporterOf(res), handle: input.handle, amountMsat: satToMsat(input.amountSat), tweetId: input.tweet ?? null, ...(idempotency ? { idempotency } : {}) });
+    res.status(201).json(tip);
+  });
+
+  router.get('/v1/handles/:handle', async (req, res) => {
+    const handle = parseHandle(req.params.handle as string);
+    if (!handle) throw new ApiError(400, 'invalid_handle', 'must be an X handle: 1 to 15 letters, digits or _, with an optional @');
+    res.json(await tips.handle(handle));
+  });
+
+  return router;
+}

@@ -1,0 +1,190 @@
+// Deposits: a supporter asks for a BOLT11 invoice from the hub and pays it from any wallet; when
+// LND settles it, exactly what was received is credited, once. tipd picks the preimage itself and
+// records the deposit before LND knows the invoice, so every invoice tipd made has a record. It
+// credits only invoices it recorded (keysends and other apps' invoices are not deposits), follows
+// settlements live from LND's settle index (kept with each credit), and at start looks up every
+// deposit still open, which catches invoices paid while tipd was down.
+import { createHash, randomBytes } from 'node:crypto';
+import { accounts, type Ledger } from './ledger/ledger.ts';
+import { prefixEnd } from './ledger/store.ts';
+import type { Lnd, SettledInvoice } from './ln/lnd.ts';
+import type { Logger } from './log.ts';
+import { formatMsat } from './money.ts';
+
+type DepositState = 'creating' | 'open' | 'settled' | 'failed';
+
+interface DepositRecord {
+  id: string;
+  supporterId: string;
+  paymentHash: string;
+  /** Kept so that an interrupted creation can be finished with the same invoice. */
+  preimage: string;
+  amountMsat: string;
+  paymentRequest: string | null;
+  createdAt: string;
+  expiresAt: string;
+  state: DepositState;
+  receivedMsat: string | null;
+  settledAt: string | null;
+}
+
+export interface DepositView {
+  id: string;
+  paymentRequest: string | null;
+  paymentHash: string;
+  amountMsat: string;
+  expiresAt: string;
+  state: 'open' | 'settled' | 'expired' | 'failed';
+  receivedMsat: string | null;
+  settledAt: string | null;
+}
+
+const settleCursorKey = 'cursor:settle';
+/** A deposit still without an invoice this long after it was recorded was cut off by a stop. */
+const creatingGraceMs = 60_000;
+
+export class Deposits {
+  readonly #ledger: Ledger;
+  readonly #lnd: Lnd;
+  readonly #log: Logger;
+  readonly #expiryMs: number;
+  #watch: { stop(): void } | undefined;
+
+  constructor(ledger: Ledger, lnd: Lnd, log: Logger, options: { expiryMs: number }) {
+    this.#ledger = ledger;
+    this.#lnd = lnd;
+    this.#log = log;
+    this.#expiryMs = options.expiryMs;
+  }
+
+  #view(record: DepositRecord, now = new Date()): DepositView {
+    const expired = record.state === 'open' && new Date(record.expiresAt) <= now;
+    return {
+      id: record.id,
+      paymentRequest: record.paymentRequest,
+      paymentHash: record.paymentHash,
+      amountMsat: record.amountMsat,
+      expiresAt: record.expiresAt,
+      state: expired ? 'expired' : record.state === 'creating' ? 'open' : record.state,
+      receivedMsat: record.receivedMsat,
+      settledAt: record.settledAt,
+    };
+  }
+
+  async get(supporterId: string, id: string): Promise<DepositView | undefined> {
+    const record = await this.#ledger.read<DepositRecord>(`dep:${id}`);
+    return record && record.supporterId === supporterId ? this.#view(record) : undefined;
+  }
+
+  async create(supporterId: string, amountMsat: bigint, idempotency?: { key: string; fingerprint: string }): Promise<DepositView> {
+    const preimage = randomBytes(32);
+    const fresh: DepositRecord = {
+      id: randomBytes(12).toString('base64url'),
+      supporterId,
+      paymentHash: createHash('sha256').update(preimage).digest('hex'),
+      preimage: preimage.toString('hex'),
+      amountMsat: amountMsat.toString(),
+      paymentRequest: null,
+      createdAt: new Date().toISOString(),
+      expiresAt: new Date(Date.now() + this.#expiryMs).toISOString(),
+      state: 'creating',
+      receivedMsat: null,
+      settledAt: null,
+    };
+    // A retry with the same Idempotency-Key gets the deposit of the first request.
+    const id = await this.#ledger.run(
+      (tx) => {
+        tx.put(`dep:${fresh.id}`, fresh);
+        tx.put(`dephash:${fresh.paymentHash}`, fresh.id);
+        return fresh.id;
+      },
+      { sync: true, ...(idempotency ? { idempotency: { scope: supporterId, ...idempotency } } : {}) },
+    );
+    const record = id === fresh.id ? fresh : (await this.#ledger.read<DepositRecord>(`dep:${id}`))!;
+    return this.#view(await this.#finishCreating(record));
+  }
+
+  /** Gives a deposit in `creating` its invoice (made now, or found if LND made it before a crash). */
+  async #finishCreating(record: DepositRecord): Promise<DepositRecord> {
+    if (record.state !== 'creating') return record;
+    const existing = await this.#lnd.getInvoice(record.paymentHash);
+    let paymentRequest: string;
+    if (existing?.request) {
+      paymentRequest = existing.request;
+    } else {
+      const invoice = await this.#lnd.createInvoice({
+        amountMsat: BigInt(record.amountMsat),
+        description: `tipd deposit ${record.id}`,
+        expiresAt: new Date(record.expiresAt),
+        preimage: Buffer.from(record.preimage, 'hex'),
+      });
+      paymentRequest = invoice.paymentRequest;
+    }
+    return this.#ledger.run(
+      async (tx) => {
+        const current = (await tx.get<DepositRecord>(`dep:${record.id}`))!;
+        if (current.state !== 'creating') return current;
+        const updated: DepositRecord = { ...current, paymentRequest, state: 'open' };
+        tx.put(`dep:${record.id}`, updated);
+        return updated;
+      },
+      { sync: true },
+    );
+  }
+
+  /** Credits a settled invoice if it is one of our deposits not yet credited; keeps LND's settle index. */
+  credit(settled: SettledInvoice): Promise<void> {
+    return this.#ledger.run(
+      async (tx) => {
+        const cursor = (await tx.get<number>(settleCursorKey)) ?? 0;
+        if (settled.settleIndex > cursor) tx.put(settleCursorKey, settled.settleIndex);
+        const id = await tx.get<string>(`dephash:${settled.paymentHash}`);
+        if (!id) return;
+        const record = (await tx.get<DepositRecord>(`dep:${id}`))!;
+        if (record.state === 'settled') return;
+        const transfer = await tx.transfer('deposit', accounts.deposits, accounts.supporter(record.supporterId), settled.receivedMsat, {
+          deposit: id,
+          paymentHash: settled.paymentHash,
+        });
+        const updated: DepositRecord = { ...record, state: 'settled', receivedMsat: settled.receivedMsat.toString(), settledAt: settled.settledAt.toISOString() };
+        tx.put(`dep:${id}`, updated);
+        tx.emit('deposit.settled', [`account:${record.supporterId}`], { ...this.#view(updated), transferId: transfer.id, receivedMsat: formatMsat(settled.receivedMsat) });
+        this.#log.info({ deposit: id, receivedMsat: formatMsat(settled.receivedMsat), settleIndex: settled.settleIndex }, 'deposit credited');
+      },
+      { sync: true },
+    );
+  }
+
+  /** Starts following settlements: catches up on open deposits, then follows LND live. */
+  async start(): Promise<void> {
+    this.#watch?.stop();
+    const cursor = (await this.#ledger.read<number>(settleCursorKey)) ?? 0;
+    this.#watch = this.#lnd.watchSettledInvoices(
+      cursor,
+      (settled) => void this.credit(settled).catch((err: unknown) => this.#log.error({ err, paymentHash: settled.paymentHash }, 'crediting a deposit failed')),
+      (err) => this.#log.warn({ code: err.code }, `invoice subscription: ${err.message}`),
+    );
+    let checked = 0;
+    for await (const [, value] of this.#ledger.db.iterator({ gt: 'dep:', lt: prefixEnd('dep:') })) {
+      const record = value as DepositRecord;
+      if (record.state === 'settled' || record.state === 'failed') continue;
+      checked += 1;
+      const invoice = await this.#lnd.getInvoice(record.paymentHash);
+      if (invoice?.state === 'settled' && invoice.settled) await this.credit(invoice.settled);
+      else if (!invoice && record.state === 'creating' && Date.now() - Date.parse(record.createdAt) > creatingGraceMs) await this.#markFailed(record.id);
+    }
+    this.#log.info({ settleCursor: cursor, openDepositsChecked: checked }, 'following deposits');
+  }
+
+  stop(): void {
+    this.#watch?.stop();
+  }
+
+  /** A deposit whose invoice LND never made (tipd stopped in between): nobody can pay it. */
+  #markFailed(id: string): Promise<void> {
+    return this.#ledger.run(async (tx) => {
+      const record = await tx.get<DepositRecord>(`dep:${id}`);
+      if (record?.state === 'creating') tx.put(`dep:${id}`, { ...record, state: 'failed' });
+    });
+  }
+}

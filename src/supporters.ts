@@ -1,0 +1,60 @@
+// Supporter accounts and their bearer tokens. A token (256 random bits) is shown once, at
+// creation or rotation, and stored only as its SHA-256; rotation retires the old one at once.
+import { createHash, randomBytes } from 'node:crypto';
+import type { Ledger } from './ledger/ledger.ts';
+
+export interface Supporter {
+  id: string;
+  createdAt: string;
+  monthlyBudgetSat: number | null;
+  tokenHash: string;
+}
+
+const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+const newToken = () => `tipd_${randomBytes(32).toString('base64url')}`;
+
+export class Supporters {
+  readonly #ledger: Ledger;
+  constructor(ledger: Ledger) {
+    this.#ledger = ledger;
+  }
+
+  async create(): Promise<{ id: string; token: string }> {
+    const id = randomBytes(12).toString('base64url');
+    const token = newToken();
+    await this.#ledger.run(
+      (tx) => {
+        const supporter: Supporter = { id, createdAt: tx.now.toISOString(), monthlyBudgetSat: null, tokenHash: hashToken(token) };
+        tx.put(`acct:${id}`, supporter);
+        tx.put(`tok:${supporter.tokenHash}`, id);
+      },
+      { sync: true },
+    );
+    return { id, token };
+  }
+
+  /** The supporter a bearer token belongs to, if any. */
+  async authenticate(token: string): Promise<string | undefined> {
+    return this.#ledger.read<string>(`tok:${hashToken(token)}`);
+  }
+
+  get(id: string): Promise<Supporter | undefined> {
+    return this.#ledger.read<Supporter>(`acct:${id}`);
+  }
+
+  async rotateToken(id: string): Promise<string> {
+    const token = newToken();
+    await this.#ledger.run(
+      async (tx) => {
+        const supporter = await tx.get<Supporter>(`acct:${id}`);
+        if (!supporter) throw new Error(`no supporter ${id}`);
+        tx.del(`tok:${supporter.tokenHash}`);
+        const tokenHash = hashToken(token);
+        tx.put(`acct:${id}`, { ...supporter, tokenHash });
+        tx.put(`tok:${tokenHash}`, id);
+      },
+      { sync: true },
+    );
+    return token;
+  }
+}
