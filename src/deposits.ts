@@ -161,8 +161,8 @@ export class Deposits {
     const cursor = (await this.#ledger.read<number>(settleCursorKey)) ?? 0;
     this.#watch = this.#lnd.watchSettledInvoices(
       cursor,
-      (settled) => void this.credit(settled).catch((err: unknown) => this.#log.error({ err, paymentHash: settled.paymentHash }, 'crediting a deposit failed')),
-      (err) => this.#log.warn({ code: err.code }, `invoice subscription: ${err.message}`),
+      (settled) => this.credit(settled),
+      (err) => this.#log.warn({ code: err.code }, `following invoices, will resubscribe: ${err.message}`),
     );
     let checked = 0;
     for await (const [, value] of this.#ledger.db.iterator({ gt: 'dep:', lt: prefixEnd('dep:') })) {

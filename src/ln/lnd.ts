@@ -7,11 +7,11 @@ import {
   getChannelBalance,
   getInvoice,
   getNode,
-  getPayment,
-  getWalletInfo,
+    getWalletInfo,
   signMessage,
   subscribeToInvoices,
   subscribeToPayViaDetails,
+  subscribeToPastPayment,
   subscribeToPayViaRequest,
   verifyMessage,
   type AuthenticatedLnd,
@@ -20,6 +20,7 @@ import { createHash } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { z } from 'zod';
 import type { Network } from '../config.ts';
+import { decodeInvoice } from './bolt11.ts';
 
 /** Genesis block hashes as block explorers show them; LND reports them byte-reversed. */
 const genesisHashes: Record<Network, string> = {
@@ -63,13 +64,18 @@ export class LndError extends Error {
 // gRPC status codes (grpc/status.h) that say something about the connection or the credentials.
 const grpcUnavailable = new Set([1, 4, 14]); // CANCELLED, DEADLINE_EXCEEDED, UNAVAILABLE
 const grpcDenied = new Set([7, 16]); // PERMISSION_DENIED, UNAUTHENTICATED
-const unreachable = /ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|No connection established|Connection dropped|FailedToConnectToDaemon/i;
+const unreachable = /ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket hang up|No connection established|Connection dropped|FailedToConnectToDaemon/i;
 const denied = /permission denied|verification failed|cannot get macaroon|macaroon/i;
 
-/** Turns whatever `lightning` threw ([status, name, { err }] arrays, or Errors) into an LndError. */
-export function toLndError(err: unknown, what: string): LndError {
+/**
+ * Turns what `lightning` threw into an LndError: its [status, name, { err }] arrays, and Errors of
+ * the network. Anything else (a TypeError, a refused argument) is a bug and is returned as it was.
+ */
+export function asLndError(err: unknown, what: string): unknown {
   if (err instanceof LndError) return err;
-  if (!Array.isArray(err)) return new LndError('lnd_unavailable', `${what}: ${err instanceof Error ? err.message : String(err)}`);
+  if (!Array.isArray(err)) {
+    return err instanceof Error && unreachable.test(err.message) ? new LndError('lnd_unavailable', `${what}: ${err.message}`) : err;
+  }
   const [, name, extra] = err as [number, string, { err?: { details?: string; code?: number } }?];
   const detail = extra?.err?.details ?? '';
   const grpcCode = extra?.err?.code;
@@ -78,6 +84,14 @@ export function toLndError(err: unknown, what: string): LndError {
   if ((grpcCode !== undefined && grpcUnavailable.has(grpcCode)) || unreachable.test(`${name} ${detail}`)) return new LndError('lnd_unavailable', text, name, grpcCode);
   return new LndError('lnd_rejected', text, name, grpcCode);
 }
+
+const errorText = (err: unknown, what: string): string => {
+  const e = asLndError(err, what);
+  return e instanceof Error ? e.message : String(e);
+};
+
+/** The first is_* flag LND set on a failed payment, e.g. "route_not_found". */
+const failureReason = (failed: Record<string, unknown>): string => Object.entries(failed).find(([key, value]) => key.startsWith('is_') && value === true)?.[0].slice(3) ?? 'failed';
 
 const msat = z.string().regex(/^\d+$/).transform(BigInt);
 const hex32 = z.string().regex(/^[0-9a-f]{64}$/);
@@ -156,6 +170,8 @@ function toSettled(update: z.infer<typeof invoiceUpdateSchema>): SettledInvoice 
   };
 }
 
+const nodeSchema = z.object({ alias: z.string(), channel_count: z.number().int().nonnegative(), features: z.array(z.object({ bit: z.number().int() })) });
+
 const confirmedPaymentSchema = z.object({
   id: hex32,
   mtokens: msat,
@@ -180,7 +196,7 @@ export class Lnd {
     try {
       return await Promise.race([call(), timeout]);
     } catch (err) {
-      throw toLndError(err, what);
+      throw asLndError(err, what);
     } finally {
       clearTimeout(timer);
     }
@@ -248,32 +264,49 @@ export class Lnd {
 
   /**
    * Follows settled invoices (and keysends) with settle index above `settledAfterIndex`, replaying
-   * the backlog first. Reconnects by itself after errors, from the last index it delivered.
+   * the backlog first (LND replays only above a cursor of at least 1: 0 means "from now on").
+   * Settlements are handed over one at a time, in order; an index counts as handled only once
+   * `onSettled` has resolved. When it throws, or the stream breaks or says something unexpected,
+   * the subscription starts again from the last handled index, so nothing is skipped.
    */
-  watchSettledInvoices(settledAfterIndex: number, onSettled: (invoice: SettledInvoice) => void, onError: (err: LndError) => void, retryDelayMs = 2_000): { stop(): void } {
-    let cursor = settledAfterIndex;
+  watchSettledInvoices(settledAfterIndex: number, onSettled: (invoice: SettledInvoice) => Promise<void>, onError: (err: LndError) => void, retryDelayMs = 2_000): { stop(): void } {
+    let handled = settledAfterIndex;
     let stopped = false;
     let subscription: EventEmitter | undefined;
     let retry: NodeJS.Timeout | undefined;
+    let queue = Promise.resolve();
+    const drop = () => {
+      subscription?.removeAllListeners();
+      subscription?.on('error', () => {});
+      subscription = undefined;
+    };
+    const restart = (err: LndError) => {
+      drop();
+      if (stopped || retry) return;
+      onError(err);
+      retry = setTimeout(() => {
+        retry = undefined;
+        subscribe();
+      }, retryDelayMs);
+    };
     const subscribe = () => {
       if (stopped) return;
-      // LND replays the backlog only for a cursor above zero; 0 means "from now on".
-      const sub = subscribeToInvoices({ lnd: this.#lnd, confirmed_after: cursor, restart_delay_ms: 2 ** 31 - 1 });
+      const sub = subscribeToInvoices({ lnd: this.#lnd, confirmed_after: handled, restart_delay_ms: 2 ** 31 - 1 });
       subscription = sub;
       sub.on('invoice_updated', (event: unknown) => {
-        const parsed = invoiceUpdateSchema.safeParse(event);
-        if (!parsed.success) return onError(new LndError('lnd_invalid_answer', `invoice update: ${parsed.error.issues[0]?.message}`));
-        const update = parsed.data;
-        if (!update.is_confirmed || update.confirmed_index === undefined || update.confirmed_index <= cursor) return;
-        cursor = update.confirmed_index;
-        onSettled(toSettled(update));
+        queue = queue
+          .then(async () => {
+            if (sub !== subscription) return;
+            const update = this.#parse('invoice update', invoiceUpdateSchema, event);
+            if (!update.is_confirmed || update.confirmed_index === undefined || update.confirmed_index <= handled) return;
+            await onSettled(toSettled(update));
+            handled = update.confirmed_index;
+          })
+          .catch((err: unknown) => restart(err instanceof LndError ? err : new LndError('lnd_rejected', `handling a settled invoice failed: ${errorText(err, 'onSettled')}`)));
       });
       sub.on('error', (err: unknown) => {
-        sub.removeAllListeners();
-        sub.on('error', () => {});
-        if (stopped) return;
-        onError(toLndError(err, 'subscribeToInvoices'));
-        retry = setTimeout(subscribe, retryDelayMs);
+        const error = asLndError(err, 'subscribeToInvoices');
+        restart(error instanceof LndError ? error : new LndError('lnd_rejected', errorText(error, 'subscribeToInvoices')));
       });
     };
     subscribe();
@@ -281,8 +314,7 @@ export class Lnd {
       stop() {
         stopped = true;
         clearTimeout(retry);
-        subscription?.removeAllListeners();
-        subscription?.on('error', () => {});
+        drop();
       },
     };
   }
@@ -307,8 +339,10 @@ export class Lnd {
   }
 
   /** Pays a BOLT11 invoice that carries its amount; routing fees are capped at maxFeeMsat. */
-  payInvoice(args: { paymentRequest: string; paymentHash: string; maxFeeMsat: bigint }): Promise<PaymentState> {
-    return this.#pay(args.paymentHash, () =>
+  payInvoice(args: { paymentRequest: string; maxFeeMsat: bigint }): Promise<PaymentState> {
+    const decoded = decodeInvoice(args.paymentRequest);
+    if (!decoded) return Promise.resolve({ state: 'failed', paymentHash: '', reason: 'not a BOLT11 payment request' });
+    return this.#pay(decoded.paymentHash, () =>
       subscribeToPayViaRequest({ lnd: this.#lnd, request: args.paymentRequest, max_fee_mtokens: args.maxFeeMsat.toString(), pathfinding_timeout: this.#timeoutMs }),
     );
   }
@@ -318,57 +352,62 @@ export class Lnd {
    * subscription or no answer in time is `unknown`, to be looked up later by hash.
    */
   #pay(paymentHash: string, start: () => EventEmitter): Promise<PaymentState> {
-    return new Promise((resolve) => {
-      let done = false;
+    // Give LND time to find a route and settle; past that, the payment may still be in flight.
+    return this.#follow(paymentHash, 'pay', this.#timeoutMs * 2, start, (err) => ({ state: 'unknown', paymentHash, reason: errorText(err, 'pay') }));
+  }
+
+  /**
+   * Where a payment stands, by hash; `undefined` when LND never saw it. No answer in time is
+   * `unknown`: LND knows the payment but has no HTLC out right now, or LND is slow.
+   */
+  async getPayment(paymentHash: string): Promise<PaymentState | undefined> {
+    let notFound = false;
+    const state = await this.#follow(paymentHash, 'getPayment', this.#timeoutMs, () => subscribeToPastPayment({ lnd: this.#lnd, id: paymentHash }), (err) => {
+      const error = asLndError(err, 'getPayment');
+      if (error instanceof LndError && error.lndMessage === 'SentPaymentNotFound') {
+        notFound = true;
+        return { state: 'unknown', paymentHash, reason: 'not found' };
+      }
+      throw error;
+    });
+    return notFound ? undefined : state;
+  }
+
+  /** Reads a payment's events (from sending or tracking it) until one says where it stands. */
+  #follow(paymentHash: string, what: string, timeoutMs: number, start: () => EventEmitter, onError: (err: unknown) => PaymentState): Promise<PaymentState> {
+    return new Promise((resolve, reject) => {
       let sub: EventEmitter | undefined;
-      const finish = (state: PaymentState) => {
-        if (done) return;
-        done = true;
+      const finish = (answer: () => PaymentState) => {
         clearTimeout(timer);
+        // Without listeners, `lightning` cancels the gRPC stream.
         sub?.removeAllListeners();
         sub?.on('error', () => {});
-        resolve(state);
+        try {
+          resolve(answer());
+        } catch (err) {
+          reject(err);
+        }
       };
-      // Give LND time to find a route and settle; past that, the payment may still be in flight.
-      const timer = setTimeout(() => finish({ state: 'unknown', paymentHash, reason: 'no final answer from LND in time' }), this.#timeoutMs * 2);
+      const timer = setTimeout(() => finish(() => ({ state: 'unknown', paymentHash, reason: `${what}: no final answer from LND within ${timeoutMs} ms` })), timeoutMs);
       try {
         sub = start();
       } catch (err) {
-        finish({ state: 'failed', paymentHash, reason: `not sent: ${err instanceof Error ? err.message : String(err)}` });
+        // `lightning` refused the arguments before anything was sent.
+        finish(() => ({ state: 'failed', paymentHash, reason: `not sent: ${err instanceof Error ? err.message : String(err)}` }));
         return;
       }
-      sub.on('confirmed', (event: unknown) => {
-        const parsed = confirmedPaymentSchema.safeParse(event);
-        if (!parsed.success) return finish({ state: 'unknown', paymentHash, reason: 'unexpected confirmation from LND' });
-        const p = parsed.data;
-        finish({ state: 'succeeded', paymentHash, amountMsat: p.mtokens, feeMsat: p.fee_mtokens, preimage: p.secret });
-      });
-      sub.on('failed', (event: Record<string, unknown>) => {
-        const reason = Object.entries(event).find(([key, value]) => key.startsWith('is_') && value === true)?.[0].slice(3) ?? 'failed';
-        finish({ state: 'failed', paymentHash, reason });
-      });
-      sub.on('error', (err: unknown) => finish({ state: 'unknown', paymentHash, reason: toLndError(err, 'pay').message }));
+      sub.on('confirmed', (event: unknown) =>
+        finish(() => {
+          const p = this.#parse(what, confirmedPaymentSchema, event);
+          if (p.id !== paymentHash) throw new LndError('lnd_invalid_answer', `${what}: LND confirmed ${p.id}, not ${paymentHash}`);
+          // `mtokens` of a confirmed payment includes the routing fee.
+          return { state: 'succeeded', paymentHash, amountMsat: p.mtokens - p.fee_mtokens, feeMsat: p.fee_mtokens, preimage: p.secret };
+        }),
+      );
+      sub.on('failed', (event: Record<string, unknown>) => finish(() => ({ state: 'failed', paymentHash, reason: failureReason(event) })));
+      if (what === 'getPayment') sub.on('paying', () => finish(() => ({ state: 'in_flight', paymentHash })));
+      sub.on('error', (err: unknown) => finish(() => onError(err)));
     });
-  }
-
-  /** Where a payment stands, by hash; `undefined` when LND never saw it. */
-  async getPayment(paymentHash: string): Promise<PaymentState | undefined> {
-    let result;
-    try {
-      result = await this.#call('getPayment', () => getPayment({ lnd: this.#lnd, id: paymentHash }));
-    } catch (err) {
-      if (err instanceof LndError && err.lndMessage === 'SentPaymentNotFound') return undefined;
-      throw err;
-    }
-    if (result.is_confirmed && result.payment) {
-      const p = this.#parse('getPayment', confirmedPaymentSchema, result.payment);
-      return { state: 'succeeded', paymentHash, amountMsat: p.mtokens, feeMsat: p.fee_mtokens, preimage: p.secret };
-    }
-    if (result.is_failed) {
-      const reason = Object.entries(result.failed ?? {}).find(([, v]) => v === true)?.[0].slice(3) ?? 'failed';
-      return { state: 'failed', paymentHash, reason };
-    }
-    return { state: 'in_flight', paymentHash };
   }
 
   /** Signs with the node's key: LND's signed-message format (zbase32, recoverable). */
@@ -386,14 +425,14 @@ export class Lnd {
   /** Spendable balance in the node's channels. */
   async getChannelBalanceMsat(): Promise<bigint> {
     const balance = await this.#call('getChannelBalance', () => getChannelBalance({ lnd: this.#lnd }));
-    if (balance.channel_balance_mtokens !== undefined) return this.#parse('getChannelBalance', msat, balance.channel_balance_mtokens);
-    return BigInt(balance.channel_balance) * 1000n;
+    return this.#parse('getChannelBalance', z.object({ channel_balance_mtokens: msat }), balance).channel_balance_mtokens;
   }
 
   /** A node as this LND's graph knows it; `undefined` when it is not in the graph. */
   async getNode(nodePubkey: string): Promise<{ alias: string; channelCount: number; keysend: boolean } | undefined> {
     try {
-      const node = await this.#call('getNode', () => getNode({ lnd: this.#lnd, public_key: nodePubkey, is_omitting_channels: true }));
+      const answer = await this.#call('getNode', () => getNode({ lnd: this.#lnd, public_key: nodePubkey, is_omitting_channels: true }));
+      const node = this.#parse('getNode', nodeSchema, answer);
       return { alias: node.alias, channelCount: node.channel_count, keysend: node.features.some((f) => f.bit === keysendFeatureBit) };
     } catch (err) {
       if (err instanceof LndError && err.lndMessage === 'NodeIsUnknown') return undefined;

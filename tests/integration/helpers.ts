@@ -12,14 +12,22 @@ import type { NodeName } from '../../regtest/topology.ts';
 
 export const stack = (): Stack => inject('stack');
 
+const clients = new Map<string, Lnd>();
+
+/** An adapter for one node of the stack (admin macaroon unless another is named), made once. */
 export function lndOf(name: NodeName, macaroonPath?: string): Lnd {
   const node = stack().nodes[name];
-  return new Lnd({
+  const key = `${name}:${macaroonPath ?? ''}`;
+  const cached = clients.get(key);
+  if (cached) return cached;
+  const lnd = new Lnd({
     socket: node.socket,
     cert: fs.readFileSync(node.cert).toString('base64'),
     macaroon: fs.readFileSync(macaroonPath ?? node.macaroon).toString('base64'),
     timeoutMs: 30_000,
   });
+  clients.set(key, lnd);
+  return lnd;
 }
 
 export interface TipdProcess {

@@ -10,42 +10,57 @@ const hub = () => lndOf('hub');
 describe('the LND adapter on the regtest stack', () => {
   const payFromAlice = async (amountMsat: bigint) => {
     const invoice = await hub().createInvoice({ amountMsat, description: 'deposit test', expiresAt: new Date(Date.now() + 600_000) });
-    const paid = await lndOf('alice').payInvoice({ paymentRequest: invoice.paymentRequest, paymentHash: invoice.paymentHash, maxFeeMsat: 10_000n });
-    expect(paid.state).toBe('succeeded');
+    const paid = await lndOf('alice').payInvoice({ paymentRequest: invoice.paymentRequest, maxFeeMsat: 10_000n });
+    expect(paid).toMatchObject({ state: 'succeeded', amountMsat, paymentHash: invoice.paymentHash });
     return invoice;
   };
+  const settledIndexOf = async (paymentHash: string) => (await hub().getInvoice(paymentHash))?.settled?.settleIndex;
 
-  it('sees an invoice the hub created settled when alice pays it, with what was received', async () => {
-    const settled: SettledInvoice[] = [];
-    const watch = hub().watchSettledInvoices(0, (invoice) => settled.push(invoice), () => {});
+  it('sees an invoice the hub created settled once alice paid it, with what was received', async () => {
+    const invoice = await payFromAlice(21_000_000n);
+    expect(invoice.paymentRequest).toMatch(/^lnbcrt210u1/);
+    const found = await hub().getInvoice(invoice.paymentHash);
+    expect(found).toMatchObject({ state: 'settled', request: invoice.paymentRequest, settled: { receivedMsat: 21_000_000n, isKeysend: false } });
+  });
+
+  it('follows settlements live and catches up, after being away, on what settled past the last index it handled', async () => {
+    const first = await payFromAlice(1_000_000n);
+    const whileAway = await payFromAlice(2_000_000n);
+    const cursor = (await settledIndexOf(first.paymentHash))!;
+
+    const seen: SettledInvoice[] = [];
+    const watch = hub().watchSettledInvoices(cursor, async (i) => void seen.push(i), () => {});
     try {
-      const invoice = await payFromAlice(21_000_000n);
-      expect(invoice.paymentRequest).toMatch(/^lnbcrt210u1/);
-      const seen = await eventually(async () => settled.find((s) => s.paymentHash === invoice.paymentHash));
-      expect(seen).toMatchObject({ receivedMsat: 21_000_000n, isKeysend: false });
-      expect(seen.settleIndex).toBeGreaterThan(0);
+      const caughtUp = await eventually(async () => seen.find((s) => s.paymentHash === whileAway.paymentHash));
+      expect(caughtUp.receivedMsat).toBe(2_000_000n);
+      const live = await payFromAlice(3_000_000n);
+      expect((await eventually(async () => seen.find((s) => s.paymentHash === live.paymentHash))).receivedMsat).toBe(3_000_000n);
+      expect(seen.map((s) => s.paymentHash)).not.toContain(first.paymentHash);
     } finally {
       watch.stop();
     }
   });
 
-  it('catches up, after being away, on what settled past the last settle index it saw', async () => {
-    const settled: SettledInvoice[] = [];
-    const watch = hub().watchSettledInvoices(0, (invoice) => settled.push(invoice), () => {});
-    const first = await payFromAlice(1_000_000n);
-    const seenFirst = await eventually(async () => settled.find((s) => s.paymentHash === first.paymentHash));
-    watch.stop();
-
-    const whileAway = await payFromAlice(2_000_000n);
-
-    const replayed: SettledInvoice[] = [];
-    const again = hub().watchSettledInvoices(seenFirst.settleIndex, (i) => replayed.push(i), () => {});
+  it('hands a settlement over again when handling it failed the first time', async () => {
+    const before = await payFromAlice(1_000n);
+    const cursor = (await settledIndexOf(before.paymentHash))!;
+    const target = await payFromAlice(4_000_000n);
+    let attempts = 0;
+    const handled: string[] = [];
+    const watch = hub().watchSettledInvoices(
+      cursor,
+      async (i) => {
+        if (i.paymentHash === target.paymentHash && ++attempts === 1) throw new Error('disk full');
+        handled.push(i.paymentHash);
+      },
+      () => {},
+      100,
+    );
     try {
-      const caughtUp = await eventually(async () => replayed.find((s) => s.paymentHash === whileAway.paymentHash));
-      expect(caughtUp.receivedMsat).toBe(2_000_000n);
-      expect(replayed.map((s) => s.paymentHash)).not.toContain(first.paymentHash);
+      await eventually(async () => (handled.includes(target.paymentHash) ? true : undefined));
+      expect(attempts).toBe(2);
     } finally {
-      again.stop();
+      watch.stop();
     }
   });
 
@@ -68,7 +83,7 @@ describe('the LND adapter on the regtest stack', () => {
 
     const sent = await hub().keysend({ destination: stack().nodes.dave.pubkey, amountMsat: 50_000_000n, maxFeeMsat: 100_000n, preimage: randomBytes(32) });
 
-    expect(sent.state).toBe('succeeded');
+    expect(sent).toMatchObject({ state: 'succeeded', amountMsat: 50_000_000n });
     if (sent.state !== 'succeeded') return;
     expect(sent.feeMsat).toBeGreaterThan(0n);
     expect(sent.feeMsat).toBeLessThanOrEqual(100_000n);

@@ -27,7 +27,7 @@ async function fundedSupporter(sat: number, url = tipd.url) {
   const supporter = (await api(url, 'POST', '/v1/accounts')).body as { id: string; token: string };
   const deposit = await api(url, 'POST', '/v1/deposits', { token: supporter.token, body: { amountSat: sat } });
   expect(deposit.status).toBe(201);
-  const paid = await lndOf('alice').payInvoice({ paymentRequest: deposit.body.paymentRequest, paymentHash: deposit.body.paymentHash, maxFeeMsat: 10_000n });
+  const paid = await lndOf('alice').payInvoice({ paymentRequest: deposit.body.paymentRequest, maxFeeMsat: 10_000n });
   expect(paid.state).toBe('succeeded');
   await eventually(async () => ((await api(url, 'GET', `/v1/deposits/${deposit.body.id}`, { token: supporter.token })).body.state === 'settled' ? true : undefined));
   return { ...supporter, depositId: deposit.body.id as string };
@@ -89,7 +89,7 @@ describe('deposits', () => {
       const deposit = (await api(own.url, 'POST', '/v1/deposits', { token: supporter.token, body: { amountSat: 21_000 } })).body;
       await own.stop();
 
-      const paid = await lndOf('alice').payInvoice({ paymentRequest: deposit.paymentRequest, paymentHash: deposit.paymentHash, maxFeeMsat: 10_000n });
+      const paid = await lndOf('alice').payInvoice({ paymentRequest: deposit.paymentRequest, maxFeeMsat: 10_000n });
       expect(paid.state).toBe('succeeded');
 
       own = await startTipd({}, dataDir);

@@ -1,7 +1,7 @@
 // How errors thrown by `lightning` become tipd's LndError codes: a node that is down must read
 // as unavailable (tipd waits, healthz says 503), never as a refusal of the request.
 import { describe, expect, it } from 'vitest';
-import { LndError, toLndError } from '../../src/ln/lnd.ts';
+import { asLndError, LndError } from '../../src/ln/lnd.ts';
 
 describe('LND errors', () => {
   it.each([
@@ -14,13 +14,18 @@ describe('LND errors', () => {
     { thrown: [409, 'InvoiceWithGivenHashAlreadyExists'], code: 'lnd_rejected' },
     { thrown: new Error('socket hang up'), code: 'lnd_unavailable' },
   ])('reads $thrown as $code', ({ thrown, code }) => {
-    const error = toLndError(thrown, 'call');
+    const error = asLndError(thrown, 'call');
     expect(error).toBeInstanceOf(LndError);
-    expect(error.code).toBe(code);
-    expect(error.message).toMatch(/^call: /);
+    expect((error as LndError).code).toBe(code);
+    expect((error as LndError).message).toMatch(/^call: /);
+  });
+
+  it('leaves a programming error as it is, so that it surfaces as the bug it is', () => {
+    const bug = new TypeError('cannot read properties of undefined');
+    expect(asLndError(bug, 'call')).toBe(bug);
   });
 
   it('keeps the library’s own error name for callers that branch on it', () => {
-    expect(toLndError([404, 'SentPaymentNotFound'], 'getPayment').lndMessage).toBe('SentPaymentNotFound');
+    expect((asLndError([404, 'SentPaymentNotFound'], 'getPayment') as LndError).lndMessage).toBe('SentPaymentNotFound');
   });
 });
