@@ -11,6 +11,7 @@ COPY --from=lnd /bin/lncli /usr/local/bin/lncli
 COPY tsconfig.json ./
 COPY src ./src
 COPY regtest ./regtest
+RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 8470
 CMD ["node", "src/main.ts"]

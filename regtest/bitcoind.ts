@@ -26,12 +26,16 @@ export class BitcoindChain implements Chain {
     return reply.result;
   }
 
-  /** Creates (or loads) the miner wallet and mines `blocks` to it. */
+  /** Creates or loads the miner wallet, and mines until the chain is `blocks` high. */
   async start(blocks: number): Promise<void> {
-    const wallets = await this.call<string[]>('listwallets');
-    if (!wallets.includes('miner')) await this.call('createwallet', ['miner']);
+    const loaded = await this.call<string[]>('listwallets');
+    if (!loaded.includes('miner')) {
+      const { wallets } = await this.call<{ wallets: { name: string }[] }>('listwalletdir');
+      await this.call(wallets.some((w) => w.name === 'miner') ? 'loadwallet' : 'createwallet', ['miner']);
+    }
     this.#address = await this.call<string>('getnewaddress', [], '/wallet/miner');
-    await this.mine(blocks);
+    const height = await this.call<number>('getblockcount');
+    if (height < blocks) await this.mine(blocks - height);
   }
 
   async mine(blocks: number): Promise<void> {

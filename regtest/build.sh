@@ -7,6 +7,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+command -v go >/dev/null || { echo "regtest/build.sh: Go is required to build the regtest daemons (https://go.dev/dl/)" >&2; exit 1; }
 # lnd's version is pinned in daemons/go.mod; btcd is the version that lnd's go.mod requires.
 lnd_version=$(cd "$here/daemons" && go list -m -f '{{.Version}}' github.com/lightningnetwork/lnd)
 btcd_version=$(cd "$here/daemons" && go list -m -f '{{.Version}}' github.com/btcsuite/btcd)
@@ -30,7 +31,6 @@ progress() {
     END { printf "[build] %s: %d packages compiled\n", what, n > "/dev/stderr" }'
 }
 
-command -v go >/dev/null || { echo "regtest/build.sh: Go is required (https://go.dev/dl/)" >&2; exit 1; }
 log "building lnd $lnd_version and btcd $btcd_version with $(go env GOVERSION) into $out (a cold build takes several minutes)"
 tmp="$out.tmp.$$"
 rm -rf "$tmp"
@@ -41,17 +41,23 @@ export CGO_ENABLED=0 GOFLAGS="-buildvcs=false -trimpath"
 log "downloading modules"
 (cd "$here/daemons" && go mod download)
 
-log "compiling btcd and btcctl"
-(cd "$here/daemons" && go build -v -ldflags="-s -w" -o "$tmp/bin/" \
-  github.com/btcsuite/btcd github.com/btcsuite/btcd/cmd/btcctl 2>&1 | progress btcd)
-
-log "compiling lnd and lncli (tags: $lnd_tags)"
-(cd "$here/daemons" && go build -v -ldflags="-s -w" -tags="$lnd_tags" -o "$tmp/bin/" \
-  github.com/lightningnetwork/lnd/cmd/lnd github.com/lightningnetwork/lnd/cmd/lncli 2>&1 | progress lnd)
+# Builds the named packages into $tmp/bin; on failure, shows what the Go tool said.
+compile() {
+  local what=$1 tags=$2; shift 2
+  log "compiling $what${tags:+ (tags: $tags)}"
+  if ! (cd "$here/daemons" && go build -v -ldflags="-s -w" -tags="$tags" -o "$tmp/bin/" "$@" 2>&1 | tee "$tmp/$what.log" | progress "$what"); then
+    echo "regtest/build.sh: building $what failed; the end of the Go tool's output:" >&2
+    tail -n 40 "$tmp/$what.log" >&2
+    exit 1
+  fi
+}
+compile btcd "" github.com/btcsuite/btcd github.com/btcsuite/btcd/cmd/btcctl
+compile lnd "$lnd_tags" github.com/lightningnetwork/lnd/cmd/lnd github.com/lightningnetwork/lnd/cmd/lncli
 
 for bin in lnd lncli btcd btcctl; do
   [ -x "$tmp/bin/$bin" ] || { echo "regtest/build.sh: $bin was not built" >&2; exit 1; }
 done
+rm -f "$tmp"/*.log
 rm -rf "$out"
 mv "$tmp" "$out"
 trap - EXIT

@@ -40,10 +40,23 @@ export async function waitForNodes(chain: Chain, cli: Clis, assertRunning: (name
   return Object.fromEntries(entries) as Record<NodeName, string>;
 }
 
+/** A channel to `peer`, open or still pending. */
+async function hasChannel(cli: Lncli, peer: string): Promise<boolean> {
+  const open = await cli.call<{ channels: { remote_pubkey: string }[] }>('listchannels');
+  const pending = await cli.call<{ pending_open_channels: { channel: { remote_node_pub: string } }[] }>('pendingchannels');
+  return open.channels.some((c) => c.remote_pubkey === peer) || pending.pending_open_channels.some((c) => c.channel.remote_node_pub === peer);
+}
+
 /** `peerHost` tells where a node's peers reach it (host:port). */
 export async function openNetwork(chain: Chain, cli: Clis, pubkeys: Record<NodeName, string>, peerHost: (name: NodeName) => string, step: Step): Promise<void> {
-  // Several UTXOs per wallet, so channel opens never wait for change to confirm.
+  // Several UTXOs per wallet, so channel opens never wait for change to confirm. A wallet that
+  // has funds already (a setup run again after it stopped half-way) gets none.
+  const funded = async (name: NodeName) => {
+    const b = await cli[name].call<{ total_balance: string }>('walletbalance');
+    return BigInt(b.total_balance) > 0n;
+  };
   for (const name of nodeNames) {
+    if (await funded(name)) continue;
     const { address } = await cli[name].call<{ address: string }>('newaddress', 'p2wkh');
     await chain.send(address, utxoSat, utxosPerWallet);
   }
@@ -51,18 +64,22 @@ export async function openNetwork(chain: Chain, cli: Clis, pubkeys: Record<NodeN
   await Promise.all(
     nodeNames.map((name) =>
       waitFor(`${name}'s wallet to see its funds`, async () => {
-        const b = await cli[name].call<{ confirmed_balance: string }>('walletbalance');
-        return BigInt(b.confirmed_balance) >= BigInt(utxosPerWallet * utxoSat) ? true : undefined;
+        const b = await cli[name].call<{ confirmed_balance: string; unconfirmed_balance: string }>('walletbalance');
+        return BigInt(b.confirmed_balance) > 0n && BigInt(b.unconfirmed_balance) === 0n ? true : undefined;
       }),
     ),
   );
   step('wallets funded');
 
+  let opened = 0;
   for (const ch of channels) {
-    await cli[ch.from].call('connect', `${pubkeys[ch.to]}@${peerHost(ch.to)}`);
+    if (await hasChannel(cli[ch.from], pubkeys[ch.to])) continue;
+    const peers = await cli[ch.from].call<{ peers: { pub_key: string }[] }>('listpeers');
+    if (!peers.peers.some((p) => p.pub_key === pubkeys[ch.to])) await cli[ch.from].call('connect', `${pubkeys[ch.to]}@${peerHost(ch.to)}`);
     await cli[ch.from].call('openchannel', `--node_key=${pubkeys[ch.to]}`, `--local_amt=${ch.capacitySat}`, `--push_amt=${ch.pushSat}`);
+    opened += 1;
   }
-  await waitFor('channel funding transactions in the mempool', async () => ((await chain.mempoolSize()) >= channels.length ? true : undefined));
+  await waitFor('channel funding transactions in the mempool', async () => ((await chain.mempoolSize()) >= opened ? true : undefined));
   // Six confirmations: channels are announced only then.
   await chain.mine(6);
   await Promise.all(

@@ -53,25 +53,44 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Stops one process: SIGTERM, then SIGKILL if it has not exited within graceMs. */
 export async function stopProc(proc: Proc, graceMs = 15_000): Promise<void> {
-  if (!isOurs(proc)) return;
-  process.kill(proc.pid, 'SIGTERM');
+  if (!signal(proc, 'SIGTERM')) return;
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
     if (!isOurs(proc)) return;
     await sleep(100);
   }
-  process.kill(proc.pid, 'SIGKILL');
+  signal(proc, 'SIGKILL');
   while (isOurs(proc)) await sleep(50);
 }
 
-/** Stops every recorded daemon, the last started first (tipd, then the LNDs, then btcd). */
+/** Sends a signal if the process is still ours; false when it is already gone. */
+function signal(proc: Proc, name: NodeJS.Signals): boolean {
+  if (!isOurs(proc)) return false;
+  try {
+    process.kill(proc.pid, name);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw err;
+  }
+}
+
+/**
+ * Stops every recorded daemon, in stages so that none loses its backend while it shuts down:
+ * tipd first, then the LND nodes together, then btcd.
+ */
 export async function stopAll(dir: string, onStop: (name: string) => void = () => {}): Promise<void> {
-  const procs = readPids(dir).reverse();
-  for (const p of procs) {
-    if (isOurs(p)) {
-      onStop(p.name);
-      await stopProc(p);
-    }
+  const procs = readPids(dir).filter(isOurs);
+  const stage = (p: Proc) => (p.name === 'tipd' ? 0 : p.name === 'btcd' ? 2 : 1);
+  for (const current of [0, 1, 2]) {
+    await Promise.all(
+      procs
+        .filter((p) => stage(p) === current)
+        .map((p) => {
+          onStop(p.name);
+          return stopProc(p);
+        }),
+    );
   }
   fs.rmSync(pidFile(dir), { force: true });
 }

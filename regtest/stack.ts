@@ -71,19 +71,41 @@ export function readStack(dataDir: string): Stack | undefined {
 type Log = (message: string) => void;
 const stderrLog: Log = (m) => process.stderr.write(`${m}\n`);
 
-/** True when every process of the stack runs and tipd reports healthy. */
+const tipdHealthy = async (stack: Stack): Promise<boolean> => {
+  try {
+    return (await fetch(`${stack.tipd.url}/healthz`, { signal: AbortSignal.timeout(5_000) })).ok;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * The running stack, when every process of it runs and tipd reports healthy. A stack left idle
+ * for hours has LND calling itself unsynced (its best block is too old): one block wakes it.
+ */
 export async function isUp(dataDir: string): Promise<Stack | undefined> {
   const stack = readStack(dataDir);
   if (!stack) return undefined;
   const procs = readPids(dataDir);
   const expected = ['btcd', ...nodeNames, 'tipd'];
   if (!expected.every((name) => procs.some((p) => p.name === name && isOurs(p)))) return undefined;
+  if (await tipdHealthy(stack)) return stack;
   try {
-    const res = await fetch(`${stack.tipd.url}/healthz`, { signal: AbortSignal.timeout(5_000) });
-    return res.ok ? stack : undefined;
+    await new BtcdRpc(stack.btcd.cert, Number(stack.btcd.rpc.split(':')[1])).generate(1);
+    return await waitFor('tipd to report healthy after a new block', async () => ((await tipdHealthy(stack)) ? stack : undefined), 30_000, 500);
   } catch {
     return undefined;
   }
+}
+
+const folderMarker = '.tipd-regtest';
+
+/** `up` wipes its data folder: only one that is missing, empty, or made by `up` before. */
+function assertOurFolder(dataDir: string): void {
+  if (!fs.existsSync(dataDir)) return;
+  const entries = fs.readdirSync(dataDir);
+  if (entries.length === 0 || [folderMarker, 'pids.json', 'stack.json'].some((name) => entries.includes(name))) return;
+  throw new Error(`${dataDir} is not empty and was not made by the regtest stack; refusing to wipe it (choose another TIPD_REGTEST_DIR)`);
 }
 
 /** Throws, ending any wait, when a daemon of the stack has exited; says what its log said last. */
@@ -132,8 +154,10 @@ export async function up({ dataDir, portOffset }: StackOptions, log: Log = stder
   }
 
   const binDir = await buildDaemons(log);
+  assertOurFolder(dataDir);
   fs.rmSync(dataDir, { recursive: true, force: true });
-  fs.mkdirSync(dataDir, { recursive: true });
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  fs.writeFileSync(path.join(dataDir, folderMarker), 'made by tipd regtest/stack.ts: `up` may wipe this folder\n');
 
   // btcd, mining to the stack's own key.
   const miner = new MinerWallet();
@@ -156,6 +180,7 @@ export async function up({ dataDir, portOffset }: StackOptions, log: Log = stder
     '--trickleinterval=100ms',
   ]);
   const rpc = await waitFor('btcd RPC', async () => {
+    assertRunning(dataDir, 'btcd');
     if (!fs.existsSync(rpcCert)) return undefined;
     const client = new BtcdRpc(rpcCert, ports.btcdRpc);
     await client.height();
@@ -208,14 +233,18 @@ export async function up({ dataDir, portOffset }: StackOptions, log: Log = stder
     tipd: { url: `http://127.0.0.1:${ports.tipd}`, adminToken: randomBytes(32).toString('hex'), macaroon: tipdMacaroon, dataDir: tipdDir, log: path.join(dataDir, 'logs/tipd.log') },
     logs: path.join(dataDir, 'logs'),
   };
-  fs.writeFileSync(path.join(dataDir, 'miner.json'), JSON.stringify({ address: miner.address, secretKey: miner.secretKeyHex }));
+  fs.writeFileSync(path.join(dataDir, 'miner.json'), JSON.stringify({ address: miner.address, secretKey: miner.secretKeyHex }), { mode: 0o600 });
+  fs.chmodSync(tipdMacaroon, 0o600);
 
-  startDaemon(dataDir, 'tipd', process.execPath, [path.join(repoRoot, 'src/main.ts')], { ...process.env, ...tipdEnv(stack, stack.nodes.hub, tipdMacaroon, ports.tipd, tipdDir) });
+  // Only what tipd needs: a TIPD_* variable of the caller's must not reach the stack's tipd.
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, ...tipdEnv(stack, stack.nodes.hub, tipdMacaroon, ports.tipd, tipdDir) };
+  startDaemon(dataDir, 'tipd', process.execPath, [path.join(repoRoot, 'src/main.ts')], env);
   await waitFor('tipd to report healthy', async () => {
+    assertRunning(dataDir, 'tipd');
     const res = await fetch(`${stack.tipd.url}/healthz`, { signal: AbortSignal.timeout(5_000) });
     return res.ok ? true : undefined;
   }, 60_000);
-  fs.writeFileSync(stackFile(dataDir), `${JSON.stringify(stack, null, 2)}\n`);
+  fs.writeFileSync(stackFile(dataDir), `${JSON.stringify(stack, null, 2)}\n`, { mode: 0o600 });
   step(`up: tipd healthy at ${stack.tipd.url}`);
   return stack;
 }

@@ -12,7 +12,14 @@ declare module 'vitest' {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const options = stackOptions();
   const wasUp = await isUp(options.dataDir);
-  const stack = await up(options);
+  let stack: Stack;
+  try {
+    stack = await up(options);
+  } catch (err) {
+    // Leave nothing running behind a failed start.
+    if (!wasUp) await down(options.dataDir);
+    throw err;
+  }
   project.provide('stack', stack);
   return async () => {
     if (!wasUp) await down(options.dataDir);

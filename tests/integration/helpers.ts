@@ -7,6 +7,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { inject } from 'vitest';
 import { Lnd } from '../../src/ln/lnd.ts';
+import { waitFor } from '../../regtest/procs.ts';
 import { repoRoot, tipdEnv, type Stack } from '../../regtest/stack.ts';
 import type { NodeName } from '../../regtest/topology.ts';
 
@@ -79,16 +80,8 @@ export async function startTipd(env: Record<string, string> = {}, dataDir?: stri
   };
 }
 
-/** Polls until check() returns a value other than undefined. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+/** Polls until check() returns a value other than undefined (the stack's own waitFor). */
+export const eventually = <T>(check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> => waitFor('the condition', check, timeoutMs, 200);
 
 export interface ApiAnswer<T = any> {
   status: number;

@@ -40,7 +40,8 @@ function regtest(command: 'up' | 'down', killWhen?: RegExp): Promise<Run> {
 const healthy = async () => (await fetch(`http://127.0.0.1:${ports.tipd}/healthz`)).status === 200;
 const alive = (procs: Proc[]) => procs.filter(isOurs).map((p) => p.name);
 
-describe('the regtest stack commands', () => {
+// Each step starts or stops a whole stack beside the suite's own: give it room on two cores.
+describe('the regtest stack commands', { timeout: 300_000 }, () => {
   afterAll(async () => {
     await regtest('down');
     fs.rmSync(dataDir, { recursive: true, force: true });
