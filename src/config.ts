@@ -37,6 +37,8 @@ const schema = z
     TIPD_LND_MACAROON_PATH: z.string().min(1).optional(),
     TIPD_LND_TIMEOUT_MS: integer(100, 600_000).default(30_000),
     TIPD_DEPOSIT_EXPIRY_SECONDS: integer(60, 7 * 24 * 3600).default(3600),
+    TIPD_WITHDRAWAL_FEE_BASE_MSAT: integer(0, 100_000_000).default(10_000),
+    TIPD_WITHDRAWAL_FEE_PPM: integer(0, 100_000).default(5_000),
   })
   .superRefine((env, ctx) => {
     for (const name of ['CERT', 'MACAROON'] as const) {
@@ -57,6 +59,7 @@ export interface Config {
   shutdownTimeoutMs: number;
   lnd: { socket: string; cert: string; macaroon: string; timeoutMs: number };
   depositExpiryMs: number;
+  withdrawalFee: { baseMsat: bigint; ppm: bigint };
 }
 
 export class ConfigError extends Error {}
@@ -91,5 +94,6 @@ export function loadConfig(environment: NodeJS.ProcessEnv): Config {
       timeoutMs: env.TIPD_LND_TIMEOUT_MS,
     },
     depositExpiryMs: env.TIPD_DEPOSIT_EXPIRY_SECONDS * 1000,
+    withdrawalFee: { baseMsat: BigInt(env.TIPD_WITHDRAWAL_FEE_BASE_MSAT), ppm: BigInt(env.TIPD_WITHDRAWAL_FEE_PPM) },
   };
 }

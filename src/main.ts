@@ -13,6 +13,7 @@ import { Lnd, LndError } from './ln/lnd.ts';
 import { createLogger } from './log.ts';
 import { Supporters } from './supporters.ts';
 import { Tips } from './tips.ts';
+import { Withdrawals } from './withdrawals.ts';
 
 let config: Config;
 try {
@@ -40,7 +41,13 @@ const lnd = new Lnd(config.lnd);
 const supporters = new Supporters(ledger);
 const tips = new Tips(ledger);
 const deposits = new Deposits(ledger, lnd, log, { expiryMs: config.depositExpiryMs });
-const app = createApp({ lnd, network: config.network, log, ledger, supporters, tips, deposits });
+const withdrawals = new Withdrawals(ledger, lnd, log, {
+  network: config.network,
+  feeBaseMsat: config.withdrawalFee.baseMsat,
+  feePpm: config.withdrawalFee.ppm,
+  recheckMs: 30_000,
+});
+const app = createApp({ lnd, network: config.network, log, ledger, supporters, tips, deposits, withdrawals });
 const server = app.listen(config.http.port, config.http.host);
 server.on('error', (err) => {
   log.fatal({ err }, 'HTTP server failed');
@@ -58,7 +65,10 @@ async function checkLnd(attempt = 1): Promise<void> {
   try {
     const node = await lnd.checkReady(config.network);
     log.info({ pubkey: node.pubkey, alias: node.alias, blockHeight: node.blockHeight, version: node.version }, 'LND ready');
-    if (!stopping) await deposits.start();
+    if (!stopping) {
+      await deposits.start();
+      withdrawals.start();
+    }
   } catch (err) {
     if (!(err instanceof LndError)) throw err;
     if (err.code === 'lnd_wrong_network' || err.code === 'lnd_permission_denied') {
@@ -90,6 +100,7 @@ async function shutdown(reason: string, exitCode = 0): Promise<void> {
   server.closeIdleConnections();
   await closed;
   deposits.stop();
+  withdrawals.stop();
   await ledger.close();
   await store.close();
   log.info('stopped');

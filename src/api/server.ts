@@ -10,10 +10,12 @@ import type { Logger } from '../log.ts';
 import { jsonReviver } from '../money.ts';
 import type { Supporters } from '../supporters.ts';
 import type { Tips } from '../tips.ts';
+import type { Withdrawals } from '../withdrawals.ts';
 import { depositRoutes } from './deposits.ts';
 import { errorBody, errorHandler, notFound } from './errors.ts';
 import { supporterRoutes } from './supporters.ts';
 import { tipRoutes } from './tips.ts';
+import { withdrawalRoutes } from './withdrawals.ts';
 
 export interface AppDeps {
   lnd: Pick<Lnd, 'checkReady'>;
@@ -23,6 +25,7 @@ export interface AppDeps {
   supporters: Supporters;
   tips: Tips;
   deposits: Deposits;
+  withdrawals: Withdrawals;
   bodyLimitBytes?: number;
 }
 
@@ -59,6 +62,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(supporterRoutes(deps.supporters, deps.ledger));
   app.use(tipRoutes(deps.supporters, deps.tips));
   app.use(depositRoutes(deps.supporters, deps.deposits));
+  app.use(withdrawalRoutes(deps.supporters, deps.withdrawals));
 
   app.use(notFound);
   app.use(errorHandler(log));
