@@ -39,6 +39,7 @@ const schema = z
     TIPD_DEPOSIT_EXPIRY_SECONDS: integer(60, 7 * 24 * 3600).default(3600),
     TIPD_WITHDRAWAL_FEE_BASE_MSAT: integer(0, 100_000_000).default(10_000),
     TIPD_WITHDRAWAL_FEE_PPM: integer(0, 100_000).default(5_000),
+    TIPD_PERIOD_SECONDS: integer(1, 366 * 24 * 3600).optional(),
   })
   .superRefine((env, ctx) => {
     for (const name of ['CERT', 'MACAROON'] as const) {
@@ -60,6 +61,8 @@ export interface Config {
   lnd: { socket: string; cert: string; macaroon: string; timeoutMs: number };
   depositExpiryMs: number;
   withdrawalFee: { baseMsat: bigint; ppm: bigint };
+  /** Length of a flattr period; undefined: calendar months (UTC). */
+  periodMs: number | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -95,5 +98,6 @@ export function loadConfig(environment: NodeJS.ProcessEnv): Config {
     },
     depositExpiryMs: env.TIPD_DEPOSIT_EXPIRY_SECONDS * 1000,
     withdrawalFee: { baseMsat: BigInt(env.TIPD_WITHDRAWAL_FEE_BASE_MSAT), ppm: BigInt(env.TIPD_WITHDRAWAL_FEE_PPM) },
+    periodMs: env.TIPD_PERIOD_SECONDS === undefined ? undefined : env.TIPD_PERIOD_SECONDS * 1000,
   };
 }

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { createApp } from './api/server.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { Deposits } from './deposits.ts';
+import { Flattrs } from './flattrs.ts';
 import { Ledger } from './ledger/ledger.ts';
 import { openStore, StoreLockedError, type Store } from './ledger/store.ts';
 import { Lnd, LndError } from './ln/lnd.ts';
@@ -47,12 +48,14 @@ const withdrawals = new Withdrawals(ledger, lnd, log, {
   feePpm: config.withdrawalFee.ppm,
   recheckMs: 30_000,
 });
-const app = createApp({ lnd, network: config.network, log, ledger, supporters, tips, deposits, withdrawals });
+const flattrs = new Flattrs(ledger, log, { periodMs: config.periodMs });
+const app = createApp({ lnd, network: config.network, log, ledger, supporters, tips, deposits, withdrawals, flattrs, adminToken: config.adminToken });
 const server = app.listen(config.http.port, config.http.host);
 server.on('error', (err) => {
   log.fatal({ err }, 'HTTP server failed');
   exit(1);
 });
+void flattrs.start();
 server.on('listening', () => {
   const { address, port } = server.address() as AddressInfo;
   log.info({ url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`, network: config.network, lndSocket: config.lnd.socket }, 'listening');
@@ -101,6 +104,7 @@ async function shutdown(reason: string, exitCode = 0): Promise<void> {
   await closed;
   deposits.stop();
   withdrawals.stop();
+  flattrs.stop();
   await ledger.close();
   await store.close();
   log.info('stopped');

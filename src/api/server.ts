@@ -4,6 +4,7 @@
 import express, { type Express } from 'express';
 import type { Network } from '../config.ts';
 import type { Deposits } from '../deposits.ts';
+import type { Flattrs } from '../flattrs.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import { LndError, type Lnd } from '../ln/lnd.ts';
 import type { Logger } from '../log.ts';
@@ -11,7 +12,9 @@ import { jsonReviver } from '../money.ts';
 import type { Supporters } from '../supporters.ts';
 import type { Tips } from '../tips.ts';
 import type { Withdrawals } from '../withdrawals.ts';
+import { adminRoutes } from './admin.ts';
 import { depositRoutes } from './deposits.ts';
+import { flattrRoutes } from './flattrs.ts';
 import { errorBody, errorHandler, notFound } from './errors.ts';
 import { supporterRoutes } from './supporters.ts';
 import { tipRoutes } from './tips.ts';
@@ -26,6 +29,8 @@ export interface AppDeps {
   tips: Tips;
   deposits: Deposits;
   withdrawals: Withdrawals;
+  flattrs: Flattrs;
+  adminToken: string | undefined;
   bodyLimitBytes?: number;
 }
 
@@ -63,6 +68,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(tipRoutes(deps.supporters, deps.tips));
   app.use(depositRoutes(deps.supporters, deps.deposits));
   app.use(withdrawalRoutes(deps.supporters, deps.withdrawals));
+  app.use(flattrRoutes(deps.supporters, deps.flattrs));
+  app.use(adminRoutes(deps.adminToken, deps.flattrs));
 
   app.use(notFound);
   app.use(errorHandler(log));

@@ -1,0 +1,318 @@
+// Flattr-style budgets. In each period a supporter marks things as liked (a handle, or one tweet
+// of it: two different things; the same thing twice counts once). At the close of the period the
+// supporter's monthly budget, or the balance if smaller, is split equally over those things,
+// exact to the millisatoshi, and moved into the handles' escrow.
+//
+// Periods are a sequence kept in the store: a close ends the current one and opens the next,
+// whether periods are calendar months (UTC) or a fixed length (for tests). A close streams the
+// period's flattrs in key order (grouped by supporter, so memory stays bounded), allocates each
+// supporter in one ledger operation that leaves a marker, and keeps a cursor: a close cut short
+// by a crash resumes where it was and allocates nobody twice.
+import { randomBytes } from 'node:crypto';
+import type { Handle } from './handles.ts';
+import { accounts, type Ledger } from './ledger/ledger.ts';
+import { pad, prefixEnd } from './ledger/store.ts';
+import type { Logger } from './log.ts';
+import { formatMsat, satToMsat } from './money.ts';
+import type { Supporter } from './supporters.ts';
+import { intoEscrow } from './tips.ts';
+
+export interface Period {
+  id: number;
+  startedAt: string;
+  endsAt: string;
+}
+
+interface FlattrRecord {
+  id: string;
+  supporterId: string;
+  periodId: number;
+  handleKey: string;
+  handle: string;
+  tweetId: string | null;
+  at: string;
+}
+
+interface CloseRecord {
+  periodId: number;
+  state: 'closing' | 'closed';
+  /** The last supporter allocated, in key order. */
+  cursor: string | null;
+  supporters: number;
+  allocatedMsat: string;
+  startedAt: string;
+  closedAt: string | null;
+}
+
+export interface FlattrView {
+  id: string;
+  handle: string;
+  tweetId: string | null;
+  periodId: number;
+  createdAt: string;
+}
+
+export interface CloseSummary {
+  periodId: number;
+  supporters: number;
+  allocatedMsat: string;
+  closedAt: string;
+}
+
+/**
+ * `totalMsat` split into `parts` shares that differ by at most 1 msat and sum to it exactly; the
+ * first `totalMsat % parts` shares get the extra millisatoshi.
+ */
+export function splitEvenly(totalMsat: bigint, parts: number): bigint[] {
+  if (parts <= 0) throw new Error('splitEvenly: no parts');
+  const n = BigInt(parts);
+  const share = totalMsat / n;
+  const extra = Number(totalMsat % n);
+  return Array.from({ length: parts }, (_, i) => (i < extra ? share + 1n : share));
+}
+
+/** Where a period that starts at `start` ends: the next first of a month (UTC), or start + length. */
+export function periodEnd(start: Date, lengthMs?: number): Date {
+  if (lengthMs !== undefined) return new Date(start.getTime() + lengthMs);
+  return new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + 1, 1));
+}
+
+const thingOf = (handleKey: string, tweetId: string | null) => (tweetId ? `${handleKey}/${tweetId}` : handleKey);
+const flattrKey = (periodId: number, supporterId: string, thing: string) => `fl:${pad(periodId)}:${supporterId}:${thing}`;
+const closeKey = (periodId: number) => `close:${pad(periodId)}`;
+/** Most allocations waiting in the ledger's queue during a close: bounds memory, keeps batches full. */
+const closeWindow = 1_000;
+/** Most things one supporter may flattr in a period. */
+export const flattrsPerPeriodMax = 10_000;
+
+export class Flattrs {
+  readonly #ledger: Ledger;
+  readonly #log: Logger;
+  readonly #periodMs: number | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  /** Closes and resumes run one after another. */
+  #serial: Promise<unknown> = Promise.resolve();
+
+  constructor(ledger: Ledger, log: Logger, options: { periodMs?: number | undefined }) {
+    this.#ledger = ledger;
+    this.#log = log;
+    this.#periodMs = options.periodMs;
+  }
+
+  /** The period flattrs go to now (the first one starts when first asked for). */
+  async currentPeriod(): Promise<Period> {
+    const current = await this.#ledger.read<Period>('period:current');
+    if (current) return current;
+    return this.#ledger.run(async (tx) => {
+      const existing = await tx.get<Period>('period:current');
+      if (existing) return existing;
+      const first: Period = { id: 1, startedAt: tx.now.toISOString(), endsAt: periodEnd(tx.now, this.#periodMs).toISOString() };
+      tx.put('period:current', first);
+      return first;
+    });
+  }
+
+  async setBudget(supporterId: string, monthlyBudgetSat: number): Promise<void> {
+    await this.#ledger.run(
+      async (tx) => {
+        const supporter = (await tx.get<Supporter>(`acct:${supporterId}`))!;
+        tx.put(`acct:${supporterId}`, { ...supporter, monthlyBudgetSat });
+      },
+      { sync: true },
+    );
+  }
+
+  /** Marks a thing as liked in the current period; the same thing again returns the first flattr. */
+  async flattr(supporterId: string, handle: Handle, tweetId: string | null): Promise<{ flattr: FlattrView; created: boolean }> {
+    await this.currentPeriod();
+    return this.#ledger.run(
+      async (tx) => {
+        const period = (await tx.get<Period>('period:current'))!;
+        const key = flattrKey(period.id, supporterId, thingOf(handle.key, tweetId));
+        const existing = await tx.get<FlattrRecord>(key);
+        if (existing) return { flattr: view(existing), created: false };
+        const countKey = `flcount:${pad(period.id)}:${supporterId}`;
+        const count = (await tx.get<number>(countKey)) ?? 0;
+        if (count >= flattrsPerPeriodMax) throw new FlattrLimit();
+        const record: FlattrRecord = { id: randomBytes(12).toString('base64url'), supporterId, periodId: period.id, handleKey: handle.key, handle: handle.display, tweetId, at: tx.now.toISOString() };
+        tx.put(key, record);
+        tx.put(`flid:${record.id}`, key);
+        tx.put(countKey, count + 1);
+        return { flattr: view(record), created: true };
+      },
+      { sync: true },
+    );
+  }
+
+  /** Takes a flattr back while its period is open. */
+  async unflattr(supporterId: string, id: string): Promise<'removed' | 'not_found' | 'period_closed'> {
+    return this.#ledger.run(async (tx) => {
+      const key = await tx.get<string>(`flid:${id}`);
+      const record = key ? await tx.get<FlattrRecord>(key) : undefined;
+      if (!key || !record || record.supporterId !== supporterId) return 'not_found';
+      const period = (await tx.get<Period>('period:current'))!;
+      if (record.periodId !== period.id) return 'period_closed';
+      tx.del(key);
+      tx.del(`flid:${id}`);
+      const countKey = `flcount:${pad(period.id)}:${supporterId}`;
+      tx.put(countKey, ((await tx.get<number>(countKey)) ?? 1) - 1);
+      return 'removed';
+    });
+  }
+
+  /** The supporter's flattrs in the current period. */
+  async list(supporterId: string): Promise<FlattrView[]> {
+    const period = await this.currentPeriod();
+    const prefix = `fl:${pad(period.id)}:${supporterId}:`;
+    return ((await this.#ledger.db.values({ gt: prefix, lt: prefixEnd(prefix) }).all()) as FlattrRecord[]).map(view);
+  }
+
+  #serially<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.#serial.then(work);
+    this.#serial = result.catch(() => {});
+    return result;
+  }
+
+  /** Closes the current period (after finishing any close a stop cut short). */
+  close(): Promise<CloseSummary> {
+    return this.#serially(async () => {
+      await this.#resumeCloses();
+      return this.#closeCurrent();
+    });
+  }
+
+  async #closeCurrent(): Promise<CloseSummary> {
+    await this.currentPeriod();
+    const periodId = await this.#ledger.run(
+      async (tx) => {
+        const current = (await tx.get<Period>('period:current'))!;
+        const next: Period = { id: current.id + 1, startedAt: tx.now.toISOString(), endsAt: periodEnd(tx.now, this.#periodMs).toISOString() };
+        tx.put('period:current', next);
+        const close: CloseRecord = { periodId: current.id, state: 'closing', cursor: null, supporters: 0, allocatedMsat: '0', startedAt: tx.now.toISOString(), closedAt: null };
+        tx.put(closeKey(current.id), close);
+        return current.id;
+      },
+      { sync: true },
+    );
+    this.#log.info({ periodId }, 'closing period');
+    return this.#allocate(periodId);
+  }
+
+  /** Finishes every close a stop cut short. */
+  async #resumeCloses(): Promise<void> {
+    const open: number[] = [];
+    for await (const value of this.#ledger.db.values({ gt: 'close:', lt: prefixEnd('close:') })) {
+      const close = value as CloseRecord;
+      if (close.state === 'closing') open.push(close.periodId);
+    }
+    for (const periodId of open) {
+      this.#log.info({ periodId }, 'resuming an interrupted period close');
+      await this.#allocate(periodId);
+    }
+  }
+
+  async #allocate(periodId: number): Promise<CloseSummary> {
+    const started = Date.now();
+    const close = (await this.#ledger.read<CloseRecord>(closeKey(periodId)))!;
+    const prefix = `fl:${pad(periodId)}:`;
+    // Past the cursor: every key of supporters allocated before (theirs sort up to `cursor:\xff`).
+    const from = close.cursor ? `${prefix}${close.cursor}:\xff` : prefix;
+    let window: Promise<void>[] = [];
+    let supporterId: string | undefined;
+    let things: FlattrRecord[] = [];
+    const submit = async () => {
+      if (supporterId === undefined) return;
+      window.push(this.#allocateOne(periodId, supporterId, things));
+      if (window.length >= closeWindow) {
+        await Promise.all(window);
+        window = [];
+      }
+    };
+    for await (const value of this.#ledger.db.values({ gt: from, lt: prefixEnd(prefix) })) {
+      const flattr = value as FlattrRecord;
+      if (flattr.supporterId !== supporterId) {
+        await submit();
+        supporterId = flattr.supporterId;
+        things = [];
+      }
+      things.push(flattr);
+    }
+    await submit();
+    await Promise.all(window);
+    const summary = await this.#ledger.run(
+      async (tx) => {
+        const done = (await tx.get<CloseRecord>(closeKey(periodId)))!;
+        const closed: CloseRecord = { ...done, state: 'closed', closedAt: done.closedAt ?? tx.now.toISOString() };
+        tx.put(closeKey(periodId), closed);
+        return { periodId, supporters: closed.supporters, allocatedMsat: closed.allocatedMsat, closedAt: closed.closedAt! };
+      },
+      { sync: true },
+    );
+    this.#log.info({ ...summary, durationMs: Date.now() - started }, 'period closed');
+    return summary;
+  }
+
+  /** One supporter's allocation for a period, with its marker and the close's cursor: all or nothing. */
+  #allocateOne(periodId: number, supporterId: string, things: FlattrRecord[]): Promise<void> {
+    return this.#ledger.run(async (tx) => {
+      const marker = `alloc:${pad(periodId)}:${supporterId}`;
+      if ((await tx.get(marker)) !== undefined) return;
+      const supporter = await tx.get<Supporter>(`acct:${supporterId}`);
+      const budgetMsat = supporter?.monthlyBudgetSat ? satToMsat(supporter.monthlyBudgetSat) : 0n;
+      const balance = await tx.balance(accounts.supporter(supporterId));
+      const allocationMsat = budgetMsat < balance ? budgetMsat : balance;
+      if (allocationMsat > 0n) {
+        const shares = splitEvenly(allocationMsat, things.length);
+        for (const [i, flattr] of things.entries()) {
+          const share = shares[i]!;
+          if (share === 0n) continue;
+          await intoEscrow(tx, 'allocation', supporterId, { key: flattr.handleKey, display: flattr.handle }, share, {
+            period: String(periodId),
+            ...(flattr.tweetId ? { tweetId: flattr.tweetId } : {}),
+          });
+        }
+        tx.emit('allocation', [`account:${supporterId}`], { periodId, allocatedMsat: formatMsat(allocationMsat), things: things.length });
+      }
+      tx.put(marker, { allocationMsat: allocationMsat.toString(), things: things.length });
+      const close = (await tx.get<CloseRecord>(closeKey(periodId)))!;
+      tx.put(closeKey(periodId), { ...close, cursor: supporterId, supporters: close.supporters + 1, allocatedMsat: (BigInt(close.allocatedMsat) + allocationMsat).toString() });
+    });
+  }
+
+  /** Finishes closes a stop cut short, closes the current period if its end has passed, then each one as it ends. */
+  async start(): Promise<void> {
+    await this.#serially(() => this.#resumeCloses()).catch((err: unknown) => this.#log.error({ err }, 'resuming a period close failed'));
+    await this.#closeIfDue();
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    clearTimeout(this.#timer);
+    void this.currentPeriod().then((period) => {
+      const waitMs = Math.max(0, Math.min(Date.parse(period.endsAt) - Date.now(), 2 ** 31 - 1));
+      this.#timer = setTimeout(() => {
+        void this.#closeIfDue().finally(() => this.#schedule());
+      }, waitMs);
+    });
+  }
+
+  async #closeIfDue(): Promise<void> {
+    const period = await this.currentPeriod();
+    if (Date.parse(period.endsAt) > Date.now()) return;
+    await this.close().catch((err: unknown) => this.#log.error({ err }, 'period close failed'));
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer);
+  }
+}
+
+export class FlattrLimit extends Error {
+  constructor() {
+    super(`at most ${flattrsPerPeriodMax} flattrs per period`);
+  }
+}
+
+function view(record: FlattrRecord): FlattrView {
+  return { id: record.id, handle: record.handle, tweetId: record.tweetId, periodId: record.periodId, createdAt: record.at };
+}
