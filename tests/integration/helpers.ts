@@ -98,5 +98,6 @@ export async function api<T = any>(url: string, method: string, route: string, o
     body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
   }
   const res = await fetch(`${url}${route}`, { method, headers, ...(body === undefined ? {} : { body }) });
-  return { status: res.status, body: (await res.json()) as T };
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
 }

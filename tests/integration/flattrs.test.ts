@@ -1,0 +1,63 @@
+// Flattr budgets over HTTP on the real stack: a supporter funded from alice's node sets a budget,
+// flattrs handles and a tweet, and the operator closes the period.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, eventually, lndOf, stack, startTipd, type TipdProcess } from './helpers.ts';
+
+let tipd: TipdProcess;
+beforeAll(async () => {
+  tipd = await startTipd();
+});
+afterAll(async () => {
+  await tipd.stop();
+});
+
+const call = <T = any>(method: string, route: string, options?: Parameters<typeof api>[3]) => api<T>(tipd.url, method, route, options);
+const admin = () => ({ token: stack().tipd.adminToken });
+
+describe('flattr budgets', () => {
+  it('split the monthly budget over what was flattred when the operator closes the period', async () => {
+    const { token } = (await call('POST', '/v1/accounts')).body;
+    const deposit = (await call('POST', '/v1/deposits', { token, body: { amountSat: 10_000 } })).body;
+    await lndOf('alice').payInvoice({ paymentRequest: deposit.paymentRequest, maxFeeMsat: 10_000n });
+    await eventually(async () => ((await call('GET', `/v1/deposits/${deposit.id}`, { token })).body.state === 'settled' ? true : undefined));
+
+    expect((await call('PUT', '/v1/budget', { token, body: { monthlyBudgetSat: 3_000 } })).body).toEqual({ monthlyBudgetSat: 3_000 });
+    const suffix = Date.now().toString(36);
+    const first = await call('POST', '/v1/flattrs', { token, body: { handle: `@a_${suffix}` } });
+    expect(first.status).toBe(201);
+    expect((await call('POST', '/v1/flattrs', { token, body: { handle: `A_${suffix}` } })).status).toBe(200);
+    expect((await call('POST', '/v1/flattrs', { token, body: { handle: `b_${suffix}` } })).status).toBe(201);
+    expect((await call('POST', '/v1/flattrs', { token, body: { handle: `b_${suffix}`, tweet: '1790000000000000001' } })).status).toBe(201);
+    const dropped = await call('POST', '/v1/flattrs', { token, body: { handle: `c_${suffix}` } });
+    expect((await call('DELETE', `/v1/flattrs/${dropped.body.id}`, { token })).status).toBe(204);
+    expect((await call('GET', '/v1/flattrs', { token })).body.items).toHaveLength(3);
+
+    const closed = await call('POST', '/v1/admin/periods/close', admin());
+    expect(closed.status).toBe(200);
+    expect(BigInt(closed.body.allocatedMsat)).toBeGreaterThanOrEqual(3_000_000n);
+
+    expect((await call('GET', `/v1/handles/a_${suffix}`)).body.pendingMsat).toBe('1000000');
+    expect((await call('GET', `/v1/handles/b_${suffix}`)).body.pendingMsat).toBe('2000000');
+    expect((await call('GET', `/v1/handles/c_${suffix}`)).body.pendingMsat).toBe('0');
+    expect((await call('GET', '/v1/account', { token })).body.balanceMsat).toBe('7000000');
+    expect((await call('GET', '/v1/flattrs', { token })).body.items).toEqual([]);
+  });
+
+  it('refuse the operator close without the operator token', async () => {
+    const { token } = (await call('POST', '/v1/accounts')).body;
+    for (const auth of [{}, { token }, { token: 'not-the-operator-token' }]) {
+      const res = await call('POST', '/v1/admin/periods/close', auth);
+      expect(res.status).toBe(401);
+      expect(res.body.error.code).toBe('unauthorized');
+    }
+  });
+
+  it('refuse a budget that is not a whole number of sats within bounds', async () => {
+    const { token } = (await call('POST', '/v1/accounts')).body;
+    for (const monthlyBudgetSat of [0, -1, 1.5, 100_000_001, '100']) {
+      const res = await call('PUT', '/v1/budget', { token, body: { monthlyBudgetSat } });
+      expect(res.status).toBe(400);
+      expect(res.body.error.details.issues[0].path).toBe('monthlyBudgetSat');
+    }
+  });
+});
