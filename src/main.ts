@@ -7,6 +7,7 @@ import path from 'node:path';
 import { createApp } from './api/server.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { Deposits } from './deposits.ts';
+import { EventHub } from './events.ts';
 import { Flattrs } from './flattrs.ts';
 import { Ledger } from './ledger/ledger.ts';
 import { openStore, StoreLockedError, type Store } from './ledger/store.ts';
@@ -51,6 +52,9 @@ const withdrawals = new Withdrawals(ledger, lnd, log, {
 const flattrs = new Flattrs(ledger, log, { periodMs: config.periodMs });
 const app = createApp({ lnd, network: config.network, log, ledger, supporters, tips, deposits, withdrawals, flattrs, adminToken: config.adminToken });
 const server = app.listen(config.http.port, config.http.host);
+const events = new EventHub(ledger, supporters, log);
+events.attach(server);
+events.startPruning();
 server.on('error', (err) => {
   log.fatal({ err }, 'HTTP server failed');
   exit(1);
@@ -99,6 +103,7 @@ async function shutdown(reason: string, exitCode = 0): Promise<void> {
   }, config.shutdownTimeoutMs).unref();
   // Stop accepting, let requests in progress finish, then close idle keep-alive sockets.
   const closed = once(server, 'close');
+  events.close();
   server.close();
   server.closeIdleConnections();
   await closed;

@@ -1,0 +1,203 @@
+// Live events over a websocket at GET /v1/events. Every event the ledger commits has a sequence
+// number and topics: `account:<id>` (a supporter's own deposits, tips, allocations, withdrawals)
+// and `handle:<key>` (what a handle received, in aggregate, without supporter ids). A supporter
+// authenticates with the Authorization header on the upgrade or, from a browser, with a first
+// message; anyone may follow handles. A client that sends the last sequence number it saw gets
+// what it missed from the store (kept for a bounded time), also across a restart of tipd, then
+// the live events. A client that does not keep up is dropped: it never slows the ledger.
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
+import { z } from 'zod';
+import { parseHandle } from './handles.ts';
+import type { Ledger, LedgerEvent } from './ledger/ledger.ts';
+import { prefixEnd } from './ledger/store.ts';
+import type { Logger } from './log.ts';
+import type { Supporters } from './supporters.ts';
+
+export interface EventLimits {
+  clientsMax: number;
+  followsMax: number;
+  messageBytesMax: number;
+  /** A client with more than this waiting to be sent is dropped. */
+  bufferedBytesMax: number;
+  /** Events are kept this long for clients that come back. */
+  retentionMs: number;
+}
+
+export const defaultEventLimits: EventLimits = {
+  clientsMax: 1_000,
+  followsMax: 100,
+  messageBytesMax: 4_096,
+  bufferedBytesMax: 1 << 20,
+  retentionMs: 30 * 24 * 3600 * 1000,
+};
+
+const clientMessage = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('auth'), token: z.string().min(1).max(200) }),
+  z.strictObject({ type: z.literal('follow'), handle: z.string().max(20) }),
+  z.strictObject({ type: z.literal('resume'), after: z.number().int().nonnegative() }),
+]);
+
+interface Client {
+  socket: WebSocket;
+  topics: Set<string>;
+  /** Highest seq sent; nothing at or below it is sent again. */
+  lastSent: number;
+  /** While the missed events are read from the store, live ones wait here. */
+  held: LedgerEvent[] | undefined;
+}
+
+const replayPageSize = 500;
+
+export class EventHub {
+  readonly #ledger: Ledger;
+  readonly #supporters: Supporters;
+  readonly #log: Logger;
+  readonly #limits: EventLimits;
+  readonly #wss: WebSocketServer;
+  readonly #clients = new Set<Client>();
+  readonly #unsubscribe: () => void;
+  #pruner: NodeJS.Timeout | undefined;
+
+  constructor(ledger: Ledger, supporters: Supporters, log: Logger, limits: EventLimits = defaultEventLimits) {
+    this.#ledger = ledger;
+    this.#supporters = supporters;
+    this.#log = log;
+    this.#limits = limits;
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: limits.messageBytesMax });
+    this.#unsubscribe = ledger.onEvents((events) => this.#publish(events));
+  }
+
+  /** Takes over websocket upgrades of /v1/events on the HTTP server. */
+  attach(server: Server): void {
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      void this.#upgrade(req, socket, head);
+    });
+  }
+
+  async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const refuse = (status: number, text: string) => {
+      socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify({ error: { code: text.toLowerCase().replace(/ /g, '_'), message: text } })}`);
+    };
+    if (new URL(req.url ?? '/', 'http://tipd').pathname !== '/v1/events') return refuse(404, 'Not Found');
+    if (this.#clients.size >= this.#limits.clientsMax) return refuse(503, 'Too Many Clients');
+    const topics = new Set<string>();
+    const authorization = req.headers.authorization;
+    if (authorization !== undefined) {
+      const match = /^Bearer (\S+)$/.exec(authorization);
+      const id = match ? await this.#supporters.authenticate(match[1]!) : undefined;
+      if (!id) return refuse(401, 'Unauthorized');
+      topics.add(`account:${id}`);
+    }
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#connect(ws, topics));
+  }
+
+  #connect(socket: WebSocket, topics: Set<string>): void {
+    const client: Client = { socket, topics, lastSent: 0, held: undefined };
+    this.#clients.add(client);
+    socket.on('close', () => this.#clients.delete(client));
+    socket.on('error', () => this.#clients.delete(client));
+    socket.on('message', (data, isBinary) => void this.#onMessage(client, data.toString(), isBinary));
+    this.#send(client, { type: 'ready', topics: [...topics] });
+  }
+
+  async #onMessage(client: Client, text: string, isBinary: boolean): Promise<void> {
+    let message: z.infer<typeof clientMessage>;
+    try {
+      if (isBinary) throw new Error('binary');
+      message = clientMessage.parse(JSON.parse(text));
+    } catch {
+      return this.#send(client, { type: 'error', code: 'invalid_message', message: 'send JSON: {type:"auth",token} | {type:"follow",handle} | {type:"resume",after}' });
+    }
+    switch (message.type) {
+      case 'auth': {
+        const id = await this.#supporters.authenticate(message.token);
+        if (!id) return this.#send(client, { type: 'error', code: 'unauthorized', message: 'unknown token' });
+        client.topics.add(`account:${id}`);
+        return this.#send(client, { type: 'ready', topics: [...client.topics] });
+      }
+      case 'follow': {
+        const handle = parseHandle(message.handle);
+        if (!handle) return this.#send(client, { type: 'error', code: 'invalid_handle', message: 'not an X handle' });
+        if (client.topics.size >= this.#limits.followsMax) return this.#send(client, { type: 'error', code: 'too_many_follows', message: `at most ${this.#limits.followsMax} topics` });
+        client.topics.add(`handle:${handle.key}`);
+        return this.#send(client, { type: 'ready', topics: [...client.topics] });
+      }
+      case 'resume':
+        return this.#replay(client, message.after);
+    }
+  }
+
+  /** Sends the stored events after `after` that the client may see, then what came live meanwhile. */
+  async #replay(client: Client, after: number): Promise<void> {
+    client.held ??= [];
+    client.lastSent = Math.max(client.lastSent, after);
+    let cursor = after;
+    for (;;) {
+      const page = await this.#ledger.eventsAfter(cursor, replayPageSize);
+      for (const event of page) this.#deliver(client, event, true);
+      if (page.length < replayPageSize || client.socket.readyState !== WebSocket.OPEN) break;
+      cursor = page.at(-1)!.seq;
+    }
+    const held = client.held;
+    client.held = undefined;
+    for (const event of held) this.#deliver(client, event, true);
+    this.#send(client, { type: 'resumed', lastSeq: client.lastSent });
+  }
+
+  #publish(events: LedgerEvent[]): void {
+    for (const client of this.#clients) {
+      for (const event of events) this.#deliver(client, event, false);
+    }
+  }
+
+  #deliver(client: Client, event: LedgerEvent, replaying: boolean): void {
+    if (!event.topics.some((t) => client.topics.has(t))) return;
+    if (client.held && !replaying) {
+      client.held.push(event);
+      return;
+    }
+    if (event.seq <= client.lastSent) return;
+    client.lastSent = event.seq;
+    this.#send(client, { type: 'event', seq: event.seq, event: event.type, at: event.at, data: event.data });
+  }
+
+  #send(client: Client, message: Record<string, unknown>): void {
+    const { socket } = client;
+    if (socket.readyState !== WebSocket.OPEN) return;
+    if (socket.bufferedAmount > this.#limits.bufferedBytesMax) {
+      this.#log.warn({ bufferedBytes: socket.bufferedAmount }, 'dropping a websocket client that does not keep up');
+      socket.terminate();
+      this.#clients.delete(client);
+      return;
+    }
+    socket.send(JSON.stringify(message));
+  }
+
+  /** Deletes events older than the retention time, now and every hour. */
+  startPruning(): void {
+    const prune = async () => {
+      const before = Date.now() - this.#limits.retentionMs;
+      const old: string[] = [];
+      for await (const [key, value] of this.#ledger.db.iterator({ gt: 'evt:', lt: prefixEnd('evt:'), limit: 10_000 })) {
+        if (Date.parse((value as LedgerEvent).at) >= before) break;
+        old.push(key);
+      }
+      if (old.length > 0) await this.#ledger.run((tx) => old.forEach((key) => tx.del(key)));
+      if (old.length > 0) this.#log.info({ pruned: old.length }, 'old events pruned');
+    };
+    const tick = () => void prune().catch((err: unknown) => this.#log.warn({ err }, 'pruning events failed'));
+    tick();
+    this.#pruner = setInterval(tick, 3600_000);
+    this.#pruner.unref();
+  }
+
+  close(): void {
+    clearInterval(this.#pruner);
+    this.#unsubscribe();
+    for (const client of this.#clients) client.socket.close(1001, 'tipd is stopping');
+    this.#clients.clear();
+    this.#wss.close();
+  }
+}

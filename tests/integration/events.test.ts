@@ -1,0 +1,138 @@
+// The websocket at /v1/events on a tipd of the stack: a supporter's own events, public handle
+// topics without supporter ids, and resuming from a sequence number across a restart.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { api, eventually, lndOf, startTipd, type TipdProcess } from './helpers.ts';
+
+interface Message {
+  type: string;
+  seq?: number;
+  event?: string;
+  data?: Record<string, unknown>;
+  code?: string;
+  topics?: string[];
+}
+
+/** A websocket client that keeps every message it gets. */
+async function connect(url: string, headers: Record<string, string> = {}) {
+  const socket = new WebSocket(`${url.replace(/^http/, 'ws')}/v1/events`, { headers });
+  const messages: Message[] = [];
+  socket.on('message', (data) => messages.push(JSON.parse(data.toString()) as Message));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    socket.once('error', reject);
+  });
+  return {
+    messages,
+    send: (message: unknown) => socket.send(typeof message === 'string' ? message : JSON.stringify(message)),
+    next: (test: (m: Message) => boolean) => eventually(async () => messages.find(test), 15_000),
+    close: () => socket.close(),
+  };
+}
+
+let dataDir: string;
+let tipd: TipdProcess;
+beforeAll(async () => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-events-'));
+  tipd = await startTipd({}, dataDir);
+});
+afterAll(async () => {
+  await tipd.stop();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function fundedSupporter(url: string) {
+  const supporter = (await api(url, 'POST', '/v1/accounts')).body as { id: string; token: string };
+  const deposit = (await api(url, 'POST', '/v1/deposits', { token: supporter.token, body: { amountSat: 10_000 } })).body;
+  await lndOf('alice').payInvoice({ paymentRequest: deposit.paymentRequest, maxFeeMsat: 10_000n });
+  return { ...supporter, depositId: deposit.id as string };
+}
+const tip = (url: string, token: string, handle: string, amountSat: number) => api(url, 'POST', '/v1/tips', { token, body: { handle, amountSat } });
+
+describe('the events websocket', () => {
+  it("shows a supporter their own deposit and tips, with sequence numbers", async () => {
+    const { token } = (await api(tipd.url, 'POST', '/v1/accounts')).body;
+    const own = await connect(tipd.url, { authorization: `Bearer ${token}` });
+    try {
+      const deposit = (await api(tipd.url, 'POST', '/v1/deposits', { token, body: { amountSat: 5_000 } })).body;
+      await lndOf('alice').payInvoice({ paymentRequest: deposit.paymentRequest, maxFeeMsat: 10_000n });
+      const settled = await own.next((m) => m.event === 'deposit.settled');
+      expect(settled.data).toMatchObject({ id: deposit.id, receivedMsat: '5000000' });
+      await tip(tipd.url, token, 'events_a', 1_000);
+      const sent = await own.next((m) => m.event === 'tip.sent');
+      expect(sent.data).toMatchObject({ handle: 'events_a', amountMsat: '1000000' });
+      expect(sent.seq).toBeGreaterThan(settled.seq!);
+    } finally {
+      own.close();
+    }
+  });
+
+  it('lets anyone follow a handle and see what it receives, without who sent it', async () => {
+    const supporter = await fundedSupporter(tipd.url);
+    const watcher = await connect(tipd.url);
+    try {
+      watcher.send({ type: 'follow', handle: '@Events_B' });
+      await watcher.next((m) => m.type === 'ready' && (m.topics ?? []).includes('handle:events_b'));
+      await eventually(async () => ((await tip(tipd.url, supporter.token, 'events_b', 700)).status === 201 ? true : undefined));
+      const tipped = await watcher.next((m) => m.event === 'handle.tipped');
+      expect(tipped.data).toMatchObject({ handle: 'events_b', amountMsat: '700000', pendingMsat: '700000' });
+      expect(JSON.stringify(watcher.messages)).not.toContain(supporter.id);
+      expect(watcher.messages.some((m) => m.event === 'tip.sent')).toBe(false);
+    } finally {
+      watcher.close();
+    }
+  });
+
+  it('accepts the token as a first message, for browsers that cannot set headers', async () => {
+    const { id, token } = (await api(tipd.url, 'POST', '/v1/accounts')).body;
+    const browser = await connect(tipd.url);
+    try {
+      browser.send({ type: 'auth', token });
+      await browser.next((m) => m.type === 'ready' && (m.topics ?? []).includes(`account:${id}`));
+    } finally {
+      browser.close();
+    }
+  });
+
+  it('refuses an upgrade with a wrong token, and answers nonsense with an error, staying open', async () => {
+    await expect(connect(tipd.url, { authorization: 'Bearer tipd_wrong' })).rejects.toThrow(/HTTP 401/);
+    const client = await connect(tipd.url);
+    try {
+      client.send('not json');
+      expect((await client.next((m) => m.type === 'error')).code).toBe('invalid_message');
+      client.send({ type: 'follow', handle: 'no-dashes' });
+      expect((await client.next((m) => m.code === 'invalid_handle')).type).toBe('error');
+    } finally {
+      client.close();
+    }
+  });
+
+  it('gives a client that comes back what it missed, in order, also across a restart of tipd', async () => {
+    const supporter = await fundedSupporter(tipd.url);
+    await eventually(async () => ((await tip(tipd.url, supporter.token, 'events_c', 100)).status === 201 ? true : undefined));
+    const first = await connect(tipd.url, { authorization: `Bearer ${supporter.token}` });
+    first.send({ type: 'resume', after: 0 });
+    const seen = await first.next((m) => m.event === 'tip.sent');
+    first.close();
+
+    await tip(tipd.url, supporter.token, 'events_c', 200);
+    await tip(tipd.url, supporter.token, 'events_c', 300);
+    await tipd.stop();
+    tipd = await startTipd({}, dataDir);
+
+    const back = await connect(tipd.url, { authorization: `Bearer ${supporter.token}` });
+    try {
+      back.send({ type: 'resume', after: seen.seq });
+      await back.next((m) => m.type === 'resumed');
+      const missed = back.messages.filter((m) => m.event === 'tip.sent');
+      expect(missed.map((m) => m.data?.amountMsat)).toEqual(['200000', '300000']);
+      expect(missed[0]!.seq).toBeLessThan(missed[1]!.seq!);
+    } finally {
+      back.close();
+    }
+  });
+});
