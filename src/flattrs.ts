@@ -90,6 +90,7 @@ export class Flattrs {
   readonly #log: Logger;
   readonly #periodMs: number | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
   /** Closes and resumes run one after another. */
   #serial: Promise<unknown> = Promise.resolve();
 
@@ -281,28 +282,43 @@ export class Flattrs {
 
   /** Finishes closes a stop cut short, closes the current period if its end has passed, then each one as it ends. */
   async start(): Promise<void> {
-    await this.#serially(() => this.#resumeCloses()).catch((err: unknown) => this.#log.error({ err }, 'resuming a period close failed'));
+    this.#stopped = false;
+    await this.#serially(() => this.#resumeCloses()).catch((err: unknown) => {
+      if (!this.#stopped) this.#log.error({ err }, 'resuming a period close failed');
+    });
     await this.#closeIfDue();
     this.#schedule();
   }
 
   #schedule(): void {
     clearTimeout(this.#timer);
-    void this.currentPeriod().then((period) => {
-      const waitMs = Math.max(0, Math.min(Date.parse(period.endsAt) - Date.now(), 2 ** 31 - 1));
-      this.#timer = setTimeout(() => {
-        void this.#closeIfDue().finally(() => this.#schedule());
-      }, waitMs);
-    });
+    if (this.#stopped) return;
+    this.currentPeriod().then(
+      (period) => {
+        if (this.#stopped) return;
+        const waitMs = Math.max(0, Math.min(Date.parse(period.endsAt) - Date.now(), 2 ** 31 - 1));
+        this.#timer = setTimeout(() => void this.#closeIfDue().finally(() => this.#schedule()), waitMs);
+      },
+      (err: unknown) => {
+        if (!this.#stopped) this.#log.error({ err }, 'reading the current period failed');
+      },
+    );
   }
 
   async #closeIfDue(): Promise<void> {
-    const period = await this.currentPeriod();
-    if (Date.parse(period.endsAt) > Date.now()) return;
-    await this.close().catch((err: unknown) => this.#log.error({ err }, 'period close failed'));
+    if (this.#stopped) return;
+    try {
+      const period = await this.currentPeriod();
+      if (Date.parse(period.endsAt) <= Date.now()) await this.close();
+    } catch (err) {
+      // A close cut short by a stop is finished at the next start.
+      if (!this.#stopped) this.#log.error({ err }, 'period close failed');
+    }
   }
 
+  /** Stops closing periods by itself; a close under way is finished at the next start if cut short. */
   stop(): void {
+    this.#stopped = true;
     clearTimeout(this.#timer);
   }
 }

@@ -77,6 +77,7 @@ async function checkLnd(attempt = 1): Promise<void> {
       withdrawals.start();
     }
   } catch (err) {
+    if (stopping) return;
     if (!(err instanceof LndError)) throw err;
     if (err.code === 'lnd_wrong_network' || err.code === 'lnd_permission_denied') {
       log.fatal({ code: err.code }, err.message);
@@ -102,14 +103,15 @@ async function shutdown(reason: string, exitCode = 0): Promise<void> {
     exit(1);
   }, config.shutdownTimeoutMs).unref();
   // Stop accepting, let requests in progress finish, then close idle keep-alive sockets.
-  const closed = once(server, 'close');
+  // Background work first, then the HTTP server (requests in progress finish), then the ledger.
+  flattrs.stop();
+  deposits.stop();
+  withdrawals.stop();
   events.close();
+  const closed = once(server, 'close');
   server.close();
   server.closeIdleConnections();
   await closed;
-  deposits.stop();
-  withdrawals.stop();
-  flattrs.stop();
   await ledger.close();
   await store.close();
   log.info('stopped');
