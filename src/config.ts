@@ -40,6 +40,7 @@ const schema = z
     TIPD_WITHDRAWAL_FEE_BASE_MSAT: integer(0, 100_000_000).default(10_000),
     TIPD_WITHDRAWAL_FEE_PPM: integer(0, 100_000).default(5_000),
     TIPD_PERIOD_SECONDS: integer(1, 366 * 24 * 3600).optional(),
+    TIPD_UNCLAIMED_RETURN_DAYS: integer(8, 3650).default(180),
   })
   .superRefine((env, ctx) => {
     for (const name of ['CERT', 'MACAROON'] as const) {
@@ -63,6 +64,8 @@ export interface Config {
   withdrawalFee: { baseMsat: bigint; ppm: bigint };
   /** Length of a flattr period; undefined: calendar months (UTC). */
   periodMs: number | undefined;
+  /** Unclaimed tips go back to their supporters after this long. */
+  unclaimedReturnMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -99,5 +102,6 @@ export function loadConfig(environment: NodeJS.ProcessEnv): Config {
     depositExpiryMs: env.TIPD_DEPOSIT_EXPIRY_SECONDS * 1000,
     withdrawalFee: { baseMsat: BigInt(env.TIPD_WITHDRAWAL_FEE_BASE_MSAT), ppm: BigInt(env.TIPD_WITHDRAWAL_FEE_PPM) },
     periodMs: env.TIPD_PERIOD_SECONDS === undefined ? undefined : env.TIPD_PERIOD_SECONDS * 1000,
+    unclaimedReturnMs: env.TIPD_UNCLAIMED_RETURN_DAYS * 24 * 3600 * 1000,
   };
 }

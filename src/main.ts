@@ -9,6 +9,7 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import { Deposits } from './deposits.ts';
 import { EventHub } from './events.ts';
 import { Flattrs } from './flattrs.ts';
+import { defaultRefundOptions, Refunds } from './refunds.ts';
 import { Ledger } from './ledger/ledger.ts';
 import { openStore, StoreLockedError, type Store } from './ledger/store.ts';
 import { Lnd, LndError } from './ln/lnd.ts';
@@ -60,6 +61,8 @@ server.on('error', (err) => {
   exit(1);
 });
 void flattrs.start();
+const refunds = new Refunds(ledger, log, { ...defaultRefundOptions, returnAfterMs: config.unclaimedReturnMs });
+refunds.start();
 server.on('listening', () => {
   const { address, port } = server.address() as AddressInfo;
   log.info({ url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`, network: config.network, lndSocket: config.lnd.socket }, 'listening');
@@ -105,6 +108,7 @@ async function shutdown(reason: string, exitCode = 0): Promise<void> {
   // Stop accepting, let requests in progress finish, then close idle keep-alive sockets.
   // Background work first, then the HTTP server (requests in progress finish), then the ledger.
   flattrs.stop();
+  refunds.stop();
   deposits.stop();
   withdrawals.stop();
   events.close();

@@ -1,0 +1,88 @@
+// Unclaimed tips go home, on a real (temporary) LevelDB with a clock the test moves: a warning a
+// week before, then each lot back to the supporter it came from, exactly and once.
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseHandle } from '../../src/handles.ts';
+import { accounts, type LedgerEvent } from '../../src/ledger/ledger.ts';
+import { Refunds } from '../../src/refunds.ts';
+import { Tips } from '../../src/tips.ts';
+import { tempLedger } from './ledger-helpers.ts';
+
+const dayMs = 24 * 3600 * 1000;
+const log = pino({ level: 'silent' });
+
+describe('unclaimed tips', () => {
+  let clock = new Date('2026-01-01T00:00:00Z');
+  let t: Awaited<ReturnType<typeof tempLedger>>;
+  let refunds: Refunds;
+  const events: LedgerEvent[] = [];
+  const at = (days: number) => {
+    clock = new Date(Date.parse('2026-01-01T00:00:00Z') + days * dayMs);
+  };
+  beforeEach(async () => {
+    at(0);
+    events.length = 0;
+    t = await tempLedger({ now: () => clock });
+    t.ledger.onEvents((e) => events.push(...e));
+    refunds = new Refunds(t.ledger, log, { returnAfterMs: 180 * dayMs, warnBeforeMs: 7 * dayMs, intervalMs: 3600_000, now: () => clock });
+  });
+  afterEach(async () => {
+    await t.dispose();
+  });
+
+  const deposit = (id: string, msat: bigint) => t.ledger.run((tx) => tx.transfer('deposit', accounts.deposits, accounts.supporter(id), msat));
+  const tip = (id: string, handle: string, msat: bigint) => new Tips(t.ledger).tip({ supporterId: id, handle: parseHandle(handle)!, amountMsat: msat, tweetId: null });
+
+  it('go back to each supporter exactly, after 180 days, with a warning a week before', async () => {
+    await deposit('ann', 10_000n);
+    await deposit('ben', 10_000n);
+    await tip('ann', 'quiet', 3_001n);
+    at(10);
+    await tip('ben', 'quiet', 2_000n);
+    await tip('ann', 'quiet', 999n);
+
+    at(172);
+    expect(await refunds.sweep()).toMatchObject({ warned: 0, returned: 0 });
+    at(174);
+    expect(await refunds.sweep()).toMatchObject({ warned: 1, returned: 0 });
+    expect(events.filter((e) => e.type === 'refund.upcoming')).toEqual([
+      expect.objectContaining({ topics: ['account:ann'], data: expect.objectContaining({ amountMsat: '3001', returnsAt: '2026-06-30T00:00:00.000Z' }) }),
+    ]);
+    expect(await refunds.sweep()).toMatchObject({ warned: 0 });
+
+    at(181);
+    expect(await refunds.sweep()).toMatchObject({ returned: 1, returnedMsat: 3_001n });
+    expect(await t.ledger.balance(accounts.supporter('ann'))).toBe(10_000n - 999n);
+    at(191);
+    expect(await refunds.sweep()).toMatchObject({ returned: 2, returnedMsat: 2_999n });
+    expect(await t.ledger.balance(accounts.supporter('ann'))).toBe(10_000n);
+    expect(await t.ledger.balance(accounts.supporter('ben'))).toBe(10_000n);
+    expect(await t.ledger.balance(accounts.escrow('quiet'))).toBe(0n);
+    expect(await t.ledger.sumOfBalances()).toBe(0n);
+
+    at(400);
+    expect(await refunds.sweep()).toMatchObject({ warned: 0, returned: 0 });
+    expect(await t.ledger.balance(accounts.supporter('ann'))).toBe(10_000n);
+  });
+
+  it('are returned once even when two sweeps run at the same time', async () => {
+    await deposit('cid', 50_000n);
+    for (let i = 0; i < 20; i++) await tip('cid', `h${i % 3}`, 1_000n);
+    at(200);
+    const [a, b] = await Promise.all([refunds.sweep(), refunds.sweep()]);
+    expect(a.returned + b.returned).toBe(20);
+    expect(await t.ledger.balance(accounts.supporter('cid'))).toBe(50_000n);
+  });
+
+  it('stay in the escrow of a claimed handle', async () => {
+    await deposit('dee', 5_000n);
+    await tip('dee', 'claimed_one', 5_000n);
+    await t.ledger.run(async (tx) => {
+      const record = await tx.get<Record<string, unknown>>('handle:claimed_one');
+      tx.put('handle:claimed_one', { ...record, claimed: true });
+    });
+    at(365);
+    expect(await refunds.sweep()).toMatchObject({ returned: 0 });
+    expect(await t.ledger.balance(accounts.escrow('claimed_one'))).toBe(5_000n);
+  });
+});
