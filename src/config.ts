@@ -41,6 +41,7 @@ const schema = z
     TIPD_WITHDRAWAL_FEE_PPM: integer(0, 100_000).default(5_000),
     TIPD_PERIOD_SECONDS: integer(1, 366 * 24 * 3600).optional(),
     TIPD_UNCLAIMED_RETURN_DAYS: integer(8, 3650).default(180),
+    TIPD_RATE_LIMIT_PER_MINUTE: integer(0, 10_000_000).default(3_000),
   })
   .superRefine((env, ctx) => {
     for (const name of ['CERT', 'MACAROON'] as const) {
@@ -66,6 +67,8 @@ export interface Config {
   periodMs: number | undefined;
   /** Unclaimed tips go back to their supporters after this long. */
   unclaimedReturnMs: number;
+  /** Requests a minute per token (or address); 0: no limit. */
+  rateLimitPerMinute: number;
 }
 
 export class ConfigError extends Error {}
@@ -103,5 +106,6 @@ export function loadConfig(environment: NodeJS.ProcessEnv): Config {
     withdrawalFee: { baseMsat: BigInt(env.TIPD_WITHDRAWAL_FEE_BASE_MSAT), ppm: BigInt(env.TIPD_WITHDRAWAL_FEE_PPM) },
     periodMs: env.TIPD_PERIOD_SECONDS === undefined ? undefined : env.TIPD_PERIOD_SECONDS * 1000,
     unclaimedReturnMs: env.TIPD_UNCLAIMED_RETURN_DAYS * 24 * 3600 * 1000,
+    rateLimitPerMinute: env.TIPD_RATE_LIMIT_PER_MINUTE,
   };
 }

@@ -51,7 +51,7 @@ const withdrawals = new Withdrawals(ledger, lnd, log, {
   recheckMs: 30_000,
 });
 const flattrs = new Flattrs(ledger, log, { periodMs: config.periodMs });
-const app = createApp({ lnd, network: config.network, log, ledger, supporters, tips, deposits, withdrawals, flattrs, adminToken: config.adminToken });
+const app = createApp({ lnd, network: config.network, log, ledger, supporters, tips, deposits, withdrawals, flattrs, adminToken: config.adminToken, rateLimitPerMinute: config.rateLimitPerMinute });
 const server = app.listen(config.http.port, config.http.host);
 const events = new EventHub(ledger, supporters, log);
 events.attach(server);

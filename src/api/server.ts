@@ -13,6 +13,7 @@ import type { Supporters } from '../supporters.ts';
 import type { Tips } from '../tips.ts';
 import type { Withdrawals } from '../withdrawals.ts';
 import { adminRoutes } from './admin.ts';
+import { rateLimiter } from './rate-limit.ts';
 import { depositRoutes } from './deposits.ts';
 import { flattrRoutes } from './flattrs.ts';
 import { errorBody, errorHandler, notFound } from './errors.ts';
@@ -31,6 +32,7 @@ export interface AppDeps {
   withdrawals: Withdrawals;
   flattrs: Flattrs;
   adminToken: string | undefined;
+  rateLimitPerMinute: number;
   bodyLimitBytes?: number;
 }
 
@@ -51,6 +53,7 @@ export function createApp(deps: AppDeps): Express {
     });
     next();
   });
+  app.use('/v1', rateLimiter(deps.rateLimitPerMinute));
   app.use(express.json({ limit: bodyLimitBytes, strict: true, reviver: jsonReviver as (key: string, value: unknown) => unknown }));
 
   // 200 only when LND answers, is on the configured network and synced; 503 with the reason otherwise.

@@ -211,3 +211,22 @@ describe('the data folder', () => {
     }
   });
 });
+
+describe('flood protection', () => {
+  it('lets a hundred requests at once through, answers a flood with 429, and limits each token on its own', async () => {
+    const limited = await startTipd({ TIPD_RATE_LIMIT_PER_MINUTE: '150' });
+    try {
+      const a = (await api(limited.url, 'POST', '/v1/accounts')).body.token as string;
+      const b = (await api(limited.url, 'POST', '/v1/accounts')).body.token as string;
+      const burst = await Promise.all(Array.from({ length: 100 }, () => api(limited.url, 'GET', '/v1/account', { token: a })));
+      expect(burst.every((r) => r.status === 200)).toBe(true);
+      const flood = await Promise.all(Array.from({ length: 100 }, () => api(limited.url, 'GET', '/v1/account', { token: a })));
+      const refused = flood.filter((r) => r.status === 429);
+      expect(refused.length).toBeGreaterThanOrEqual(50);
+      expect(refused[0]!.body.error.code).toBe('rate_limited');
+      expect((await api(limited.url, 'GET', '/v1/account', { token: b })).status).toBe(200);
+    } finally {
+      await limited.stop();
+    }
+  });
+});
