@@ -2,6 +2,9 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { Router, type RequestHandler } from 'express';
 import type { Flattrs } from '../flattrs.ts';
+import type { Ledger } from '../ledger/ledger.ts';
+import type { Lnd } from '../ln/lnd.ts';
+import { formatMsat } from '../money.ts';
 import { ApiError } from './errors.ts';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -17,10 +20,27 @@ export function requireAdmin(adminToken: string | undefined): RequestHandler {
   };
 }
 
-export function adminRoutes(adminToken: string | undefined, flattrs: Flattrs): Router {
+export function adminRoutes(adminToken: string | undefined, flattrs: Flattrs, ledger: Ledger, lnd: Pick<Lnd, 'getChannelBalanceMsat'>): Router {
   const router = Router();
-  router.post('/v1/admin/periods/close', requireAdmin(adminToken), async (_req, res) => {
+  const admin = requireAdmin(adminToken);
+
+  router.post('/v1/admin/periods/close', admin, async (_req, res) => {
     res.json(await flattrs.close());
   });
+
+  // What tipd owes (supporter balances, escrow, money held for payments in flight) next to what
+  // the hub holds in its channels, and whether the ledger sums to zero.
+  router.get('/v1/admin/audit', admin, async (_req, res) => {
+    const totals = await ledger.totalsByKind();
+    const liabilities = totals.supporter + totals.escrow + totals.pending;
+    const channelBalanceMsat = await lnd.getChannelBalanceMsat();
+    const sum = totals.supporter + totals.escrow + totals.pending + totals.system;
+    res.json({
+      liabilitiesMsat: { supporters: formatMsat(totals.supporter), escrow: formatMsat(totals.escrow), inFlight: formatMsat(totals.pending), total: formatMsat(liabilities) },
+      hub: { channelBalanceMsat: formatMsat(channelBalanceMsat), coversLiabilities: channelBalanceMsat >= liabilities },
+      ledger: { sumMsat: formatMsat(sum), balanced: sum === 0n },
+    });
+  });
+
   return router;
 }

@@ -22,7 +22,7 @@ import { tipRoutes } from './tips.ts';
 import { withdrawalRoutes } from './withdrawals.ts';
 
 export interface AppDeps {
-  lnd: Pick<Lnd, 'checkReady'>;
+  lnd: Pick<Lnd, 'checkReady' | 'getChannelBalanceMsat'>;
   network: Network;
   log: Logger;
   ledger: Ledger;
@@ -72,7 +72,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(depositRoutes(deps.supporters, deps.deposits));
   app.use(withdrawalRoutes(deps.supporters, deps.withdrawals));
   app.use(flattrRoutes(deps.supporters, deps.flattrs));
-  app.use(adminRoutes(deps.adminToken, deps.flattrs));
+  app.use(adminRoutes(deps.adminToken, deps.flattrs, deps.ledger, lnd));
 
   app.use(notFound);
   app.use(errorHandler(log));

@@ -242,6 +242,16 @@ export class Ledger {
     });
   }
 
+  /** Committed balances summed by kind of account (supporter, escrow, pending, system). */
+  async totalsByKind(): Promise<Record<'supporter' | 'escrow' | 'pending' | 'system', bigint>> {
+    const totals = { supporter: 0n, escrow: 0n, pending: 0n, system: 0n };
+    for await (const [key, value] of this.#db.iterator({ gt: 'bal:', lt: prefixEnd('bal:') })) {
+      const kind = key.slice(4, key.indexOf(':', 4)) as keyof typeof totals;
+      totals[kind] += BigInt(value as string);
+    }
+    return totals;
+  }
+
   async sumOfBalances(): Promise<bigint> {
     let sum = 0n;
     for await (const value of this.#db.values({ gt: 'bal:', lt: prefixEnd('bal:') })) sum += BigInt(value as string);

@@ -61,3 +61,23 @@ describe('flattr budgets', () => {
     }
   });
 });
+
+describe('the operator audit', () => {
+  it('shows what tipd owes next to the hub’s channel balance, and that the ledger sums to zero', async () => {
+    const { token } = (await call('POST', '/v1/accounts')).body;
+    const deposit = (await call('POST', '/v1/deposits', { token, body: { amountSat: 4_000 } })).body;
+    await lndOf('alice').payInvoice({ paymentRequest: deposit.paymentRequest, maxFeeMsat: 10_000n });
+    await eventually(async () => ((await call('GET', `/v1/deposits/${deposit.id}`, { token })).body.state === 'settled' ? true : undefined));
+    await call('POST', '/v1/tips', { token, body: { handle: 'audited', amountSat: 1_000 } });
+
+    const audit = await call('GET', '/v1/admin/audit', admin());
+    expect(audit.status).toBe(200);
+    expect(audit.body.ledger).toEqual({ sumMsat: '0', balanced: true });
+    const { supporters, escrow, inFlight, total } = audit.body.liabilitiesMsat;
+    expect(BigInt(total)).toBe(BigInt(supporters) + BigInt(escrow) + BigInt(inFlight));
+    expect(BigInt(escrow)).toBeGreaterThanOrEqual(1_000_000n);
+    expect(BigInt(audit.body.hub.channelBalanceMsat)).toBeGreaterThan(0n);
+    expect(audit.body.hub.coversLiabilities).toBe(true);
+    expect((await call('GET', '/v1/admin/audit', { token })).status).toBe(401);
+  });
+});
