@@ -114,8 +114,9 @@ export class Tx {
     const transfer: Transfer = { id: pad(this.#ledger.nextSeq('xfer')), kind, debit, credit, amountMsat, at: this.now.toISOString(), meta };
     const stored: StoredTransfer = { ...transfer, amountMsat: amountMsat.toString() };
     this.staged.set(`xfer:${transfer.id}`, stored);
+    // A supporter's history is an index of its transfers; other accounts need none.
     for (const account of [debit, credit]) {
-      if (!account.startsWith('system:')) this.staged.set(`hist:${account}:${transfer.id}`, 0);
+      if (account.startsWith('supporter:')) this.staged.set(`hist:${account}:${transfer.id}`, 0);
     }
     return transfer;
   }
@@ -153,6 +154,8 @@ export interface LedgerOptions {
   queueMax?: number;
   /** The clock, for tests. */
   now?: () => Date;
+  /** Most committed values kept in memory for reads. */
+  cacheMax?: number;
 }
 
 export class Ledger {
@@ -161,6 +164,12 @@ export class Ledger {
   readonly #queueMax: number;
   readonly #now: () => Date;
   readonly #balances = new Map<string, bigint>();
+  /**
+   * Committed values of keys read before (or known to be absent): the writer is the only one that
+   * writes, so it keeps them fresh at every commit. Bounded: the oldest go first.
+   */
+  readonly #cache = new Map<string, unknown>();
+  readonly #cacheMax: number;
   readonly #seqs = new Map<string, bigint>();
   readonly #listeners = new Set<(events: LedgerEvent[]) => void>();
   #queue: Queued[] = [];
@@ -174,6 +183,7 @@ export class Ledger {
     this.#batchSizeMax = options.batchSizeMax ?? 2_000;
     this.#queueMax = options.queueMax ?? 100_000;
     this.#now = options.now ?? (() => new Date());
+    this.#cacheMax = options.cacheMax ?? 200_000;
   }
 
   /** Opens the ledger on a store, checking that its balances sum to zero. */
@@ -208,7 +218,24 @@ export class Ledger {
   }
 
   async read<T>(key: string): Promise<T | undefined> {
-    return (await this.#db.get(key)) as T | undefined;
+    if (this.#cache.has(key)) {
+      const cached = this.#cache.get(key);
+      return cached === deleted ? undefined : (cached as T);
+    }
+    const value = await this.#db.get(key);
+    this.#remember(key, value === undefined ? deleted : value);
+    return value as T | undefined;
+  }
+
+  #remember(key: string, value: unknown): void {
+    if (this.#cache.size >= this.#cacheMax) {
+      let evict = Math.ceil(this.#cacheMax / 10);
+      for (const old of this.#cache.keys()) {
+        this.#cache.delete(old);
+        if (--evict === 0) break;
+      }
+    }
+    this.#cache.set(key, value);
   }
 
   async committedBalance(account: Account): Promise<bigint> {
@@ -326,9 +353,13 @@ export class Ledger {
     }
     if (staged.size > 0) {
       for (const [name, value] of this.#seqs) staged.set(`seq:${name}`, value.toString());
-      const ops = [...staged].map(([key, value]) => (value === deleted ? { type: 'del' as const, key } : { type: 'put' as const, key, value }));
+      const batch = this.#db.batch();
+      for (const [key, value] of staged) {
+        if (value === deleted) batch.del(key);
+        else batch.put(key, value);
+      }
       try {
-        await this.#db.batch(ops, { sync });
+        await batch.write({ sync });
       } catch (error) {
         // Nothing of this batch is on disk; the balance cache was not touched.
         for (const op of group) op.reject(error);
@@ -336,6 +367,7 @@ export class Ledger {
       }
       for (const [key, value] of staged) {
         if (key.startsWith('bal:')) this.#balances.set(key.slice(4), BigInt(value as string));
+        else if (this.#cache.has(key)) this.#cache.set(key, value);
       }
     }
     this.stats.batches += 1;

@@ -1,0 +1,23 @@
+// What the benchmarks start from: a ledger in a fresh folder with funded supporters, made through
+// the ledger itself (the one writer), with no Lightning node needed.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { accounts, Ledger } from '../src/ledger/ledger.ts';
+import { openStore } from '../src/ledger/store.ts';
+import { Supporters } from '../src/supporters.ts';
+
+export async function fundedLedger(supporterCount: number, balanceMsat: bigint, dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-bench-'))) {
+  const store = await openStore(path.join(dataDir, 'ledger'));
+  const ledger = await Ledger.open(store);
+  const supporters = new Supporters(ledger);
+  const created: { id: string; token: string }[] = [];
+  for (let i = 0; i < supporterCount; i += 5_000) {
+    const wave = await Promise.all(Array.from({ length: Math.min(5_000, supporterCount - i) }, () => supporters.create()));
+    await Promise.all(wave.map(({ id }) => ledger.run((tx) => tx.transfer('deposit', accounts.deposits, accounts.supporter(id), balanceMsat))));
+    created.push(...wave);
+  }
+  return { dataDir, store, ledger, supporters: created };
+}
+
+export const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;

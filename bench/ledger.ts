@@ -1,0 +1,30 @@
+// Tips per second through the ledger alone: many concurrent tips, each durable (sync) as the API
+// writes them, committed in groups by the single writer.
+import fs from 'node:fs';
+import { parseHandle } from '../src/handles.ts';
+import { Tips } from '../src/tips.ts';
+import { fundedLedger } from './fixtures.ts';
+
+const tipCount = Number(process.env.BENCH_TIPS ?? 200_000);
+const concurrency = 10_000;
+const { dataDir, store, ledger, supporters } = await fundedLedger(1_000, 10n ** 12n);
+const tips = new Tips(ledger);
+const handles = Array.from({ length: 500 }, (_, i) => parseHandle(`creator_${i}`)!);
+
+const before = { ...ledger.stats };
+const started = process.hrtime.bigint();
+for (let i = 0; i < tipCount; i += concurrency) {
+  await Promise.all(
+    Array.from({ length: concurrency }, (_, j) =>
+      tips.tip({ supporterId: supporters[(i + j) % supporters.length]!.id, handle: handles[(i + j) % handles.length]!, amountMsat: 1_000n, tweetId: null }),
+    ),
+  );
+}
+const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+const batches = ledger.stats.batches - before.batches;
+console.log(`ledger: ${tipCount} tips in ${seconds.toFixed(2)} s = ${Math.round(tipCount / seconds)} tips/s`);
+console.log(`ledger: ${batches} batches, ${(tipCount / batches).toFixed(0)} tips per batch, every batch written with sync (fsync), ${concurrency} tips in flight`);
+if ((await ledger.sumOfBalances()) !== 0n) throw new Error('ledger does not sum to zero');
+await ledger.close();
+await store.close();
+fs.rmSync(dataDir, { recursive: true, force: true });
