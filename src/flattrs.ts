@@ -15,7 +15,7 @@ import { pad, prefixEnd } from './ledger/store.ts';
 import type { Logger } from './log.ts';
 import { formatMsat, satToMsat } from './money.ts';
 import type { Supporter } from './supporters.ts';
-import { intoEscrow } from './tips.ts';
+import { escrowReads, intoEscrow } from './tips.ts';
 
 export interface Period {
   id: number;
@@ -81,7 +81,7 @@ const thingOf = (handleKey: string, tweetId: string | null) => (tweetId ? `${han
 const flattrKey = (periodId: number, supporterId: string, thing: string) => `fl:${pad(periodId)}:${supporterId}:${thing}`;
 const closeKey = (periodId: number) => `close:${pad(periodId)}`;
 /** Most allocations waiting in the ledger's queue during a close: bounds memory, keeps batches full. */
-const closeWindow = 1_000;
+const closeWindow = 500;
 /** Most things one supporter may flattr in a period. */
 export const flattrsPerPeriodMax = 10_000;
 
@@ -255,8 +255,9 @@ export class Flattrs {
 
   /** One supporter's allocation for a period, with its marker and the close's cursor: all or nothing. */
   #allocateOne(periodId: number, supporterId: string, things: FlattrRecord[]): Promise<void> {
+    const marker = `alloc:${pad(periodId)}:${supporterId}`;
+    const prefetch = [marker, `acct:${supporterId}`, closeKey(periodId), ...things.flatMap((f) => escrowReads(supporterId, f.handleKey))];
     return this.#ledger.run(async (tx) => {
-      const marker = `alloc:${pad(periodId)}:${supporterId}`;
       if ((await tx.get(marker)) !== undefined) return;
       const supporter = await tx.get<Supporter>(`acct:${supporterId}`);
       const budgetMsat = supporter?.monthlyBudgetSat ? satToMsat(supporter.monthlyBudgetSat) : 0n;
@@ -277,7 +278,7 @@ export class Flattrs {
       tx.put(marker, { allocationMsat: allocationMsat.toString(), things: things.length });
       const close = (await tx.get<CloseRecord>(closeKey(periodId)))!;
       tx.put(closeKey(periodId), { ...close, cursor: supporterId, supporters: close.supporters + 1, allocatedMsat: (BigInt(close.allocatedMsat) + allocationMsat).toString() });
-    });
+    }, { prefetch });
   }
 
   /** Finishes closes a stop cut short, closes the current period if its end has passed, then each one as it ends. */

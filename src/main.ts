@@ -118,7 +118,7 @@ async function shutdown(reason: string, exitCode = 0): Promise<void> {
   await closed;
   await ledger.close();
   await store.close();
-  log.info('stopped');
+  log.info({ ledgerBatches: ledger.stats.batches, ledgerOperations: ledger.stats.operations }, 'stopped');
   exit(exitCode);
 }
 

@@ -31,6 +31,9 @@ export interface TipView {
   createdAt: string;
 }
 
+/** What `intoEscrow` reads, for the ledger to fetch ahead. */
+export const escrowReads = (supporterId: string, handleKey: string) => [`bal:${accounts.supporter(supporterId)}`, `bal:${accounts.escrow(handleKey)}`, `handle:${handleKey}`, `hsup:${handleKey}:${supporterId}`];
+
 /** Puts money of a supporter into a handle's escrow, as one lot; used by tips and by period closes. */
 export async function intoEscrow(tx: Tx, kind: string, supporterId: string, handle: Handle, amountMsat: bigint, meta: Record<string, string> = {}) {
   const transfer = await tx.transfer(kind, accounts.supporter(supporterId), accounts.escrow(handle.key), amountMsat, { handle: handle.key, ...meta });
@@ -61,7 +64,7 @@ export class Tips {
         tx.emit('tip.sent', [`account:${supporterId}`], { ...view });
         return view;
       },
-      { sync: true, ...(args.idempotency ? { idempotency: { scope: supporterId, ...args.idempotency } } : {}) },
+      { sync: true, prefetch: escrowReads(supporterId, handle.key), ...(args.idempotency ? { idempotency: { scope: supporterId, ...args.idempotency } } : {}) },
     );
   }
 

@@ -28,6 +28,10 @@ export function adminRoutes(adminToken: string | undefined, flattrs: Flattrs, le
     res.json(await flattrs.close());
   });
 
+  router.get('/v1/admin/stats', admin, (_req, res) => {
+    res.json({ ledger: { ...ledger.stats }, uptimeSeconds: Math.round(process.uptime()), memoryRssBytes: process.memoryUsage().rss });
+  });
+
   // What tipd owes (supporter balances, escrow, money held for payments in flight) next to what
   // the hub holds in its channels, and whether the ledger sums to zero.
   router.get('/v1/admin/audit', admin, async (_req, res) => {

@@ -1,0 +1,56 @@
+// Time and peak memory to close a period of 1,000,000 flattrs from 100,000 supporters. The
+// flattrs are made first (through the ledger, as the API would), then a fresh process opens the
+// store and closes the period, so that its peak RSS is the close's own.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { Flattrs } from '../src/flattrs.ts';
+import { parseHandle } from '../src/handles.ts';
+import { Ledger } from '../src/ledger/ledger.ts';
+import { openStore } from '../src/ledger/store.ts';
+import { fundedLedger, mib } from './fixtures.ts';
+
+const supporterCount = Number(process.env.BENCH_SUPPORTERS ?? 100_000);
+const flattrsEach = 10;
+const log = pino({ level: 'silent' });
+
+if (process.argv[2] === 'close') {
+  const dataDir = process.argv[3]!;
+  const store = await openStore(path.join(dataDir, 'ledger'));
+  const ledger = await Ledger.open(store);
+  const flattrs = new Flattrs(ledger, log, {});
+  const started = process.hrtime.bigint();
+  const summary = await flattrs.close();
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const sum = await ledger.sumOfBalances();
+  await ledger.close();
+  await store.close();
+  console.log(JSON.stringify({ seconds, summary, maxRssBytes: process.resourceUsage().maxRSS * 1024, sumIsZero: sum === 0n }));
+} else {
+  const made = process.hrtime.bigint();
+  const { dataDir, store, ledger, supporters } = await fundedLedger(supporterCount, 10n ** 9n);
+  const flattrs = new Flattrs(ledger, log, {});
+  const handles = Array.from({ length: 5_000 }, (_, i) => parseHandle(`creator_${i}`)!);
+  for (let i = 0; i < supporters.length; i += 2_000) {
+    await Promise.all(
+      supporters.slice(i, i + 2_000).flatMap(({ id }, k) => [
+        flattrs.setBudget(id, 1_000),
+        ...Array.from({ length: flattrsEach }, (_, j) => flattrs.flattr(id, handles[(i + k * 7 + j * 131) % handles.length]!, null)),
+      ]),
+    );
+  }
+  await ledger.close();
+  await store.close();
+  console.log(`close: made ${supporterCount * flattrsEach} flattrs from ${supporterCount} supporters in ${(Number(process.hrtime.bigint() - made) / 1e9).toFixed(1)} s`);
+
+  const self = fileURLToPath(import.meta.url);
+  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_OPTIONS ?? '').split(' ').filter(Boolean), self, 'close', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  await new Promise((resolve) => child.once('close', resolve));
+  const result = JSON.parse(out) as { seconds: number; summary: { supporters: number; allocatedMsat: string }; maxRssBytes: number; sumIsZero: boolean };
+  console.log(`close: ${supporterCount * flattrsEach} flattrs, ${result.summary.supporters} supporters allocated in ${result.seconds.toFixed(1)} s, peak RSS ${mib(result.maxRssBytes)} (whole process), ledger sums to zero: ${result.sumIsZero}`);
+  fs.rmSync(dataDir, { recursive: true, force: true });
+}
