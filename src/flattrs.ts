@@ -9,6 +9,7 @@
 // supporter in one ledger operation that leaves a marker, and keeps a cursor: a close cut short
 // by a crash resumes where it was and allocates nobody twice.
 import { randomBytes } from 'node:crypto';
+import { crashPoint } from './crash.ts';
 import type { Handle } from './handles.ts';
 import { accounts, type Ledger } from './ledger/ledger.ts';
 import { pad, prefixEnd } from './ledger/store.ts';
@@ -227,6 +228,7 @@ export class Flattrs {
       if (window.length >= closeWindow) {
         await Promise.all(window);
         window = [];
+        crashPoint('close.after-first-window');
       }
     };
     for await (const value of this.#ledger.db.values({ gt: from, lt: prefixEnd(prefix) })) {

@@ -11,6 +11,7 @@ import { prefixEnd } from './ledger/store.ts';
 import { decodeInvoice, invoiceNetworkOf, type DecodedInvoice } from './ln/bolt11.ts';
 import type { Lnd, PaymentState } from './ln/lnd.ts';
 import type { Logger } from './log.ts';
+import { crashPoint } from './crash.ts';
 import { ppmCeil } from './money.ts';
 
 type WithdrawalState = 'pending' | 'succeeded' | 'failed';
@@ -161,6 +162,7 @@ export class Withdrawals {
     this.#sending.add(record.id);
     try {
       const outcome = await this.#lnd.payInvoice({ paymentRequest, maxFeeMsat: feeReserveMsat });
+      crashPoint('withdrawal.paid-not-booked');
       return this.#view(await this.#settle(record.id, outcome));
     } finally {
       this.#sending.delete(record.id);

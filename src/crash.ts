@@ -1,0 +1,13 @@
+// Named crash points, for the crash tests: a tipd started with TIPD_CRASH_AT=<name> kills itself
+// with SIGKILL when it reaches that point, as a power cut would. Unset, this does nothing.
+const armed = process.env.TIPD_CRASH_AT;
+
+export type CrashPoint =
+  /** A withdrawal paid by LND, its outcome not yet booked. */
+  | 'withdrawal.paid-not-booked'
+  /** A period close that has allocated its first window of supporters, not the rest. */
+  | 'close.after-first-window';
+
+export function crashPoint(name: CrashPoint): void {
+  if (armed === name) process.kill(process.pid, 'SIGKILL');
+}
