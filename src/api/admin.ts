@@ -1,10 +1,11 @@
 // The operator's API, behind TIPD_ADMIN_TOKEN (off when it is not set).
 import { timingSafeEqual, createHash } from 'node:crypto';
-import { Router, type RequestHandler } from 'express';
+import type { RequestHandler } from 'express';
 import type { Flattrs } from '../flattrs.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import type { Lnd } from '../ln/lnd.ts';
 import { formatMsat } from '../money.ts';
+import type { Api } from './openapi.ts';
 import { ApiError } from './errors.ts';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -20,21 +21,20 @@ export function requireAdmin(adminToken: string | undefined): RequestHandler {
   };
 }
 
-export function adminRoutes(adminToken: string | undefined, flattrs: Flattrs, ledger: Ledger, lnd: Pick<Lnd, 'getChannelBalanceMsat'>): Router {
-  const router = Router();
+export function adminRoutes(api: Api, adminToken: string | undefined, flattrs: Flattrs, ledger: Ledger, lnd: Pick<Lnd, 'getChannelBalanceMsat'>): void {
   const admin = requireAdmin(adminToken);
 
-  router.post('/v1/admin/periods/close', admin, async (_req, res) => {
+  api.route({ method: 'post', path: '/v1/admin/periods/close', summary: 'Close the current flattr period now', auth: 'admin', responses: { 200: '{ periodId, supporters, allocatedMsat, closedAt }', 401: 'unauthorized', 403: 'admin_disabled' } }, admin, async (_req, res) => {
     res.json(await flattrs.close());
   });
 
-  router.get('/v1/admin/stats', admin, (_req, res) => {
+  api.route({ method: 'get', path: '/v1/admin/stats', summary: 'Ledger batch figures, uptime, memory', auth: 'admin', responses: { 200: '{ ledger, uptimeSeconds, memoryRssBytes }' } }, admin, (_req, res) => {
     res.json({ ledger: { ...ledger.stats }, uptimeSeconds: Math.round(process.uptime()), memoryRssBytes: process.memoryUsage().rss });
   });
 
   // What tipd owes (supporter balances, escrow, money held for payments in flight) next to what
   // the hub holds in its channels, and whether the ledger sums to zero.
-  router.get('/v1/admin/audit', admin, async (_req, res) => {
+  api.route({ method: 'get', path: '/v1/admin/audit', summary: "Liabilities next to the hub's channel balance; the ledger sum", auth: 'admin', responses: { 200: '{ liabilitiesMsat, hub, ledger }', 503: 'lnd_unavailable' } }, admin, async (_req, res) => {
     const totals = await ledger.totalsByKind();
     const liabilities = totals.supporter + totals.escrow + totals.pending;
     const channelBalanceMsat = await lnd.getChannelBalanceMsat();
@@ -45,6 +45,4 @@ export function adminRoutes(adminToken: string | undefined, flattrs: Flattrs, le
       ledger: { sumMsat: formatMsat(sum), balanced: sum === 0n },
     });
   });
-
-  return router;
 }

@@ -1,10 +1,10 @@
 // Deposits over HTTP: ask for an invoice, see whether it was paid.
-import { Router } from 'express';
 import { z } from 'zod';
 import type { Deposits } from '../deposits.ts';
 import { amountSat, satToMsat } from '../money.ts';
 import type { Supporters } from '../supporters.ts';
 import { ApiError } from './errors.ts';
+import type { Api } from './openapi.ts';
 import { body, idempotencyOf, parse, requireSupporter, supporterOf } from './http.ts';
 
 /** Largest single deposit (0.1 BTC): a bound, so that a typo cannot ask for a fortune. */
@@ -12,20 +12,17 @@ export const depositSatMax = 10_000_000;
 
 const depositBody = z.strictObject({ amountSat: amountSat(depositSatMax) });
 
-export function depositRoutes(supporters: Supporters, deposits: Deposits): Router {
-  const router = Router();
+export function depositRoutes(api: Api, supporters: Supporters, deposits: Deposits): void {
   const auth = requireSupporter(supporters);
 
-  router.post('/v1/deposits', auth, async (req, res) => {
+  api.route({ method: 'post', path: '/v1/deposits', summary: 'A BOLT11 invoice of the hub; paying it credits the balance', auth: 'supporter', body: depositBody, responses: { 201: '{ id, paymentRequest, paymentHash, expiresAt, state }', 400: 'invalid input', 503: 'lnd_unavailable' } }, auth, async (req, res) => {
     const input = parse(depositBody, body(req));
     res.status(201).json(await deposits.create(supporterOf(res), satToMsat(input.amountSat), idempotencyOf(req)));
   });
 
-  router.get('/v1/deposits/:id', auth, async (req, res) => {
+  api.route({ method: 'get', path: '/v1/deposits/:id', summary: 'A deposit: open, settled or expired', auth: 'supporter', responses: { 200: 'the deposit', 404: 'not_found' } }, auth, async (req, res) => {
     const deposit = await deposits.get(supporterOf(res), req.params.id as string);
     if (!deposit) throw new ApiError(404, 'not_found', 'no such deposit');
     res.json(deposit);
   });
-
-  return router;
 }

@@ -1,11 +1,11 @@
 // Budgets and flattrs over HTTP.
-import { Router } from 'express';
 import { z } from 'zod';
 import { FlattrLimit, type Flattrs } from '../flattrs.ts';
 import { handleSchema } from '../handles.ts';
 import { amountSat } from '../money.ts';
 import type { Supporters } from '../supporters.ts';
 import { ApiError } from './errors.ts';
+import type { Api } from './openapi.ts';
 import { body, parse, requireSupporter, supporterOf } from './http.ts';
 import { tweetIdSchema } from './tips.ts';
 
@@ -15,17 +15,16 @@ export const budgetSatMax = 100_000_000;
 const budgetBody = z.strictObject({ monthlyBudgetSat: amountSat(budgetSatMax) });
 const flattrBody = z.strictObject({ handle: handleSchema, tweet: tweetIdSchema.optional() });
 
-export function flattrRoutes(supporters: Supporters, flattrs: Flattrs): Router {
-  const router = Router();
+export function flattrRoutes(api: Api, supporters: Supporters, flattrs: Flattrs): void {
   const auth = requireSupporter(supporters);
 
-  router.put('/v1/budget', auth, async (req, res) => {
+  api.route({ method: 'put', path: '/v1/budget', summary: 'The monthly budget split at each period close', auth: 'supporter', body: budgetBody, responses: { 200: '{ monthlyBudgetSat }', 400: 'invalid input' } }, auth, async (req, res) => {
     const input = parse(budgetBody, body(req));
     await flattrs.setBudget(supporterOf(res), input.monthlyBudgetSat);
     res.json({ monthlyBudgetSat: input.monthlyBudgetSat });
   });
 
-  router.post('/v1/flattrs', auth, async (req, res) => {
+  api.route({ method: 'post', path: '/v1/flattrs', summary: 'Flattr a handle, or one tweet of it, in the current period', auth: 'supporter', body: flattrBody, responses: { 201: 'the flattr', 200: 'already flattred this period', 409: 'too_many_flattrs' } }, auth, async (req, res) => {
     const input = parse(flattrBody, body(req));
     try {
       const { flattr, created } = await flattrs.flattr(supporterOf(res), input.handle, input.tweet ?? null);
@@ -36,17 +35,15 @@ export function flattrRoutes(supporters: Supporters, flattrs: Flattrs): Router {
     }
   });
 
-  router.get('/v1/flattrs', auth, async (_req, res) => {
+  api.route({ method: 'get', path: '/v1/flattrs', summary: "This period's flattrs", auth: 'supporter', responses: { 200: '{ period, items }' } }, auth, async (_req, res) => {
     const period = await flattrs.currentPeriod();
     res.json({ period, items: await flattrs.list(supporterOf(res)) });
   });
 
-  router.delete('/v1/flattrs/:id', auth, async (req, res) => {
+  api.route({ method: 'delete', path: '/v1/flattrs/:id', summary: 'Take a flattr back before its period closes', auth: 'supporter', responses: { 204: 'removed', 404: 'not_found', 409: 'period_closed' } }, auth, async (req, res) => {
     const outcome = await flattrs.unflattr(supporterOf(res), req.params.id as string);
     if (outcome === 'not_found') throw new ApiError(404, 'not_found', 'no such flattr');
     if (outcome === 'period_closed') throw new ApiError(409, 'period_closed', 'the period of this flattr is closed');
     res.status(204).end();
   });
-
-  return router;
 }

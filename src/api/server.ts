@@ -13,6 +13,7 @@ import type { Supporters } from '../supporters.ts';
 import type { Tips } from '../tips.ts';
 import type { Withdrawals } from '../withdrawals.ts';
 import { adminRoutes } from './admin.ts';
+import { Api, openApiDocument } from './openapi.ts';
 import { rateLimiter } from './rate-limit.ts';
 import { depositRoutes } from './deposits.ts';
 import { flattrRoutes } from './flattrs.ts';
@@ -56,8 +57,9 @@ export function createApp(deps: AppDeps): Express {
   app.use('/v1', rateLimiter(deps.rateLimitPerMinute));
   app.use(express.json({ limit: bodyLimitBytes, strict: true, reviver: jsonReviver as (key: string, value: unknown) => unknown }));
 
+  const api = new Api();
   // 200 only when LND answers, is on the configured network and synced; 503 with the reason otherwise.
-  app.get('/healthz', async (_req, res) => {
+  api.route({ method: 'get', path: '/healthz', summary: 'Healthy when LND answers, is on the configured network and synced', auth: 'none', responses: { 200: '{ status, network, lnd }', 503: 'lnd_unavailable | lnd_not_synced | lnd_wrong_network' } }, async (_req, res) => {
     try {
       const node = await lnd.checkReady(network, healthTimeoutMs);
       res.json({ status: 'ok', network, lnd: { pubkey: node.pubkey, alias: node.alias, blockHeight: node.blockHeight, version: node.version } });
@@ -67,12 +69,19 @@ export function createApp(deps: AppDeps): Express {
     }
   });
 
-  app.use(supporterRoutes(deps.supporters, deps.ledger));
-  app.use(tipRoutes(deps.supporters, deps.tips));
-  app.use(depositRoutes(deps.supporters, deps.deposits));
-  app.use(withdrawalRoutes(deps.supporters, deps.withdrawals));
-  app.use(flattrRoutes(deps.supporters, deps.flattrs));
-  app.use(adminRoutes(deps.adminToken, deps.flattrs, deps.ledger, lnd));
+  supporterRoutes(api, deps.supporters, deps.ledger);
+  tipRoutes(api, deps.supporters, deps.tips);
+  depositRoutes(api, deps.supporters, deps.deposits);
+  withdrawalRoutes(api, deps.supporters, deps.withdrawals);
+  flattrRoutes(api, deps.supporters, deps.flattrs);
+  adminRoutes(api, deps.adminToken, deps.flattrs, deps.ledger, lnd);
+  api.route({ method: 'get', path: '/v1/openapi.json', summary: 'This description', auth: 'none', responses: { 200: 'OpenAPI 3.1' } }, (_req, res) => {
+    res.json(document);
+  });
+  // The websocket is upgraded outside express (events.ts); described here all the same.
+  api.operations.push({ method: 'get', path: '/v1/events', summary: 'Websocket of live events (see README)', auth: 'none', responses: { 101: 'switching to the websocket protocol', 401: 'wrong token' } });
+  const document = openApiDocument(api.operations);
+  app.use(api.router);
 
   app.use(notFound);
   app.use(errorHandler(log));

@@ -1,10 +1,10 @@
 // Supporter accounts over HTTP: create one, see it and its history, rotate its token.
-import { Router } from 'express';
 import { z } from 'zod';
 import { accounts, type Ledger } from '../ledger/ledger.ts';
 import { formatMsat } from '../money.ts';
 import type { Supporters } from '../supporters.ts';
 import { ApiError } from './errors.ts';
+import type { Api } from './openapi.ts';
 import { parse, requireSupporter, supporterOf } from './http.ts';
 
 const historyQuery = z.object({
@@ -12,15 +12,14 @@ const historyQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 
-export function supporterRoutes(supporters: Supporters, ledger: Ledger): Router {
-  const router = Router();
+export function supporterRoutes(api: Api, supporters: Supporters, ledger: Ledger): void {
   const auth = requireSupporter(supporters);
 
-  router.post('/v1/accounts', async (_req, res) => {
+  api.route({ method: 'post', path: '/v1/accounts', summary: 'Create a supporter account; its token is shown only here', auth: 'none', responses: { 201: '{ id, token }' } }, async (_req, res) => {
     res.status(201).json(await supporters.create());
   });
 
-  router.get('/v1/account', auth, async (_req, res) => {
+  api.route({ method: 'get', path: '/v1/account', summary: 'The supporter: balance and budget', auth: 'supporter', responses: { 200: '{ id, balanceMsat, monthlyBudgetSat, createdAt }', 401: 'no or wrong token' } }, auth, async (_req, res) => {
     const id = supporterOf(res);
     const supporter = await supporters.get(id);
     if (!supporter) throw new ApiError(401, 'unauthorized', 'unknown supporter');
@@ -32,7 +31,7 @@ export function supporterRoutes(supporters: Supporters, ledger: Ledger): Router 
     });
   });
 
-  router.get('/v1/account/history', auth, async (req, res) => {
+  api.route({ method: 'get', path: '/v1/account/history', summary: 'Every movement of the account, newest first', auth: 'supporter', query: historyQuery, responses: { 200: '{ items, nextCursor }', 400: 'bad cursor or limit' } }, auth, async (req, res) => {
     const account = accounts.supporter(supporterOf(res));
     const query = parse(historyQuery, req.query, 'query');
     const page = await ledger.history(account, query.limit, query.cursor);
@@ -50,9 +49,7 @@ export function supporterRoutes(supporters: Supporters, ledger: Ledger): Router 
     });
   });
 
-  router.post('/v1/account/token', auth, async (_req, res) => {
+  api.route({ method: 'post', path: '/v1/account/token', summary: 'A new token; the old one stops working at once', auth: 'supporter', responses: { 201: '{ token }' } }, auth, async (_req, res) => {
     res.status(201).json({ token: await supporters.rotateToken(supporterOf(res)) });
   });
-
-  return router;
 }

@@ -1,11 +1,11 @@
 // Tips and the public view of a handle's escrow over HTTP.
-import { Router } from 'express';
 import { z } from 'zod';
 import { handleSchema, parseHandle } from '../handles.ts';
 import { amountSat, satToMsat } from '../money.ts';
 import type { Supporters } from '../supporters.ts';
 import type { Tips } from '../tips.ts';
 import { ApiError } from './errors.ts';
+import type { Api } from './openapi.ts';
 import { body, idempotencyOf, parse, requireSupporter, supporterOf } from './http.ts';
 
 /** A tweet URL (x.com, twitter.com, mobile., www., /status or /statuses) or a bare id: only the id is kept. */
@@ -18,21 +18,21 @@ export const tweetIdSchema = z.string().transform((input, ctx) => {
 
 const tipBody = z.strictObject({ handle: handleSchema, amountSat: amountSat(), tweet: tweetIdSchema.optional() });
 
-export function tipRoutes(supporters: Supporters, tips: Tips): Router {
-  const router = Router();
-
-  router.post('/v1/tips', requireSupporter(supporters), async (req, res) => {
+export function tipRoutes(api: Api, supporters: Supporters, tips: Tips): void {
+  api.route(
+    { method: 'post', path: '/v1/tips', summary: "Tip a handle: the amount moves into its escrow at once (Idempotency-Key accepted)", auth: 'supporter', body: tipBody, responses: { 201: 'the tip', 400: 'invalid input', 409: 'insufficient_balance', 422: 'idempotency_key_reused' } },
+    requireSupporter(supporters),
+    async (req, res) => {
     const input = parse(tipBody, body(req));
     const idempotency = idempotencyOf(req);
     const tip = await tips.tip({ supporterId: supporterOf(res), handle: input.handle, amountMsat: satToMsat(input.amountSat), tweetId: input.tweet ?? null, ...(idempotency ? { idempotency } : {}) });
     res.status(201).json(tip);
-  });
+    },
+  );
 
-  router.get('/v1/handles/:handle', async (req, res) => {
+  api.route({ method: 'get', path: '/v1/handles/:handle', summary: "A handle's escrow, public", auth: 'none', responses: { 200: '{ handle, claimed, pendingMsat, supporters, tips }', 400: 'invalid_handle' } }, async (req, res) => {
     const handle = parseHandle(req.params.handle as string);
     if (!handle) throw new ApiError(400, 'invalid_handle', 'must be an X handle: 1 to 15 letters, digits or _, with an optional @');
     res.json(await tips.handle(handle));
   });
-
-  return router;
 }

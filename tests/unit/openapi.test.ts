@@ -1,0 +1,78 @@
+// /v1/openapi.json describes every route the app has, from the schemas that validate them.
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/api/server.ts';
+import { Deposits } from '../../src/deposits.ts';
+import { Flattrs } from '../../src/flattrs.ts';
+import { Lnd } from '../../src/ln/lnd.ts';
+import { Supporters } from '../../src/supporters.ts';
+import { Tips } from '../../src/tips.ts';
+import { Withdrawals } from '../../src/withdrawals.ts';
+import { tempLedger } from './ledger-helpers.ts';
+
+interface Layer {
+  route?: { path: string; methods: Record<string, boolean> };
+  handle?: { stack?: Layer[] };
+}
+
+/** Every method + path the express app answers, walking nested routers. */
+function routesOf(stack: Layer[]): string[] {
+  return stack.flatMap((layer) => {
+    if (layer.route) return Object.keys(layer.route.methods).map((m) => `${m.toUpperCase()} ${layer.route!.path}`);
+    return layer.handle?.stack ? routesOf(layer.handle.stack) : [];
+  });
+}
+
+describe('the OpenAPI document', () => {
+  let t: Awaited<ReturnType<typeof tempLedger>>;
+  let app: ReturnType<typeof createApp>;
+  beforeAll(async () => {
+    t = await tempLedger();
+    const log = pino({ level: 'silent' });
+    // A node that is never called: building the app only registers routes.
+    const lnd = new Lnd({ socket: '127.0.0.1:9', cert: 'AAAA', macaroon: 'AAAA', timeoutMs: 1_000 });
+    app = createApp({
+      lnd,
+      network: 'regtest',
+      log,
+      ledger: t.ledger,
+      supporters: new Supporters(t.ledger),
+      tips: new Tips(t.ledger),
+      deposits: new Deposits(t.ledger, lnd, log, { expiryMs: 60_000 }),
+      withdrawals: new Withdrawals(t.ledger, lnd, log, { network: 'regtest', feeBaseMsat: 0n, feePpm: 0n, recheckMs: 60_000 }),
+      flattrs: new Flattrs(t.ledger, log, {}),
+      adminToken: undefined,
+      rateLimitPerMinute: 0,
+    });
+  });
+  afterAll(async () => {
+    await t.dispose();
+  });
+
+  const document = async () => {
+    const server = app.listen(0);
+    await new Promise((resolve) => server.once('listening', resolve));
+    const { port } = server.address() as { port: number };
+    const body = (await (await fetch(`http://127.0.0.1:${port}/v1/openapi.json`)).json()) as { openapi: string; paths: Record<string, Record<string, any>> };
+    server.close();
+    return body;
+  };
+
+  it('has every route of the app, and nothing the app does not answer but the websocket', async () => {
+    const doc = await document();
+    expect(doc.openapi).toBe('3.1.0');
+    const described = Object.entries(doc.paths).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`));
+    const served = routesOf((app as unknown as { router: { stack: Layer[] } }).router.stack);
+    expect(served.length).toBeGreaterThan(15);
+    expect(described.sort()).toEqual([...served, 'GET /v1/events'].sort());
+  });
+
+  it('describes request bodies with the validating schemas: whole sats, handles, no unknown fields', async () => {
+    const tips = (await document()).paths['/v1/tips']!.post;
+    const schema = tips.requestBody.content['application/json'].schema;
+    expect(schema).toMatchObject({ type: 'object', required: ['handle', 'amountSat'], additionalProperties: false });
+    expect(schema.properties.amountSat).toMatchObject({ type: 'integer', exclusiveMinimum: 0 });
+    expect(tips.security).toEqual([{ supporter: [] }]);
+    expect(tips.responses['409']).toBeDefined();
+  });
+});
