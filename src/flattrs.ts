@@ -37,7 +37,7 @@ interface FlattrRecord {
 interface CloseRecord {
   periodId: number;
   state: 'closing' | 'closed';
-  /** The last supporter allocated, in key order. */
+  /** The last supporter allocated, in key order: progress, for the logs. */
   cursor: string | null;
   supporters: number;
   allocatedMsat: string;
@@ -175,19 +175,24 @@ export class Flattrs {
     return result;
   }
 
-  /** Closes the current period (after finishing any close a stop cut short). */
-  close(): Promise<CloseSummary> {
+  /**
+   * Closes the current period (after finishing any close a stop cut short). With `onlyPeriodId`,
+   * only if that period is still the current one: a timer that saw period N due must not close
+   * N+1 because an operator closed N meanwhile.
+   */
+  close(onlyPeriodId?: number): Promise<CloseSummary | undefined> {
     return this.#serially(async () => {
       await this.#resumeCloses();
-      return this.#closeCurrent();
+      return this.#closeCurrent(onlyPeriodId);
     });
   }
 
-  async #closeCurrent(): Promise<CloseSummary> {
+  async #closeCurrent(onlyPeriodId: number | undefined): Promise<CloseSummary | undefined> {
     await this.currentPeriod();
     const periodId = await this.#ledger.run(
       async (tx) => {
         const current = (await tx.get<Period>('period:current'))!;
+        if (onlyPeriodId !== undefined && current.id !== onlyPeriodId) return undefined;
         const next: Period = { id: current.id + 1, startedAt: tx.now.toISOString(), endsAt: periodEnd(tx.now, this.#periodMs).toISOString() };
         tx.put('period:current', next);
         const close: CloseRecord = { periodId: current.id, state: 'closing', cursor: null, supporters: 0, allocatedMsat: '0', startedAt: tx.now.toISOString(), closedAt: null };
@@ -196,6 +201,7 @@ export class Flattrs {
       },
       { sync: true },
     );
+    if (periodId === undefined) return undefined;
     this.#log.info({ periodId }, 'closing period');
     return this.#allocate(periodId);
   }
@@ -213,25 +219,30 @@ export class Flattrs {
     }
   }
 
+  /**
+   * Allocates every supporter of the period that has no marker yet. Always from the period's
+   * start: a supporter whose allocation failed is behind the cursor of later ones, and the
+   * markers (read ahead in batches) make going over allocated ones cheap.
+   */
   async #allocate(periodId: number): Promise<CloseSummary> {
     const started = Date.now();
-    const close = (await this.#ledger.read<CloseRecord>(closeKey(periodId)))!;
     const prefix = `fl:${pad(periodId)}:`;
-    // Past the cursor: every key of supporters allocated before (theirs sort up to `cursor:\xff`).
-    const from = close.cursor ? `${prefix}${close.cursor}:\xff` : prefix;
     let window: Promise<void>[] = [];
+    let failure: unknown;
     let supporterId: string | undefined;
     let things: FlattrRecord[] = [];
     const submit = async () => {
       if (supporterId === undefined) return;
-      window.push(this.#allocateOne(periodId, supporterId, things));
+      // Observed at once: a failure stops the close (to be resumed), never an unhandled rejection.
+      window.push(this.#allocateOne(periodId, supporterId, things).catch((err: unknown) => void (failure ??= err)));
       if (window.length >= closeWindow) {
         await Promise.all(window);
         window = [];
+        if (failure) throw failure;
         crashPoint('close.after-first-window');
       }
     };
-    for await (const value of this.#ledger.db.values({ gt: from, lt: prefixEnd(prefix) })) {
+    for await (const value of this.#ledger.db.values({ gt: prefix, lt: prefixEnd(prefix) })) {
       const flattr = value as FlattrRecord;
       if (flattr.supporterId !== supporterId) {
         await submit();
@@ -242,6 +253,7 @@ export class Flattrs {
     }
     await submit();
     await Promise.all(window);
+    if (failure) throw failure;
     const summary = await this.#ledger.run(
       async (tx) => {
         const done = (await tx.get<CloseRecord>(closeKey(periodId)))!;
@@ -312,7 +324,7 @@ export class Flattrs {
     if (this.#stopped) return;
     try {
       const period = await this.currentPeriod();
-      if (Date.parse(period.endsAt) <= Date.now()) await this.close();
+      if (Date.parse(period.endsAt) <= Date.now()) await this.close(period.id);
     } catch (err) {
       // A close cut short by a stop is finished at the next start.
       if (!this.#stopped) this.#log.error({ err }, 'period close failed');

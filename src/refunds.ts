@@ -6,6 +6,7 @@ import { accounts, type Ledger } from './ledger/ledger.ts';
 import { pad } from './ledger/store.ts';
 import type { Logger } from './log.ts';
 import { formatMsat } from './money.ts';
+import { repeat } from './repeat.ts';
 import type { HandleRecord, Lot } from './tips.ts';
 
 export interface RefundOptions {
@@ -27,7 +28,7 @@ export class Refunds {
   readonly #log: Logger;
   readonly #options: RefundOptions;
   readonly #now: () => Date;
-  #timer: NodeJS.Timeout | undefined;
+  #loop: { stop(): void } | undefined;
 
   constructor(ledger: Ledger, log: Logger, options: RefundOptions = defaultRefundOptions) {
     this.#ledger = ledger;
@@ -104,17 +105,10 @@ export class Refunds {
 
   start(): void {
     this.stop();
-    const tick = () =>
-      void this.sweep()
-        .catch((err: unknown) => this.#log.warn({ err }, 'sweeping unclaimed tips failed'))
-        .finally(() => {
-          if (this.#timer) this.#timer = setTimeout(tick, this.#options.intervalMs);
-        });
-    this.#timer = setTimeout(tick, 0);
+    this.#loop = repeat('sweeping unclaimed tips', this.#options.intervalMs, () => this.sweep(), this.#log);
   }
 
   stop(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#loop?.stop();
   }
 }

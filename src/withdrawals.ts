@@ -13,6 +13,7 @@ import type { Lnd, PaymentState } from './ln/lnd.ts';
 import type { Logger } from './log.ts';
 import { crashPoint } from './crash.ts';
 import { ppmCeil } from './money.ts';
+import { repeat } from './repeat.ts';
 
 type WithdrawalState = 'pending' | 'succeeded' | 'failed';
 
@@ -95,7 +96,7 @@ export class Withdrawals {
   readonly #log: Logger;
   readonly #options: WithdrawalOptions;
   #hubPubkey: string | undefined;
-  #recheck: NodeJS.Timeout | undefined;
+  #recheck: { stop(): void } | undefined;
   /** Withdrawals this process is paying right now: reconcile leaves them alone. */
   readonly #sending = new Set<string>();
 
@@ -221,18 +222,11 @@ export class Withdrawals {
 
   start(): void {
     this.stop();
-    const tick = () =>
-      void this.reconcile()
-        .catch((err: unknown) => this.#log.warn({ err }, 'rechecking pending withdrawals failed'))
-        .finally(() => {
-          if (this.#recheck) this.#recheck = setTimeout(tick, this.#options.recheckMs);
-        });
-    this.#recheck = setTimeout(tick, 0);
+    this.#recheck = repeat('rechecking pending withdrawals', this.#options.recheckMs, () => this.reconcile(), this.#log);
   }
 
   stop(): void {
-    clearTimeout(this.#recheck);
-    this.#recheck = undefined;
+    this.#recheck?.stop();
   }
 }
 

@@ -175,6 +175,11 @@ export class Ledger {
    */
   readonly #cache = new Map<string, unknown>();
   readonly #cacheMax: number;
+  /**
+   * Counts committed batches. A read that started before a commit may return what that commit
+   * replaced: it is then not cached, so the caches only ever hold what is on disk now.
+   */
+  #generation = 0;
   readonly #seqs = new Map<string, bigint>();
   readonly #listeners = new Set<(events: LedgerEvent[]) => void>();
   #queue: Queued[] = [];
@@ -227,8 +232,9 @@ export class Ledger {
       const cached = this.#cache.get(key);
       return cached === deleted ? undefined : (cached as T);
     }
+    const generation = this.#generation;
     const value = await this.#db.get(key);
-    this.#remember(key, value === undefined ? deleted : value);
+    if (generation === this.#generation) this.#remember(key, value === undefined ? deleted : value);
     return value as T | undefined;
   }
 
@@ -246,9 +252,10 @@ export class Ledger {
   async committedBalance(account: Account): Promise<bigint> {
     const cached = this.#balances.get(account);
     if (cached !== undefined) return cached;
+    const generation = this.#generation;
     const stored = await this.#db.get(`bal:${account}`);
     const value = stored === undefined ? 0n : BigInt(stored as string);
-    this.#balances.set(account, value);
+    if (generation === this.#generation) this.#balances.set(account, value);
     return value;
   }
 
@@ -371,18 +378,20 @@ export class Ledger {
     }
     if (staged.size > 0) {
       for (const [name, value] of this.#seqs) staged.set(`seq:${name}`, value.toString());
-      const batch = this.#db.batch();
-      for (const [key, value] of staged) {
-        if (value === deleted) batch.del(key);
-        else batch.put(key, value);
-      }
       try {
+        const batch = this.#db.batch();
+        for (const [key, value] of staged) {
+          if (value === deleted) batch.del(key);
+          else batch.put(key, value);
+        }
         await batch.write({ sync });
       } catch (error) {
         // Nothing of this batch is on disk; the balance cache was not touched.
         for (const op of group) op.reject(error);
         return;
       }
+      // In the same synchronous step as the generation moves on: see #generation.
+      this.#generation += 1;
       for (const [key, value] of staged) {
         if (key.startsWith('bal:')) this.#balances.set(key.slice(4), BigInt(value as string));
         else if (this.#cache.has(key)) this.#cache.set(key, value);
@@ -395,6 +404,17 @@ export class Ledger {
       if (outcome.ok) op.resolve(outcome.value);
       else op.reject(outcome.error);
     });
-    if (pendingEvents.length > 0) for (const listener of this.#listeners) listener(pendingEvents);
+    if (pendingEvents.length > 0) {
+      for (const listener of this.#listeners) {
+        try {
+          listener(pendingEvents);
+        } catch (err) {
+          // A listener's failure is its own; the batch is committed and answered.
+          queueMicrotask(() => {
+            throw err;
+          });
+        }
+      }
+    }
   }
 }

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { api, eventually, lndOf, startTipd, type TipdProcess } from './helpers.ts';
+import { api, eventually, fundedSupporter, lndOf, startTipd, type TipdProcess } from './helpers.ts';
 
 interface Message {
   type: string;
@@ -45,12 +45,6 @@ afterAll(async () => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function fundedSupporter(url: string) {
-  const supporter = (await api(url, 'POST', '/v1/accounts')).body as { id: string; token: string };
-  const deposit = (await api(url, 'POST', '/v1/deposits', { token: supporter.token, body: { amountSat: 10_000 } })).body;
-  await lndOf('alice').payInvoice({ paymentRequest: deposit.paymentRequest, maxFeeMsat: 10_000n });
-  return { ...supporter, depositId: deposit.id as string };
-}
 const tip = (url: string, token: string, handle: string, amountSat: number) => api(url, 'POST', '/v1/tips', { token, body: { handle, amountSat } });
 
 describe('the events websocket', () => {
@@ -72,7 +66,7 @@ describe('the events websocket', () => {
   });
 
   it('lets anyone follow a handle and see what it receives, without who sent it', async () => {
-    const supporter = await fundedSupporter(tipd.url);
+    const supporter = await fundedSupporter(tipd.url, 10_000);
     const watcher = await connect(tipd.url);
     try {
       watcher.send({ type: 'follow', handle: '@Events_B' });
@@ -112,7 +106,7 @@ describe('the events websocket', () => {
   });
 
   it('gives a client that comes back what it missed, in order, also across a restart of tipd', async () => {
-    const supporter = await fundedSupporter(tipd.url);
+    const supporter = await fundedSupporter(tipd.url, 10_000);
     await eventually(async () => ((await tip(tipd.url, supporter.token, 'events_c', 100)).status === 201 ? true : undefined));
     const first = await connect(tipd.url, { authorization: `Bearer ${supporter.token}` });
     first.send({ type: 'resume', after: 0 });

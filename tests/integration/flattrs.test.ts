@@ -1,25 +1,14 @@
 // Flattr budgets over HTTP on the real stack: a supporter funded from alice's node sets a budget,
 // flattrs handles and a tweet, and the operator closes the period.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, eventually, lndOf, stack, startTipd, type TipdProcess } from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { fundedSupporter, stack, tipdForFile } from './helpers.ts';
 
-let tipd: TipdProcess;
-beforeAll(async () => {
-  tipd = await startTipd();
-});
-afterAll(async () => {
-  await tipd.stop();
-});
-
-const call = <T = any>(method: string, route: string, options?: Parameters<typeof api>[3]) => api<T>(tipd.url, method, route, options);
+const { call, ...tipd } = tipdForFile();
 const admin = () => ({ token: stack().tipd.adminToken });
 
 describe('flattr budgets', () => {
   it('split the monthly budget over what was flattred when the operator closes the period', async () => {
-    const { token } = (await call('POST', '/v1/accounts')).body;
-    const deposit = (await call('POST', '/v1/deposits', { token, body: { amountSat: 10_000 } })).body;
-    await lndOf('alice').payInvoice({ paymentRequest: deposit.paymentRequest, maxFeeMsat: 10_000n });
-    await eventually(async () => ((await call('GET', `/v1/deposits/${deposit.id}`, { token })).body.state === 'settled' ? true : undefined));
+    const { token } = await fundedSupporter(tipd.url, 10_000);
 
     expect((await call('PUT', '/v1/budget', { token, body: { monthlyBudgetSat: 3_000 } })).body).toEqual({ monthlyBudgetSat: 3_000 });
     const suffix = Date.now().toString(36);
@@ -64,10 +53,7 @@ describe('flattr budgets', () => {
 
 describe('the operator audit', () => {
   it('shows what tipd owes next to the hub’s channel balance, and that the ledger sums to zero', async () => {
-    const { token } = (await call('POST', '/v1/accounts')).body;
-    const deposit = (await call('POST', '/v1/deposits', { token, body: { amountSat: 4_000 } })).body;
-    await lndOf('alice').payInvoice({ paymentRequest: deposit.paymentRequest, maxFeeMsat: 10_000n });
-    await eventually(async () => ((await call('GET', `/v1/deposits/${deposit.id}`, { token })).body.state === 'settled' ? true : undefined));
+    const { token } = await fundedSupporter(tipd.url, 4_000);
     await call('POST', '/v1/tips', { token, body: { handle: 'audited', amountSat: 1_000 } });
 
     const audit = await call('GET', '/v1/admin/audit', admin());

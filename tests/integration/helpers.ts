@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { Lnd } from '../../src/ln/lnd.ts';
 import { waitFor } from '../../regtest/procs.ts';
 import { repoRoot, tipdEnv, type Stack } from '../../regtest/stack.ts';
@@ -100,4 +100,32 @@ export async function api<T = any>(url: string, method: string, route: string, o
   const res = await fetch(`${url}${route}`, { method, headers, ...(body === undefined ? {} : { body }) });
   const text = await res.text();
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+}
+
+/** A tipd for the tests of one file: started before them, stopped after; `call` talks to it. */
+export function tipdForFile(env: Record<string, string> = {}) {
+  let tipd: TipdProcess | undefined;
+  beforeAll(async () => {
+    tipd = await startTipd(env);
+  });
+  afterAll(async () => {
+    await tipd?.stop();
+  });
+  return {
+    get url() {
+      return tipd!.url;
+    },
+    call: <T = any>(method: string, route: string, options?: Parameters<typeof api>[3]) => api<T>(tipd!.url, method, route, options),
+  };
+}
+
+/** A new supporter of the tipd at `url`, with `sat` deposited by paying the invoice from alice. */
+export async function fundedSupporter(url: string, sat: number): Promise<{ id: string; token: string; depositId: string }> {
+  const supporter = (await api(url, 'POST', '/v1/accounts')).body as { id: string; token: string };
+  const deposit = await api(url, 'POST', '/v1/deposits', { token: supporter.token, body: { amountSat: sat } });
+  expect(deposit.status).toBe(201);
+  const paid = await lndOf('alice').payInvoice({ paymentRequest: deposit.body.paymentRequest, maxFeeMsat: 10_000n });
+  expect(paid.state).toBe('succeeded');
+  await eventually(async () => ((await api(url, 'GET', `/v1/deposits/${deposit.body.id}`, { token: supporter.token })).body.state === 'settled' ? true : undefined));
+  return { ...supporter, depositId: deposit.body.id as string };
 }

@@ -3,18 +3,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, eventually, lndOf, startTipd, type TipdProcess } from './helpers.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { api, eventually, fundedSupporter, lndOf, startTipd, tipdForFile } from './helpers.ts';
 
-let tipd: TipdProcess;
-beforeAll(async () => {
-  tipd = await startTipd();
-});
-afterAll(async () => {
-  await tipd.stop();
-});
-
-const call = <T = any>(method: string, route: string, options?: Parameters<typeof api>[3]) => api<T>(tipd.url, method, route, options);
+const tipd = tipdForFile();
+const { call } = tipd;
 
 async function newSupporter(): Promise<{ id: string; token: string }> {
   const created = await call('POST', '/v1/accounts');
@@ -22,16 +15,7 @@ async function newSupporter(): Promise<{ id: string; token: string }> {
   return created.body;
 }
 
-/** A supporter with `sat` deposited by paying the deposit invoice from alice's node. */
-async function fundedSupporter(sat: number, url = tipd.url) {
-  const supporter = (await api(url, 'POST', '/v1/accounts')).body as { id: string; token: string };
-  const deposit = await api(url, 'POST', '/v1/deposits', { token: supporter.token, body: { amountSat: sat } });
-  expect(deposit.status).toBe(201);
-  const paid = await lndOf('alice').payInvoice({ paymentRequest: deposit.body.paymentRequest, maxFeeMsat: 10_000n });
-  expect(paid.state).toBe('succeeded');
-  await eventually(async () => ((await api(url, 'GET', `/v1/deposits/${deposit.body.id}`, { token: supporter.token })).body.state === 'settled' ? true : undefined));
-  return { ...supporter, depositId: deposit.body.id as string };
-}
+const funded = (sat: number) => fundedSupporter(tipd.url, sat);
 
 describe('supporter accounts', () => {
   it('are created with a token shown once, which then authenticates the supporter', async () => {
@@ -62,7 +46,7 @@ describe('supporter accounts', () => {
 
 describe('deposits', () => {
   it('credit exactly what alice paid, once, and show up in the history', async () => {
-    const { token, depositId } = await fundedSupporter(50_000);
+    const { token, depositId } = await funded(50_000);
     const deposit = await call('GET', `/v1/deposits/${depositId}`, { token });
     expect(deposit.body).toMatchObject({ state: 'settled', amountMsat: '50000000', receivedMsat: '50000000' });
     expect(deposit.body.paymentRequest).toMatch(/^lnbcrt500u1/);
@@ -112,7 +96,7 @@ describe('deposits', () => {
 
 describe('tips', () => {
   it('move sats from the supporter into the handle’s escrow at once', async () => {
-    const { token } = await fundedSupporter(10_000);
+    const { token } = await funded(10_000);
     const tip = await call('POST', '/v1/tips', { token, body: { handle: '@Carol_Creator', amountSat: 1_500, tweet: 'https://x.com/Carol_Creator/status/1790000000000000000?s=20' } });
     expect(tip.status).toBe(201);
     expect(tip.body).toMatchObject({ handle: 'Carol_Creator', amountMsat: '1500000', tweetId: '1790000000000000000' });
@@ -123,7 +107,7 @@ describe('tips', () => {
   });
 
   it('count supporters once per handle, however often they tip, and compare handles case-insensitively', async () => {
-    const { token } = await fundedSupporter(10_000);
+    const { token } = await funded(10_000);
     const handle = `case_${Date.now().toString(36)}`;
     for (const spelling of [handle.toUpperCase(), `@${handle}`, handle]) {
       expect((await call('POST', '/v1/tips', { token, body: { handle: spelling, amountSat: 100 } })).status).toBe(201);
@@ -132,7 +116,7 @@ describe('tips', () => {
   });
 
   it('answer 409 insufficient_balance when the tip does not fit, and move nothing', async () => {
-    const { token } = await fundedSupporter(1_000);
+    const { token } = await funded(1_000);
     const res = await call('POST', '/v1/tips', { token, body: { handle: 'carol', amountSat: 1_001 } });
     expect(res.status).toBe(409);
     expect(res.body.error.code).toBe('insufficient_balance');
@@ -140,7 +124,7 @@ describe('tips', () => {
   });
 
   it('with one Idempotency-Key are booked once however often they are sent; the key with another body is 422', async () => {
-    const { token } = await fundedSupporter(10_000);
+    const { token } = await funded(10_000);
     const send = (amountSat: number) => call('POST', '/v1/tips', { token, body: { handle: 'idem_test', amountSat }, headers: { 'idempotency-key': 'tip-42' } });
     const answers = await Promise.all(Array.from({ length: 20 }, () => send(700)));
     expect(new Set(answers.map((a) => a.status))).toEqual(new Set([201]));

@@ -1,33 +1,19 @@
 // Withdrawals on the real stack: a supporter's balance paid to invoices of alice (direct) and dave
 // (two hops, a real fee), with the amount and fee held first and the rest released.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, eventually, lndOf, startTipd, type TipdProcess } from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { fundedSupporter, lndOf, tipdForFile } from './helpers.ts';
 
-let tipd: TipdProcess;
-beforeAll(async () => {
-  tipd = await startTipd();
-});
-afterAll(async () => {
-  await tipd.stop();
-});
-
-const call = <T = any>(method: string, route: string, options?: Parameters<typeof api>[3]) => api<T>(tipd.url, method, route, options);
+const tipd = tipdForFile();
+const { call } = tipd;
 const balance = async (token: string) => BigInt((await call('GET', '/v1/account', { token })).body.balanceMsat);
-
-async function fundedSupporter(sat: number) {
-  const { token } = (await call('POST', '/v1/accounts')).body as { token: string };
-  const deposit = (await call('POST', '/v1/deposits', { token, body: { amountSat: sat } })).body;
-  expect((await lndOf('alice').payInvoice({ paymentRequest: deposit.paymentRequest, maxFeeMsat: 10_000n })).state).toBe('succeeded');
-  await eventually(async () => ((await call('GET', `/v1/deposits/${deposit.id}`, { token })).body.state === 'settled' ? true : undefined));
-  return token;
-}
+const funded = async (sat: number): Promise<string> => (await fundedSupporter(tipd.url, sat)).token;
 
 const invoiceOf = async (node: 'alice' | 'dave' | 'hub', sat: number) =>
   (await lndOf(node).createInvoice({ amountMsat: BigInt(sat) * 1000n, description: 'withdrawal test', expiresAt: new Date(Date.now() + 600_000) })).paymentRequest;
 
 describe('withdrawals', () => {
   it("pay the supporter's invoice at alice over the direct channel: no fee, the reserve released", async () => {
-    const token = await fundedSupporter(20_000);
+    const token = await funded(20_000);
     const request = await invoiceOf('alice', 5_000);
     const res = await call('POST', '/v1/withdrawals', { token, body: { paymentRequest: request } });
     expect(res.status).toBe(201);
@@ -38,7 +24,7 @@ describe('withdrawals', () => {
   });
 
   it('pay an invoice of dave through carol, booking the real routing fee and releasing the rest', async () => {
-    const token = await fundedSupporter(20_000);
+    const token = await funded(20_000);
     const res = await call('POST', '/v1/withdrawals', { token, body: { paymentRequest: await invoiceOf('dave', 10_000) } });
     expect(res.body.state).toBe('succeeded');
     const feeMsat = BigInt(res.body.feeMsat);
@@ -50,7 +36,7 @@ describe('withdrawals', () => {
   });
 
   it('give everything back when LND says the payment failed (the invoice was paid already)', async () => {
-    const token = await fundedSupporter(20_000);
+    const token = await funded(20_000);
     const request = await invoiceOf('alice', 3_000);
     expect((await lndOf('carol').payInvoice({ paymentRequest: request, maxFeeMsat: 10_000n })).state).toBe('succeeded');
     const res = await call('POST', '/v1/withdrawals', { token, body: { paymentRequest: request } });
@@ -60,20 +46,20 @@ describe('withdrawals', () => {
   });
 
   it('answer a second request for the same invoice with the first withdrawal, paid once', async () => {
-    const token = await fundedSupporter(20_000);
+    const token = await funded(20_000);
     const request = await invoiceOf('alice', 1_000);
     const first = await call('POST', '/v1/withdrawals', { token, body: { paymentRequest: request } });
     const second = await call('POST', '/v1/withdrawals', { token, body: { paymentRequest: request } });
     expect(second.body.id).toBe(first.body.id);
     expect(await balance(token)).toBe(19_000_000n);
-    const stranger = await fundedSupporter(5_000);
+    const stranger = await funded(5_000);
     const refused = await call('POST', '/v1/withdrawals', { token: stranger, body: { paymentRequest: request } });
     expect(refused.status).toBe(409);
     expect(refused.body.error.code).toBe('invoice_already_used');
   });
 
   it('never spend more than the balance, however many are sent at once', async () => {
-    const token = await fundedSupporter(5_200);
+    const token = await funded(5_200);
     const requests = await Promise.all(Array.from({ length: 20 }, () => invoiceOf('alice', 1_000)));
     const answers = await Promise.all(requests.map((paymentRequest) => call('POST', '/v1/withdrawals', { token, body: { paymentRequest } })));
     const paid = answers.filter((a) => a.status === 201 && a.body.state === 'succeeded');
@@ -91,7 +77,7 @@ describe('withdrawals', () => {
     { what: 'something that is not an invoice', request: async () => 'lnbcrt1nonsense', status: 400, code: 'invalid_payment_request' },
     { what: 'an invoice for more than the balance', request: () => invoiceOf('alice', 50_000), status: 409, code: 'insufficient_balance' },
   ])('refuse $what with $status $code, and hold nothing', async ({ request, status, code }) => {
-    const token = await fundedSupporter(10_000);
+    const token = await funded(10_000);
     const res = await call('POST', '/v1/withdrawals', { token, body: { paymentRequest: await request() } });
     expect(res.status).toBe(status);
     expect(res.body.error.code).toBe(code);

@@ -73,7 +73,7 @@ describe('a period close', () => {
     const broke = await supporter(0n, 10);
     await flattrs.flattr(poor, handle('dave'), null);
     await flattrs.flattr(broke, handle('dave'), null);
-    expect((await flattrs.close()).allocatedMsat).toBe('1500');
+    expect((await flattrs.close())?.allocatedMsat).toBe('1500');
     expect(await escrow('dave')).toBe(1_500n);
     expect(await t.ledger.balance(accounts.supporter(poor))).toBe(0n);
   });
@@ -128,6 +128,17 @@ describe('a period close', () => {
     expect(await t.ledger.balance(accounts.escrow('ivan'))).toBe(150_000n);
     expect((await t.ledger.read<{ state: string }>(`close:${pad(1)}`))?.state).toBe('closed');
     expect(await t.ledger.sumOfBalances()).toBe(0n);
+  });
+
+  it('does not close the next period when a close for a period already closed comes late', async () => {
+    const alice = await supporter(100_000n, 10);
+    await flattrs.flattr(alice, handle('kim'), null);
+    const due = await flattrs.currentPeriod();
+    await flattrs.close();
+    await flattrs.flattr(alice, handle('kim'), null);
+    expect(await flattrs.close(due.id)).toBeUndefined();
+    expect((await flattrs.currentPeriod()).id).toBe(due.id + 1);
+    expect(await escrow('kim')).toBe(10_000n);
   });
 
   it('closes a period by itself when its time is up', async () => {

@@ -96,6 +96,33 @@ describe('the ledger', () => {
     expect(page2).toHaveLength(2);
   });
 
+  it('never lets a read from outside the writer put a stale balance in its cache', async () => {
+    await deposit(alice, 10_000n);
+    const ledger = await t.reopen();
+    // Hold the next LevelDB read after it has read, until released (the store itself is real).
+    const db = t.db as unknown as { get: (...args: unknown[]) => Promise<unknown> };
+    const realGet = db.get.bind(db);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let holdNext = true;
+    db.get = async (...args: unknown[]) => {
+      const value = await realGet(...args);
+      if (holdNext) {
+        holdNext = false;
+        await gate;
+      }
+      return value;
+    };
+
+    const slowRead = ledger.balance(carolEscrow); // reads 0 from disk, then waits
+    await ledger.run((tx) => tx.transfer('tip', alice, carolEscrow, 1_000n)); // commits 1,000
+    release();
+    expect(await slowRead).toBe(0n);
+    await ledger.run((tx) => tx.transfer('tip', alice, carolEscrow, 1_000n));
+    expect(await ledger.balance(carolEscrow)).toBe(2_000n);
+    expect(await ledger.sumOfBalances()).toBe(0n);
+  });
+
   it('cannot be opened twice: a second opener is told the folder is in use', async () => {
     await expect(openStore(t.dir)).rejects.toBeInstanceOf(StoreLockedError);
   });

@@ -1,0 +1,24 @@
+// Background work that runs now and then again `intervalMs` after each run ends (never two runs
+// at once); a failed run is logged and the next one comes as usual.
+import type { Logger } from './log.ts';
+
+export function repeat(what: string, intervalMs: number, work: () => Promise<unknown>, log: Logger): { stop(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const tick = () => {
+    void work()
+      .catch((err: unknown) => {
+        if (!stopped) log.warn({ err }, `${what} failed`);
+      })
+      .finally(() => {
+        if (!stopped) timer = setTimeout(tick, intervalMs);
+      });
+  };
+  timer = setTimeout(tick, 0);
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
