@@ -11,7 +11,7 @@ import type { Lnd, SettledInvoice } from './ln/lnd.ts';
 import type { Logger } from './log.ts';
 import { formatMsat } from './money.ts';
 
-type DepositState = 'creating' | 'open' | 'settled' | 'failed';
+type DepositState = 'creating' | 'open' | 'settled' | 'failed' | 'expired';
 
 interface DepositRecord {
   id: string;
@@ -167,11 +167,13 @@ export class Deposits {
     let checked = 0;
     for await (const [, value] of this.#ledger.db.iterator({ gt: 'dep:', lt: prefixEnd('dep:') })) {
       const record = value as DepositRecord;
-      if (record.state === 'settled' || record.state === 'failed') continue;
+      if (record.state !== 'open' && record.state !== 'creating') continue;
       checked += 1;
       const invoice = await this.#lnd.getInvoice(record.paymentHash);
       if (invoice?.state === 'settled' && invoice.settled) await this.credit(invoice.settled);
-      else if (!invoice && record.state === 'creating' && Date.now() - Date.parse(record.createdAt) > creatingGraceMs) await this.#markFailed(record.id);
+      else if (!invoice && record.state === 'creating' && Date.now() - Date.parse(record.createdAt) > creatingGraceMs) await this.#close(record.id, 'creating', 'failed');
+      // Past its expiry LND cannot settle it any more: it leaves this scan for good.
+      else if (invoice && invoice.state !== 'settled' && Date.parse(record.expiresAt) < Date.now()) await this.#close(record.id, 'open', 'expired');
     }
     this.#log.info({ settleCursor: cursor, openDepositsChecked: checked }, 'following deposits');
   }
@@ -180,11 +182,11 @@ export class Deposits {
     this.#watch?.stop();
   }
 
-  /** A deposit whose invoice LND never made (tipd stopped in between): nobody can pay it. */
-  #markFailed(id: string): Promise<void> {
+  /** Ends a deposit nobody can pay: `failed` when LND never made its invoice (tipd stopped in between), `expired` after its time. */
+  #close(id: string, from: DepositState, to: 'failed' | 'expired'): Promise<void> {
     return this.#ledger.run(async (tx) => {
       const record = await tx.get<DepositRecord>(`dep:${id}`);
-      if (record?.state === 'creating') tx.put(`dep:${id}`, { ...record, state: 'failed' });
+      if (record?.state === from) tx.put(`dep:${id}`, { ...record, state: to });
     });
   }
 }

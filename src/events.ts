@@ -67,6 +67,15 @@ export class EventHub {
     this.#limits = limits;
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: limits.messageBytesMax });
     this.#unsubscribe = ledger.onEvents((events) => this.#publish(events));
+    // A rotated token may have leaked: sockets that authenticated with it go.
+    supporters.onTokenRotated((id) => {
+      for (const client of this.#clients) {
+        if (client.topics.has(`account:${id}`)) {
+          client.socket.close(4001, 'token rotated');
+          this.#clients.delete(client);
+        }
+      }
+    });
   }
 
   /** Takes over websocket upgrades of /v1/events on the HTTP server. */
@@ -125,13 +134,14 @@ export class EventHub {
         return this.#send(client, { type: 'ready', topics: [...client.topics] });
       }
       case 'resume':
+        if (client.held) return this.#send(client, { type: 'error', code: 'resume_in_progress', message: 'one resume at a time' });
         return this.#replay(client, message.after);
     }
   }
 
   /** Sends the stored events after `after` that the client may see, then what came live meanwhile. */
   async #replay(client: Client, after: number): Promise<void> {
-    client.held ??= [];
+    client.held = [];
     client.lastSent = Math.max(client.lastSent, after);
     let cursor = after;
     for (;;) {
@@ -177,15 +187,22 @@ export class EventHub {
 
   /** Deletes events older than the retention time, now and every hour. */
   startPruning(): void {
+    // Oldest first, 10,000 at a time, until the first event young enough to keep.
     const prune = async () => {
       const before = Date.now() - this.#limits.retentionMs;
-      const old: string[] = [];
-      for await (const [key, value] of this.#ledger.db.iterator({ gt: 'evt:', lt: prefixEnd('evt:'), limit: 10_000 })) {
-        if (Date.parse((value as LedgerEvent).at) >= before) break;
-        old.push(key);
+      let pruned = 0;
+      for (;;) {
+        const old: string[] = [];
+        for await (const [key, value] of this.#ledger.db.iterator({ gt: 'evt:', lt: prefixEnd('evt:'), limit: 10_000 })) {
+          if (Date.parse((value as LedgerEvent).at) >= before) break;
+          old.push(key);
+        }
+        if (old.length === 0) break;
+        await this.#ledger.run((tx) => old.forEach((key) => tx.del(key)));
+        pruned += old.length;
+        if (old.length < 10_000) break;
       }
-      if (old.length > 0) await this.#ledger.run((tx) => old.forEach((key) => tx.del(key)));
-      if (old.length > 0) this.#log.info({ pruned: old.length }, 'old events pruned');
+      if (pruned > 0) this.#log.info({ pruned }, 'old events pruned');
     };
     const tick = () => void prune().catch((err: unknown) => this.#log.warn({ err }, 'pruning events failed'));
     tick();

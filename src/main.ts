@@ -76,8 +76,8 @@ async function checkLnd(attempt = 1): Promise<void> {
     const node = await lnd.checkReady(config.network);
     log.info({ pubkey: node.pubkey, alias: node.alias, blockHeight: node.blockHeight, version: node.version }, 'LND ready');
     if (!stopping) {
-      await deposits.start();
       withdrawals.start();
+      await deposits.start();
     }
   } catch (err) {
     if (stopping) return;

@@ -15,6 +15,12 @@ const newToken = () => `tipd_${randomBytes(32).toString('base64url')}`;
 
 export class Supporters {
   readonly #ledger: Ledger;
+  readonly #rotated = new Set<(supporterId: string) => void>();
+
+  /** Told after a supporter's token was replaced: whatever still runs on the old one must stop. */
+  onTokenRotated(listener: (supporterId: string) => void): void {
+    this.#rotated.add(listener);
+  }
   constructor(ledger: Ledger) {
     this.#ledger = ledger;
   }
@@ -55,6 +61,7 @@ export class Supporters {
       },
       { sync: true },
     );
+    for (const listener of this.#rotated) listener(id);
     return token;
   }
 }

@@ -129,6 +129,15 @@ export class Withdrawals {
   /** Holds the money, records the withdrawal, then pays; answers with where it stands. */
   async create(supporterId: string, paymentRequest: string, idempotency?: { key: string; fingerprint: string }): Promise<WithdrawalView> {
     const decoded = decodeInvoice(paymentRequest);
+    // A request repeated (a retry, perhaps after the invoice expired) gets the withdrawal as it stands now.
+    if (decoded) {
+      const earlier = await this.#ledger.read<string>(`wdhash:${decoded.paymentHash}`);
+      const record = earlier ? await this.#ledger.read<WithdrawalRecord>(`wd:${earlier}`) : undefined;
+      if (record) {
+        if (record.supporterId !== supporterId) throw new InvoiceRefused('invoice_already_used');
+        return this.#view(record);
+      }
+    }
     const problem = invoiceProblem(decoded, { network: this.#options.network, hubPubkey: await this.#hub(), now: new Date() });
     if (problem || !decoded?.amountMsat) throw new InvoiceRefused(problem ?? 'amount_missing');
     const amountMsat = decoded.amountMsat;
@@ -136,7 +145,7 @@ export class Withdrawals {
     const fresh: WithdrawalRecord = {
       id: randomBytes(12).toString('base64url'),
       supporterId,
-      paymentRequest,
+      paymentRequest: decoded.request,
       paymentHash: decoded.paymentHash,
       amountMsat: amountMsat.toString(),
       feeReserveMsat: feeReserveMsat.toString(),
@@ -159,10 +168,10 @@ export class Withdrawals {
       { sync: true, ...(idempotency ? { idempotency: { scope: supporterId, ...idempotency } } : {}) },
     );
     if (record.supporterId !== supporterId) throw new InvoiceRefused('invoice_already_used');
-    if (record.id !== fresh.id || record.state !== 'pending') return this.#view(record);
+    if (record.id !== fresh.id) return this.#view((await this.#ledger.read<WithdrawalRecord>(`wd:${record.id}`)) ?? record);
     this.#sending.add(record.id);
     try {
-      const outcome = await this.#lnd.payInvoice({ paymentRequest, maxFeeMsat: feeReserveMsat });
+      const outcome = await this.#lnd.payInvoice({ paymentRequest: decoded.request, maxFeeMsat: feeReserveMsat });
       crashPoint('withdrawal.paid-not-booked');
       return this.#view(await this.#settle(record.id, outcome));
     } finally {
@@ -211,11 +220,16 @@ export class Withdrawals {
     }
     for (const record of pending) {
       if (this.#sending.has(record.id)) continue;
-      const found = await this.#lnd.getPayment(record.paymentHash);
-      if (found) {
-        await this.#settle(record.id, found);
-      } else if (Date.now() - Date.parse(record.createdAt) > neverSentAfterMs) {
-        await this.#settle(record.id, { state: 'failed', paymentHash: record.paymentHash, reason: 'never sent (tipd stopped before paying)' });
+      // One withdrawal that cannot be settled now must not hold up the others.
+      try {
+        const found = await this.#lnd.getPayment(record.paymentHash);
+        if (found) {
+          await this.#settle(record.id, found);
+        } else if (Date.now() - Date.parse(record.createdAt) > neverSentAfterMs) {
+          await this.#settle(record.id, { state: 'failed', paymentHash: record.paymentHash, reason: 'never sent (tipd stopped before paying)' });
+        }
+      } catch (err) {
+        this.#log.error({ err, withdrawal: record.id }, 'could not settle a pending withdrawal; will try again');
       }
     }
   }

@@ -6,7 +6,8 @@ import type { RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { errorBody } from './errors.ts';
 
-export function rateLimiter(perMinute: number): RequestHandler {
+/** `isToken` tells a real supporter token from made-up ones, which count as no token at all. */
+export function rateLimiter(perMinute: number, isToken: (token: string) => Promise<boolean>): RequestHandler {
   if (perMinute === 0) return (_req, _res, next) => next();
   return rateLimit({
     windowMs: 60_000,
@@ -14,9 +15,9 @@ export function rateLimiter(perMinute: number): RequestHandler {
     standardHeaders: 'draft-8',
     legacyHeaders: false,
     // The token's hash, not the token, is the key: the limiter's memory holds no secret.
-    keyGenerator: (req) => {
+    keyGenerator: async (req) => {
       const token = /^Bearer (\S+)$/.exec(req.get('authorization') ?? '')?.[1];
-      return token ? `t:${createHash('sha256').update(token).digest('hex')}` : `a:${ipKeyGenerator(req.ip ?? 'unknown')}`;
+      return token && (await isToken(token)) ? `t:${createHash('sha256').update(token).digest('hex')}` : `a:${ipKeyGenerator(req.ip ?? 'unknown')}`;
     },
     handler: (_req, res) => {
       res.status(429).json(errorBody('rate_limited', `more than ${perMinute} requests a minute; slow down`));

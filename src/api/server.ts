@@ -54,7 +54,7 @@ export function createApp(deps: AppDeps): Express {
     });
     next();
   });
-  app.use('/v1', rateLimiter(deps.rateLimitPerMinute));
+  app.use('/v1', rateLimiter(deps.rateLimitPerMinute, async (token) => (await deps.supporters.authenticate(token)) !== undefined));
   app.use(express.json({ limit: bodyLimitBytes, strict: true, reviver: jsonReviver as (key: string, value: unknown) => unknown }));
 
   const api = new Api();

@@ -4,6 +4,8 @@ import { parsePaymentRequest } from 'invoices';
 import type { Network } from '../config.ts';
 
 export interface DecodedInvoice {
+  /** The request as LND takes it: trimmed, lower case, without a `lightning:` prefix. */
+  request: string;
   paymentHash: string;
   payee: string;
   /** Absent for an invoice that lets the payer choose the amount. */
@@ -25,9 +27,10 @@ export const invoiceNetworkOf: Record<Network, string> = {
 /** `undefined` when `request` is not a valid BOLT11 payment request. */
 export function decodeInvoice(request: string): DecodedInvoice | undefined {
   try {
-    const parsed = parsePaymentRequest({ request: request.trim().toLowerCase().replace(/^lightning:/, '') });
+    const normalised = request.trim().toLowerCase().replace(/^lightning:/, '');
+    const parsed = parsePaymentRequest({ request: normalised });
     const amountMsat = parsed.mtokens && parsed.mtokens !== '0' ? BigInt(parsed.mtokens) : undefined;
-    return { paymentHash: parsed.id, payee: parsed.destination, amountMsat, expiresAt: new Date(parsed.expires_at), network: parsed.network };
+    return { request: normalised, paymentHash: parsed.id, payee: parsed.destination, amountMsat, expiresAt: new Date(parsed.expires_at), network: parsed.network };
   } catch {
     return undefined;
   }

@@ -343,7 +343,7 @@ export class Lnd {
     const decoded = decodeInvoice(args.paymentRequest);
     if (!decoded) return Promise.resolve({ state: 'failed', paymentHash: '', reason: 'not a BOLT11 payment request' });
     return this.#pay(decoded.paymentHash, () =>
-      subscribeToPayViaRequest({ lnd: this.#lnd, request: args.paymentRequest, max_fee_mtokens: args.maxFeeMsat.toString(), pathfinding_timeout: this.#timeoutMs }),
+      subscribeToPayViaRequest({ lnd: this.#lnd, request: decoded.request, max_fee_mtokens: args.maxFeeMsat.toString(), pathfinding_timeout: this.#timeoutMs }),
     );
   }
 

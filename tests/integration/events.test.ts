@@ -29,6 +29,7 @@ async function connect(url: string, headers: Record<string, string> = {}) {
   return {
     messages,
     send: (message: unknown) => socket.send(typeof message === 'string' ? message : JSON.stringify(message)),
+    closed: new Promise<number>((resolve) => socket.once('close', (code) => resolve(code))),
     next: (test: (m: Message) => boolean) => eventually(async () => messages.find(test), 15_000),
     close: () => socket.close(),
   };
@@ -90,6 +91,14 @@ describe('the events websocket', () => {
     } finally {
       browser.close();
     }
+  });
+
+  it('closes a socket whose token was rotated: a leaked token stops working there too', async () => {
+    const { token } = (await api(tipd.url, 'POST', '/v1/accounts')).body;
+    const client = await connect(tipd.url, { authorization: `Bearer ${token}` });
+    await client.next((m) => m.type === 'ready');
+    expect((await api(tipd.url, 'POST', '/v1/account/token', { token })).status).toBe(201);
+    expect(await client.closed).toBe(4001);
   });
 
   it('refuses an upgrade with a wrong token, and answers nonsense with an error, staying open', async () => {

@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { fundedSupporter, stack, tipdForFile } from './helpers.ts';
 
-const { call, ...tipd } = tipdForFile();
+const tipd = tipdForFile();
+const { call } = tipd;
 const admin = () => ({ token: stack().tipd.adminToken });
 
 describe('flattr budgets', () => {

@@ -209,6 +209,9 @@ describe('flood protection', () => {
       expect(refused.length).toBeGreaterThanOrEqual(50);
       expect(refused[0]!.body.error.code).toBe('rate_limited');
       expect((await api(limited.url, 'GET', '/v1/account', { token: b })).status).toBe(200);
+      // Made-up tokens are no way around it: they count against the address.
+      const madeUp = await Promise.all(Array.from({ length: 200 }, (_, i) => api(limited.url, 'POST', '/v1/accounts', { headers: { authorization: `Bearer fake${i}` } })));
+      expect(madeUp.filter((r) => r.status === 429).length).toBeGreaterThanOrEqual(40);
     } finally {
       await limited.stop();
     }
