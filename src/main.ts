@@ -28,7 +28,7 @@ try {
 }
 
 const log = createLogger(config.logLevel);
-/** Exits once every log line is written (pino writes stdout asynchronously). */
+/** Exits once every log line is out. */
 const exit = (code: number) => log.flush(() => process.exit(code));
 fs.mkdirSync(config.dataDir, { recursive: true });
 let store: Store;
@@ -105,8 +105,8 @@ async function shutdown(reason: string, exitCode = 0): Promise<void> {
     log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown took too long: exiting');
     exit(1);
   }, config.shutdownTimeoutMs).unref();
-  // Stop accepting, let requests in progress finish, then close idle keep-alive sockets.
-  // Background work first, then the HTTP server (requests in progress finish), then the ledger.
+  // Background work first; then the HTTP server stops accepting, lets requests in progress
+  // finish and closes idle keep-alive sockets; then the ledger finishes what is queued.
   flattrs.stop();
   refunds.stop();
   deposits.stop();
