@@ -123,6 +123,15 @@ describe('tips', () => {
     expect((await call('GET', '/v1/account', { token })).body.balanceMsat).toBe('1000000');
   });
 
+  it('sent 1,000 at once against a balance that holds 100 of them: exactly 100 are booked', async () => {
+    const { token } = await funded(10_000);
+    const answers = await Promise.all(Array.from({ length: 1_000 }, () => call('POST', '/v1/tips', { token, body: { handle: 'parallel', amountSat: 100 } })));
+    expect(answers.filter((a) => a.status === 201)).toHaveLength(100);
+    expect(answers.filter((a) => a.status === 409).every((a) => a.body.error.code === 'insufficient_balance')).toBe(true);
+    expect(answers.filter((a) => a.status === 409)).toHaveLength(900);
+    expect((await call('GET', '/v1/account', { token })).body.balanceMsat).toBe('0');
+  });
+
   it('with one Idempotency-Key are booked once however often they are sent; the key with another body is 422', async () => {
     const { token } = await funded(10_000);
     const send = (amountSat: number) => call('POST', '/v1/tips', { token, body: { handle: 'idem_test', amountSat }, headers: { 'idempotency-key': 'tip-42' } });

@@ -58,9 +58,9 @@ describe('withdrawals', () => {
     expect(refused.body.error.code).toBe('invoice_already_used');
   });
 
-  it('never spend more than the balance, however many are sent at once', async () => {
+  it('never spend more than the balance when 100 are sent at once', async () => {
     const token = await funded(5_200);
-    const requests = await Promise.all(Array.from({ length: 20 }, () => invoiceOf('alice', 1_000)));
+    const requests = await Promise.all(Array.from({ length: 100 }, () => invoiceOf('alice', 1_000)));
     const answers = await Promise.all(requests.map((paymentRequest) => call('POST', '/v1/withdrawals', { token, body: { paymentRequest } })));
     const paid = answers.filter((a) => a.status === 201 && a.body.state === 'succeeded');
     expect(paid.length).toBeGreaterThan(0);
