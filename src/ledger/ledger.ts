@@ -265,11 +265,6 @@ export class Ledger {
     return next;
   }
 
-  async transfer(id: string): Promise<Transfer | undefined> {
-    const stored = await this.read<StoredTransfer>(`xfer:${id}`);
-    return stored && { ...stored, amountMsat: BigInt(stored.amountMsat) };
-  }
-
   /** An account's transfers, newest first, `limit` at a time; `before` is the last id seen. */
   async history(account: Account, limit: number, before?: string): Promise<Transfer[]> {
     const prefix = `hist:${account}:`;
