@@ -38,7 +38,7 @@ export function adminRoutes(api: Api, adminToken: string | undefined, flattrs: F
     const totals = await ledger.totalsByKind();
     const liabilities = totals.supporter + totals.escrow + totals.pending;
     const channelBalanceMsat = await lnd.getChannelBalanceMsat();
-    const sum = totals.supporter + totals.escrow + totals.pending + totals.system;
+    const sum = liabilities + totals.system;
     res.json({
       liabilitiesMsat: { supporters: formatMsat(totals.supporter), escrow: formatMsat(totals.escrow), inFlight: formatMsat(totals.pending), total: formatMsat(liabilities) },
       hub: { channelBalanceMsat: formatMsat(channelBalanceMsat), coversLiabilities: channelBalanceMsat >= liabilities },

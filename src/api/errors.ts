@@ -10,8 +10,6 @@ const ledgerStatus: Record<LedgerErrorCode, number> = {
   insufficient_balance: 409,
   idempotency_key_reused: 422,
   overloaded: 503,
-  not_found: 404,
-  conflict: 409,
 };
 
 export class ApiError extends Error {

@@ -23,7 +23,7 @@ export const accounts = {
 /** Only system accounts (the outside world) may go negative. */
 const mayGoNegative = (account: Account) => account.startsWith('system:');
 
-export type LedgerErrorCode = 'insufficient_balance' | 'idempotency_key_reused' | 'overloaded' | 'not_found' | 'conflict';
+export type LedgerErrorCode = 'insufficient_balance' | 'idempotency_key_reused' | 'overloaded';
 
 /** An expected refusal, turned into an HTTP answer by the API. */
 export class LedgerError extends Error {
@@ -97,7 +97,7 @@ export class Tx {
     for (const layer of [this.staged, this.#group]) {
       if (layer.has(key)) return BigInt(layer.get(key) as string);
     }
-    return this.#ledger.committedBalance(account);
+    return this.#ledger.balance(account);
   }
 
   /** Moves `amountMsat` from `debit` to `credit`; refuses to take a guarded account below zero. */
@@ -222,11 +222,6 @@ export class Ledger {
     });
   }
 
-  /** Balance as committed (never half an operation). */
-  async balance(account: Account): Promise<bigint> {
-    return this.committedBalance(account);
-  }
-
   async read<T>(key: string): Promise<T | undefined> {
     if (this.#cache.has(key)) {
       const cached = this.#cache.get(key);
@@ -249,7 +244,8 @@ export class Ledger {
     this.#cache.set(key, value);
   }
 
-  async committedBalance(account: Account): Promise<bigint> {
+  /** Balance as committed (never half an operation). */
+  async balance(account: Account): Promise<bigint> {
     const cached = this.#balances.get(account);
     if (cached !== undefined) return cached;
     const generation = this.#generation;
@@ -287,9 +283,7 @@ export class Ledger {
   }
 
   async sumOfBalances(): Promise<bigint> {
-    let sum = 0n;
-    for await (const value of this.#db.values({ gt: 'bal:', lt: prefixEnd('bal:') })) sum += BigInt(value as string);
-    return sum;
+    return Object.values(await this.totalsByKind()).reduce((a, b) => a + b, 0n);
   }
 
   /** Events with seq > `after`, oldest first. */
@@ -349,7 +343,13 @@ export class Ledger {
   }
 
   async #commit(group: Queued[]): Promise<void> {
-    await this.#prefetch(group.flatMap((op) => op.options.prefetch ?? []));
+    try {
+      await this.#prefetch(group.flatMap((op) => op.options.prefetch ?? []));
+    } catch (error) {
+      // The store could not be read: nothing of this group ran.
+      for (const op of group) op.reject(error);
+      return;
+    }
     const staged: Staged = new Map();
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     const pendingEvents: LedgerEvent[] = [];
