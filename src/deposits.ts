@@ -95,6 +95,7 @@ export class Deposits {
     const id = await this.#ledger.run(
       (tx) => {
         tx.put(`dep:${fresh.id}`, fresh);
+        tx.put(`depopen:${fresh.id}`, 0);
         tx.put(`dephash:${fresh.paymentHash}`, fresh.id);
         return fresh.id;
       },
@@ -107,18 +108,22 @@ export class Deposits {
   /** Gives a deposit in `creating` its invoice (made now, or found if LND made it before a crash). */
   async #finishCreating(record: DepositRecord): Promise<DepositRecord> {
     if (record.state !== 'creating') return record;
-    const existing = await this.#lnd.getInvoice(record.paymentHash);
-    let paymentRequest: string;
-    if (existing?.request) {
-      paymentRequest = existing.request;
-    } else {
-      const invoice = await this.#lnd.createInvoice({
-        amountMsat: BigInt(record.amountMsat),
-        description: `tipd deposit ${record.id}`,
-        expiresAt: new Date(record.expiresAt),
-        preimage: Buffer.from(record.preimage, 'hex'),
-      });
-      paymentRequest = invoice.paymentRequest;
+    const existing = async () => (await this.#lnd.getInvoice(record.paymentHash))?.request;
+    let paymentRequest = await existing();
+    if (!paymentRequest) {
+      try {
+        const invoice = await this.#lnd.createInvoice({
+          amountMsat: BigInt(record.amountMsat),
+          description: `tipd deposit ${record.id}`,
+          expiresAt: new Date(record.expiresAt),
+          preimage: Buffer.from(record.preimage, 'hex'),
+        });
+        paymentRequest = invoice.paymentRequest;
+      } catch (err) {
+        // A retry of the same request may have made it just now: the invoice is what matters.
+        paymentRequest = await existing();
+        if (!paymentRequest) throw err;
+      }
     }
     return this.#ledger.run(
       async (tx) => {
@@ -133,8 +138,8 @@ export class Deposits {
   }
 
   /** Credits a settled invoice if it is one of our deposits not yet credited; keeps LND's settle index. */
-  credit(settled: SettledInvoice): Promise<void> {
-    return this.#ledger.run(
+  async credit(settled: SettledInvoice): Promise<void> {
+    const credited = await this.#ledger.run(
       async (tx) => {
         const cursor = (await tx.get<number>(settleCursorKey)) ?? 0;
         if (settled.settleIndex > cursor) tx.put(settleCursorKey, settled.settleIndex);
@@ -148,11 +153,14 @@ export class Deposits {
         });
         const updated: DepositRecord = { ...record, state: 'settled', receivedMsat: settled.receivedMsat.toString(), settledAt: settled.settledAt.toISOString() };
         tx.put(`dep:${id}`, updated);
+        tx.del(`depopen:${id}`);
         tx.emit('deposit.settled', [`account:${record.supporterId}`], { ...this.#view(updated), transferId: transfer.id, receivedMsat: formatMsat(settled.receivedMsat) });
-        this.#log.info({ deposit: id, receivedMsat: formatMsat(settled.receivedMsat), settleIndex: settled.settleIndex }, 'deposit credited');
+        return id;
       },
       { sync: true },
     );
+    // Logged once it is on disk.
+    if (credited) this.#log.info({ deposit: credited, receivedMsat: formatMsat(settled.receivedMsat), settleIndex: settled.settleIndex }, 'deposit credited');
   }
 
   /** Starts following settlements: catches up on open deposits, then follows LND live. */
@@ -165,9 +173,10 @@ export class Deposits {
       (err) => this.#log.warn({ code: err.code }, `following invoices, will resubscribe: ${err.message}`),
     );
     let checked = 0;
-    for await (const [, value] of this.#ledger.db.iterator({ gt: 'dep:', lt: prefixEnd('dep:') })) {
-      const record = value as DepositRecord;
-      if (record.state !== 'open' && record.state !== 'creating') continue;
+    // Only deposits still open are indexed (`depopen:`), so this reads none of the others.
+    for await (const key of this.#ledger.db.keys({ gt: 'depopen:', lt: prefixEnd('depopen:') })) {
+      const record = await this.#ledger.read<DepositRecord>(`dep:${key.slice('depopen:'.length)}`);
+      if (!record || (record.state !== 'open' && record.state !== 'creating')) continue;
       checked += 1;
       const invoice = await this.#lnd.getInvoice(record.paymentHash);
       if (invoice?.state === 'settled' && invoice.settled) await this.credit(invoice.settled);
@@ -186,7 +195,9 @@ export class Deposits {
   #close(id: string, from: DepositState, to: 'failed' | 'expired'): Promise<void> {
     return this.#ledger.run(async (tx) => {
       const record = await tx.get<DepositRecord>(`dep:${id}`);
-      if (record?.state === from) tx.put(`dep:${id}`, { ...record, state: to });
+      if (record?.state !== from) return;
+      tx.put(`dep:${id}`, { ...record, state: to });
+      tx.del(`depopen:${id}`);
     });
   }
 }

@@ -162,6 +162,7 @@ export class Withdrawals {
         if (existing) return (await tx.get<WithdrawalRecord>(`wd:${existing}`))!;
         await tx.transfer('withdrawal.hold', accounts.supporter(supporterId), pendingAccount(fresh.id), amountMsat + feeReserveMsat, { withdrawal: fresh.id });
         tx.put(`wd:${fresh.id}`, fresh);
+        tx.put(`wdpending:${fresh.id}`, 0);
         tx.put(`wdhash:${fresh.paymentHash}`, fresh.id);
         return fresh;
       },
@@ -180,11 +181,11 @@ export class Withdrawals {
   }
 
   /** Books what LND said, if the withdrawal is still pending (compare-and-set in the writer). */
-  #settle(id: string, outcome: PaymentState): Promise<WithdrawalRecord> {
-    return this.#ledger.run(
+  async #settle(id: string, outcome: PaymentState): Promise<WithdrawalRecord> {
+    const { record, booked } = await this.#ledger.run(
       async (tx) => {
         const record = (await tx.get<WithdrawalRecord>(`wd:${id}`))!;
-        if (record.state !== 'pending') return record;
+        if (record.state !== 'pending') return { record, booked: false };
         const held = BigInt(record.amountMsat) + BigInt(record.feeReserveMsat);
         const pending = pendingAccount(id);
         const supporter = accounts.supporter(record.supporterId);
@@ -200,24 +201,26 @@ export class Withdrawals {
           await releaseRest(tx, pending, supporter, held, id);
           updated = { ...record, state: 'failed', failureReason: outcome.reason, settledAt: tx.now.toISOString() };
         } else {
-          return record;
+          return { record, booked: false };
         }
         tx.put(`wd:${id}`, updated);
+        tx.del(`wdpending:${id}`);
         tx.emit(`withdrawal.${updated.state}`, [`account:${record.supporterId}`], { ...this.#view(updated) });
-        this.#log.info({ withdrawal: id, state: updated.state, feeMsat: updated.feeMsat, reason: updated.failureReason }, 'withdrawal settled');
-        return updated;
+        return { record: updated, booked: true };
       },
       { sync: true },
     );
+    if (booked) this.#log.info({ withdrawal: id, state: record.state, feeMsat: record.feeMsat, reason: record.failureReason }, 'withdrawal settled');
+    return record;
   }
 
   /** Looks every pending withdrawal up by hash and books LND's answer; at start and periodically. */
   async reconcile(): Promise<void> {
-    const pending: WithdrawalRecord[] = [];
-    for await (const value of this.#ledger.db.values({ gt: 'wd:', lt: prefixEnd('wd:') })) {
-      const record = value as WithdrawalRecord;
-      if (record.state === 'pending') pending.push(record);
-    }
+    // Only pending withdrawals are indexed (`wdpending:`), so this reads none of the settled ones.
+    const ids = (await this.#ledger.db.keys({ gt: 'wdpending:', lt: prefixEnd('wdpending:') }).all()).map((key) => key.slice('wdpending:'.length));
+    const pending = ((await this.#ledger.db.getMany(ids.map((id) => `wd:${id}`))) as (WithdrawalRecord | undefined)[]).filter(
+      (record): record is WithdrawalRecord => record?.state === 'pending',
+    );
     for (const record of pending) {
       if (this.#sending.has(record.id)) continue;
       // One withdrawal that cannot be settled now must not hold up the others.
