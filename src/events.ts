@@ -81,7 +81,10 @@ export class EventHub {
   /** Takes over websocket upgrades of /v1/events on the HTTP server. */
   attach(server: Server): void {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      void this.#upgrade(req, socket, head);
+      this.#upgrade(req, socket, head).catch((err: unknown) => {
+        this.#log.error({ err }, 'websocket upgrade failed');
+        socket.destroy();
+      });
     });
   }
 
@@ -107,7 +110,12 @@ export class EventHub {
     this.#clients.add(client);
     socket.on('close', () => this.#clients.delete(client));
     socket.on('error', () => this.#clients.delete(client));
-    socket.on('message', (data, isBinary) => void this.#onMessage(client, data.toString(), isBinary));
+    socket.on('message', (data, isBinary) => {
+      this.#onMessage(client, data.toString(), isBinary).catch((err: unknown) => {
+        this.#log.error({ err }, 'websocket message failed');
+        this.#send(client, { type: 'error', code: 'internal', message: 'could not handle that message; try again' });
+      });
+    });
     this.#send(client, { type: 'ready', topics: [...topics] });
   }
 
@@ -143,16 +151,20 @@ export class EventHub {
   async #replay(client: Client, after: number): Promise<void> {
     client.held = [];
     client.lastSent = Math.max(client.lastSent, after);
-    let cursor = after;
-    for (;;) {
-      const page = await this.#ledger.eventsAfter(cursor, replayPageSize);
-      for (const event of page) this.#deliver(client, event, true);
-      if (page.length < replayPageSize || client.socket.readyState !== WebSocket.OPEN) break;
-      cursor = page.at(-1)!.seq;
+    try {
+      let cursor = after;
+      for (;;) {
+        const page = await this.#ledger.eventsAfter(cursor, replayPageSize);
+        for (const event of page) this.#deliver(client, event, true);
+        if (page.length < replayPageSize || client.socket.readyState !== WebSocket.OPEN) break;
+        cursor = page.at(-1)!.seq;
+      }
+    } finally {
+      // Whatever happened, live events flow again.
+      const held = client.held;
+      client.held = undefined;
+      for (const event of held) this.#deliver(client, event, true);
     }
-    const held = client.held;
-    client.held = undefined;
-    for (const event of held) this.#deliver(client, event, true);
     this.#send(client, { type: 'resumed', lastSeq: client.lastSent });
   }
 
