@@ -42,6 +42,15 @@ const schema = z
     TIPD_PERIOD_SECONDS: integer(1, 366 * 24 * 3600).optional(),
     TIPD_UNCLAIMED_RETURN_DAYS: integer(8, 3650).default(180),
     TIPD_RATE_LIMIT_PER_MINUTE: integer(0, 10_000_000).default(3_000),
+    TIPD_X_API_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).default('https://api.x.com'),
+    TIPD_X_BEARER_TOKEN: z.string().trim().min(1).optional(),
+    TIPD_X_TIMEOUT_MS: integer(100, 120_000).default(10_000),
+    TIPD_CLAIM_EXPIRY_SECONDS: integer(60, 30 * 24 * 3600).default(24 * 3600),
+    TIPD_CLAIM_COOLING_OFF_SECONDS: integer(0, 365 * 24 * 3600).default(7 * 24 * 3600),
+    TIPD_PAYOUT_MIN_SAT: integer(1, 100_000_000).default(1_000),
+    TIPD_PAYOUT_FEE_BASE_MSAT: integer(0, 100_000_000).default(10_000),
+    TIPD_PAYOUT_FEE_PPM: integer(0, 100_000).default(5_000),
+    TIPD_PAYOUT_RETRY_SECONDS: integer(1, 24 * 3600).default(60),
   })
   .superRefine((env, ctx) => {
     for (const name of ['CERT', 'MACAROON'] as const) {
@@ -69,6 +78,11 @@ export interface Config {
   unclaimedReturnMs: number;
   /** Requests a minute per token (or address); 0: no limit. */
   rateLimitPerMinute: number;
+  /** The X API v2 that claim proofs are fetched from; without a bearer token, proofs are refused. */
+  x: { baseUrl: string; bearerToken: string | undefined; timeoutMs: number };
+  claims: { expiryMs: number; coolingOffMs: number };
+  /** Keysend payouts to claimed handles: the least worth sending, the fee cap, the first retry delay (doubling). */
+  payouts: { minMsat: bigint; feeBaseMsat: bigint; feePpm: bigint; retryMs: number };
 }
 
 export class ConfigError extends Error {}
@@ -107,5 +121,13 @@ export function loadConfig(environment: NodeJS.ProcessEnv): Config {
     periodMs: env.TIPD_PERIOD_SECONDS === undefined ? undefined : env.TIPD_PERIOD_SECONDS * 1000,
     unclaimedReturnMs: env.TIPD_UNCLAIMED_RETURN_DAYS * 24 * 3600 * 1000,
     rateLimitPerMinute: env.TIPD_RATE_LIMIT_PER_MINUTE,
+    x: { baseUrl: env.TIPD_X_API_URL.replace(/\/+$/, ''), bearerToken: env.TIPD_X_BEARER_TOKEN, timeoutMs: env.TIPD_X_TIMEOUT_MS },
+    claims: { expiryMs: env.TIPD_CLAIM_EXPIRY_SECONDS * 1000, coolingOffMs: env.TIPD_CLAIM_COOLING_OFF_SECONDS * 1000 },
+    payouts: {
+      minMsat: BigInt(env.TIPD_PAYOUT_MIN_SAT) * 1000n,
+      feeBaseMsat: BigInt(env.TIPD_PAYOUT_FEE_BASE_MSAT),
+      feePpm: BigInt(env.TIPD_PAYOUT_FEE_PPM),
+      retryMs: env.TIPD_PAYOUT_RETRY_SECONDS * 1000,
+    },
   };
 }
