@@ -7,7 +7,8 @@ import {
   getChannelBalance,
   getInvoice,
   getNode,
-    getWalletInfo,
+  getRouteToDestination,
+  getWalletInfo,
   signMessage,
   subscribeToInvoices,
   subscribeToPayViaDetails,
@@ -429,6 +430,29 @@ export class Lnd {
   }
 
   /** A node as this LND's graph knows it; `undefined` when it is not in the graph. */
+  /**
+   * Whether the hub's graph has a route to `destination` for `amountMsat` within `maxFeeMsat`, with
+   * the keysend record attached (as a payout would send it). No route, or a node the graph does not
+   * know, is false.
+   */
+  async hasRoute(args: { destination: string; amountMsat: bigint; maxFeeMsat: bigint }): Promise<boolean> {
+    try {
+      const answer = await this.#call('getRouteToDestination', () =>
+        getRouteToDestination({
+          lnd: this.#lnd,
+          destination: args.destination,
+          mtokens: args.amountMsat.toString(),
+          max_fee_mtokens: args.maxFeeMsat.toString(),
+          messages: [{ type: keysendRecordType, value: '00'.repeat(32) }],
+        }),
+      );
+      return this.#parse('getRouteToDestination', z.object({ route: z.object({}).passthrough().optional() }), answer).route !== undefined;
+    } catch (err) {
+      if (err instanceof LndError && err.lndMessage === 'TargetNotFoundError') return false;
+      throw err;
+    }
+  }
+
   async getNode(nodePubkey: string): Promise<{ alias: string; channelCount: number; keysend: boolean } | undefined> {
     try {
       const answer = await this.#call('getNode', () => getNode({ lnd: this.#lnd, public_key: nodePubkey, is_omitting_channels: true }));
