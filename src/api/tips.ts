@@ -1,17 +1,17 @@
-// Tips and the public view of a handle's escrow over HTTP.
+// Tips over HTTP.
 import { z } from 'zod';
-import { handleSchema, parseHandle } from '../handles.ts';
+import { handleSchema } from '../handles.ts';
 import { amountSat, satToMsat } from '../money.ts';
 import type { Supporters } from '../supporters.ts';
 import type { Tips } from '../tips.ts';
-import { ApiError } from './errors.ts';
+import { tweetIdOf } from '../x/tweets.ts';
 import type { Api } from './openapi.ts';
 import { body, idempotencyOf, parse, requireSupporter, supporterOf } from './http.ts';
 
 /** A tweet URL (x.com, twitter.com, mobile., www., /status or /statuses) or a bare id: only the id is kept. */
 export const tweetIdSchema = z.string().transform((input, ctx) => {
-  const match = /^(\d{1,19})$/.exec(input) ?? /^https:\/\/(?:www\.|mobile\.)?(?:x|twitter)\.com\/[A-Za-z0-9_]{1,15}\/status(?:es)?\/(\d{1,19})(?:[/?#].*)?$/.exec(input);
-  if (match) return match[1]!;
+  const id = tweetIdOf(input);
+  if (id !== undefined) return id;
   ctx.addIssue({ code: 'custom', message: 'must be a tweet URL or a tweet id' });
   return z.NEVER;
 });
@@ -30,9 +30,4 @@ export function tipRoutes(api: Api, supporters: Supporters, tips: Tips): void {
     },
   );
 
-  api.route({ method: 'get', path: '/v1/handles/:handle', summary: "A handle's escrow, public", auth: 'none', responses: { 200: '{ handle, claimed, pendingMsat, supporters, tips }', 400: 'invalid_handle' } }, async (req, res) => {
-    const handle = parseHandle(req.params.handle as string);
-    if (!handle) throw new ApiError(400, 'invalid_handle', 'must be an X handle: 1 to 15 letters, digits or _, with an optional @');
-    res.json(await tips.handle(handle));
-  });
 }

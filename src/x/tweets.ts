@@ -1,0 +1,30 @@
+// Tweet references as people paste them: a bare id or a tweet URL, reduced to the id, which is
+// all tipd trusts (the `<user>` part of a URL proves nothing; the author comes from the X API).
+// Tweet ids are snowflakes, so each one also carries the time it was posted.
+
+/** The X OpenAPI `TweetId` pattern. */
+export const tweetIdPattern = /^[0-9]{1,19}$/;
+
+/**
+ * https://x.com/<user>/status/<id> and its variants: twitter.com, a www. or mobile. prefix, the old
+ * /statuses/, a trailing slash, a query string (?s=20). Nothing else: no other path, no fragment.
+ */
+const tweetUrlPattern = /^https:\/\/(?:www\.|mobile\.)?(?:x|twitter)\.com\/[A-Za-z0-9_]{1,15}\/status(?:es)?\/([0-9]{1,19})\/?(?:\?[^#\s]*)?$/;
+
+/** The tweet id of a bare id or a tweet URL; undefined for anything else. */
+export function tweetIdOf(input: string): string | undefined {
+  if (tweetIdPattern.test(input)) return input;
+  return tweetUrlPattern.exec(input)?.[1];
+}
+
+/** Milliseconds since the Unix epoch of snowflake 0: 2010-11-04T01:42:54.657Z. */
+export const snowflakeEpochMs = 1_288_834_974_657;
+
+/**
+ * When a tweet was posted, read from its id (the bits above the low 22). Ids from before November
+ * 2010 are not snowflakes: they all give times within seconds of the snowflake epoch.
+ */
+export function snowflakeTime(id: string): Date {
+  if (!tweetIdPattern.test(id)) throw new RangeError(`snowflakeTime: a tweet id is 1 to 19 digits (got "${id.slice(0, 40)}")`);
+  return new Date(Number(BigInt(id) >> 22n) + snowflakeEpochMs);
+}
