@@ -15,6 +15,8 @@ tipd is running on the regtest stack.
   hub's lncli   ${hub.lncli} getinfo
   alice's lncli ${alice.lncli} getinfo
   mine a block  ${stack.btcd.btcctl} generate 1
+  X API (local) ${stack.x.url}   (tipd's app token: ${stack.x.appToken})
+  post a tweet  curl -X POST ${stack.x.url}/2/tweets -H 'Authorization: Bearer user:carol' -d '{"text":"hello"}'
 Stop it all with: npm run regtest:down`);
   } else if (command === 'down') {
     await down(stackOptions().dataDir);

@@ -1,7 +1,8 @@
 // The local regtest stack: btcd, four LND nodes (hub, alice, carol, dave) with funded, announced
-// channels, and tipd on the hub. `up` returns at once when all of it is already healthy; otherwise
-// it ends whatever a previous run left behind and builds the stack afresh in its data folder.
-// `down` stops every process it started. stack.json describes the running stack to tests and users.
+// channels, a local X API (regtest/x-server.ts), and tipd on the hub, looking tweets up there.
+// `up` returns at once when all of it is already healthy; otherwise it ends whatever a previous run
+// left behind and builds the stack afresh in its data folder. `down` stops every process it
+// started. stack.json describes the running stack to tests and users.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -11,7 +12,7 @@ import { BtcdChain, BtcdRpc, MinerWallet } from './btcd.ts';
 import { Lncli, lndPaths, type LndPaths } from './lncli.ts';
 import { openNetwork, tipdPermissions, waitForNodes, type Clis } from './network.ts';
 import { GaveUp, isOurs, portInUse, readPids, startDaemon, stopAll, waitFor } from './procs.ts';
-import { activationBlocks, backends, lndCommonFlags, lndNodes, nodeNames, tipdPort, type NodeName } from './topology.ts';
+import { activationBlocks, backends, lndCommonFlags, lndNodes, nodeNames, tipdPort, xPort, type NodeName } from './topology.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -35,6 +36,7 @@ export function localPorts(offset: number) {
     btcdRpc: backends.btcd.rpcPort + offset,
     btcdP2p: backends.btcd.p2pPort + offset,
     tipd: tipdPort + offset,
+    x: xPort + offset,
     lnd: Object.fromEntries(nodeNames.map((n) => [n, { grpc: lndNodes[n].grpcPort + offset, p2p: lndNodes[n].p2pPort + offset }])) as Record<NodeName, { grpc: number; p2p: number }>,
   };
 }
@@ -55,6 +57,8 @@ export interface Stack {
   nodes: Record<NodeName, StackNode>;
   btcd: { rpc: string; user: string; pass: string; cert: string; btcctl: string };
   tipd: { url: string; adminToken: string; macaroon: string; dataDir: string; log: string };
+  /** The local X API: post as `Authorization: Bearer user:<name>`; tipd looks up with appToken. */
+  x: { url: string; appToken: string };
   logs: string;
 }
 
@@ -87,7 +91,7 @@ export async function isUp(dataDir: string): Promise<Stack | undefined> {
   const stack = readStack(dataDir);
   if (!stack) return undefined;
   const procs = readPids(dataDir);
-  const expected = ['btcd', ...nodeNames, 'tipd'];
+  const expected = ['btcd', ...nodeNames, 'x', 'tipd'];
   if (!expected.every((name) => procs.some((p) => p.name === name && isOurs(p)))) return undefined;
   if (await tipdHealthy(stack)) return stack;
   try {
@@ -146,7 +150,7 @@ export async function up({ dataDir, portOffset }: StackOptions, log: Log = stder
   await stopAll(dataDir, (name) => step(`stopping leftover ${name}`));
 
   const ports = localPorts(portOffset);
-  const allPorts = [ports.btcdRpc, ports.btcdP2p, ports.tipd, ...nodeNames.flatMap((n) => [ports.lnd[n].grpc, ports.lnd[n].p2p])];
+  const allPorts = [ports.btcdRpc, ports.btcdP2p, ports.tipd, ports.x, ...nodeNames.flatMap((n) => [ports.lnd[n].grpc, ports.lnd[n].p2p])];
   for (const port of allPorts) {
     if (await portInUse(port)) {
       throw new Error(`port ${port} on 127.0.0.1 is in use by another program; the regtest stack needs ports ${allPorts.join(', ')} (shift them with TIPD_REGTEST_PORT_OFFSET)`);
@@ -208,6 +212,19 @@ export async function up({ dataDir, portOffset }: StackOptions, log: Log = stder
   step('LND nodes started and synced');
   await openNetwork(chain, cli, pubkeys, (name) => `127.0.0.1:${ports.lnd[name].p2p}`, step);
 
+  // The local X API, before tipd, which is pointed at it. The token goes by environment, not by ps.
+  const x = { url: `http://127.0.0.1:${ports.x}`, appToken: randomBytes(32).toString('hex') };
+  const xDir = path.join(dataDir, 'x');
+  fs.mkdirSync(xDir, { recursive: true });
+  const xEnv = { PATH: process.env.PATH, X_APP_TOKEN: x.appToken };
+  startDaemon(dataDir, 'x', process.execPath, [path.join(repoRoot, 'regtest/x-server.ts'), '--port', String(ports.x), '--state', path.join(xDir, 'state.json')], xEnv);
+  await waitFor('the local X API', async () => {
+    assertRunning(dataDir, 'x');
+    const res = await fetch(`${x.url}/2/tweets/1`, { headers: { authorization: `Bearer ${x.appToken}` }, signal: AbortSignal.timeout(5_000) });
+    return res.ok ? true : undefined;
+  }, 30_000);
+  step(`local X API at ${x.url}`);
+
   // tipd on the hub, with a macaroon baked for just what it needs.
   const tipdDir = path.join(dataDir, 'tipd');
   fs.mkdirSync(tipdDir, { recursive: true });
@@ -231,6 +248,7 @@ export async function up({ dataDir, portOffset }: StackOptions, log: Log = stder
       btcctl: `${path.join(binDir, 'btcctl')} --rpcserver=127.0.0.1:${ports.btcdRpc} --rpcuser=${rpcUser} --rpcpass=${rpcPass} --rpccert=${rpcCert}`,
     },
     tipd: { url: `http://127.0.0.1:${ports.tipd}`, adminToken: randomBytes(32).toString('hex'), macaroon: tipdMacaroon, dataDir: tipdDir, log: path.join(dataDir, 'logs/tipd.log') },
+    x,
     logs: path.join(dataDir, 'logs'),
   };
   fs.writeFileSync(path.join(dataDir, 'miner.json'), JSON.stringify({ address: miner.address, secretKey: miner.secretKeyHex }), { mode: 0o600 });
@@ -249,7 +267,7 @@ export async function up({ dataDir, portOffset }: StackOptions, log: Log = stder
   return stack;
 }
 
-/** The environment that points a tipd at an LND node of the stack. */
+/** The environment that points a tipd at an LND node and the local X API of the stack. */
 export function tipdEnv(stack: Stack, node: StackNode, macaroon: string, port: number, dataDir: string): Record<string, string> {
   return {
     TIPD_NETWORK: stack.network,
@@ -260,5 +278,7 @@ export function tipdEnv(stack: Stack, node: StackNode, macaroon: string, port: n
     TIPD_LND_CERT_PATH: node.cert,
     TIPD_LND_MACAROON_PATH: macaroon,
     TIPD_ADMIN_TOKEN: stack.tipd.adminToken,
+    TIPD_X_API_URL: stack.x.url,
+    TIPD_X_BEARER_TOKEN: stack.x.appToken,
   };
 }

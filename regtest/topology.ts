@@ -1,5 +1,5 @@
-// The one table of the regtest network: which nodes exist, their roles, ports and channels, and the
-// settings of each chain backend. The local stack (btcd, regtest/stack.ts) and docker-compose.yml
+// The one table of the regtest network: which nodes exist, their roles, ports and channels, the
+// settings of each chain backend, and the ports of tipd and the local X API. The local stack (btcd, regtest/stack.ts) and docker-compose.yml
 // (bitcoind, regtest/compose.ts) are both made from it, and tests/unit/compose.test.ts checks them.
 
 export type NodeName = 'hub' | 'alice' | 'carol' | 'dave';
@@ -51,6 +51,9 @@ export const lndCommonFlags = [
 ];
 
 export const tipdPort = 8470;
+
+/** The local X API (regtest/x-server.ts) that claim tweets are posted to and looked up on. */
+export const xPort = 8471;
 
 /** Paths inside the docker-compose containers. */
 export const composePaths = {

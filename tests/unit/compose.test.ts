@@ -5,9 +5,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { composeFile, composeText } from '../../regtest/compose.ts';
+import { composeFile, composeText, composeXAppToken } from '../../regtest/compose.ts';
 import { repoRoot } from '../../regtest/stack.ts';
-import { backends, composePaths, lndCommonFlags, lndImage, lndNodes, lndVersion, nodeNames, tipdPort } from '../../regtest/topology.ts';
+import { backends, composePaths, lndCommonFlags, lndImage, lndNodes, lndVersion, nodeNames, tipdPort, xPort } from '../../regtest/topology.ts';
 
 interface Service {
   image?: string;
@@ -70,11 +70,23 @@ describe('docker-compose.yml', () => {
     });
     expect(tipd.environment?.TIPD_ADMIN_TOKEN).toMatch(/^\$\{TIPD_ADMIN_TOKEN:\?/);
     expect(tipd.ports).toEqual([`127.0.0.1:${tipdPort}:${tipdPort}`]);
-    expect(tipd.depends_on).toEqual({ init: { condition: 'service_completed_successfully' } });
+    expect(tipd.depends_on).toEqual({ init: { condition: 'service_completed_successfully' }, x: { condition: 'service_started' } });
     const init = service('init');
     expect(init.command).toEqual(['node', 'regtest/compose-init.ts']);
     expect(init.depends_on).toEqual(expect.arrayContaining([backends.bitcoind.host, ...nodeNames]));
     expect(fs.existsSync(path.join(repoRoot, 'regtest/compose-init.ts'))).toBe(true);
+  });
+
+  it('runs the local X API from the tipd image on the port of the table, and points tipd at it with the same app token', () => {
+    const x = service('x');
+    expect(x.build).toBe('.');
+    expect(x.command).toEqual(['node', 'regtest/x-server.ts', '--host', '0.0.0.0', '--port', String(xPort), '--state', '/data/x-state.json']);
+    expect(x.ports).toEqual([`127.0.0.1:${xPort}:${xPort}`]);
+    expect(x.volumes).toEqual(['x-data:/data']);
+    expect(fs.existsSync(path.join(repoRoot, 'regtest/x-server.ts'))).toBe(true);
+    expect(composeXAppToken).toMatch(/^\$\{TIPD_X_BEARER_TOKEN:-\S+\}$/);
+    expect(x.environment).toEqual({ X_APP_TOKEN: composeXAppToken });
+    expect(service('tipd').environment).toMatchObject({ TIPD_X_API_URL: `http://x:${xPort}`, TIPD_X_BEARER_TOKEN: composeXAppToken });
   });
 
   it('declares every named volume it mounts', () => {
