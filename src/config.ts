@@ -45,7 +45,7 @@ const schema = z
     TIPD_X_API_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).default('https://api.x.com'),
     TIPD_X_BEARER_TOKEN: z.string().trim().min(1).optional(),
     TIPD_X_TIMEOUT_MS: integer(100, 120_000).default(10_000),
-    TIPD_CLAIM_EXPIRY_SECONDS: integer(60, 30 * 24 * 3600).default(24 * 3600),
+    TIPD_CLAIM_EXPIRY_SECONDS: integer(1, 30 * 24 * 3600).default(24 * 3600),
     TIPD_CLAIM_COOLING_OFF_SECONDS: integer(0, 365 * 24 * 3600).default(7 * 24 * 3600),
     TIPD_PAYOUT_MIN_SAT: integer(1, 100_000_000).default(1_000),
     TIPD_PAYOUT_FEE_BASE_MSAT: integer(0, 100_000_000).default(10_000),

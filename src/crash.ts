@@ -6,7 +6,11 @@ export type CrashPoint =
   /** A withdrawal paid by LND, its outcome not yet booked. */
   | 'withdrawal.paid-not-booked'
   /** A period close that has allocated its first window of supporters, not the rest. */
-  | 'close.after-first-window';
+  | 'close.after-first-window'
+  /** A payout recorded and its escrow held, the keysend not yet asked of LND. */
+  | 'payout.held-not-sent'
+  /** A payout LND has finished, its outcome not yet booked. */
+  | 'payout.sent-not-booked';
 
 export function crashPoint(name: CrashPoint): void {
   if (armed === name) process.kill(process.pid, 'SIGKILL');

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createApp } from './api/server.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
+import { Claims } from './claims/claims.ts';
 import { Deposits } from './deposits.ts';
 import { EventHub } from './events.ts';
 import { Flattrs } from './flattrs.ts';
@@ -14,9 +15,12 @@ import { Ledger } from './ledger/ledger.ts';
 import { openStore, StoreLockedError, type Store } from './ledger/store.ts';
 import { Lnd, LndError } from './ln/lnd.ts';
 import { createLogger } from './log.ts';
+import { Payouts } from './payouts/payouts.ts';
+import { ppmCeil } from './money.ts';
 import { Supporters } from './supporters.ts';
 import { Tips } from './tips.ts';
 import { Withdrawals } from './withdrawals.ts';
+import { XApi } from './x/client.ts';
 
 let config: Config;
 try {
@@ -51,7 +55,14 @@ const withdrawals = new Withdrawals(ledger, lnd, log, {
   recheckMs: 30_000,
 });
 const flattrs = new Flattrs(ledger, log, { periodMs: config.periodMs });
-const app = createApp({ lnd, network: config.network, log, ledger, supporters, tips, deposits, withdrawals, flattrs, adminToken: config.adminToken, rateLimitPerMinute: config.rateLimitPerMinute });
+const payouts = new Payouts(ledger, lnd, log, { ...config.payouts, retryMaxMs: 3600_000, recheckMs: 15_000, sendingMax: 8 });
+const claims = new Claims(ledger, lnd, new XApi(config.x), log, {
+  ...config.claims,
+  probeAmountMsat: config.payouts.minMsat,
+  probeFeeCapMsat: config.payouts.feeBaseMsat + ppmCeil(config.payouts.minMsat, config.payouts.feePpm),
+});
+claims.onBound((handleKey) => payouts.kick(handleKey));
+const app = createApp({ lnd, network: config.network, log, ledger, supporters, tips, deposits, withdrawals, flattrs, claims, payouts, adminToken: config.adminToken, rateLimitPerMinute: config.rateLimitPerMinute });
 const server = app.listen(config.http.port, config.http.host);
 const events = new EventHub(ledger, supporters, log);
 events.attach(server);
@@ -77,7 +88,8 @@ async function checkLnd(attempt = 1): Promise<void> {
     log.info({ pubkey: node.pubkey, alias: node.alias, blockHeight: node.blockHeight, version: node.version }, 'LND ready');
     if (!stopping) {
       withdrawals.start();
-      await deposits.start();
+      claims.start();
+      await Promise.all([deposits.start(), payouts.start()]);
     }
   } catch (err) {
     if (stopping) return;
@@ -111,6 +123,8 @@ async function shutdown(reason: string, exitCode = 0): Promise<void> {
   refunds.stop();
   deposits.stop();
   withdrawals.stop();
+  claims.stop();
+  payouts.stop();
   events.close();
   const closed = once(server, 'close');
   server.close();

@@ -76,8 +76,13 @@ export class Refunds {
           tx.del(ageKey);
           return { kind: 'none' as const };
         }
-        // A claimed handle's escrow is the creator's, paid out to their node, not returned.
-        if ((await tx.get<HandleRecord>(`handle:${handleKey}`))?.claimed) return { kind: 'none' as const };
+        // A claimed handle's escrow is the creator's, paid out to their node: its lots are void.
+        if ((await tx.get<HandleRecord>(`handle:${handleKey}`))?.claimed) {
+          tx.del(lotKey);
+          tx.del(ageKey);
+          tx.del(`lotwarn:${handleKey}:${transferId}`);
+          return { kind: 'none' as const };
+        }
         const amountMsat = BigInt(lot.amountMsat);
         await tx.transfer('refund', accounts.escrow(handleKey), accounts.supporter(lot.supporterId), amountMsat, { handle: handleKey, lot: transferId });
         tx.del(lotKey);
@@ -96,6 +101,7 @@ export class Refunds {
       const warnKey = `lotwarn:${handleKey}:${transferId}`;
       const lot = await tx.get<Lot>(`lot:${handleKey}:${transferId}`);
       if (!lot || (await tx.get(warnKey)) !== undefined) return { kind: 'none' as const };
+      if ((await tx.get<HandleRecord>(`handle:${handleKey}`))?.claimed) return { kind: 'none' as const };
       tx.put(warnKey, tx.now.toISOString());
       const returnsAt = new Date(at + this.#options.returnAfterMs).toISOString();
       tx.emit('refund.upcoming', [`account:${lot.supporterId}`], { handle: handleKey, amountMsat: lot.amountMsat, tippedAt: lot.at, returnsAt });

@@ -41,9 +41,12 @@ export async function intoEscrow(tx: Tx, kind: string, supporterId: string, hand
   const firstFromThisSupporter = (await tx.get(`hsup:${handle.key}:${supporterId}`)) === undefined;
   if (firstFromThisSupporter) tx.put(`hsup:${handle.key}:${supporterId}`, tx.now.toISOString());
   tx.put(`handle:${handle.key}`, { ...record, tips: record.tips + 1, supporters: record.supporters + (firstFromThisSupporter ? 1 : 0) });
-  const lot: Lot = { supporterId, amountMsat: amountMsat.toString(), at: tx.now.toISOString(), transferId: transfer.id };
-  tx.put(`lot:${handle.key}:${transfer.id}`, lot);
-  tx.put(`lotage:${pad(tx.now.getTime())}:${handle.key}:${transfer.id}`, 0);
+  // A claimed handle's escrow belongs to its creator (paid out by keysend): no lots to return.
+  if (!record.claimed) {
+    const lot: Lot = { supporterId, amountMsat: amountMsat.toString(), at: tx.now.toISOString(), transferId: transfer.id };
+    tx.put(`lot:${handle.key}:${transfer.id}`, lot);
+    tx.put(`lotage:${pad(tx.now.getTime())}:${handle.key}:${transfer.id}`, 0);
+  }
   const pendingMsat = await tx.balance(accounts.escrow(handle.key));
   tx.emit('handle.tipped', [`handle:${handle.key}`], { handle: record.display, amountMsat: formatMsat(amountMsat), pendingMsat: formatMsat(pendingMsat) });
   return transfer;

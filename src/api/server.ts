@@ -3,16 +3,19 @@
 // main.ts wire it the same way.
 import express, { type Express } from 'express';
 import type { Network } from '../config.ts';
+import type { Claims } from '../claims/claims.ts';
 import type { Deposits } from '../deposits.ts';
 import type { Flattrs } from '../flattrs.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import { LndError, type Lnd } from '../ln/lnd.ts';
 import type { Logger } from '../log.ts';
+import type { Payouts } from '../payouts/payouts.ts';
 import { jsonReviver } from '../money.ts';
 import type { Supporters } from '../supporters.ts';
 import type { Tips } from '../tips.ts';
 import type { Withdrawals } from '../withdrawals.ts';
 import { adminRoutes } from './admin.ts';
+import { claimRoutes } from './claims.ts';
 import { Api, openApiDocument } from './openapi.ts';
 import { rateLimiter } from './rate-limit.ts';
 import { depositRoutes } from './deposits.ts';
@@ -32,6 +35,8 @@ export interface AppDeps {
   deposits: Deposits;
   withdrawals: Withdrawals;
   flattrs: Flattrs;
+  claims: Claims;
+  payouts: Payouts;
   adminToken: string | undefined;
   rateLimitPerMinute: number;
   bodyLimitBytes?: number;
@@ -74,6 +79,7 @@ export function createApp(deps: AppDeps): Express {
   depositRoutes(api, deps.supporters, deps.deposits);
   withdrawalRoutes(api, deps.supporters, deps.withdrawals);
   flattrRoutes(api, deps.supporters, deps.flattrs);
+  claimRoutes(api, deps.claims, deps.payouts, deps.tips);
   adminRoutes(api, deps.adminToken, deps.flattrs, deps.ledger, lnd);
   api.route({ method: 'get', path: '/v1/openapi.json', summary: 'This description', auth: 'none', responses: { 200: 'OpenAPI 3.1' } }, (_req, res) => {
     res.json(document);

@@ -16,6 +16,8 @@ export const accounts = {
   deposits: 'system:deposits' as Account,
   /** Money that left over Lightning to a supporter's own invoice (withdrawals). */
   withdrawals: 'system:withdrawals' as Account,
+  /** Money that left over Lightning to creators' nodes (keysend payouts of escrow). */
+  payouts: 'system:payouts' as Account,
   /** Routing fees paid to the Lightning network. */
   fees: 'system:fees' as Account,
 };

@@ -6,6 +6,9 @@ import { Deposits } from '../../src/deposits.ts';
 import { Flattrs } from '../../src/flattrs.ts';
 import { Lnd } from '../../src/ln/lnd.ts';
 import { Supporters } from '../../src/supporters.ts';
+import { Claims } from '../../src/claims/claims.ts';
+import { Payouts } from '../../src/payouts/payouts.ts';
+import { XApi } from '../../src/x/client.ts';
 import { Tips } from '../../src/tips.ts';
 import { Withdrawals } from '../../src/withdrawals.ts';
 import { tempLedger } from './ledger-helpers.ts';
@@ -41,6 +44,8 @@ describe('the OpenAPI document', () => {
       deposits: new Deposits(t.ledger, lnd, log, { expiryMs: 60_000 }),
       withdrawals: new Withdrawals(t.ledger, lnd, log, { network: 'regtest', feeBaseMsat: 0n, feePpm: 0n, recheckMs: 60_000 }),
       flattrs: new Flattrs(t.ledger, log, {}),
+      claims: new Claims(t.ledger, lnd, new XApi({ baseUrl: 'http://127.0.0.1:9', bearerToken: undefined, timeoutMs: 1_000 }), log, { expiryMs: 60_000, coolingOffMs: 0, probeAmountMsat: 1_000n, probeFeeCapMsat: 0n }),
+      payouts: new Payouts(t.ledger, lnd, log, { minMsat: 1_000n, feeBaseMsat: 0n, feePpm: 0n, retryMs: 1_000, retryMaxMs: 1_000, recheckMs: 60_000, sendingMax: 1 }),
       adminToken: undefined,
       rateLimitPerMinute: 0,
     });
