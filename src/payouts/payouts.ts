@@ -139,6 +139,7 @@ export class Payouts {
   }
 
   #retryAt(handleKey: string, at: Date): void {
+    if (this.#stopped) return;
     clearTimeout(this.#retryTimers.get(handleKey));
     const timer = setTimeout(() => {
       this.#retryTimers.delete(handleKey);
