@@ -46,7 +46,7 @@ const username = z.string().regex(usernamePattern, 'must be 1 to 15 letters, dig
 
 const stateSchema = z.object({
   users: z.array(z.object({ id: digits, username, name: z.string() })).max(usersMax),
-  tweets: z.array(z.object({ id: digits, text: z.string(), authorId: digits, deleted: z.boolean() })).max(tweetsMax),
+  tweets: z.array(z.object({ id: digits, text: z.string(), authorId: digits, deleted: z.boolean(), retweetOf: digits.optional() })).max(tweetsMax),
 });
 type State = z.infer<typeof stateSchema>;
 type User = State['users'][number];
@@ -54,6 +54,7 @@ type StoredTweet = State['tweets'][number];
 
 const postBody = z.strictObject({ text: z.string().refine((t) => t.length > 0 && [...t].length <= textMax, `must be 1 to ${textMax} characters`) });
 const renameBody = z.strictObject({ from: username, to: username });
+const retweetBody = z.strictObject({ tweet_id: digits });
 const modeBody = z.strictObject({ mode: z.enum(xModes) });
 
 const lookupParameters = ['id', 'expansions', 'tweet.fields', 'user.fields', 'media.fields', 'poll.fields', 'place.fields'];
@@ -142,15 +143,21 @@ class World {
     return this.#lastTweetId.toString();
   }
 
-  post(name: string, text: string): StoredTweet | Answer {
+  /** A new account for `name` at its first use. */
+  #account(name: string): User | Answer {
+    const known = this.user(name);
+    if (known) return known;
+    if (this.#users.size >= usersMax) return plainProblem(403, 'Forbidden', `this local X server holds at most ${usersMax} users`);
+    const user = { id: this.#newUserId(), username: name, name };
+    this.#users.set(name.toLowerCase(), user);
+    return user;
+  }
+
+  post(name: string, text: string, retweetOf?: string): StoredTweet | Answer {
     if (this.#tweets.size >= tweetsMax) return plainProblem(403, 'Forbidden', `this local X server holds at most ${tweetsMax} tweets`);
-    let author = this.user(name);
-    if (!author) {
-      if (this.#users.size >= usersMax) return plainProblem(403, 'Forbidden', `this local X server holds at most ${usersMax} users`);
-      author = { id: this.#newUserId(), username: name, name };
-      this.#users.set(name.toLowerCase(), author);
-    }
-    const tweet: StoredTweet = { id: this.#newTweetId(), text, authorId: author.id, deleted: false };
+    const author = this.#account(name);
+    if (author instanceof Answer) return author;
+    const tweet: StoredTweet = { id: this.#newTweetId(), text, authorId: author.id, deleted: false, ...(retweetOf ? { retweetOf } : {}) };
     this.#tweets.set(tweet.id, tweet);
     this.#save();
     return tweet;
@@ -278,6 +285,7 @@ export async function startXServer(options: XServerOptions): Promise<XServer> {
     if (fields.has('author_id') || expansions.has('author_id')) data.author_id = author.id;
     if (fields.has('created_at')) data.created_at = createdAtOf(tweet.id);
     if (fields.has('note_tweet') && long) data.note_tweet = { text: tweet.text };
+    if (fields.has('referenced_tweets') && tweet.retweetOf) data.referenced_tweets = [{ type: 'retweeted', id: tweet.retweetOf }];
     const body = expansions.has('author_id') ? { data, includes: { users: [{ id: author.id, name: author.name, username: author.username }] } } : { data };
     return new Answer(200, body, headers);
   };
@@ -309,6 +317,35 @@ export async function startXServer(options: XServerOptions): Promise<XServer> {
       if (tweet.authorId !== world.user(name)?.id) return plainProblem(403, 'Forbidden', 'You are not allowed to delete a Tweet that belongs to another user.');
       world.delete(tweet);
       return new Answer(200, { data: { deleted: true } });
+    }
+
+    // Retweets (POST /2/users/:id/retweets, as the user :id). The real API answers only
+    // { retweeted: true }; this one also names the retweet's own id, for tests to look it up.
+    const retweetPath = /^\/2\/users\/([^/]+)\/retweets$/.exec(url.pathname);
+    if (method === 'POST' && retweetPath) {
+      const name = userOf(req);
+      if (name instanceof Answer) return name;
+      const body = await jsonBody(req, retweetBody);
+      if (body instanceof Answer) return body;
+      if (world.user(name)?.id !== retweetPath[1]) return plainProblem(403, 'Forbidden', 'You are not permitted to perform this action.');
+      const original = world.tweet(body.tweet_id);
+      const originalAuthor = original && world.userById(original.authorId);
+      if (!original || original.deleted || !originalAuthor) return new Answer(200, notFoundErrors(body.tweet_id));
+      const retweet = world.post(name, `RT @${originalAuthor.username}: ${original.text}`, original.id);
+      if (retweet instanceof Answer) return retweet;
+      return new Answer(200, { data: { retweeted: true, id: retweet.id } });
+    }
+
+    // GET /2/users/by/username/:username (app token): an account's id.
+    const userPath = /^\/2\/users\/by\/username\/([^/]+)$/.exec(url.pathname);
+    if (method === 'GET' && userPath) {
+      const token = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
+      if (!token || !sameToken(token, options.appToken)) return unauthorized();
+      const user = world.user(userPath[1]!);
+      if (!user) {
+        return new Answer(200, { errors: [{ value: userPath[1], detail: `Could not find user with username: [${userPath[1]}].`, title: 'Not Found Error', resource_type: 'user', parameter: 'username', resource_id: userPath[1], type: problemType('resource-not-found') }] });
+      }
+      return new Answer(200, { data: user });
     }
 
     if (method === 'POST' && url.pathname === '/_control/rename') {

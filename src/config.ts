@@ -47,10 +47,11 @@ const schema = z
     TIPD_X_TIMEOUT_MS: integer(100, 120_000).default(10_000),
     TIPD_CLAIM_EXPIRY_SECONDS: integer(1, 30 * 24 * 3600).default(24 * 3600),
     TIPD_CLAIM_COOLING_OFF_SECONDS: integer(0, 365 * 24 * 3600).default(7 * 24 * 3600),
+    TIPD_CLAIM_RATE_LIMIT_PER_MINUTE: integer(0, 1_000_000).default(30),
     TIPD_PAYOUT_MIN_SAT: integer(1, 100_000_000).default(1_000),
     TIPD_PAYOUT_FEE_BASE_MSAT: integer(0, 100_000_000).default(10_000),
     TIPD_PAYOUT_FEE_PPM: integer(0, 100_000).default(5_000),
-    TIPD_PAYOUT_RETRY_SECONDS: integer(1, 24 * 3600).default(60),
+    TIPD_PAYOUT_RETRY_SECONDS: integer(1, 3600).default(60),
   })
   .superRefine((env, ctx) => {
     for (const name of ['CERT', 'MACAROON'] as const) {
@@ -80,7 +81,8 @@ export interface Config {
   rateLimitPerMinute: number;
   /** The X API v2 that claim proofs are fetched from; without a bearer token, proofs are refused. */
   x: { baseUrl: string; bearerToken: string | undefined; timeoutMs: number };
-  claims: { expiryMs: number; coolingOffMs: number };
+  /** ratePerMinute: claims and proofs a minute per address (each costs LND or X API calls); 0: no limit. */
+  claims: { expiryMs: number; coolingOffMs: number; ratePerMinute: number };
   /** Keysend payouts to claimed handles: the least worth sending, the fee cap, the first retry delay (doubling). */
   payouts: { minMsat: bigint; feeBaseMsat: bigint; feePpm: bigint; retryMs: number };
 }
@@ -122,7 +124,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv): Config {
     unclaimedReturnMs: env.TIPD_UNCLAIMED_RETURN_DAYS * 24 * 3600 * 1000,
     rateLimitPerMinute: env.TIPD_RATE_LIMIT_PER_MINUTE,
     x: { baseUrl: env.TIPD_X_API_URL.replace(/\/+$/, ''), bearerToken: env.TIPD_X_BEARER_TOKEN, timeoutMs: env.TIPD_X_TIMEOUT_MS },
-    claims: { expiryMs: env.TIPD_CLAIM_EXPIRY_SECONDS * 1000, coolingOffMs: env.TIPD_CLAIM_COOLING_OFF_SECONDS * 1000 },
+    claims: { expiryMs: env.TIPD_CLAIM_EXPIRY_SECONDS * 1000, coolingOffMs: env.TIPD_CLAIM_COOLING_OFF_SECONDS * 1000, ratePerMinute: env.TIPD_CLAIM_RATE_LIMIT_PER_MINUTE },
     payouts: {
       minMsat: BigInt(env.TIPD_PAYOUT_MIN_SAT) * 1000n,
       feeBaseMsat: BigInt(env.TIPD_PAYOUT_FEE_BASE_MSAT),

@@ -62,7 +62,7 @@ const claims = new Claims(ledger, lnd, new XApi(config.x), log, {
   probeFeeCapMsat: config.payouts.feeBaseMsat + ppmCeil(config.payouts.minMsat, config.payouts.feePpm),
 });
 claims.onBound((handleKey) => payouts.kick(handleKey));
-const app = createApp({ lnd, network: config.network, log, ledger, supporters, tips, deposits, withdrawals, flattrs, claims, payouts, adminToken: config.adminToken, rateLimitPerMinute: config.rateLimitPerMinute });
+const app = createApp({ lnd, network: config.network, log, ledger, supporters, tips, deposits, withdrawals, flattrs, claims, payouts, adminToken: config.adminToken, rateLimitPerMinute: config.rateLimitPerMinute, claimRateLimitPerMinute: config.claims.ratePerMinute });
 const server = app.listen(config.http.port, config.http.host);
 const events = new EventHub(ledger, supporters, log);
 events.attach(server);

@@ -10,6 +10,7 @@ import { XApiError, type XApiErrorCode } from '../x/client.ts';
 import { ApiError } from './errors.ts';
 import { body, parse } from './http.ts';
 import type { Api } from './openapi.ts';
+import { rateLimiter } from './rate-limit.ts';
 import { tweetIdSchema } from './tips.ts';
 
 const claimBody = z.strictObject({
@@ -35,6 +36,7 @@ const refusalStatus: Record<ClaimRefusal, number> = {
   challenge_expired: 410,
   tweet_not_found: 422,
   tweet_before_challenge: 422,
+  tweet_is_retweet: 422,
   author_mismatch: 422,
   claim_id_missing: 422,
   bad_signature: 422,
@@ -66,7 +68,12 @@ const handleParam = (req: Request): Handle => {
   return handle;
 };
 
-export function claimRoutes(api: Api, claims: Claims, payouts: Payouts, tips: Tips): void {
+/**
+ * `claimsPerMinute`: claims and proofs a minute per address (0: no limit), far fewer than other
+ * calls: each one costs LND lookups or an X API call of the app's own quota.
+ */
+export function claimRoutes(api: Api, claims: Claims, payouts: Payouts, tips: Tips, claimsPerMinute: number): void {
+  const limit = rateLimiter(claimsPerMinute, async () => false);
   api.route(
     {
       method: 'post',
@@ -74,8 +81,9 @@ export function claimRoutes(api: Api, claims: Claims, payouts: Payouts, tips: Ti
       summary: 'Ask for a challenge to claim a handle for a Lightning node',
       auth: 'none',
       body: claimBody,
-      responses: { 201: '{ id, message, expiresAt, tweetTemplate }', 400: 'invalid_request | own_node', 422: 'node_unreachable | keysend_unsupported' },
+      responses: { 201: '{ id, message, expiresAt, tweetTemplate }', 400: 'invalid_request | own_node', 422: 'node_unreachable | keysend_unsupported', 429: 'rate_limited' },
     },
+    limit,
     async (req, res) => {
       const input = parse(claimBody, body(req));
       try {
@@ -104,11 +112,13 @@ export function claimRoutes(api: Api, claims: Claims, payouts: Payouts, tips: Ti
         404: 'claim_not_found',
         409: 'challenge_used',
         410: 'challenge_expired',
-        422: 'tweet_not_found | tweet_before_challenge | author_mismatch | claim_id_missing | bad_signature | node_unreachable | keysend_unsupported',
+        422: 'tweet_not_found | tweet_before_challenge | tweet_is_retweet | author_mismatch | claim_id_missing | bad_signature | node_unreachable | keysend_unsupported',
+        429: 'rate_limited',
         502: 'x_unauthorized | x_invalid_answer',
         503: 'x_rate_limited | x_unavailable | x_not_configured',
       },
     },
+    limit,
     async (req, res) => {
       const input = parse(proofBody, body(req));
       try {

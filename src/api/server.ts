@@ -39,6 +39,8 @@ export interface AppDeps {
   payouts: Payouts;
   adminToken: string | undefined;
   rateLimitPerMinute: number;
+  /** Claims and proofs a minute per address; 0: no limit. */
+  claimRateLimitPerMinute: number;
   bodyLimitBytes?: number;
 }
 
@@ -79,7 +81,7 @@ export function createApp(deps: AppDeps): Express {
   depositRoutes(api, deps.supporters, deps.deposits);
   withdrawalRoutes(api, deps.supporters, deps.withdrawals);
   flattrRoutes(api, deps.supporters, deps.flattrs);
-  claimRoutes(api, deps.claims, deps.payouts, deps.tips);
+  claimRoutes(api, deps.claims, deps.payouts, deps.tips, deps.claimRateLimitPerMinute);
   adminRoutes(api, deps.adminToken, deps.flattrs, deps.ledger, lnd);
   api.route({ method: 'get', path: '/v1/openapi.json', summary: 'This description', auth: 'none', responses: { 200: 'OpenAPI 3.1' } }, (_req, res) => {
     res.json(document);

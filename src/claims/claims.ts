@@ -15,7 +15,8 @@ import type { XApi } from '../x/client.ts';
 import { snowflakeTime } from '../x/tweets.ts';
 import { recoverSigner, signaturePattern } from './signature.ts';
 
-export type ClaimState = 'open' | 'verified' | 'cooling_off';
+/** `cancelled`: it waited out a cooling-off, and the account the handle is bound to proved it again. */
+export type ClaimState = 'open' | 'verified' | 'cooling_off' | 'cancelled';
 
 interface ClaimRecord {
   id: string;
@@ -73,6 +74,7 @@ export type ClaimRefusal =
   | 'challenge_expired'
   | 'tweet_not_found'
   | 'tweet_before_challenge'
+  | 'tweet_is_retweet'
   | 'author_mismatch'
   | 'claim_id_missing'
   | 'bad_signature';
@@ -97,6 +99,8 @@ export interface ClaimOptions {
 export type ProofOutcome = { state: 'verified'; binding: Binding } | { state: 'cooling_off'; binding: PendingBinding };
 
 const signatureHint = '<signature>';
+/** Open claims are forgotten this long after they expired (a proof may come late, its tweet in time). */
+const forgetAfterMs = 7 * 24 * 3600_000;
 
 export class Claims {
   readonly #ledger: Ledger;
@@ -166,7 +170,13 @@ export class Claims {
       state: 'open',
       tweetId: null,
     };
-    await this.#ledger.run((tx) => tx.put(`claim:${id}`, claim), { sync: true });
+    await this.#ledger.run(
+      (tx) => {
+        tx.put(`claim:${id}`, claim);
+        tx.put(`claimexp:${expiresAt}:${id}`, 0);
+      },
+      { sync: true },
+    );
     this.#log.info({ claim: id, handle: handle.key, nodePubkey }, 'claim issued');
     return this.#view(claim);
   }
@@ -189,17 +199,23 @@ export class Claims {
     const claim = await this.#ledger.read<ClaimRecord>(`claim:${id}`);
     if (!claim) throw new ClaimRefused('claim_not_found', `no claim ${id}`);
     if (claim.state !== 'open') throw new ClaimRefused('challenge_used', 'this challenge has already been proven; ask for a new one');
+    // What the id alone tells (a snowflake carries its time) is checked before asking the X API,
+    // whose quota is the app's: a stream of hopeless proofs must not use it up.
+    if ((await this.#ledger.read(`tweetused:${tweetId}`)) !== undefined) throw new ClaimRefused('challenge_used', 'this tweet has already proven a claim');
+    const tweetAt = snowflakeTime(tweetId);
+    if (tweetAt < new Date(claim.createdAt)) throw new ClaimRefused('tweet_before_challenge', 'the tweet is older than the challenge');
+    if (tweetAt > new Date(claim.expiresAt)) throw new ClaimRefused('challenge_expired', `the challenge expired at ${claim.expiresAt}, before the tweet was posted; ask for a new one`);
     const lookup = await this.#x.lookupTweet(tweetId);
     if (!lookup.found) {
       throw new ClaimRefused('tweet_not_found', lookup.reason === 'not_found' ? `the X API has no tweet ${tweetId} (deleted, or never posted)` : `tweet ${tweetId} is not public`);
     }
     const tweet = lookup.tweet;
+    if (tweet.id !== tweetId) throw new ClaimRefused('tweet_not_found', `the X API answered with tweet ${tweet.id} for ${tweetId}`);
     if (tweet.authorUsername.toLowerCase() !== claim.handleKey) {
       throw new ClaimRefused('author_mismatch', `the tweet was posted by @${tweet.authorUsername}, not @${claim.handle}`);
     }
-    const tweetAt = snowflakeTime(tweet.id);
-    if (tweetAt < new Date(claim.createdAt)) throw new ClaimRefused('tweet_before_challenge', 'the tweet is older than the challenge');
-    if (tweetAt > new Date(claim.expiresAt)) throw new ClaimRefused('challenge_expired', `the challenge expired at ${claim.expiresAt}, before the tweet was posted; ask for a new one`);
+    // A retweet is by the handle but in someone else's words: retweeting a stranger's claim must not hand the handle over.
+    if (tweet.retweetOf !== undefined || tweet.text.startsWith('RT @')) throw new ClaimRefused('tweet_is_retweet', 'the tweet is a retweet; post the signature in a tweet of your own');
     if (!tweet.text.includes(claim.id)) throw new ClaimRefused('claim_id_missing', `the tweet does not mention the claim id ${claim.id}`);
     const signature = (tweet.text.match(signaturePattern) ?? []).find((candidate) => recoverSigner(claim.message, candidate) === claim.nodePubkey);
     if (!signature) throw new ClaimRefused('bad_signature', "the tweet carries no signature of the claim's message by the claimed node");
@@ -228,15 +244,20 @@ export class Claims {
         tx.put(`tweetused:${tweet.id}`, id);
         const bound = await tx.get<Binding>(`binding:${claim.handleKey}`);
         const topics = [`handle:${claim.handleKey}`];
+        const waiting = await tx.get<PendingBinding>(`rebind:${claim.handleKey}`);
         if (bound && bound.xUserId !== tweet.authorId && this.#options.coolingOffMs > 0) {
-          // Handles are renamed and recycled: another account gets the handle only after a wait.
-          const pending: PendingBinding = { ...evidence, effectiveAt: new Date(tx.now.getTime() + this.#options.coolingOffMs).toISOString() };
+          // Handles are renamed and recycled: another account gets the handle only after a wait,
+          // which a new proof by the same waiting account does not start again.
+          const effectiveAt = waiting?.xUserId === tweet.authorId ? waiting.effectiveAt : new Date(tx.now.getTime() + this.#options.coolingOffMs).toISOString();
+          if (waiting && waiting.claimId !== id) await this.#cancel(tx, claim.handleKey, waiting);
+          const pending: PendingBinding = { ...evidence, effectiveAt };
           tx.put(`rebind:${claim.handleKey}`, pending);
           tx.put(`claim:${id}`, { ...current, state: 'cooling_off', tweetId: tweet.id } satisfies ClaimRecord);
           tx.emit('claim.cooling_off', topics, { handle: evidence.handle, nodePubkey: evidence.nodePubkey, xUserId: evidence.xUserId, boundXUserId: bound.xUserId, effectiveAt: pending.effectiveAt, claimId: id });
           return { state: 'cooling_off', binding: pending };
         }
         // The bound account proving again cancels a pending move to another account.
+        if (waiting) await this.#cancel(tx, claim.handleKey, waiting);
         tx.del(`rebind:${claim.handleKey}`);
         this.#bind(tx, claim.handleKey, evidence, (await tx.get<HandleRecord>(`handle:${claim.handleKey}`)) ?? undefined);
         tx.put(`claim:${id}`, { ...current, state: 'verified', tweetId: tweet.id } satisfies ClaimRecord);
@@ -256,6 +277,36 @@ export class Claims {
       claimed: true,
     } satisfies HandleRecord);
     tx.emit('claim.verified', [`handle:${handleKey}`], { handle: binding.handle, nodePubkey: binding.nodePubkey, xUserId: binding.xUserId, tweetId: binding.tweetId, claimId: binding.claimId });
+  }
+
+  async #cancel(tx: Tx, handleKey: string, waiting: PendingBinding): Promise<void> {
+    const claim = await tx.get<ClaimRecord>(`claim:${waiting.claimId}`);
+    if (claim) tx.put(`claim:${claim.id}`, { ...claim, state: 'cancelled' } satisfies ClaimRecord);
+    tx.emit('claim.cancelled', [`handle:${handleKey}`], { handle: waiting.handle, nodePubkey: waiting.nodePubkey, xUserId: waiting.xUserId, claimId: waiting.claimId });
+  }
+
+  /** Forgets claims that were never proven, a while after they expired. */
+  async forgetExpired(): Promise<number> {
+    const before = new Date(this.#now().getTime() - forgetAfterMs).toISOString();
+    const keys = await this.#ledger.db.keys({ gt: 'claimexp:', lt: `claimexp:${before}`, limit: 1_000 }).all();
+    if (keys.length === 0) return 0;
+    return this.#ledger.run(
+      async (tx) => {
+        let forgotten = 0;
+        for (const key of keys) {
+          const id = key.slice(key.lastIndexOf(':') + 1);
+          const claim = await tx.get<ClaimRecord>(`claim:${id}`);
+          // A proven claim stays: its binding names it.
+          if (claim?.state === 'open') {
+            tx.del(`claim:${id}`);
+            forgotten += 1;
+          }
+          tx.del(key);
+        }
+        return forgotten;
+      },
+      { sync: true },
+    );
   }
 
   #announce(handleKey: string): void {
@@ -294,7 +345,10 @@ export class Claims {
   start(): void {
     this.stop();
     const intervalMs = Math.min(60_000, Math.max(1_000, Math.floor(this.#options.coolingOffMs / 4)));
-    this.#loop = repeat('settling cooled-off claims', intervalMs, () => this.settleCoolingOff(), this.#log);
+    this.#loop = repeat('settling cooled-off claims', intervalMs, async () => {
+      await this.settleCoolingOff();
+      await this.forgetExpired();
+    }, this.#log);
   }
 
   stop(): void {

@@ -448,7 +448,8 @@ export class Lnd {
       );
       return this.#parse('getRouteToDestination', z.object({ route: z.object({}).passthrough().optional() }), answer).route !== undefined;
     } catch (err) {
-      if (err instanceof LndError && err.lndMessage === 'TargetNotFoundError') return false;
+      // Unknown to the graph, or more than any route can carry.
+      if (err instanceof LndError && (err.lndMessage === 'TargetNotFoundError' || err.lndMessage === 'PaymentTooLargeToFindRoute')) return false;
       throw err;
     }
   }

@@ -130,7 +130,8 @@ export class Payouts {
           await this.#payOnce(handleKey);
         }
       } catch (err) {
-        this.#log.error({ err, handle: handleKey }, 'payout failed to run; will try again');
+        if (this.#stopped) this.#log.info({ handle: handleKey }, 'payout interrupted by the shutdown; it is looked up by hash at the next start');
+        else this.#log.error({ err, handle: handleKey }, 'payout failed to run; will try again');
         this.#retryAt(handleKey, new Date(this.#now().getTime() + this.#options.retryMs));
       } finally {
         this.#active.delete(handleKey);
@@ -161,55 +162,70 @@ export class Payouts {
     // Cheap looks first (cached reads): most tips go to handles nobody claimed.
     if (!(await this.#ledger.read<Binding>(`binding:${handleKey}`))) return;
     if ((await this.#ledger.balance(accounts.escrow(handleKey))) < this.#options.minMsat) return;
+    // The sending slot is taken before the hold: a held payout must go to LND at once, never wait
+    // in a queue long enough for the recheck to take it as never sent.
+    const release = await this.#slot();
+    try {
+      await this.#holdAndSend(handleKey);
+    } finally {
+      release();
+    }
+  }
+
+  async #holdAndSend(handleKey: string): Promise<void> {
     const preimage = randomBytes(32);
     const id = randomBytes(12).toString('base64url');
-    const held = await this.#ledger.run(
-      async (tx): Promise<PayoutRecord | { waitUntil: Date } | undefined> => {
-        const binding = await tx.get<Binding>(`binding:${handleKey}`);
-        // One payout of a handle at a time, none while another account waits out its cooling-off.
-        if (!binding || (await tx.get(`payoutopen:${handleKey}`)) !== undefined || (await tx.get(`rebind:${handleKey}`)) !== undefined) return undefined;
-        const retry = await tx.get<RetryState>(`paytry:${handleKey}`);
-        if (retry && new Date(retry.nextAt) > tx.now) return { waitUntil: new Date(retry.nextAt) };
-        const escrowMsat = await tx.balance(accounts.escrow(handleKey));
-        const split = escrowMsat >= this.#options.minMsat ? payoutSplit(escrowMsat, this.#options.feeBaseMsat, this.#options.feePpm) : undefined;
-        if (!split) return undefined;
-        const record: PayoutRecord = {
-          id,
-          handleKey,
-          nodePubkey: binding.nodePubkey,
-          amountMsat: split.amountMsat.toString(),
-          feeCapMsat: split.feeCapMsat.toString(),
-          feeMsat: null,
-          preimage: preimage.toString('hex'),
-          paymentHash: createHash('sha256').update(preimage).digest('hex'),
-          state: 'pending',
-          failureReason: null,
-          createdAt: tx.now.toISOString(),
-          settledAt: null,
-        };
-        await tx.transfer('payout.hold', accounts.escrow(handleKey), pendingAccount(id), split.amountMsat + split.feeCapMsat, { handle: handleKey, payout: id });
-        tx.put(`payout:${id}`, record);
-        tx.put(`payoutopen:${handleKey}`, id);
-        tx.put(`hpayout:${handleKey}:${record.createdAt}:${id}`, 0);
-        tx.emit('payout.pending', [`handle:${handleKey}`], { handle: binding.handle, ...this.#view(record) });
-        return record;
-      },
-      { sync: true },
-    );
-    if (!held) return;
-    if ('waitUntil' in held) return this.#retryAt(handleKey, held.waitUntil);
-    this.#log.info({ payout: id, handle: handleKey, nodePubkey: held.nodePubkey, amountMsat: held.amountMsat, feeCapMsat: held.feeCapMsat }, 'payout held; sending');
-    crashPoint('payout.held-not-sent');
-    const release = await this.#slot();
+    // This process's before its hold can be on disk: the recheck leaves it alone until sent.
     this.#sending.add(id);
     try {
+      const held = await this.#ledger.run((tx) => this.#hold(tx, handleKey, id, preimage), { sync: true });
+      if (!held) return;
+      if ('waitUntil' in held) return this.#retryAt(handleKey, held.waitUntil);
+      crashPoint('payout.held-not-sent');
+      // Stopping: not sent; the next start finds LND never saw it and voids it after the grace time.
+      if (this.#stopped) return;
+      this.#log.info({ payout: id, handle: handleKey, nodePubkey: held.nodePubkey, amountMsat: held.amountMsat, feeCapMsat: held.feeCapMsat }, 'payout held; sending');
       const outcome = await this.#lnd.keysend({ destination: held.nodePubkey, amountMsat: BigInt(held.amountMsat), maxFeeMsat: BigInt(held.feeCapMsat), preimage });
       crashPoint('payout.sent-not-booked');
+      if (outcome.state !== 'succeeded' && outcome.state !== 'failed') {
+        this.#log.warn({ payout: id, handle: handleKey, state: outcome.state, reason: 'reason' in outcome ? outcome.reason : undefined }, 'payout outcome unknown: it stays pending and is looked up by payment hash');
+      }
       await this.#settle(id, outcome);
     } finally {
       this.#sending.delete(id);
-      release();
     }
+  }
+
+  /** Inside the writer: holds the escrow of a bound handle as payout `id`, if one is due. */
+  async #hold(tx: Tx, handleKey: string, id: string, preimage: Buffer): Promise<PayoutRecord | { waitUntil: Date } | undefined> {
+    const binding = await tx.get<Binding>(`binding:${handleKey}`);
+    // One payout of a handle at a time, none while another account waits out its cooling-off.
+    if (!binding || (await tx.get(`payoutopen:${handleKey}`)) !== undefined || (await tx.get(`rebind:${handleKey}`)) !== undefined) return undefined;
+    const retry = await tx.get<RetryState>(`paytry:${handleKey}`);
+    if (retry && new Date(retry.nextAt) > tx.now) return { waitUntil: new Date(retry.nextAt) };
+    const escrowMsat = await tx.balance(accounts.escrow(handleKey));
+    const split = escrowMsat >= this.#options.minMsat ? payoutSplit(escrowMsat, this.#options.feeBaseMsat, this.#options.feePpm) : undefined;
+    if (!split) return undefined;
+    const record: PayoutRecord = {
+      id,
+      handleKey,
+      nodePubkey: binding.nodePubkey,
+      amountMsat: split.amountMsat.toString(),
+      feeCapMsat: split.feeCapMsat.toString(),
+      feeMsat: null,
+      preimage: preimage.toString('hex'),
+      paymentHash: createHash('sha256').update(preimage).digest('hex'),
+      state: 'pending',
+      failureReason: null,
+      createdAt: tx.now.toISOString(),
+      settledAt: null,
+    };
+    await tx.transfer('payout.hold', accounts.escrow(handleKey), pendingAccount(id), split.amountMsat + split.feeCapMsat, { handle: handleKey, payout: id });
+    tx.put(`payout:${id}`, record);
+    tx.put(`payoutopen:${handleKey}`, id);
+    tx.put(`hpayout:${handleKey}:${record.createdAt}:${id}`, 0);
+    tx.emit('payout.pending', [`handle:${handleKey}`], { handle: binding.handle, ...this.#view(record) });
+    return record;
   }
 
   /** Books LND's final word, if the payout is still pending (compare-and-set in the writer). */
@@ -217,6 +233,10 @@ export class Payouts {
     const settled = await this.#ledger.run(
       async (tx) => {
         const record = (await tx.get<PayoutRecord>(`payout:${id}`))!;
+        if (record.state === 'failed' && outcome.state === 'succeeded') {
+          // Voided, yet LND paid it: its escrow may have been paid again. Never silently.
+          this.#log.fatal({ payout: id, handle: record.handleKey, amountMsat: record.amountMsat }, 'a payout booked as failed was paid by LND: check this handle by hand');
+        }
         if (record.state !== 'pending' || (outcome.state !== 'succeeded' && outcome.state !== 'failed')) return undefined;
         const pending = pendingAccount(id);
         const escrow = accounts.escrow(record.handleKey);

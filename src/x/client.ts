@@ -13,6 +13,8 @@ export interface Tweet {
   /** The author's handle at the time of the lookup, as X spells it. */
   authorUsername: string;
   createdAt: Date;
+  /** The id of the tweet this one retweets: a retweet is someone else's words. */
+  retweetOf: string | undefined;
 }
 
 export type LookupResult =
@@ -69,6 +71,7 @@ const foundSchema = z.object({
     author_id: numericId,
     created_at: z.iso.datetime({ offset: true }),
     note_tweet: z.object({ text: z.string() }).optional(),
+    referenced_tweets: z.array(z.object({ type: z.string(), id: numericId })).optional(),
   }),
   includes: z.object({
     users: z.array(z.object({ id: numericId, username: z.string().regex(/^[A-Za-z0-9_]{1,15}$/) })).min(1),
@@ -95,7 +98,7 @@ export class XApi {
     const what = `the X API lookup of tweet ${id}`;
     if (this.#bearerToken === undefined) throw new XApiError('x_not_configured', `${what} was not made: no X API bearer token is configured (TIPD_X_BEARER_TOKEN)`);
 
-    const url = `${this.#baseUrl}/2/tweets/${id}?expansions=author_id&user.fields=username&tweet.fields=created_at,note_tweet`;
+    const url = `${this.#baseUrl}/2/tweets/${id}?expansions=author_id&user.fields=username&tweet.fields=created_at,note_tweet,referenced_tweets`;
     let status: number | undefined;
     let text: string;
     try {
@@ -188,6 +191,6 @@ function parseLookup(id: string, text: string, what: string): LookupResult {
   if (!author) throw invalid(`the author ${data.author_id} is not in includes.users`);
   return {
     found: true,
-    tweet: { id, text: data.note_tweet?.text ?? data.text, authorId: data.author_id, authorUsername: author.username, createdAt: new Date(data.created_at) },
+    tweet: { id, text: data.note_tweet?.text ?? data.text, authorId: data.author_id, authorUsername: author.username, createdAt: new Date(data.created_at), retweetOf: data.referenced_tweets?.find((r) => r.type === 'retweeted')?.id },
   };
 }

@@ -4,6 +4,8 @@
 
 /** The X OpenAPI `TweetId` pattern. */
 export const tweetIdPattern = /^[0-9]{1,19}$/;
+/** X's ids are signed 64-bit integers. */
+const tweetIdMax = 2n ** 63n - 1n;
 
 /**
  * https://x.com/<user>/status/<id> and its variants: twitter.com, a www. or mobile. prefix, the old
@@ -13,9 +15,10 @@ const tweetUrlPattern = /^https:\/\/(?:www\.|mobile\.)?(?:x|twitter)\.com\/[A-Za
 
 /** The tweet id of a bare id or a tweet URL; undefined for anything else. */
 export function tweetIdOf(input: string): string | undefined {
-  if (tweetIdPattern.test(input)) return input;
-  return tweetUrlPattern.exec(input)?.[1];
+  const id = tweetIdPattern.test(input) ? input : tweetUrlPattern.exec(input)?.[1];
+  return id !== undefined && BigInt(id) <= tweetIdMax ? id : undefined;
 }
+
 
 /** Milliseconds since the Unix epoch of snowflake 0: 2010-11-04T01:42:54.657Z. */
 export const snowflakeEpochMs = 1_288_834_974_657;

@@ -2,10 +2,10 @@
 // local X server, and tipd binds the handle; every attack is refused with its code, changing nothing.
 import { afterEach, describe, expect, it } from 'vitest';
 import { claimWithTweet, freshHandle, xServer } from './creators.ts';
-import { eventually, fundedSupporter, lndOf, stack, tipdForFile } from './helpers.ts';
+import { api, eventually, fundedSupporter, lndOf, stack, startTipd, tipdForFile } from './helpers.ts';
 import { connect } from './websocket.ts';
 
-const tipd = tipdForFile({ TIPD_CLAIM_EXPIRY_SECONDS: '3', TIPD_CLAIM_COOLING_OFF_SECONDS: '4', TIPD_PAYOUT_MIN_SAT: '1000', TIPD_PAYOUT_RETRY_SECONDS: '1' });
+const tipd = tipdForFile({ TIPD_CLAIM_EXPIRY_SECONDS: '3', TIPD_CLAIM_COOLING_OFF_SECONDS: '4', TIPD_CLAIM_RATE_LIMIT_PER_MINUTE: '0', TIPD_PAYOUT_MIN_SAT: '1000', TIPD_PAYOUT_RETRY_SECONDS: '1' });
 const { call } = tipd;
 const pubkey = (node: 'carol' | 'dave' | 'alice' | 'hub') => stack().nodes[node].pubkey;
 
@@ -80,13 +80,18 @@ describe('a proof', () => {
     expect((await call('GET', `/v1/claims/${claim.body.id}`)).body).toMatchObject({ state: 'verified', tweetId });
   });
 
-  it('replayed is refused: the challenge is used', async () => {
+  it('replayed is refused: the challenge is used, and so is the tweet for a new challenge', async () => {
     const handle = freshHandle('replay');
     const { claimId, tweetId, proof } = await claimWithTweet(tipd.url, handle, 'carol');
     expect(proof.status).toBe(200);
     const again = await call('POST', `/v1/claims/${claimId}/proof`, { body: { tweet: tweetId } });
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe('challenge_used');
+    const fresh = await call('POST', '/v1/claims', { body: { handle, nodePubkey: pubkey('dave') } });
+    const reused = await call('POST', `/v1/claims/${fresh.body.id}/proof`, { body: { tweet: tweetId } });
+    expect(reused.status).toBe(409);
+    expect(reused.body.error.code).toBe('challenge_used');
+    expect((await call('GET', `/v1/handles/${handle}`)).body.binding.nodePubkey).toBe(pubkey('carol'));
   });
 
   describe('refused with its code, changing nothing', () => {
@@ -132,6 +137,20 @@ describe('a proof', () => {
       expect(res.body.error.code).toBe(code);
       await unchanged(handle, '1500000');
       expect((await call('GET', `/v1/claims/${claim.body.id}`)).body.state).toBe('open');
+    });
+
+    it("a retweet by the handle of someone else's tweet carrying a valid signature: tweet_is_retweet", async () => {
+      const handle = await tippedHandle('rt', 1_500);
+      await xServer.post(handle, 'an ordinary tweet');
+      // An attacker claims the handle for their own node and tweets the signature themselves...
+      const claim = await call('POST', '/v1/claims', { body: { handle, nodePubkey: pubkey('dave') } });
+      const bait = await xServer.post(`${handle}_x`, claim.body.tweetTemplate.replace('<signature>', await lndOf('dave').signMessage(claim.body.message)));
+      // ...and the owner of the handle retweets it.
+      const retweetId = await xServer.retweet(handle, bait);
+      const res = await call('POST', `/v1/claims/${claim.body.id}/proof`, { body: { tweet: retweetId } });
+      expect(res.status).toBe(422);
+      expect(res.body.error.code).toBe('tweet_is_retweet');
+      await unchanged(handle, '1500000');
     });
 
     it('a deleted tweet: tweet_not_found', async () => {
@@ -220,6 +239,43 @@ describe('a handle that changes hands', () => {
     ]);
     watcher.close();
     expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(second.proof.body.binding.effectiveAt));
+  });
+});
+
+describe('the account a handle is bound to', () => {
+  it('proving it again while another account waits out its cooling-off cancels the move', async () => {
+    const handle = freshHandle('back');
+    const away = freshHandle('away');
+    const first = await claimWithTweet(tipd.url, handle, 'carol');
+    await xServer.rename(handle, away);
+    const second = await claimWithTweet(tipd.url, handle, 'dave');
+    expect(second.proof.body.state).toBe('cooling_off');
+    // The newcomer gives the name up; the first owner takes it back and proves it again.
+    await xServer.rename(handle, freshHandle('newbie'));
+    await xServer.rename(away, handle);
+    const third = await claimWithTweet(tipd.url, handle, 'carol');
+    expect(third.proof.body).toMatchObject({ state: 'verified', binding: { xUserId: first.proof.body.binding.xUserId } });
+    expect((await call('GET', `/v1/claims/${second.claimId}`)).body.state).toBe('cancelled');
+    const view = (await call('GET', `/v1/handles/${handle}`)).body;
+    expect(view).toMatchObject({ pendingBinding: null, binding: { nodePubkey: pubkey('carol') } });
+  });
+});
+
+describe('claims from one address', () => {
+  it('are limited per minute, as each costs LND and X API calls (429 rate_limited)', async () => {
+    const limited = await startTipd({ TIPD_CLAIM_RATE_LIMIT_PER_MINUTE: '2' });
+    try {
+      const ask = () => api(limited.url, 'POST', '/v1/claims', { body: { handle: 'limited', nodePubkey: pubkey('carol') } });
+      expect((await ask()).status).toBe(201);
+      expect((await ask()).status).toBe(201);
+      const third = await ask();
+      expect(third.status).toBe(429);
+      expect(third.body.error.code).toBe('rate_limited');
+      // Other calls are not held back by it.
+      expect((await api(limited.url, 'GET', '/v1/handles/limited')).status).toBe(200);
+    } finally {
+      await limited.stop();
+    }
   });
 });
 

@@ -10,10 +10,11 @@ import { api, eventually, lndOf, stack } from './helpers.ts';
 
 const run = promisify(execFile);
 
-async function x<T = any>(method: string, route: string, options: { user?: string; body?: unknown } = {}): Promise<T> {
+async function x<T = any>(method: string, route: string, options: { user?: string; appToken?: boolean; body?: unknown } = {}): Promise<T> {
+  const token = options.user ? `user:${options.user}` : options.appToken ? stack().x.appToken : undefined;
   const res = await fetch(`${stack().x.url}${route}`, {
     method,
-    headers: { ...(options.user ? { authorization: `Bearer user:${options.user}` } : {}), 'content-type': 'application/json' },
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' },
     ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
   });
   if (!res.ok) throw new Error(`X server: ${method} ${route} answered ${res.status}: ${await res.text()}`);
@@ -24,6 +25,11 @@ export const xServer = {
   /** Posts `text` as `username`; the tweet's id. */
   post: async (username: string, text: string): Promise<string> => (await x<{ data: { id: string } }>('POST', '/2/tweets', { user: username, body: { text } })).data.id,
   remove: (username: string, id: string) => x('DELETE', `/2/tweets/${id}`, { user: username }),
+  /** `username` retweets tweet `id`; the retweet's own id. */
+  retweet: async (username: string, id: string): Promise<string> => {
+    const user = await x<{ data: { id: string } }>('GET', `/2/users/by/username/${username}`, { appToken: true });
+    return (await x<{ data: { id: string } }>('POST', `/2/users/${user.data.id}/retweets`, { user: username, body: { tweet_id: id } })).data.id;
+  },
   mode: (mode: 'ok' | 'rate_limited' | 'unauthorized' | 'unavailable') => x('POST', '/_control/mode', { body: { mode } }),
   /** The account of `from` takes the name `to`; `from` is free for a new account. */
   rename: (from: string, to: string) => x('POST', '/_control/rename', { body: { from, to } }),

@@ -109,13 +109,17 @@ describe('a payout cut off from LND', () => {
     const hubPort = Number(stack().nodes.hub.socket.split(':')[1]);
     const proxy = await tcpProxy(hubPort);
     cleanups.push(() => proxy.close());
-    const { handle, token, url } = await claimedByCarol({ TIPD_LND_SOCKET: `localhost:${proxy.port}`, TIPD_LND_TIMEOUT_MS: '5000' });
+    const { handle, token, url } = await claimedByCarol({ TIPD_LND_SOCKET: `localhost:${proxy.port}` });
     const carolBefore = await channelBalance('carol');
     signalNode('carol', 'SIGSTOP');
     expect((await tip(url, token, handle, 3_000)).status).toBe(201);
     const payout = await inFlight(url, handle);
 
     proxy.cut();
+    // The keysend's stream dropped with the connection (not a timeout of tipd's): unknown, not failed.
+    const unknown = await eventually(async () => running!.logs.find((l) => l.msg === 'payout outcome unknown: it stays pending and is looked up by payment hash'));
+    expect(unknown).toMatchObject({ payout: payout.id, state: 'unknown' });
+    expect(String(unknown.reason)).not.toMatch(/no final answer/);
     signalNode('carol', 'SIGCONT');
     // LND finishes the payment, but tipd cannot hear it: still pending, for as long as that lasts.
     await eventually(async () => ((await lndOf('hub').getPayment(payout.paymentHash))?.state === 'succeeded' ? true : undefined));

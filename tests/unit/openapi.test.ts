@@ -48,6 +48,7 @@ describe('the OpenAPI document', () => {
       payouts: new Payouts(t.ledger, lnd, log, { minMsat: 1_000n, feeBaseMsat: 0n, feePpm: 0n, retryMs: 1_000, retryMaxMs: 1_000, recheckMs: 60_000, sendingMax: 1 }),
       adminToken: undefined,
       rateLimitPerMinute: 0,
+      claimRateLimitPerMinute: 0,
     });
   });
   afterAll(async () => {

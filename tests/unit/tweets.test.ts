@@ -9,7 +9,7 @@ describe('a tweet reference', () => {
   it.each([
     { input: id, what: 'a bare id' },
     { input: '0', what: 'the shortest id' },
-    { input: '9999999999999999999', what: 'a 19-digit id' },
+    { input: '9223372036854775807', what: 'the largest id (signed 64 bits)' },
     { input: `https://x.com/Carol_Creator/status/${id}`, what: 'an x.com URL' },
     { input: `https://twitter.com/carol/status/${id}`, what: 'a twitter.com URL' },
     { input: `https://mobile.twitter.com/carol/status/${id}`, what: 'a mobile.twitter.com URL' },
@@ -29,6 +29,7 @@ describe('a tweet reference', () => {
   it.each([
     { input: '', what: 'nothing' },
     { input: '12345678901234567890', what: 'an id of 20 digits' },
+    { input: '9223372036854775808', what: 'a 19-digit id above signed 64 bits' },
     { input: '-1', what: 'a negative number' },
     { input: '1e18', what: 'an exponent' },
     { input: ` ${id}`, what: 'an id with a space' },

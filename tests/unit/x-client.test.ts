@@ -71,6 +71,19 @@ describe('looking a tweet up', () => {
     });
   });
 
+  it('tells a retweet from a tweet, by the tweet it retweets', async () => {
+    const original = await post('someone_else', 'claim tipd-1 sig abc');
+    const user = (await (await fetch(`${server.url}/2/users/by/username/retweeter`, { headers: { authorization: `Bearer ${appToken}` } })).json()) as { data?: { id: string } };
+    expect(user.data).toBeUndefined();
+    await post('retweeter', 'hello');
+    const { data } = (await (await fetch(`${server.url}/2/users/by/username/retweeter`, { headers: { authorization: `Bearer ${appToken}` } })).json()) as { data: { id: string } };
+    const res = await fetch(`${server.url}/2/users/${data.id}/retweets`, { method: 'POST', headers: { authorization: 'Bearer user:retweeter' }, body: JSON.stringify({ tweet_id: original }) });
+    const retweetId = ((await res.json()) as { data: { id: string } }).data.id;
+    const result = await x.lookupTweet(retweetId);
+    expect(result).toMatchObject({ found: true, tweet: { authorUsername: 'retweeter', text: 'RT @someone_else: claim tipd-1 sig abc', retweetOf: original } });
+    expect(await x.lookupTweet(original)).toMatchObject({ found: true, tweet: { retweetOf: undefined } });
+  });
+
   it('reads the whole text of a long post from note_tweet', async () => {
     const long = `${'word '.repeat(80)}signature`;
     const result = await x.lookupTweet(await post('alice', long));
@@ -240,7 +253,7 @@ describe('failures of the X API', () => {
     await failure(new XApi({ baseUrl: `${fake.url}/`, bearerToken: 'the-token', timeoutMs: 5_000 }), '20');
     await fake.close();
     expect(seen?.method).toBe('GET');
-    expect(seen?.url).toBe('/2/tweets/20?expansions=author_id&user.fields=username&tweet.fields=created_at,note_tweet');
+    expect(seen?.url).toBe('/2/tweets/20?expansions=author_id&user.fields=username&tweet.fields=created_at,note_tweet,referenced_tweets');
     expect(seen?.headers.authorization).toBe('Bearer the-token');
   });
 });
