@@ -3,6 +3,8 @@
 const armed = process.env.TIPD_CRASH_AT;
 
 export type CrashPoint =
+  /** A deposit invoice LND settled, not yet credited. */
+  | 'deposit.settled-not-credited'
   /** A withdrawal paid by LND, its outcome not yet booked. */
   | 'withdrawal.paid-not-booked'
   /** A period close that has allocated its first window of supporters, not the rest. */

@@ -10,6 +10,7 @@ import { prefixEnd } from './ledger/store.ts';
 import type { Lnd, SettledInvoice } from './ln/lnd.ts';
 import type { Logger } from './log.ts';
 import { formatMsat } from './money.ts';
+import { crashPoint } from './crash.ts';
 
 type DepositState = 'creating' | 'open' | 'settled' | 'failed' | 'expired';
 
@@ -139,6 +140,7 @@ export class Deposits {
 
   /** Credits a settled invoice if it is one of our deposits not yet credited; keeps LND's settle index. */
   async credit(settled: SettledInvoice): Promise<void> {
+    crashPoint('deposit.settled-not-credited');
     const credited = await this.#ledger.run(
       async (tx) => {
         const cursor = (await tx.get<number>(settleCursorKey)) ?? 0;

@@ -33,6 +33,26 @@ async function withLedger<T>(look: (ledger: Ledger) => Promise<T>): Promise<T> {
 }
 
 describe('tipd killed', () => {
+  it('after LND settled a deposit but before it was credited: credited once at restart, and never again', async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-crash-'));
+    const doomed = await startTipd({ TIPD_CRASH_AT: 'deposit.settled-not-credited' }, dataDir);
+    const { token } = (await api(doomed.url, 'POST', '/v1/accounts')).body;
+    const deposit = (await api(doomed.url, 'POST', '/v1/deposits', { token, body: { amountSat: 7_000 } })).body;
+    expect((await lndOf('alice').payInvoice({ paymentRequest: deposit.paymentRequest, maxFeeMsat: 10_000n })).state).toBe('succeeded');
+    expect(await doomed.exited).toBeNull();
+
+    for (let start = 0; start < 2; start += 1) {
+      running = await startTipd({}, dataDir);
+      const url = running.url;
+      await eventually(async () => ((await api(url, 'GET', `/v1/deposits/${deposit.id}`, { token })).body.state === 'settled' ? true : undefined));
+      expect((await api(url, 'GET', '/v1/account', { token })).body.balanceMsat).toBe('7000000');
+      const kinds = (await api(url, 'GET', '/v1/account/history', { token })).body.items.map((i: { kind: string }) => i.kind);
+      expect(kinds).toEqual(['deposit']);
+      await running.stop();
+      running = undefined;
+    }
+  });
+
   it('after LND paid a withdrawal but before it was booked: booked once at restart, never paid twice', async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-crash-'));
     const doomed = await startTipd({ TIPD_CRASH_AT: 'withdrawal.paid-not-booked' }, dataDir);
