@@ -82,7 +82,7 @@ const thingOf = (handleKey: string, tweetId: string | null) => (tweetId ? `${han
 const flattrKey = (periodId: number, supporterId: string, thing: string) => `fl:${pad(periodId)}:${supporterId}:${thing}`;
 const closeKey = (periodId: number) => `close:${pad(periodId)}`;
 /** Most allocations waiting in the ledger's queue during a close: bounds memory, keeps batches full. */
-const closeWindow = 500;
+const closeWindow = 1_000;
 /** Most things one supporter may flattr in a period. */
 export const flattrsPerPeriodMax = 10_000;
 
@@ -227,32 +227,50 @@ export class Flattrs {
   async #allocate(periodId: number): Promise<CloseSummary> {
     const started = Date.now();
     const prefix = `fl:${pad(periodId)}:`;
-    let window: Promise<void>[] = [];
+    // A sliding window: up to `closeWindow` allocations wait in the ledger at any time, so that
+    // one batch is run while the one before it is written.
+    let inFlight = 0;
+    let settled = 0;
+    let wake: (() => void) | undefined;
     let failure: unknown;
+    const done = () => {
+      inFlight -= 1;
+      settled += 1;
+      if (settled === closeWindow) crashPoint('close.after-first-window');
+      wake?.();
+      wake = undefined;
+    };
+    const waitBelow = async (count: number) => {
+      while (inFlight > count) await new Promise<void>((resolve) => (wake = resolve));
+    };
     let supporterId: string | undefined;
     let things: FlattrRecord[] = [];
     const submit = async () => {
       if (supporterId === undefined) return;
+      inFlight += 1;
       // Observed at once: a failure stops the close (to be resumed), never an unhandled rejection.
-      window.push(this.#allocateOne(periodId, supporterId, things).catch((err: unknown) => void (failure ??= err)));
-      if (window.length >= closeWindow) {
-        await Promise.all(window);
-        window = [];
-        if (failure) throw failure;
-        crashPoint('close.after-first-window');
-      }
+      this.#allocateOne(periodId, supporterId, things).then(done, (err: unknown) => {
+        failure ??= err;
+        done();
+      });
+      await waitBelow(closeWindow - 1);
+      if (failure) throw failure;
     };
-    for await (const value of this.#ledger.db.values({ gt: prefix, lt: prefixEnd(prefix) })) {
-      const flattr = value as FlattrRecord;
-      if (flattr.supporterId !== supporterId) {
-        await submit();
-        supporterId = flattr.supporterId;
-        things = [];
+    try {
+      for await (const value of this.#ledger.db.values({ gt: prefix, lt: prefixEnd(prefix) })) {
+        const flattr = value as FlattrRecord;
+        if (flattr.supporterId !== supporterId) {
+          await submit();
+          supporterId = flattr.supporterId;
+          things = [];
+        }
+        things.push(flattr);
       }
-      things.push(flattr);
+      await submit();
+    } finally {
+      // Whatever stopped the loop, nothing is left running behind the close's back.
+      await waitBelow(0);
     }
-    await submit();
-    await Promise.all(window);
     if (failure) throw failure;
     const summary = await this.#ledger.run(
       async (tx) => {

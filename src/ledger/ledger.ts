@@ -476,24 +476,23 @@ export class Ledger {
    * what is read is what is on disk, whenever the write lands.
    */
   async #prefetch(keys: string[], writing: Staged | undefined): Promise<void> {
-    const missing: string[] = [];
-    const seen = new Set<string>();
+    const missing = new Set<string>();
     for (const key of keys) {
       if (key.startsWith('bal:')) {
         const account = key.slice(4);
         if (this.#balances.has(account) || writing?.balances.has(account)) continue;
       } else if (this.#cache.has(key) || writing?.values.has(key)) continue;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      missing.push(key);
+      missing.add(key);
     }
-    if (missing.length === 0) return;
-    const values = await this.#db.getMany(missing);
-    missing.forEach((key, i) => {
+    if (missing.size === 0) return;
+    const read = [...missing];
+    const values = await this.#db.getMany(read);
+    for (let i = 0; i < read.length; i++) {
+      const key = read[i]!;
       const value = values[i];
       if (key.startsWith('bal:')) this.#balances.set(key.slice(4), value === undefined ? 0n : BigInt(value as string));
       else this.#remember(key, value === undefined ? deleted : value);
-    });
+    }
   }
 
   /** Runs a group of operations against what is committed plus `writing` (a batch on its way to disk). */
@@ -570,6 +569,8 @@ export class Ledger {
       this.#committedSeqs = batch.seqs;
       for (const [account, value] of balances) this.#balances.set(account, value);
       for (const [key, value] of values) {
+        // Transfers and their history entries are written once, by the writer, and not cached.
+        if (key.startsWith('xfer:') || key.startsWith('hist:')) continue;
         if (this.#cache.has(key)) this.#cache.set(key, value);
       }
     }
