@@ -3,7 +3,6 @@
 // Handles are recorded as first seen, with counts of tips and distinct supporters.
 import type { Handle } from './handles.ts';
 import { accounts, type Ledger, type Tx } from './ledger/ledger.ts';
-import { pad } from './ledger/store.ts';
 import { formatMsat } from './money.ts';
 
 export interface HandleRecord {
@@ -31,19 +30,29 @@ export interface TipView {
   createdAt: string;
 }
 
-/** What `intoEscrow` reads, for the ledger to fetch ahead. */
-export const escrowReads = (supporterId: string, handleKey: string) => [`bal:${accounts.supporter(supporterId)}`, `bal:${accounts.escrow(handleKey)}`, `handle:${handleKey}`, `hsup:${handleKey}:${supporterId}`];
+/** Marks that a supporter has given to a handle (supporter first: a close reads them in order). */
+const givenKey = (supporterId: string, handleKey: string) => `given:${supporterId}:${handleKey}`;
 
-/** Puts money of a supporter into a handle's escrow, as one lot; used by tips and by period closes. */
+/** What `intoEscrow` reads, for the ledger to fetch ahead (the supporter's balance once of many). */
+export const escrowReads = (supporterId: string, handleKey: string, withSupporterBalance = true) => {
+  const keys = [`bal:${accounts.escrow(handleKey)}`, `handle:${handleKey}`, givenKey(supporterId, handleKey)];
+  if (withSupporterBalance) keys.push(`bal:${accounts.supporter(supporterId)}`);
+  return keys;
+};
+
+/**
+ * Puts money of a supporter into a handle's escrow, as one lot (`lot:<handle>:<transfer>`, in the
+ * order given, so oldest first); used by tips and by period closes.
+ */
 export async function intoEscrow(tx: Tx, kind: string, supporterId: string, handle: Handle, amountMsat: bigint, meta: Record<string, string> = {}) {
   const transfer = await tx.transfer(kind, accounts.supporter(supporterId), accounts.escrow(handle.key), amountMsat, { handle: handle.key, ...meta });
-  const record = (await tx.get<HandleRecord>(`handle:${handle.key}`)) ?? { key: handle.key, display: handle.display, firstSeenAt: tx.now.toISOString(), tips: 0, supporters: 0, claimed: false };
-  const firstFromThisSupporter = (await tx.get(`hsup:${handle.key}:${supporterId}`)) === undefined;
-  if (firstFromThisSupporter) tx.put(`hsup:${handle.key}:${supporterId}`, tx.now.toISOString());
+  const record = (await tx.get<HandleRecord>(`handle:${handle.key}`)) ?? { key: handle.key, display: handle.display, firstSeenAt: tx.nowIso, tips: 0, supporters: 0, claimed: false };
+  const given = givenKey(supporterId, handle.key);
+  const firstFromThisSupporter = (await tx.get(given)) === undefined;
+  if (firstFromThisSupporter) tx.put(given, 0);
   tx.put(`handle:${handle.key}`, { ...record, tips: record.tips + 1, supporters: record.supporters + (firstFromThisSupporter ? 1 : 0) });
-  const lot: Lot = { supporterId, amountMsat: amountMsat.toString(), at: tx.now.toISOString(), transferId: transfer.id };
+  const lot: Lot = { supporterId, amountMsat: amountMsat.toString(), at: tx.nowIso, transferId: transfer.id };
   tx.put(`lot:${handle.key}:${transfer.id}`, lot);
-  tx.put(`lotage:${pad(tx.now.getTime())}:${handle.key}:${transfer.id}`, 0);
   const pendingMsat = await tx.balance(accounts.escrow(handle.key));
   tx.emit('handle.tipped', [`handle:${handle.key}`], { handle: record.display, amountMsat: formatMsat(amountMsat), pendingMsat: formatMsat(pendingMsat) });
   return transfer;

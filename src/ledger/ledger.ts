@@ -44,7 +44,7 @@ export interface Transfer {
   meta: Record<string, string> | undefined;
 }
 
-/** A transfer as stored under `xfer:<id>`: a JSON array, the id being in the key. */
+/** A transfer as stored (`hist:<supporter>:<id>` or `xfer:<id>`): a JSON array, the id being in the key. */
 type StoredTransfer = [kind: string, debit: Account, credit: Account, amountMsat: string, at: string, meta?: Record<string, string>];
 
 const encodeTransfer = (t: Transfer): StoredTransfer =>
@@ -162,10 +162,14 @@ export class Tx {
     this.#setBalance(debit, from - amountMsat);
     this.#setBalance(credit, to + amountMsat);
     const transfer: Transfer = { id: pad(this.#ledger.nextSeq('xfer')), kind, debit, credit, amountMsat, at: this.nowIso, meta };
-    this.#stage(`xfer:${transfer.id}`, encodeTransfer(transfer));
-    // A supporter's history is an index of its transfers; other accounts need none.
-    if (debit.startsWith('supporter:')) this.#stage(`hist:${debit}:${transfer.id}`, 0);
-    if (credit.startsWith('supporter:')) this.#stage(`hist:${credit}:${transfer.id}`, 0);
+    // A transfer is stored in the history of each supporter it touches (one key, read newest
+    // first); one between other accounts only (system, pending) under its id.
+    const stored = encodeTransfer(transfer);
+    const debitIsSupporter = debit.startsWith('supporter:');
+    const creditIsSupporter = credit.startsWith('supporter:');
+    if (debitIsSupporter) this.#stage(`hist:${debit}:${transfer.id}`, stored);
+    if (creditIsSupporter) this.#stage(`hist:${credit}:${transfer.id}`, stored);
+    if (!debitIsSupporter && !creditIsSupporter) this.#stage(`xfer:${transfer.id}`, stored);
     return transfer;
   }
 
@@ -358,13 +362,11 @@ export class Ledger {
     return next;
   }
 
-  /** An account's transfers, newest first, `limit` at a time; `before` is the last id seen. */
+  /** A supporter's transfers, newest first, `limit` at a time; `before` is the last id seen. */
   async history(account: Account, limit: number, before?: string): Promise<Transfer[]> {
     const prefix = `hist:${account}:`;
-    const keys = await this.#db.keys({ gt: prefix, lt: before ? `${prefix}${before}` : prefixEnd(prefix), reverse: true, limit }).all();
-    const ids = keys.map((k) => k.slice(prefix.length));
-    const stored = await this.#db.getMany(ids.map((id) => `xfer:${id}`));
-    return stored.map((s, i) => decodeTransfer(ids[i]!, s as StoredTransfer));
+    const entries = await this.#db.iterator({ gt: prefix, lt: before ? `${prefix}${before}` : prefixEnd(prefix), reverse: true, limit }).all();
+    return entries.map(([key, stored]) => decodeTransfer(key.slice(prefix.length), stored as StoredTransfer));
   }
 
   /** Committed balances summed by kind of account (supporter, escrow, pending, system). */
