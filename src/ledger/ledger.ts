@@ -259,10 +259,13 @@ export class Ledger {
   readonly #balances = new Map<string, bigint>();
   /**
    * Committed values of keys read before (or known to be absent): the writer is the only one that
-   * writes, so it keeps them fresh at every commit. Bounded: the oldest go first.
+   * writes, so it keeps them fresh at every commit. Bounded, in two generations: when the young one
+   * is full it becomes the old one and the old one is dropped whole; a value found in the old one
+   * moves to the young one. (Deleting from a Map one key at a time leaves holes that slow it down.)
    */
-  readonly #cache = new Map<string, unknown>();
-  readonly #cacheMax: number;
+  #cache = new Map<string, unknown>();
+  #cacheOld = new Map<string, unknown>();
+  readonly #cacheGenerationMax: number;
   /**
    * Counts committed batches. A read that started before a commit may return what that commit
    * replaced: it is then not cached, so the caches only ever hold what is on disk now.
@@ -283,7 +286,7 @@ export class Ledger {
     this.#batchSizeMax = options.batchSizeMax ?? 2_000;
     this.#queueMax = options.queueMax ?? 100_000;
     this.#now = options.now ?? (() => new Date());
-    this.#cacheMax = options.cacheMax ?? 200_000;
+    this.#cacheGenerationMax = Math.ceil((options.cacheMax ?? 100_000) / 2);
   }
 
   /** Opens the ledger on a store, checking that its balances sum to zero. */
@@ -324,18 +327,21 @@ export class Ledger {
 
   /** The committed value of `key` if it is in memory; `unread` if not. */
   cached<T>(key: string): T | undefined | typeof unread {
-    const cached = this.#cache.get(key);
-    if (cached === undefined) return unread;
+    let cached = this.#cache.get(key);
+    if (cached === undefined) {
+      cached = this.#cacheOld.get(key);
+      if (cached === undefined) return unread;
+      // A key is in one generation only, so that a commit updates the one copy.
+      this.#cacheOld.delete(key);
+      this.#remember(key, cached);
+    }
     return cached === deleted ? undefined : (cached as T);
   }
 
   #remember(key: string, value: unknown): void {
-    if (this.#cache.size >= this.#cacheMax) {
-      let evict = Math.ceil(this.#cacheMax / 10);
-      for (const old of this.#cache.keys()) {
-        this.#cache.delete(old);
-        if (--evict === 0) break;
-      }
+    if (this.#cache.size >= this.#cacheGenerationMax) {
+      this.#cacheOld = this.#cache;
+      this.#cache = new Map();
     }
     this.#cache.set(key, value);
   }
@@ -483,7 +489,7 @@ export class Ledger {
       if (key.startsWith('bal:')) {
         const account = key.slice(4);
         if (this.#balances.has(account) || writing?.balances.has(account)) continue;
-      } else if (this.#cache.has(key) || writing?.values.has(key)) continue;
+      } else if (this.#cache.has(key) || this.#cacheOld.has(key) || writing?.values.has(key)) continue;
       missing.add(key);
     }
     if (missing.size === 0) return;
@@ -574,6 +580,7 @@ export class Ledger {
         // Transfers and their history entries are written once, by the writer, and not cached.
         if (key.startsWith('xfer:') || key.startsWith('hist:')) continue;
         if (this.#cache.has(key)) this.#cache.set(key, value);
+        else if (this.#cacheOld.has(key)) this.#cacheOld.set(key, value);
       }
     }
     this.stats.batches += 1;
