@@ -83,6 +83,9 @@ const flattrKey = (periodId: number, supporterId: string, thing: string) => `fl:
 const closeKey = (periodId: number) => `close:${pad(periodId)}`;
 /** Most allocations waiting in the ledger's queue during a close: bounds memory, keeps batches full. */
 const closeWindow = 1_000;
+/** Flattrs read at once by a close, and the most bytes of them. */
+const closePageSize = 2_000;
+const closePageBytesMax = 1 << 20;
 /** Most things one supporter may flattr in a period. */
 export const flattrsPerPeriodMax = 10_000;
 
@@ -203,7 +206,8 @@ export class Flattrs {
     );
     if (periodId === undefined) return undefined;
     this.#log.info({ periodId }, 'closing period');
-    return this.#allocate(periodId);
+    // Nobody of a period closed just now has a marker: the close need not look for them.
+    return this.#allocate(periodId, true);
   }
 
   /** Finishes every close a stop cut short. */
@@ -215,16 +219,17 @@ export class Flattrs {
     }
     for (const periodId of open) {
       this.#log.info({ periodId }, 'resuming an interrupted period close');
-      await this.#allocate(periodId);
+      await this.#allocate(periodId, false);
     }
   }
 
   /**
    * Allocates every supporter of the period that has no marker yet. Always from the period's
    * start: a supporter whose allocation failed is behind the cursor of later ones, and the
-   * markers (read ahead in batches) make going over allocated ones cheap.
+   * markers (read ahead in batches) make going over allocated ones cheap. A close that has just
+   * begun (`fresh`) has no markers yet and does not read them.
    */
-  async #allocate(periodId: number): Promise<CloseSummary> {
+  async #allocate(periodId: number, fresh: boolean): Promise<CloseSummary> {
     const started = Date.now();
     const prefix = `fl:${pad(periodId)}:`;
     // A sliding window: up to `closeWindow` allocations wait in the ledger at any time, so that
@@ -249,25 +254,32 @@ export class Flattrs {
       if (supporterId === undefined) return;
       inFlight += 1;
       // Observed at once: a failure stops the close (to be resumed), never an unhandled rejection.
-      this.#allocateOne(periodId, supporterId, things).then(done, (err: unknown) => {
+      this.#allocateOne(periodId, supporterId, things, fresh).then(done, (err: unknown) => {
         failure ??= err;
         done();
       });
       await waitBelow(closeWindow - 1);
       if (failure) throw failure;
     };
+    // Read in pages: the writer then finds many allocations queued at once, for big batches.
+    const flattrs = this.#ledger.db.values({ gt: prefix, lt: prefixEnd(prefix), highWaterMarkBytes: closePageBytesMax });
     try {
-      for await (const value of this.#ledger.db.values({ gt: prefix, lt: prefixEnd(prefix) })) {
-        const flattr = value as FlattrRecord;
-        if (flattr.supporterId !== supporterId) {
-          await submit();
-          supporterId = flattr.supporterId;
-          things = [];
+      for (;;) {
+        const page = await flattrs.nextv(closePageSize);
+        if (page.length === 0) break;
+        for (const value of page) {
+          const flattr = value as FlattrRecord;
+          if (flattr.supporterId !== supporterId) {
+            await submit();
+            supporterId = flattr.supporterId;
+            things = [];
+          }
+          things.push(flattr);
         }
-        things.push(flattr);
       }
       await submit();
     } finally {
+      await flattrs.close();
       // Whatever stopped the loop, nothing is left running behind the close's back.
       await waitBelow(0);
     }
@@ -286,11 +298,13 @@ export class Flattrs {
   }
 
   /** One supporter's allocation for a period, with its marker and the close's cursor: all or nothing. */
-  #allocateOne(periodId: number, supporterId: string, things: FlattrRecord[]): Promise<void> {
+  #allocateOne(periodId: number, supporterId: string, things: FlattrRecord[], fresh: boolean): Promise<void> {
     const marker = `alloc:${pad(periodId)}:${supporterId}`;
-    const prefetch = [marker, `acct:${supporterId}`, closeKey(periodId), ...things.flatMap((f) => escrowReads(supporterId, f.handleKey))];
+    const prefetch = [`acct:${supporterId}`, closeKey(periodId)];
+    for (const f of things) prefetch.push(...escrowReads(supporterId, f.handleKey, f === things[0]));
+    if (!fresh) prefetch.push(marker);
     return this.#ledger.run(async (tx) => {
-      if ((await tx.get(marker)) !== undefined) return;
+      if (!fresh && (await tx.get(marker)) !== undefined) return;
       const supporter = await tx.get<Supporter>(`acct:${supporterId}`);
       const budgetMsat = supporter?.monthlyBudgetSat ? satToMsat(supporter.monthlyBudgetSat) : 0n;
       const balance = await tx.balance(accounts.supporter(supporterId));
