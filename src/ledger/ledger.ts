@@ -202,6 +202,14 @@ interface Idempotency {
   fingerprint: string;
 }
 
+const idempotencyKey = (idem: Idempotency) => `idem:${idem.scope}:${idem.key}`;
+
+interface StoredIdempotency {
+  fingerprint: string;
+  result: unknown;
+  at: string;
+}
+
 export interface RunOptions {
   /** Written with fsync before the result is returned: for anything that acknowledges money. */
   sync?: boolean;
@@ -462,20 +470,27 @@ export class Ledger {
     }
   }
 
-  async #runOne(tx: Tx, op: Queued, nowIso: string): Promise<unknown> {
+  /** Runs one operation: its result, or a promise of it if it had to wait (for a read). */
+  #runOne(tx: Tx, op: Queued, nowIso: string): unknown {
     const idem = op.options.idempotency;
-    const idemKey = idem && `idem:${idem.scope}:${idem.key}`;
-    if (idem && idemKey) {
-      const seen = await tx.get<{ fingerprint: string; result: unknown }>(idemKey);
-      if (seen) {
-        if (seen.fingerprint !== idem.fingerprint) throw new LedgerError('idempotency_key_reused', 'this Idempotency-Key was used with another request');
-        return seen.result;
-      }
+    if (!idem) return op.run(tx);
+    const idemKey = idempotencyKey(idem);
+    const seen = tx.known<StoredIdempotency>(idemKey);
+    if (seen === unread) return tx.get<StoredIdempotency>(idemKey).then((read) => this.#runOnce(tx, op, idem, idemKey, read, nowIso));
+    return this.#runOnce(tx, op, idem, idemKey, seen, nowIso);
+  }
+
+  #runOnce(tx: Tx, op: Queued, idem: Idempotency, idemKey: string, seen: StoredIdempotency | undefined, nowIso: string): unknown {
+    if (seen) {
+      if (seen.fingerprint !== idem.fingerprint) throw new LedgerError('idempotency_key_reused', 'this Idempotency-Key was used with another request');
+      return seen.result;
     }
-    let value = op.run(tx);
-    if (value instanceof Promise) value = await value;
-    if (idemKey) tx.put(idemKey, { fingerprint: idem.fingerprint, result: value, at: nowIso });
-    return value;
+    const keep = (value: unknown) => {
+      tx.put(idemKey, { fingerprint: idem.fingerprint, result: value, at: nowIso } satisfies StoredIdempotency);
+      return value;
+    };
+    const value = op.run(tx);
+    return value instanceof Promise ? value.then(keep) : keep(value);
   }
 
   /**
@@ -511,7 +526,10 @@ export class Ledger {
     const prepared: Prepared = { group, staged, outcomes, events, sync: false, seqs: this.#seqs };
     try {
       const keys: string[] = [];
-      for (const op of group) if (op.options.prefetch) keys.push(...op.options.prefetch);
+      for (const { options } of group) {
+        if (options.prefetch) keys.push(...options.prefetch);
+        if (options.idempotency) keys.push(idempotencyKey(options.idempotency));
+      }
       await this.#prefetch(keys, writing);
     } catch (error) {
       // The store could not be read: nothing of this group runs.
@@ -523,7 +541,8 @@ export class Ledger {
     for (const op of group) {
       const tx = new Tx(this, staged, writing, now, nowIso);
       try {
-        const value = await this.#runOne(tx, op, nowIso);
+        let value = this.#runOne(tx, op, nowIso);
+        if (value instanceof Promise) value = await value;
         for (const event of tx.events ?? []) {
           const seq = Number(this.nextSeq('event'));
           events.push({ seq, type: event.type, at: nowIso, topics: event.topics, data: event.data });
