@@ -11,12 +11,12 @@
 import { randomBytes } from 'node:crypto';
 import { crashPoint } from './crash.ts';
 import type { Handle } from './handles.ts';
-import { accounts, type Ledger } from './ledger/ledger.ts';
+import { accounts, unread, type Ledger, type Tx } from './ledger/ledger.ts';
 import { pad, prefixEnd } from './ledger/store.ts';
 import type { Logger } from './log.ts';
 import { formatMsat, satToMsat } from './money.ts';
 import type { Supporter } from './supporters.ts';
-import { escrowReads, intoEscrow } from './tips.ts';
+import { escrowKnown, escrowReads, intoEscrow, intoEscrowKnown } from './tips.ts';
 
 export interface Period {
   id: number;
@@ -303,28 +303,46 @@ export class Flattrs {
     const prefetch = [`acct:${supporterId}`, closeKey(periodId)];
     for (const f of things) prefetch.push(...escrowReads(supporterId, f.handleKey, f === things[0]));
     if (!fresh) prefetch.push(marker);
-    return this.#ledger.run(async (tx) => {
-      if (!fresh && (await tx.get(marker)) !== undefined) return;
-      const supporter = await tx.get<Supporter>(`acct:${supporterId}`);
+    const shares = (supporter: Supporter | undefined, balanceMsat: bigint) => {
       const budgetMsat = supporter?.monthlyBudgetSat ? satToMsat(supporter.monthlyBudgetSat) : 0n;
-      const balance = await tx.balance(accounts.supporter(supporterId));
-      const allocationMsat = budgetMsat < balance ? budgetMsat : balance;
-      if (allocationMsat > 0n) {
-        const shares = splitEvenly(allocationMsat, things.length);
-        for (const [i, flattr] of things.entries()) {
-          const share = shares[i]!;
-          if (share === 0n) continue;
-          await intoEscrow(tx, 'allocation', supporterId, { key: flattr.handleKey, display: flattr.handle }, share, {
-            period: String(periodId),
-            ...(flattr.tweetId ? { tweetId: flattr.tweetId } : {}),
-          });
-        }
-        tx.emit('allocation', [`account:${supporterId}`], { periodId, allocatedMsat: formatMsat(allocationMsat), things: things.length });
-      }
+      const allocationMsat = budgetMsat < balanceMsat ? budgetMsat : balanceMsat;
+      return { allocationMsat, shares: allocationMsat > 0n ? splitEvenly(allocationMsat, things.length) : [] };
+    };
+    const handleOf = (flattr: FlattrRecord): Handle => ({ key: flattr.handleKey, display: flattr.handle });
+    const metaOf = (flattr: FlattrRecord): Record<string, string> => (flattr.tweetId ? { period: String(periodId), tweetId: flattr.tweetId } : { period: String(periodId) });
+    const finish = (tx: Tx, close: CloseRecord, allocationMsat: bigint) => {
+      if (allocationMsat > 0n) tx.emit('allocation', [`account:${supporterId}`], { periodId, allocatedMsat: formatMsat(allocationMsat), things: things.length });
       tx.put(marker, { allocationMsat: allocationMsat.toString(), things: things.length });
-      const close = (await tx.get<CloseRecord>(closeKey(periodId)))!;
       tx.put(closeKey(periodId), { ...close, cursor: supporterId, supporters: close.supporters + 1, allocatedMsat: (BigInt(close.allocatedMsat) + allocationMsat).toString() });
-    }, { prefetch });
+    };
+    return this.#ledger.run(
+      (tx) => {
+        // Read ahead, an allocation is booked without waiting.
+        const seen = fresh ? undefined : tx.known(marker);
+        const supporter = tx.known<Supporter>(`acct:${supporterId}`);
+        const balanceMsat = tx.knownBalance(accounts.supporter(supporterId));
+        const close = tx.known<CloseRecord>(closeKey(periodId));
+        if (seen !== unread && supporter !== unread && balanceMsat !== undefined && close !== unread && things.every((f) => escrowKnown(tx, supporterId, f.handleKey))) {
+          if (seen !== undefined) return;
+          const split = shares(supporter, balanceMsat);
+          split.shares.forEach((share, i) => {
+            if (share > 0n && intoEscrowKnown(tx, 'allocation', supporterId, handleOf(things[i]!), share, metaOf(things[i]!)) === unread) {
+              throw new Error('allocation: a read ahead value went missing');
+            }
+          });
+          return finish(tx, close!, split.allocationMsat);
+        }
+        return (async () => {
+          if (!fresh && (await tx.get(marker)) !== undefined) return;
+          const split = shares(await tx.get<Supporter>(`acct:${supporterId}`), await tx.balance(accounts.supporter(supporterId)));
+          for (const [i, share] of split.shares.entries()) {
+            if (share > 0n) await intoEscrow(tx, 'allocation', supporterId, handleOf(things[i]!), share, metaOf(things[i]!));
+          }
+          finish(tx, (await tx.get<CloseRecord>(closeKey(periodId)))!, split.allocationMsat);
+        })();
+      },
+      { prefetch },
+    );
   }
 
   /** Finishes closes a stop cut short, closes the current period if its end has passed, then each one as it ends. */

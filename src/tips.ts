@@ -40,6 +40,13 @@ export const escrowReads = (supporterId: string, handleKey: string, withSupporte
   return keys;
 };
 
+/** Whether everything `intoEscrow` reads is in memory, so that `intoEscrowKnown` books it without waiting. */
+export const escrowKnown = (tx: Tx, supporterId: string, handleKey: string): boolean =>
+  tx.knownBalance(accounts.supporter(supporterId)) !== undefined &&
+  tx.knownBalance(accounts.escrow(handleKey)) !== undefined &&
+  tx.known(`handle:${handleKey}`) !== unread &&
+  tx.known(givenKey(supporterId, handleKey)) !== unread;
+
 /**
  * Puts money of a supporter into a handle's escrow, as one lot (`lot:<handle>:<transfer>`, in the
  * order given, so oldest first); used by tips and by period closes.
