@@ -239,6 +239,29 @@ export interface LedgerOptions {
   cacheMax?: number;
 }
 
+/** Committed batches remembered to check values read ahead against. */
+const recentMax = 2;
+
+/** A read, started early, of what a group of operations will read. */
+interface ReadAhead {
+  /** The first operation of the group. */
+  first: Queued;
+  /** When the read began. */
+  generation: number;
+  /** Values by key (undefined: absent), or undefined if the read failed. */
+  read: Promise<Map<string, unknown> | undefined>;
+}
+
+/** Keys a group of operations names to be read ahead. */
+function keysOf(ops: Queued[]): string[] {
+  const keys: string[] = [];
+  for (const { options } of ops) {
+    if (options.prefetch) keys.push(...options.prefetch);
+    if (options.idempotency) keys.push(idempotencyKey(options.idempotency));
+  }
+  return keys;
+}
+
 /** Most events stored under one key. */
 const eventsPerKeyMax = 256;
 
@@ -279,6 +302,8 @@ export class Ledger {
    * replaced: it is then not cached, so the caches only ever hold what is on disk now.
    */
   #generation = 0;
+  /** What the last few committed batches wrote, by generation: to check values read ahead. */
+  readonly #recent: { generation: number; staged: Staged }[] = [];
   /** Sequence numbers handed out (`#seqs`) and those of the last batch on disk. */
   #seqs = new Map<string, bigint>();
   #committedSeqs = new Map<string, bigint>();
@@ -446,12 +471,16 @@ export class Ledger {
    */
   async #drain(): Promise<void> {
     let writing: Writing | undefined;
+    let readAhead: ReadAhead | undefined;
     try {
       while (this.#queue.length > 0 || writing) {
         let next: Prepared | undefined;
         if (this.#queue.length > 0) {
           const group = this.#queue.splice(0, this.#batchSizeMax);
-          next = await this.#prepare(group, writing?.staged);
+          const ahead = readAhead?.first === group[0] ? readAhead : undefined;
+          // What the group after this one reads is read meanwhile, by LevelDB's threads.
+          readAhead = this.#queue.length > 0 ? this.#readAhead(this.#queue.slice(0, this.#batchSizeMax), writing?.staged) : undefined;
+          next = await this.#prepare(group, writing?.staged, ahead);
         }
         if (writing) {
           const outcome = await writing.written;
@@ -498,39 +527,71 @@ export class Ledger {
    * stages are skipped: they are read through it. Any other key is not changed by that write, so
    * what is read is what is on disk, whenever the write lands.
    */
-  async #prefetch(keys: string[], writing: Staged | undefined): Promise<void> {
+  async #prefetch(keys: string[], writing: Staged | undefined, ahead: ReadAhead | undefined): Promise<void> {
+    const read = ahead && (await ahead.read);
+    const usable = read !== undefined && this.#generation - ahead!.generation <= this.#recent.length;
     const missing = new Set<string>();
     for (const key of keys) {
-      if (key.startsWith('bal:')) {
-        const account = key.slice(4);
-        if (this.#balances.has(account) || writing?.balances.has(account)) continue;
-      } else if (this.#cache.has(key) || this.#cacheOld.has(key) || writing?.values.has(key)) continue;
-      missing.add(key);
+      if (this.#inMemory(key, writing)) continue;
+      if (usable && read.has(key) && this.#unchangedSince(key, ahead!.generation)) this.#fetched(key, read.get(key));
+      else missing.add(key);
     }
     if (missing.size === 0) return;
-    const read = [...missing];
-    const values = await this.#db.getMany(read);
-    for (let i = 0; i < read.length; i++) {
-      const key = read[i]!;
-      const value = values[i];
-      if (key.startsWith('bal:')) this.#balances.set(key.slice(4), value === undefined ? 0n : BigInt(value as string));
-      else this.#remember(key, value === undefined ? deleted : value);
+    const keysRead = [...missing];
+    const values = await this.#db.getMany(keysRead);
+    for (let i = 0; i < keysRead.length; i++) this.#fetched(keysRead[i]!, values[i]);
+  }
+
+  /** Whether the committed (or `writing`) value of `key`, or `bal:<account>`, is in memory. */
+  #inMemory(key: string, writing: Staged | undefined): boolean {
+    if (key.startsWith('bal:')) {
+      const account = key.slice(4);
+      return this.#balances.has(account) || writing?.balances.has(account) === true;
     }
+    return this.#cache.has(key) || this.#cacheOld.has(key) || writing?.values.has(key) === true;
+  }
+
+  /** Keeps a committed value read from the store. */
+  #fetched(key: string, value: unknown): void {
+    if (key.startsWith('bal:')) this.#balances.set(key.slice(4), value === undefined ? 0n : BigInt(value as string));
+    else this.#remember(key, value === undefined ? deleted : value);
+  }
+
+  /**
+   * Starts reading what `ops` will read, while the writer runs the group before them. A value read
+   * so is used only if no batch committed since the read began has changed it (see #prefetch).
+   */
+  #readAhead(ops: Queued[], writing: Staged | undefined): ReadAhead | undefined {
+    const missing = new Set<string>();
+    for (const key of keysOf(ops)) if (!this.#inMemory(key, writing)) missing.add(key);
+    if (missing.size === 0) return undefined;
+    const keys = [...missing];
+    const read = this.#db.getMany(keys).then(
+      (values) => new Map(keys.map((key, i) => [key, values[i]])),
+      // The group reads again for itself, and fails then if the store cannot be read.
+      () => undefined,
+    );
+    return { first: ops[0]!, generation: this.#generation, read };
+  }
+
+  /** Whether no batch committed after `generation` wrote `key` (or the balance `bal:<account>`). */
+  #unchangedSince(key: string, generation: number): boolean {
+    const account = key.startsWith('bal:') ? key.slice(4) : undefined;
+    for (const commit of this.#recent) {
+      if (commit.generation <= generation) continue;
+      if (account === undefined ? commit.staged.values.has(key) : commit.staged.balances.has(account)) return false;
+    }
+    return true;
   }
 
   /** Runs a group of operations against what is committed plus `writing` (a batch on its way to disk). */
-  async #prepare(group: Queued[], writing: Staged | undefined): Promise<Prepared> {
+  async #prepare(group: Queued[], writing: Staged | undefined, ahead: ReadAhead | undefined): Promise<Prepared> {
     const staged = newStaged();
     const outcomes: Prepared['outcomes'] = [];
     const events: LedgerEvent[] = [];
     const prepared: Prepared = { group, staged, outcomes, events, sync: false, seqs: this.#seqs };
     try {
-      const keys: string[] = [];
-      for (const { options } of group) {
-        if (options.prefetch) keys.push(...options.prefetch);
-        if (options.idempotency) keys.push(idempotencyKey(options.idempotency));
-      }
-      await this.#prefetch(keys, writing);
+      await this.#prefetch(keysOf(group), writing, ahead);
     } catch (error) {
       // The store could not be read: nothing of this group runs.
       for (const op of group) outcomes.push({ ok: false, error });
@@ -593,6 +654,8 @@ export class Ledger {
     if (values.size > 0 || balances.size > 0 || batch.events.length > 0) {
       // In the same synchronous step as the generation moves on: see #generation.
       this.#generation += 1;
+      this.#recent.push({ generation: this.#generation, staged: batch.staged });
+      if (this.#recent.length > recentMax) this.#recent.shift();
       this.#committedSeqs = batch.seqs;
       for (const [account, value] of balances) this.#balances.set(account, value);
       for (const [key, value] of values) {

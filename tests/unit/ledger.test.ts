@@ -163,6 +163,35 @@ describe('the ledger', () => {
     expect(await reopened.sumOfBalances()).toBe(0n);
   });
 
+  it('loses no update when operations read ahead what the batches before them write', async () => {
+    const counters = ['c0', 'c1', 'c2'];
+    const total = async (ledger: Awaited<ReturnType<typeof t.reopen>>) => (await Promise.all(counters.map((c) => ledger.read<number>(c)))).reduce<number>((a, b) => a + (b ?? 0), 0);
+    let expected = 0;
+    for (const batchSizeMax of [1, 2, 3, 50]) {
+      // A tiny cache, so that what is read ahead is used rather than what is kept in memory.
+      const ledger = await t.reopen({ batchSizeMax, cacheMax: 2 });
+      // Each reads a counter (named to be read ahead) and writes it plus one; all queued at once.
+      await Promise.all(
+        Array.from({ length: 200 }, (_, i) => {
+          const counter = counters[i % counters.length]!;
+          return ledger.run(
+            async (tx) => {
+              tx.put(counter, ((await tx.get<number>(counter)) ?? 0) + 1);
+              await tx.transfer('tip', accounts.deposits, carolEscrow, 1n);
+            },
+            { prefetch: [counter, `bal:${carolEscrow}`, `bal:${accounts.deposits}`] },
+          );
+        }),
+      );
+      expected += 200;
+      expect(await total(ledger)).toBe(expected);
+      expect(await ledger.balance(carolEscrow)).toBe(BigInt(expected));
+    }
+    const reopened = await t.reopen();
+    expect(await total(reopened)).toBe(expected);
+    expect(await reopened.sumOfBalances()).toBe(0n);
+  });
+
   it('numbers events, pages through them from any point, and finds the old ones to prune', async () => {
     let clock = new Date('2026-01-01T00:00:00Z');
     const ledger = await t.reopen({ now: () => clock });
