@@ -1,8 +1,11 @@
 // Time and peak memory to close a period of 1,000,000 flattrs from 100,000 supporters. The
 // flattrs are made first (through the ledger, as the API would), then a fresh process opens the
 // store and closes the period, so that its peak RSS is the close's own.
+// BENCH_PREPARED=<folder>: keep the flattrs made there and, on later runs, close a copy of them
+// instead of making them again (the store's format must not have changed in between).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
@@ -29,21 +32,33 @@ if (process.argv[2] === 'close') {
   await store.close();
   console.log(JSON.stringify({ seconds, summary, maxRssBytes: process.resourceUsage().maxRSS * 1024, sumIsZero: sum === 0n }));
 } else {
-  const made = process.hrtime.bigint();
-  const { dataDir, store, ledger, supporters } = await fundedLedger(supporterCount, 10n ** 9n);
-  const flattrs = new Flattrs(ledger, log, {});
-  const handles = Array.from({ length: 5_000 }, (_, i) => parseHandle(`creator_${i}`)!);
-  for (let i = 0; i < supporters.length; i += 2_000) {
-    await Promise.all(
-      supporters.slice(i, i + 2_000).flatMap(({ id }, k) => [
-        flattrs.setBudget(id, 1_000),
-        ...Array.from({ length: flattrsEach }, (_, j) => flattrs.flattr(id, handles[(i + k * 7 + j * 131) % handles.length]!, null)),
-      ]),
-    );
+  const prepared = process.env.BENCH_PREPARED;
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-bench-'));
+  if (prepared && fs.existsSync(path.join(prepared, 'made'))) {
+    fs.cpSync(path.join(prepared, 'ledger'), path.join(dataDir, 'ledger'), { recursive: true });
+    console.log(`close: reusing the flattrs made in ${prepared}`);
+  } else {
+    const made = process.hrtime.bigint();
+    const { store, ledger, supporters } = await fundedLedger(supporterCount, 10n ** 9n, dataDir);
+    const flattrs = new Flattrs(ledger, log, {});
+    const handles = Array.from({ length: 5_000 }, (_, i) => parseHandle(`creator_${i}`)!);
+    for (let i = 0; i < supporters.length; i += 2_000) {
+      await Promise.all(
+        supporters.slice(i, i + 2_000).flatMap(({ id }, k) => [
+          flattrs.setBudget(id, 1_000),
+          ...Array.from({ length: flattrsEach }, (_, j) => flattrs.flattr(id, handles[(i + k * 7 + j * 131) % handles.length]!, null)),
+        ]),
+      );
+    }
+    await ledger.close();
+    await store.close();
+    console.log(`close: made ${supporterCount * flattrsEach} flattrs from ${supporterCount} supporters in ${(Number(process.hrtime.bigint() - made) / 1e9).toFixed(1)} s`);
+    if (prepared) {
+      fs.mkdirSync(prepared, { recursive: true });
+      fs.cpSync(path.join(dataDir, 'ledger'), path.join(prepared, 'ledger'), { recursive: true });
+      fs.writeFileSync(path.join(prepared, 'made'), `${supporterCount}\n`);
+    }
   }
-  await ledger.close();
-  await store.close();
-  console.log(`close: made ${supporterCount * flattrsEach} flattrs from ${supporterCount} supporters in ${(Number(process.hrtime.bigint() - made) / 1e9).toFixed(1)} s`);
 
   const self = fileURLToPath(import.meta.url);
   const child = spawn(process.execPath, [...(process.env.BENCH_NODE_OPTIONS ?? '').split(' ').filter(Boolean), self, 'close', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -11,7 +11,6 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { z } from 'zod';
 import { parseHandle } from './handles.ts';
 import type { Ledger, LedgerEvent } from './ledger/ledger.ts';
-import { prefixEnd } from './ledger/store.ts';
 import type { Logger } from './log.ts';
 import type { Supporters } from './supporters.ts';
 
@@ -199,22 +198,18 @@ export class EventHub {
 
   /** Deletes events older than the retention time, now and every hour. */
   startPruning(): void {
-    // Oldest first, 10,000 at a time, until the first event young enough to keep.
+    // Oldest first, 1,000 keys (each a run of events of one batch) at a time, until one young enough to keep.
     const prune = async () => {
       const before = Date.now() - this.#limits.retentionMs;
-      let pruned = 0;
+      let prunedKeys = 0;
       for (;;) {
-        const old: string[] = [];
-        for await (const [key, value] of this.#ledger.db.iterator({ gt: 'evt:', lt: prefixEnd('evt:'), limit: 10_000 })) {
-          if (Date.parse((value as LedgerEvent).at) >= before) break;
-          old.push(key);
-        }
+        const old = await this.#ledger.eventKeysBefore(new Date(before), 1_000);
         if (old.length === 0) break;
         await this.#ledger.run((tx) => old.forEach((key) => tx.del(key)));
-        pruned += old.length;
-        if (old.length < 10_000) break;
+        prunedKeys += old.length;
+        if (old.length < 1_000) break;
       }
-      if (pruned > 0) this.#log.info({ pruned }, 'old events pruned');
+      if (prunedKeys > 0) this.#log.info({ prunedKeys }, 'old events pruned');
     };
     const tick = () => void prune().catch((err: unknown) => this.#log.warn({ err }, 'pruning events failed'));
     tick();

@@ -11,12 +11,12 @@
 import { randomBytes } from 'node:crypto';
 import { crashPoint } from './crash.ts';
 import type { Handle } from './handles.ts';
-import { accounts, type Ledger } from './ledger/ledger.ts';
+import { accounts, unread, type Ledger, type Tx } from './ledger/ledger.ts';
 import { pad, prefixEnd } from './ledger/store.ts';
 import type { Logger } from './log.ts';
 import { formatMsat, satToMsat } from './money.ts';
 import type { Supporter } from './supporters.ts';
-import { escrowReads, intoEscrow } from './tips.ts';
+import { escrowKnown, escrowReads, intoEscrow, intoEscrowKnown } from './tips.ts';
 
 export interface Period {
   id: number;
@@ -82,7 +82,10 @@ const thingOf = (handleKey: string, tweetId: string | null) => (tweetId ? `${han
 const flattrKey = (periodId: number, supporterId: string, thing: string) => `fl:${pad(periodId)}:${supporterId}:${thing}`;
 const closeKey = (periodId: number) => `close:${pad(periodId)}`;
 /** Most allocations waiting in the ledger's queue during a close: bounds memory, keeps batches full. */
-const closeWindow = 500;
+const closeWindow = 1_000;
+/** Flattrs read at once by a close, and the most bytes of them. */
+const closePageSize = 2_000;
+const closePageBytesMax = 1 << 20;
 /** Most things one supporter may flattr in a period. */
 export const flattrsPerPeriodMax = 10_000;
 
@@ -203,7 +206,8 @@ export class Flattrs {
     );
     if (periodId === undefined) return undefined;
     this.#log.info({ periodId }, 'closing period');
-    return this.#allocate(periodId);
+    // Nobody of a period closed just now has a marker: the close need not look for them.
+    return this.#allocate(periodId, true);
   }
 
   /** Finishes every close a stop cut short. */
@@ -215,44 +219,70 @@ export class Flattrs {
     }
     for (const periodId of open) {
       this.#log.info({ periodId }, 'resuming an interrupted period close');
-      await this.#allocate(periodId);
+      await this.#allocate(periodId, false);
     }
   }
 
   /**
    * Allocates every supporter of the period that has no marker yet. Always from the period's
    * start: a supporter whose allocation failed is behind the cursor of later ones, and the
-   * markers (read ahead in batches) make going over allocated ones cheap.
+   * markers (read ahead in batches) make going over allocated ones cheap. A close that has just
+   * begun (`fresh`) has no markers yet and does not read them.
    */
-  async #allocate(periodId: number): Promise<CloseSummary> {
+  async #allocate(periodId: number, fresh: boolean): Promise<CloseSummary> {
     const started = Date.now();
     const prefix = `fl:${pad(periodId)}:`;
-    let window: Promise<void>[] = [];
+    // A sliding window: up to `closeWindow` allocations wait in the ledger at any time, so that
+    // one batch is run while the one before it is written.
+    let inFlight = 0;
+    let settled = 0;
+    let wake: (() => void) | undefined;
     let failure: unknown;
+    const done = () => {
+      inFlight -= 1;
+      settled += 1;
+      if (settled === closeWindow) crashPoint('close.after-first-window');
+      wake?.();
+      wake = undefined;
+    };
+    const waitBelow = async (count: number) => {
+      while (inFlight > count) await new Promise<void>((resolve) => (wake = resolve));
+    };
     let supporterId: string | undefined;
     let things: FlattrRecord[] = [];
     const submit = async () => {
       if (supporterId === undefined) return;
+      inFlight += 1;
       // Observed at once: a failure stops the close (to be resumed), never an unhandled rejection.
-      window.push(this.#allocateOne(periodId, supporterId, things).catch((err: unknown) => void (failure ??= err)));
-      if (window.length >= closeWindow) {
-        await Promise.all(window);
-        window = [];
-        if (failure) throw failure;
-        crashPoint('close.after-first-window');
-      }
+      this.#allocateOne(periodId, supporterId, things, fresh).then(done, (err: unknown) => {
+        failure ??= err;
+        done();
+      });
+      await waitBelow(closeWindow - 1);
+      if (failure) throw failure;
     };
-    for await (const value of this.#ledger.db.values({ gt: prefix, lt: prefixEnd(prefix) })) {
-      const flattr = value as FlattrRecord;
-      if (flattr.supporterId !== supporterId) {
-        await submit();
-        supporterId = flattr.supporterId;
-        things = [];
+    // Read in pages: the writer then finds many allocations queued at once, for big batches.
+    const flattrs = this.#ledger.db.values({ gt: prefix, lt: prefixEnd(prefix), highWaterMarkBytes: closePageBytesMax });
+    try {
+      for (;;) {
+        const page = await flattrs.nextv(closePageSize);
+        if (page.length === 0) break;
+        for (const value of page) {
+          const flattr = value as FlattrRecord;
+          if (flattr.supporterId !== supporterId) {
+            await submit();
+            supporterId = flattr.supporterId;
+            things = [];
+          }
+          things.push(flattr);
+        }
       }
-      things.push(flattr);
+      await submit();
+    } finally {
+      await flattrs.close();
+      // Whatever stopped the loop, nothing is left running behind the close's back.
+      await waitBelow(0);
     }
-    await submit();
-    await Promise.all(window);
     if (failure) throw failure;
     const summary = await this.#ledger.run(
       async (tx) => {
@@ -268,31 +298,51 @@ export class Flattrs {
   }
 
   /** One supporter's allocation for a period, with its marker and the close's cursor: all or nothing. */
-  #allocateOne(periodId: number, supporterId: string, things: FlattrRecord[]): Promise<void> {
+  #allocateOne(periodId: number, supporterId: string, things: FlattrRecord[], fresh: boolean): Promise<void> {
     const marker = `alloc:${pad(periodId)}:${supporterId}`;
-    const prefetch = [marker, `acct:${supporterId}`, closeKey(periodId), ...things.flatMap((f) => escrowReads(supporterId, f.handleKey))];
-    return this.#ledger.run(async (tx) => {
-      if ((await tx.get(marker)) !== undefined) return;
-      const supporter = await tx.get<Supporter>(`acct:${supporterId}`);
+    const prefetch = [`acct:${supporterId}`, closeKey(periodId)];
+    for (const f of things) prefetch.push(...escrowReads(supporterId, f.handleKey, f === things[0]));
+    if (!fresh) prefetch.push(marker);
+    const shares = (supporter: Supporter | undefined, balanceMsat: bigint) => {
       const budgetMsat = supporter?.monthlyBudgetSat ? satToMsat(supporter.monthlyBudgetSat) : 0n;
-      const balance = await tx.balance(accounts.supporter(supporterId));
-      const allocationMsat = budgetMsat < balance ? budgetMsat : balance;
-      if (allocationMsat > 0n) {
-        const shares = splitEvenly(allocationMsat, things.length);
-        for (const [i, flattr] of things.entries()) {
-          const share = shares[i]!;
-          if (share === 0n) continue;
-          await intoEscrow(tx, 'allocation', supporterId, { key: flattr.handleKey, display: flattr.handle }, share, {
-            period: String(periodId),
-            ...(flattr.tweetId ? { tweetId: flattr.tweetId } : {}),
-          });
-        }
-        tx.emit('allocation', [`account:${supporterId}`], { periodId, allocatedMsat: formatMsat(allocationMsat), things: things.length });
-      }
+      const allocationMsat = budgetMsat < balanceMsat ? budgetMsat : balanceMsat;
+      return { allocationMsat, shares: allocationMsat > 0n ? splitEvenly(allocationMsat, things.length) : [] };
+    };
+    const handleOf = (flattr: FlattrRecord): Handle => ({ key: flattr.handleKey, display: flattr.handle });
+    const metaOf = (flattr: FlattrRecord): Record<string, string> => (flattr.tweetId ? { period: String(periodId), tweetId: flattr.tweetId } : { period: String(periodId) });
+    const finish = (tx: Tx, close: CloseRecord, allocationMsat: bigint) => {
+      if (allocationMsat > 0n) tx.emit('allocation', [`account:${supporterId}`], { periodId, allocatedMsat: formatMsat(allocationMsat), things: things.length });
       tx.put(marker, { allocationMsat: allocationMsat.toString(), things: things.length });
-      const close = (await tx.get<CloseRecord>(closeKey(periodId)))!;
       tx.put(closeKey(periodId), { ...close, cursor: supporterId, supporters: close.supporters + 1, allocatedMsat: (BigInt(close.allocatedMsat) + allocationMsat).toString() });
-    }, { prefetch });
+    };
+    return this.#ledger.run(
+      (tx) => {
+        // Read ahead, an allocation is booked without waiting.
+        const seen = fresh ? undefined : tx.known(marker);
+        const supporter = tx.known<Supporter>(`acct:${supporterId}`);
+        const balanceMsat = tx.knownBalance(accounts.supporter(supporterId));
+        const close = tx.known<CloseRecord>(closeKey(periodId));
+        if (seen !== unread && supporter !== unread && balanceMsat !== undefined && close !== unread && things.every((f) => escrowKnown(tx, supporterId, f.handleKey))) {
+          if (seen !== undefined) return;
+          const split = shares(supporter, balanceMsat);
+          split.shares.forEach((share, i) => {
+            if (share > 0n && intoEscrowKnown(tx, 'allocation', supporterId, handleOf(things[i]!), share, metaOf(things[i]!)) === unread) {
+              throw new Error('allocation: a read ahead value went missing');
+            }
+          });
+          return finish(tx, close!, split.allocationMsat);
+        }
+        return (async () => {
+          if (!fresh && (await tx.get(marker)) !== undefined) return;
+          const split = shares(await tx.get<Supporter>(`acct:${supporterId}`), await tx.balance(accounts.supporter(supporterId)));
+          for (const [i, share] of split.shares.entries()) {
+            if (share > 0n) await intoEscrow(tx, 'allocation', supporterId, handleOf(things[i]!), share, metaOf(things[i]!));
+          }
+          finish(tx, (await tx.get<CloseRecord>(closeKey(periodId)))!, split.allocationMsat);
+        })();
+      },
+      { prefetch },
+    );
   }
 
   /** Finishes closes a stop cut short, closes the current period if its end has passed, then each one as it ends. */

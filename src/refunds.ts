@@ -1,9 +1,9 @@
-// Unclaimed tips go home. Escrow holds each supporter's sats as lots, indexed by age; a lot of a
+// Unclaimed tips go home. Escrow holds each supporter's sats as lots, oldest first; a lot of a
 // handle nobody claimed, older than the return time (default 180 days, Flattr's six months), is
 // moved back to the supporter it came from, exactly, and each supporter is told a week before.
 // Each lot is returned in one ledger operation that deletes it, so none is returned twice.
 import { accounts, type Ledger } from './ledger/ledger.ts';
-import { pad } from './ledger/store.ts';
+import { prefixEnd } from './ledger/store.ts';
 import type { Logger } from './log.ts';
 import { formatMsat } from './money.ts';
 import { repeat } from './repeat.ts';
@@ -20,7 +20,7 @@ export interface RefundOptions {
 const dayMs = 24 * 3600 * 1000;
 export const defaultRefundOptions: RefundOptions = { returnAfterMs: 180 * dayMs, warnBeforeMs: 7 * dayMs, intervalMs: 3600_000 };
 
-/** Lots looked at per pass: bounds memory however large the escrow is. */
+/** Handles read, and lots handled, per pass: bounds memory however large the escrow is. */
 const passSize = 1_000;
 
 export class Refunds {
@@ -37,7 +37,11 @@ export class Refunds {
     this.#now = options.now ?? (() => new Date());
   }
 
-  /** One sweep: warns about lots due within the warning time, returns lots that are due. */
+  /**
+   * One sweep: warns about lots due within the warning time, returns lots that are due. A handle's
+   * lots are kept in the order they came (by transfer id), so each handle's due lots are the first
+   * ones: the sweep reads each unclaimed handle's lots until one is younger than that.
+   */
   async sweep(): Promise<{ warned: number; returned: number; returnedMsat: bigint }> {
     const now = this.#now().getTime();
     const dueBefore = now - this.#options.returnAfterMs;
@@ -45,48 +49,56 @@ export class Refunds {
     let warned = 0;
     let returned = 0;
     let returnedMsat = 0n;
-    let from = 'lotage:';
-    for (;;) {
-      const page = await this.#ledger.db.keys({ gt: from, lt: `lotage:${pad(warnBefore)}`, limit: passSize }).all();
-      if (page.length === 0) break;
-      const outcomes = await Promise.all(
-        page.map((key) => {
-          const [, at, handleKey, transferId] = key.split(':') as [string, string, string, string];
-          return Number(at) < dueBefore ? this.#return(key, handleKey, transferId) : this.#warn(handleKey, transferId, Number(at));
-        }),
-      );
-      for (const o of outcomes) {
+    let work: Promise<{ kind: 'returned'; amountMsat: bigint } | { kind: 'warned' } | { kind: 'none' }>[] = [];
+    const settle = async () => {
+      for (const o of await Promise.all(work)) {
         if (o.kind === 'returned') {
           returned += 1;
           returnedMsat += o.amountMsat;
         } else if (o.kind === 'warned') warned += 1;
       }
-      from = page.at(-1)!;
+      work = [];
+    };
+    let from = 'handle:';
+    for (;;) {
+      const handles = await this.#ledger.db.iterator({ gt: from, lt: prefixEnd('handle:'), limit: passSize }).all();
+      if (handles.length === 0) break;
+      for (const [, value] of handles) {
+        const handle = value as HandleRecord;
+        const prefix = `lot:${handle.key}:`;
+        for await (const [key, lotValue] of this.#ledger.db.iterator({ gt: prefix, lt: prefixEnd(prefix) })) {
+          const lot = lotValue as Lot;
+          const at = Date.parse(lot.at);
+          // A claimed handle's escrow is the creator's, paid out to their node: the lots it had
+          // before the claim are dropped (#return does that), whatever their age.
+          if (at >= warnBefore && !handle.claimed) break;
+          const transferId = key.slice(prefix.length);
+          work.push(at < dueBefore || handle.claimed ? this.#return(handle.key, transferId) : this.#warn(handle.key, transferId, at));
+          if (work.length >= passSize) await settle();
+        }
+      }
+      from = handles.at(-1)![0];
     }
+    await settle();
     if (warned + returned > 0) this.#log.info({ warned, returned, returnedMsat: formatMsat(returnedMsat) }, 'unclaimed tips swept');
     return { warned, returned, returnedMsat };
   }
 
-  #return(ageKey: string, handleKey: string, transferId: string): Promise<{ kind: 'returned'; amountMsat: bigint } | { kind: 'none' }> {
+  #return(handleKey: string, transferId: string): Promise<{ kind: 'returned'; amountMsat: bigint } | { kind: 'none' }> {
     return this.#ledger.run(
       async (tx) => {
         const lotKey = `lot:${handleKey}:${transferId}`;
         const lot = await tx.get<Lot>(lotKey);
-        if (!lot) {
-          tx.del(ageKey);
-          return { kind: 'none' as const };
-        }
+        if (!lot) return { kind: 'none' as const };
         // A claimed handle's escrow is the creator's, paid out to their node: its lots are void.
         if ((await tx.get<HandleRecord>(`handle:${handleKey}`))?.claimed) {
           tx.del(lotKey);
-          tx.del(ageKey);
           tx.del(`lotwarn:${handleKey}:${transferId}`);
           return { kind: 'none' as const };
         }
         const amountMsat = BigInt(lot.amountMsat);
         await tx.transfer('refund', accounts.escrow(handleKey), accounts.supporter(lot.supporterId), amountMsat, { handle: handleKey, lot: transferId });
         tx.del(lotKey);
-        tx.del(ageKey);
         tx.del(`lotwarn:${handleKey}:${transferId}`);
         tx.emit('refund', [`account:${lot.supporterId}`], { handle: handleKey, amountMsat: lot.amountMsat, tippedAt: lot.at });
         tx.emit('handle.refunded', [`handle:${handleKey}`], { handle: handleKey, amountMsat: lot.amountMsat, pendingMsat: formatMsat(await tx.balance(accounts.escrow(handleKey))) });

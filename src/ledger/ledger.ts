@@ -46,9 +46,13 @@ export interface Transfer {
   meta: Record<string, string> | undefined;
 }
 
-interface StoredTransfer extends Omit<Transfer, 'amountMsat'> {
-  amountMsat: string;
-}
+/** A transfer as stored (`hist:<supporter>:<id>` or `xfer:<id>`): a JSON array, the id being in the key. */
+type StoredTransfer = [kind: string, debit: Account, credit: Account, amountMsat: string, at: string, meta?: Record<string, string>];
+
+const encodeTransfer = (t: Transfer): StoredTransfer =>
+  t.meta === undefined ? [t.kind, t.debit, t.credit, t.amountMsat.toString(), t.at] : [t.kind, t.debit, t.credit, t.amountMsat.toString(), t.at, t.meta];
+
+const decodeTransfer = (id: string, [kind, debit, credit, amountMsat, at, meta]: StoredTransfer): Transfer => ({ id, kind, debit, credit, amountMsat: BigInt(amountMsat), at, meta });
 
 export interface LedgerEvent {
   seq: number;
@@ -60,71 +64,135 @@ export interface LedgerEvent {
 }
 
 const deleted = Symbol('deleted');
-type Staged = Map<string, unknown>;
+/** What a batch changes: values by key (or `deleted`) and balances by account. */
+interface Staged {
+  values: Map<string, unknown>;
+  balances: Map<string, bigint>;
+}
+const newStaged = (): Staged => ({ values: new Map(), balances: new Map() });
+/** A key neither staged nor cached: it must be read from the store. */
+export const unread = Symbol('unread');
+/** Undo entries of a key that was not staged before. */
+const absent = Symbol('absent');
 
-/** What an operation sees and does: reads through what it (and its batch) staged, writes staged. */
+/**
+ * What an operation sees and does. It writes into its batch's staged values, keeping what it
+ * replaced so that an operation that fails leaves no trace; it reads through those, then through
+ * the batch still being written (pipelined: see `Ledger.#drain`), then what is committed.
+ */
 export class Tx {
   readonly #ledger: Ledger;
-  readonly #group: Staged;
-  readonly staged: Staged = new Map();
-  readonly events: Omit<LedgerEvent, 'seq' | 'at'>[] = [];
+  readonly #staged: Staged;
+  readonly #writing: Staged | undefined;
+  /** Pairs of (key, what the batch had staged for it before), newest last. */
+  readonly #undo: unknown[] = [];
+  readonly #balanceUndo: unknown[] = [];
+  /** Events emitted, numbered once the operation succeeds. */
+  events: Omit<LedgerEvent, 'seq' | 'at'>[] | undefined;
   readonly now: Date;
+  /** `now` as stored (ISO 8601), made once per batch. */
+  readonly nowIso: string;
 
-  constructor(ledger: Ledger, group: Staged, now: Date) {
+  constructor(ledger: Ledger, staged: Staged, writing: Staged | undefined, now: Date, nowIso: string) {
     this.#ledger = ledger;
-    this.#group = group;
+    this.#staged = staged;
+    this.#writing = writing;
     this.now = now;
+    this.nowIso = nowIso;
   }
 
   async get<T>(key: string): Promise<T | undefined> {
-    for (const layer of [this.staged, this.#group]) {
-      if (layer.has(key)) {
-        const value = layer.get(key);
-        return value === deleted ? undefined : (value as T);
-      }
-    }
-    return this.#ledger.read<T>(key);
+    const known = this.known<T>(key);
+    return known === unread ? this.#ledger.read<T>(key) : known;
+  }
+
+  /** The value of `key` if it is staged or cached, without waiting; `unread` if it must be read. */
+  known<T>(key: string): T | undefined | typeof unread {
+    let value = this.#staged.values.get(key);
+    if (value === undefined && this.#writing) value = this.#writing.values.get(key);
+    if (value !== undefined) return value === deleted ? undefined : (value as T);
+    return this.#ledger.cached<T>(key);
   }
 
   put(key: string, value: unknown): void {
-    this.staged.set(key, value);
+    if (value === undefined) throw new Error(`put of ${key}: undefined is not a value; use del`);
+    this.#stage(key, value);
   }
 
   del(key: string): void {
-    this.staged.set(key, deleted);
+    this.#stage(key, deleted);
+  }
+
+  #stage(key: string, value: unknown): void {
+    const values = this.#staged.values;
+    const before = values.get(key);
+    this.#undo.push(key, before === undefined ? absent : before);
+    values.set(key, value);
   }
 
   async balance(account: Account): Promise<bigint> {
-    const key = `bal:${account}`;
-    for (const layer of [this.staged, this.#group]) {
-      if (layer.has(key)) return BigInt(layer.get(key) as string);
-    }
-    return this.#ledger.balance(account);
+    return this.knownBalance(account) ?? this.#ledger.balance(account);
+  }
+
+  /** The balance of `account` as this operation sees it, if it is in memory (read ahead). */
+  knownBalance(account: Account): bigint | undefined {
+    return this.#staged.balances.get(account) ?? this.#writing?.balances.get(account) ?? this.#ledger.cachedBalance(account);
+  }
+
+  #setBalance(account: Account, value: bigint): void {
+    const balances = this.#staged.balances;
+    const before = balances.get(account);
+    this.#balanceUndo.push(account, before === undefined ? absent : before);
+    balances.set(account, value);
   }
 
   /** Moves `amountMsat` from `debit` to `credit`; refuses to take a guarded account below zero. */
   async transfer(kind: string, debit: Account, credit: Account, amountMsat: bigint, meta?: Record<string, string>): Promise<Transfer> {
+    const from = this.knownBalance(debit) ?? (await this.#ledger.balance(debit));
+    const to = this.knownBalance(credit) ?? (await this.#ledger.balance(credit));
+    return this.transferKnown(kind, debit, credit, amountMsat, meta, from, to);
+  }
+
+  /** `transfer` when both balances are in memory (read ahead): no waiting. */
+  transferKnown(kind: string, debit: Account, credit: Account, amountMsat: bigint, meta: Record<string, string> | undefined, from = this.knownBalance(debit), to = this.knownBalance(credit)): Transfer {
     if (amountMsat <= 0n) throw new Error(`transfer of ${amountMsat} msat: amounts must be positive`);
     if (debit === credit) throw new Error(`transfer from ${debit} to itself`);
-    const from = await this.balance(debit);
+    if (from === undefined || to === undefined) throw new Error(`transferKnown: the balances of ${debit} and ${credit} were not read ahead`);
     if (from < amountMsat && !mayGoNegative(debit)) {
       throw new LedgerError('insufficient_balance', `${debit} holds ${from} msat, ${amountMsat} msat needed`);
     }
-    const to = await this.balance(credit);
-    this.staged.set(`bal:${debit}`, (from - amountMsat).toString());
-    this.staged.set(`bal:${credit}`, (to + amountMsat).toString());
-    const transfer: Transfer = { id: pad(this.#ledger.nextSeq('xfer')), kind, debit, credit, amountMsat, at: this.now.toISOString(), meta };
-    const stored: StoredTransfer = { ...transfer, amountMsat: amountMsat.toString() };
-    this.staged.set(`xfer:${transfer.id}`, stored);
-    // A supporter's history is an index of its transfers; other accounts need none.
-    for (const account of [debit, credit]) {
-      if (account.startsWith('supporter:')) this.staged.set(`hist:${account}:${transfer.id}`, 0);
-    }
+    this.#setBalance(debit, from - amountMsat);
+    this.#setBalance(credit, to + amountMsat);
+    const transfer: Transfer = { id: pad(this.#ledger.nextSeq('xfer')), kind, debit, credit, amountMsat, at: this.nowIso, meta };
+    // A transfer is stored in the history of each supporter it touches (one key, read newest
+    // first); one between other accounts only (system, pending) under its id.
+    const stored = encodeTransfer(transfer);
+    const debitIsSupporter = debit.startsWith('supporter:');
+    const creditIsSupporter = credit.startsWith('supporter:');
+    if (debitIsSupporter) this.#stage(`hist:${debit}:${transfer.id}`, stored);
+    if (creditIsSupporter) this.#stage(`hist:${credit}:${transfer.id}`, stored);
+    if (!debitIsSupporter && !creditIsSupporter) this.#stage(`xfer:${transfer.id}`, stored);
     return transfer;
   }
 
   emit(type: string, topics: string[], data: Record<string, unknown>): void {
-    this.events.push({ type, topics, data });
+    (this.events ??= []).push({ type, topics, data });
+  }
+
+  /** Takes back everything this operation staged (it failed). */
+  rollback(): void {
+    const { values, balances } = this.#staged;
+    for (let i = this.#undo.length - 2; i >= 0; i -= 2) {
+      const before = this.#undo[i + 1];
+      if (before === absent) values.delete(this.#undo[i] as string);
+      else values.set(this.#undo[i] as string, before);
+    }
+    for (let i = this.#balanceUndo.length - 2; i >= 0; i -= 2) {
+      const before = this.#balanceUndo[i + 1];
+      if (before === absent) balances.delete(this.#balanceUndo[i] as string);
+      else balances.set(this.#balanceUndo[i] as string, before as bigint);
+    }
+    this.events = undefined;
   }
 }
 
@@ -134,6 +202,14 @@ interface Idempotency {
   key: string;
   /** What the request was; the same key with another fingerprint is refused. */
   fingerprint: string;
+}
+
+const idempotencyKey = (idem: Idempotency) => `idem:${idem.scope}:${idem.key}`;
+
+interface StoredIdempotency {
+  fingerprint: string;
+  result: unknown;
+  at: string;
 }
 
 export interface RunOptions {
@@ -148,7 +224,7 @@ export interface RunOptions {
 }
 
 interface Queued {
-  run: (tx: Tx) => Promise<unknown>;
+  run: (tx: Tx) => Promise<unknown> | unknown;
   options: RunOptions;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
@@ -165,24 +241,74 @@ export interface LedgerOptions {
   cacheMax?: number;
 }
 
+/** Committed batches remembered to check values read ahead against. */
+const recentMax = 2;
+
+/** A read, started early, of what a group of operations will read. */
+interface ReadAhead {
+  /** The first operation of the group. */
+  first: Queued;
+  /** When the read began. */
+  generation: number;
+  /** Values by key (undefined: absent), or undefined if the read failed. */
+  read: Promise<Map<string, unknown> | undefined>;
+}
+
+/** Keys a group of operations names to be read ahead. */
+function keysOf(ops: Queued[]): string[] {
+  const keys: string[] = [];
+  for (const { options } of ops) {
+    if (options.prefetch) keys.push(...options.prefetch);
+    if (options.idempotency) keys.push(idempotencyKey(options.idempotency));
+  }
+  return keys;
+}
+
+/** Most events stored under one key. */
+const eventsPerKeyMax = 256;
+
+/** A batch run and staged, being written or about to be. */
+interface Prepared {
+  group: Queued[];
+  staged: Staged;
+  outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[];
+  events: LedgerEvent[];
+  sync: boolean;
+  /** The sequence numbers once this batch is on disk. */
+  seqs: Map<string, bigint>;
+}
+
+/** A batch whose write has started: `written` settles with its outcome, and never rejects. */
+interface Writing extends Prepared {
+  written: Promise<{ ok: true } | { ok: false; error: unknown }>;
+}
+
 export class Ledger {
   readonly #db: Store;
   readonly #batchSizeMax: number;
   readonly #queueMax: number;
   readonly #now: () => Date;
+  /** Committed balances of accounts read or written before. */
   readonly #balances = new Map<string, bigint>();
   /**
    * Committed values of keys read before (or known to be absent): the writer is the only one that
-   * writes, so it keeps them fresh at every commit. Bounded: the oldest go first.
+   * writes, so it keeps them fresh at every commit. Bounded, in two generations: when the young one
+   * is full it becomes the old one and the old one is dropped whole; a value found in the old one
+   * moves to the young one. (Deleting from a Map one key at a time leaves holes that slow it down.)
    */
-  readonly #cache = new Map<string, unknown>();
-  readonly #cacheMax: number;
+  #cache = new Map<string, unknown>();
+  #cacheOld = new Map<string, unknown>();
+  readonly #cacheGenerationMax: number;
   /**
    * Counts committed batches. A read that started before a commit may return what that commit
    * replaced: it is then not cached, so the caches only ever hold what is on disk now.
    */
   #generation = 0;
-  readonly #seqs = new Map<string, bigint>();
+  /** What the last few committed batches wrote, by generation: to check values read ahead. */
+  readonly #recent: { generation: number; staged: Staged }[] = [];
+  /** Sequence numbers handed out (`#seqs`) and those of the last batch on disk. */
+  #seqs = new Map<string, bigint>();
+  #committedSeqs = new Map<string, bigint>();
   readonly #listeners = new Set<(events: LedgerEvent[]) => void>();
   #queue: Queued[] = [];
   #draining: Promise<void> | undefined;
@@ -195,7 +321,7 @@ export class Ledger {
     this.#batchSizeMax = options.batchSizeMax ?? 2_000;
     this.#queueMax = options.queueMax ?? 100_000;
     this.#now = options.now ?? (() => new Date());
-    this.#cacheMax = options.cacheMax ?? 200_000;
+    this.#cacheGenerationMax = Math.ceil((options.cacheMax ?? 100_000) / 2);
   }
 
   /** Opens the ledger on a store, checking that its balances sum to zero. */
@@ -205,6 +331,7 @@ export class Ledger {
       const last = await db.get(`seq:${name}`);
       ledger.#seqs.set(name, last === undefined ? 0n : BigInt(last as string));
     }
+    ledger.#committedSeqs = new Map(ledger.#seqs);
     const sum = await ledger.sumOfBalances();
     if (sum !== 0n) throw new Error(`ledger balances sum to ${sum} msat, not zero: refusing to start`);
     return ledger;
@@ -219,29 +346,37 @@ export class Ledger {
     if (this.#closed) return Promise.reject(new Error('ledger is closed'));
     if (this.#queue.length >= this.#queueMax) return Promise.reject(new LedgerError('overloaded', 'too many operations waiting; try again shortly'));
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ run: async (tx) => run(tx), options, resolve: resolve as (v: unknown) => void, reject });
+      this.#queue.push({ run, options, resolve: resolve as (v: unknown) => void, reject });
       this.#draining ??= this.#drain();
     });
   }
 
   async read<T>(key: string): Promise<T | undefined> {
-    if (this.#cache.has(key)) {
-      const cached = this.#cache.get(key);
-      return cached === deleted ? undefined : (cached as T);
-    }
+    const cached = this.cached<T>(key);
+    if (cached !== unread) return cached;
     const generation = this.#generation;
     const value = await this.#db.get(key);
     if (generation === this.#generation) this.#remember(key, value === undefined ? deleted : value);
     return value as T | undefined;
   }
 
+  /** The committed value of `key` if it is in memory; `unread` if not. */
+  cached<T>(key: string): T | undefined | typeof unread {
+    let cached = this.#cache.get(key);
+    if (cached === undefined) {
+      cached = this.#cacheOld.get(key);
+      if (cached === undefined) return unread;
+      // A key is in one generation only, so that a commit updates the one copy.
+      this.#cacheOld.delete(key);
+      this.#remember(key, cached);
+    }
+    return cached === deleted ? undefined : (cached as T);
+  }
+
   #remember(key: string, value: unknown): void {
-    if (this.#cache.size >= this.#cacheMax) {
-      let evict = Math.ceil(this.#cacheMax / 10);
-      for (const old of this.#cache.keys()) {
-        this.#cache.delete(old);
-        if (--evict === 0) break;
-      }
+    if (this.#cache.size >= this.#cacheGenerationMax) {
+      this.#cacheOld = this.#cache;
+      this.#cache = new Map();
     }
     this.#cache.set(key, value);
   }
@@ -257,21 +392,22 @@ export class Ledger {
     return value;
   }
 
+  /** The committed balance of `account` if it is in memory. */
+  cachedBalance(account: Account): bigint | undefined {
+    return this.#balances.get(account);
+  }
+
   nextSeq(name: 'xfer' | 'event'): bigint {
     const next = (this.#seqs.get(name) ?? 0n) + 1n;
     this.#seqs.set(name, next);
     return next;
   }
 
-  /** An account's transfers, newest first, `limit` at a time; `before` is the last id seen. */
+  /** A supporter's transfers, newest first, `limit` at a time; `before` is the last id seen. */
   async history(account: Account, limit: number, before?: string): Promise<Transfer[]> {
     const prefix = `hist:${account}:`;
-    const keys = await this.#db.keys({ gt: prefix, lt: before ? `${prefix}${before}` : prefixEnd(prefix), reverse: true, limit }).all();
-    const stored = await this.#db.getMany(keys.map((k) => `xfer:${k.slice(prefix.length)}`));
-    return stored.map((s) => {
-      const t = s as StoredTransfer;
-      return { ...t, amountMsat: BigInt(t.amountMsat) };
-    });
+    const entries = await this.#db.iterator({ gt: prefix, lt: before ? `${prefix}${before}` : prefixEnd(prefix), reverse: true, limit }).all();
+    return entries.map(([key, stored]) => decodeTransfer(key.slice(prefix.length), stored as StoredTransfer));
   }
 
   /** Committed balances summed by kind of account (supporter, escrow, pending, system). */
@@ -288,9 +424,33 @@ export class Ledger {
     return Object.values(await this.totalsByKind()).reduce((a, b) => a + b, 0n);
   }
 
-  /** Events with seq > `after`, oldest first. */
+  /**
+   * Events with seq > `after`, oldest first, at most `limit`. They are stored in runs of a batch's
+   * events (`evt:<seq of the last one>`: an array of at most `eventsPerKeyMax`), so the first run
+   * read may start before `after`.
+   */
   async eventsAfter(after: number, limit: number): Promise<LedgerEvent[]> {
-    return (await this.#db.values({ gt: `evt:${pad(after)}`, lt: prefixEnd('evt:'), limit }).all()) as LedgerEvent[];
+    const events: LedgerEvent[] = [];
+    for await (const run of this.#db.values({ gt: `evt:${pad(after)}`, lt: prefixEnd('evt:') })) {
+      for (const event of run as LedgerEvent[]) {
+        if (event.seq <= after) continue;
+        if (events.length >= limit) return events;
+        events.push(event);
+      }
+      if (events.length >= limit) return events;
+    }
+    return events;
+  }
+
+  /** Keys of stored events all older than `before` (oldest first, at most `limit` keys): for pruning. */
+  async eventKeysBefore(before: Date, limit: number): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const [key, run] of this.#db.iterator({ gt: 'evt:', lt: prefixEnd('evt:'), limit })) {
+      // The events of a run are of one batch: one time.
+      if (Date.parse((run as LedgerEvent[])[0]!.at) >= before.getTime()) break;
+      keys.push(key);
+    }
+    return keys;
   }
 
   /** Called after each committed batch with the events it wrote. */
@@ -305,106 +465,219 @@ export class Ledger {
     await this.#draining;
   }
 
+  /**
+   * The writer, pipelined: while batch N is being written (and fsynced), batch N+1 is run,
+   * reading through N's staged values. N+1 is written only once N is on disk; if N's write fails,
+   * N+1 (which may have read what N staged) fails too, unwritten. Caches and listeners learn of a
+   * batch only once it is on disk.
+   */
   async #drain(): Promise<void> {
+    let writing: Writing | undefined;
+    let readAhead: ReadAhead | undefined;
     try {
-      while (this.#queue.length > 0) {
-        const group = this.#queue.splice(0, this.#batchSizeMax);
-        await this.#commit(group);
+      while (this.#queue.length > 0 || writing) {
+        let next: Prepared | undefined;
+        if (this.#queue.length > 0) {
+          const group = this.#queue.splice(0, this.#batchSizeMax);
+          const ahead = readAhead?.first === group[0] ? readAhead : undefined;
+          // What the group after this one reads is read meanwhile, by LevelDB's threads.
+          readAhead = this.#queue.length > 0 ? this.#readAhead(this.#queue.slice(0, this.#batchSizeMax), writing?.staged) : undefined;
+          next = await this.#prepare(group, writing?.staged, ahead);
+        }
+        if (writing) {
+          const outcome = await writing.written;
+          if (outcome.ok) this.#committed(writing);
+          else {
+            this.#failed(writing, outcome.error);
+            if (next) this.#failed(next, new Error('an earlier batch this one depends on could not be written', { cause: outcome.error }));
+            next = undefined;
+          }
+          writing = undefined;
+        }
+        if (next) writing = this.#write(next);
       }
     } finally {
       this.#draining = undefined;
     }
   }
 
-  async #runOne(op: Queued, group: Staged, now: Date): Promise<{ tx: Tx; value: unknown }> {
-    const tx = new Tx(this, group, now);
+  /** Runs one operation: its result, or a promise of it if it had to wait (for a read). */
+  #runOne(tx: Tx, op: Queued, nowIso: string): unknown {
     const idem = op.options.idempotency;
-    const idemKey = idem && `idem:${idem.scope}:${idem.key}`;
-    if (idem && idemKey) {
-      const seen = await tx.get<{ fingerprint: string; result: unknown }>(idemKey);
-      if (seen) {
-        if (seen.fingerprint !== idem.fingerprint) throw new LedgerError('idempotency_key_reused', 'this Idempotency-Key was used with another request');
-        return { tx, value: seen.result };
-      }
+    if (!idem) return op.run(tx);
+    const idemKey = idempotencyKey(idem);
+    const seen = tx.known<StoredIdempotency>(idemKey);
+    if (seen === unread) return tx.get<StoredIdempotency>(idemKey).then((read) => this.#runOnce(tx, op, idem, idemKey, read, nowIso));
+    return this.#runOnce(tx, op, idem, idemKey, seen, nowIso);
+  }
+
+  #runOnce(tx: Tx, op: Queued, idem: Idempotency, idemKey: string, seen: StoredIdempotency | undefined, nowIso: string): unknown {
+    if (seen) {
+      if (seen.fingerprint !== idem.fingerprint) throw new LedgerError('idempotency_key_reused', 'this Idempotency-Key was used with another request');
+      return seen.result;
     }
-    const value = await op.run(tx);
-    if (idemKey) tx.put(idemKey, { fingerprint: idem.fingerprint, result: value, at: now.toISOString() });
-    return { tx, value };
+    const keep = (value: unknown) => {
+      tx.put(idemKey, { fingerprint: idem.fingerprint, result: value, at: nowIso } satisfies StoredIdempotency);
+      return value;
+    };
+    const value = op.run(tx);
+    return value instanceof Promise ? value.then(keep) : keep(value);
   }
 
-  /** Brings the committed values of `keys` into memory in one read (inside the writer: no commit can interleave). */
-  async #prefetch(keys: string[]): Promise<void> {
-    const missing = [...new Set(keys)].filter((key) => (key.startsWith('bal:') ? !this.#balances.has(key.slice(4)) : !this.#cache.has(key)));
-    if (missing.length === 0) return;
-    const values = await this.#db.getMany(missing);
-    missing.forEach((key, i) => {
-      const value = values[i];
-      if (key.startsWith('bal:')) this.#balances.set(key.slice(4), value === undefined ? 0n : BigInt(value as string));
-      else this.#remember(key, value === undefined ? deleted : value);
-    });
+  /**
+   * Brings the committed values of `keys` into memory in one read. Keys the batch being written
+   * stages are skipped: they are read through it. Any other key is not changed by that write, so
+   * what is read is what is on disk, whenever the write lands.
+   */
+  async #prefetch(keys: string[], writing: Staged | undefined, ahead: ReadAhead | undefined): Promise<void> {
+    const read = ahead && (await ahead.read);
+    const usable = read !== undefined && this.#generation - ahead!.generation <= this.#recent.length;
+    const missing = new Set<string>();
+    for (const key of keys) {
+      if (this.#inMemory(key, writing)) continue;
+      if (usable && read.has(key) && this.#unchangedSince(key, ahead!.generation)) this.#fetched(key, read.get(key));
+      else missing.add(key);
+    }
+    if (missing.size === 0) return;
+    const keysRead = [...missing];
+    const values = await this.#db.getMany(keysRead);
+    for (let i = 0; i < keysRead.length; i++) this.#fetched(keysRead[i]!, values[i]);
   }
 
-  async #commit(group: Queued[]): Promise<void> {
+  /** Whether the committed (or `writing`) value of `key`, or `bal:<account>`, is in memory. */
+  #inMemory(key: string, writing: Staged | undefined): boolean {
+    if (key.startsWith('bal:')) {
+      const account = key.slice(4);
+      return this.#balances.has(account) || writing?.balances.has(account) === true;
+    }
+    return this.#cache.has(key) || this.#cacheOld.has(key) || writing?.values.has(key) === true;
+  }
+
+  /** Keeps a committed value read from the store. */
+  #fetched(key: string, value: unknown): void {
+    if (key.startsWith('bal:')) this.#balances.set(key.slice(4), value === undefined ? 0n : BigInt(value as string));
+    else this.#remember(key, value === undefined ? deleted : value);
+  }
+
+  /**
+   * Starts reading what `ops` will read, while the writer runs the group before them. A value read
+   * so is used only if no batch committed since the read began has changed it (see #prefetch).
+   */
+  #readAhead(ops: Queued[], writing: Staged | undefined): ReadAhead | undefined {
+    const missing = new Set<string>();
+    for (const key of keysOf(ops)) if (!this.#inMemory(key, writing)) missing.add(key);
+    if (missing.size === 0) return undefined;
+    const keys = [...missing];
+    const read = this.#db.getMany(keys).then(
+      (values) => new Map(keys.map((key, i) => [key, values[i]])),
+      // The group reads again for itself, and fails then if the store cannot be read.
+      () => undefined,
+    );
+    return { first: ops[0]!, generation: this.#generation, read };
+  }
+
+  /** Whether no batch committed after `generation` wrote `key` (or the balance `bal:<account>`). */
+  #unchangedSince(key: string, generation: number): boolean {
+    const account = key.startsWith('bal:') ? key.slice(4) : undefined;
+    for (const commit of this.#recent) {
+      if (commit.generation <= generation) continue;
+      if (account === undefined ? commit.staged.values.has(key) : commit.staged.balances.has(account)) return false;
+    }
+    return true;
+  }
+
+  /** Runs a group of operations against what is committed plus `writing` (a batch on its way to disk). */
+  async #prepare(group: Queued[], writing: Staged | undefined, ahead: ReadAhead | undefined): Promise<Prepared> {
+    const staged = newStaged();
+    const outcomes: Prepared['outcomes'] = [];
+    const events: LedgerEvent[] = [];
+    const prepared: Prepared = { group, staged, outcomes, events, sync: false, seqs: this.#seqs };
     try {
-      await this.#prefetch(group.flatMap((op) => op.options.prefetch ?? []));
+      await this.#prefetch(keysOf(group), writing, ahead);
     } catch (error) {
-      // The store could not be read: nothing of this group ran.
-      for (const op of group) op.reject(error);
-      return;
+      // The store could not be read: nothing of this group runs.
+      for (const op of group) outcomes.push({ ok: false, error });
+      return prepared;
     }
-    const staged: Staged = new Map();
-    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
-    const pendingEvents: LedgerEvent[] = [];
-    let sync = false;
     const now = this.#now();
+    const nowIso = now.toISOString();
     for (const op of group) {
+      const tx = new Tx(this, staged, writing, now, nowIso);
       try {
-        const { tx, value } = await this.#runOne(op, staged, now);
-        for (const [key, value] of tx.staged) staged.set(key, value);
-        for (const event of tx.events) {
+        let value = this.#runOne(tx, op, nowIso);
+        if (value instanceof Promise) value = await value;
+        for (const event of tx.events ?? []) {
           const seq = Number(this.nextSeq('event'));
-          const full: LedgerEvent = { seq, at: now.toISOString(), ...event };
-          staged.set(`evt:${pad(seq)}`, full);
-          pendingEvents.push(full);
+          events.push({ seq, type: event.type, at: nowIso, topics: event.topics, data: event.data });
         }
-        sync ||= op.options.sync === true;
+        prepared.sync ||= op.options.sync === true;
         outcomes.push({ ok: true, value });
       } catch (error) {
+        tx.rollback();
         outcomes.push({ ok: false, error });
       }
     }
-    if (staged.size > 0) {
-      for (const [name, value] of this.#seqs) staged.set(`seq:${name}`, value.toString());
-      try {
-        const batch = this.#db.batch();
-        for (const [key, value] of staged) {
-          if (value === deleted) batch.del(key);
-          else batch.put(key, value);
-        }
-        await batch.write({ sync });
-      } catch (error) {
-        // Nothing of this batch is on disk; the balance cache was not touched.
-        for (const op of group) op.reject(error);
-        return;
+    prepared.seqs = new Map(this.#seqs);
+    return prepared;
+  }
+
+  /** Starts writing a prepared batch (if it changes anything) in one LevelDB batch. */
+  #write(prepared: Prepared): Writing {
+    const { values, balances } = prepared.staged;
+    if (values.size === 0 && balances.size === 0 && prepared.events.length === 0) return { ...prepared, written: Promise.resolve({ ok: true }) };
+    for (const [name, value] of prepared.seqs) values.set(`seq:${name}`, value.toString());
+    let written: Writing['written'];
+    try {
+      const batch = this.#db.batch();
+      for (const [account, value] of balances) batch.put(`bal:${account}`, value.toString());
+      for (const [key, value] of values) {
+        if (value === deleted) batch.del(key);
+        else batch.put(key, value);
       }
+      const { events } = prepared;
+      for (let from = 0; from < events.length; from += eventsPerKeyMax) {
+        const run = events.slice(from, from + eventsPerKeyMax);
+        batch.put(`evt:${pad(run.at(-1)!.seq)}`, run);
+      }
+      written = batch.write({ sync: prepared.sync }).then(
+        () => ({ ok: true as const }),
+        (error: unknown) => ({ ok: false as const, error }),
+      );
+    } catch (error) {
+      // E.g. a value that cannot be encoded: nothing of this batch is written.
+      written = Promise.resolve({ ok: false, error });
+    }
+    return { ...prepared, written };
+  }
+
+  /** A batch is on disk: the caches learn its values, its callers their results, listeners its events. */
+  #committed(batch: Prepared): void {
+    const { values, balances } = batch.staged;
+    if (values.size > 0 || balances.size > 0 || batch.events.length > 0) {
       // In the same synchronous step as the generation moves on: see #generation.
       this.#generation += 1;
-      for (const [key, value] of staged) {
-        if (key.startsWith('bal:')) this.#balances.set(key.slice(4), BigInt(value as string));
-        else if (this.#cache.has(key)) this.#cache.set(key, value);
+      this.#recent.push({ generation: this.#generation, staged: batch.staged });
+      if (this.#recent.length > recentMax) this.#recent.shift();
+      this.#committedSeqs = batch.seqs;
+      for (const [account, value] of balances) this.#balances.set(account, value);
+      for (const [key, value] of values) {
+        // Transfers and their history entries are written once, by the writer, and not cached.
+        if (key.startsWith('xfer:') || key.startsWith('hist:')) continue;
+        if (this.#cache.has(key)) this.#cache.set(key, value);
+        else if (this.#cacheOld.has(key)) this.#cacheOld.set(key, value);
       }
     }
     this.stats.batches += 1;
-    this.stats.operations += group.length;
-    group.forEach((op, i) => {
-      const outcome = outcomes[i]!;
+    this.stats.operations += batch.group.length;
+    batch.group.forEach((op, i) => {
+      const outcome = batch.outcomes[i]!;
       if (outcome.ok) op.resolve(outcome.value);
       else op.reject(outcome.error);
     });
-    if (pendingEvents.length > 0) {
+    if (batch.events.length > 0) {
       for (const listener of this.#listeners) {
         try {
-          listener(pendingEvents);
+          listener(batch.events);
         } catch (err) {
           // A listener's failure is its own; the batch is committed and answered.
           queueMicrotask(() => {
@@ -413,5 +686,11 @@ export class Ledger {
         }
       }
     }
+  }
+
+  /** A batch is not on disk: every operation of it fails, and numbering goes on from what is. */
+  #failed(batch: Prepared, error: unknown): void {
+    this.#seqs = new Map(this.#committedSeqs);
+    for (const op of batch.group) op.reject(error);
   }
 }

@@ -1,13 +1,19 @@
 // The LevelDB store of one tipd: opened once, exclusively (LevelDB's own lock file), with JSON
 // values. Only the ledger writer (ledger.ts) writes to it; everything else reads.
+//
+// LevelDB maps the table files it has open into memory, and what it has read of them counts in
+// tipd's resident memory: a bounded table cache (`maxOpenFiles`) bounds that too.
 import { Level } from 'level';
 
 export type Store = Level<string, unknown>;
 
+/** Table files LevelDB keeps open (and mapped), each of up to 2 MiB. */
+const openFilesMax = 50;
+
 export class StoreLockedError extends Error {}
 
 export async function openStore(path: string): Promise<Store> {
-  const db = new Level<string, unknown>(path, { valueEncoding: 'json' });
+  const db = new Level<string, unknown>(path, { valueEncoding: 'json', maxOpenFiles: openFilesMax });
   try {
     await db.open();
   } catch (err) {

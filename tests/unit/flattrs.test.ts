@@ -68,6 +68,22 @@ describe('a period close', () => {
     expect(await t.ledger.sumOfBalances()).toBe(0n);
   });
 
+  it('allocates the same when what it reads ahead is not kept in memory (and it must wait for reads)', async () => {
+    const ledger = await t.reopen({ cacheMax: 2 });
+    const forgetful = new Flattrs(ledger, log, {});
+    const { id: alice } = await new Supporters(ledger).create();
+    await ledger.run((tx) => tx.transfer('deposit', accounts.deposits, accounts.supporter(alice), 100_000n));
+    await forgetful.setBudget(alice, 10);
+    await forgetful.flattr(alice, handle('@Bob'), null);
+    await forgetful.flattr(alice, handle('carol'), null);
+    await forgetful.flattr(alice, handle('carol'), '1790000000000000000');
+    expect(await forgetful.close()).toMatchObject({ periodId: 1, supporters: 1, allocatedMsat: '10000' });
+    expect(await ledger.balance(accounts.escrow('bob'))).toBe(3_334n);
+    expect(await ledger.balance(accounts.escrow('carol'))).toBe(6_666n);
+    expect(await ledger.read(`handle:carol`)).toMatchObject({ tips: 2, supporters: 1 });
+    expect(await ledger.sumOfBalances()).toBe(0n);
+  });
+
   it('allocates the balance when it is smaller than the budget, and nothing from an empty account', async () => {
     const poor = await supporter(1_500n, 10);
     const broke = await supporter(0n, 10);

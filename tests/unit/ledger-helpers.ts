@@ -17,11 +17,11 @@ export async function tempLedger(options: LedgerOptions = {}) {
     get db() {
       return db;
     },
-    async reopen() {
+    async reopen(reopenOptions: LedgerOptions = options) {
       await ledger.close();
       await db.close();
       db = await openStore(dir);
-      ledger = await Ledger.open(db, options);
+      ledger = await Ledger.open(db, reopenOptions);
       return ledger;
     },
     async dispose() {

@@ -123,6 +123,99 @@ describe('the ledger', () => {
     expect(await ledger.sumOfBalances()).toBe(0n);
   });
 
+  it('fails a batch run on top of one that could not be written, and keeps neither in memory', async () => {
+    const first = await deposit(alice, 10_000n);
+    // One operation per batch, so that the second runs while the first is being written.
+    const piped = await t.reopen({ batchSizeMax: 1 });
+    const db = t.db as unknown as { batch: () => { write: (...args: unknown[]) => Promise<void> } };
+    const realBatch = db.batch.bind(db);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let failNext = true;
+    db.batch = () => {
+      const batch = realBatch();
+      if (failNext) {
+        failNext = false;
+        batch.write = async () => {
+          await gate;
+          throw new Error('disk full');
+        };
+      }
+      return batch;
+    };
+
+    const tip = () => piped.run((tx) => tx.transfer('tip', alice, carolEscrow, 4_000n), { sync: true });
+    const doomed = tip(); // its write waits, then fails
+    const dependent = tip(); // runs meanwhile, seeing alice at 6,000 through the first batch
+    release();
+    await expect(doomed).rejects.toThrow('disk full');
+    await expect(dependent).rejects.toThrow(/earlier batch/);
+    expect(await piped.balance(alice)).toBe(10_000n);
+    expect(await piped.balance(carolEscrow)).toBe(0n);
+
+    // The writer goes on from what is on disk, numbering included.
+    const next = await tip();
+    expect(BigInt(next.id)).toBe(BigInt(first.id) + 1n);
+    expect(await piped.balance(alice)).toBe(6_000n);
+    const reopened = await t.reopen();
+    expect(await reopened.balance(alice)).toBe(6_000n);
+    expect(await reopened.history(alice, 10)).toHaveLength(2);
+    expect(await reopened.sumOfBalances()).toBe(0n);
+  });
+
+  it('loses no update when operations read ahead what the batches before them write', async () => {
+    const counters = ['c0', 'c1', 'c2'];
+    const total = async (ledger: Awaited<ReturnType<typeof t.reopen>>) => (await Promise.all(counters.map((c) => ledger.read<number>(c)))).reduce<number>((a, b) => a + (b ?? 0), 0);
+    let expected = 0;
+    for (const batchSizeMax of [1, 2, 3, 50]) {
+      // A tiny cache, so that what is read ahead is used rather than what is kept in memory.
+      const ledger = await t.reopen({ batchSizeMax, cacheMax: 2 });
+      // Each reads a counter (named to be read ahead) and writes it plus one; all queued at once.
+      await Promise.all(
+        Array.from({ length: 200 }, (_, i) => {
+          const counter = counters[i % counters.length]!;
+          return ledger.run(
+            async (tx) => {
+              tx.put(counter, ((await tx.get<number>(counter)) ?? 0) + 1);
+              await tx.transfer('tip', accounts.deposits, carolEscrow, 1n);
+            },
+            { prefetch: [counter, `bal:${carolEscrow}`, `bal:${accounts.deposits}`] },
+          );
+        }),
+      );
+      expected += 200;
+      expect(await total(ledger)).toBe(expected);
+      expect(await ledger.balance(carolEscrow)).toBe(BigInt(expected));
+    }
+    const reopened = await t.reopen();
+    expect(await total(reopened)).toBe(expected);
+    expect(await reopened.sumOfBalances()).toBe(0n);
+  });
+
+  it('numbers events, pages through them from any point, and finds the old ones to prune', async () => {
+    let clock = new Date('2026-01-01T00:00:00Z');
+    const ledger = await t.reopen({ now: () => clock });
+    const emit = (n: number) => Promise.all(Array.from({ length: n }, (_, i) => ledger.run((tx) => tx.emit('test', [`account:${i}`], { i }))));
+    await emit(600); // one batch: its events stored as several runs
+    clock = new Date('2026-01-02T00:00:00Z');
+    await emit(10);
+    const all = await ledger.eventsAfter(0, 10_000);
+    expect(all.map((e) => e.seq)).toEqual(Array.from({ length: 610 }, (_, i) => i + 1));
+    const paged: number[] = [];
+    for (let after = 123; ; ) {
+      const page = await ledger.eventsAfter(after, 100);
+      paged.push(...page.map((e) => e.seq));
+      if (page.length < 100) break;
+      after = page.at(-1)!.seq;
+    }
+    expect(paged).toEqual(Array.from({ length: 610 - 123 }, (_, i) => i + 124));
+
+    const old = await ledger.eventKeysBefore(new Date('2026-01-01T12:00:00Z'), 100);
+    expect(old.length).toBeGreaterThan(1);
+    await ledger.run((tx) => old.forEach((key) => tx.del(key)));
+    expect((await ledger.eventsAfter(0, 10_000)).map((e) => e.seq)).toEqual(Array.from({ length: 10 }, (_, i) => i + 601));
+  });
+
   it('cannot be opened twice: a second opener is told the folder is in use', async () => {
     await expect(openStore(t.dir)).rejects.toBeInstanceOf(StoreLockedError);
   });

@@ -74,15 +74,20 @@ describe('unclaimed tips', () => {
     expect(await t.ledger.balance(accounts.supporter('cid'))).toBe(50_000n);
   });
 
-  it('stay in the escrow of a claimed handle', async () => {
-    await deposit('dee', 5_000n);
+  it('stay in the escrow of a claimed handle, without a warning; its lots are dropped and later tips make none', async () => {
+    await deposit('dee', 6_000n);
     await tip('dee', 'claimed_one', 5_000n);
     await t.ledger.run(async (tx) => {
       const record = await tx.get<Record<string, unknown>>('handle:claimed_one');
       tx.put('handle:claimed_one', { ...record, claimed: true });
     });
+    await tip('dee', 'claimed_one', 1_000n);
+    at(175);
+    expect(await refunds.sweep()).toEqual({ warned: 0, returned: 0, returnedMsat: 0n });
+    expect(events.some((e) => e.type === 'refund.upcoming')).toBe(false);
+    expect(await t.db.keys({ gt: 'lot:claimed_one:', lt: 'lot:claimed_one;' }).all()).toEqual([]);
     at(365);
     expect(await refunds.sweep()).toMatchObject({ returned: 0 });
-    expect(await t.ledger.balance(accounts.escrow('claimed_one'))).toBe(5_000n);
+    expect(await t.ledger.balance(accounts.escrow('claimed_one'))).toBe(6_000n);
   });
 });

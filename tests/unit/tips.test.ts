@@ -1,0 +1,48 @@
+// Tips on a real (temporary) LevelDB: the booking read ahead (without waiting) and the one that
+// reads as it goes give the same records; idempotency keys on tips.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseHandle } from '../../src/handles.ts';
+import { accounts, type LedgerEvent } from '../../src/ledger/ledger.ts';
+import { intoEscrow, Tips, type HandleRecord, type Lot } from '../../src/tips.ts';
+import { tempLedger } from './ledger-helpers.ts';
+
+const handle = (h: string) => parseHandle(h)!;
+
+describe('a tip', () => {
+  let t: Awaited<ReturnType<typeof tempLedger>>;
+  let tips: Tips;
+  const events: LedgerEvent[] = [];
+  beforeEach(async () => {
+    t = await tempLedger();
+    tips = new Tips(t.ledger);
+    events.length = 0;
+    t.ledger.onEvents((e) => events.push(...e));
+    for (const id of ['ann', 'ben']) await t.ledger.run((tx) => tx.transfer('deposit', accounts.deposits, accounts.supporter(id), 10_000n));
+  });
+  afterEach(async () => {
+    await t.dispose();
+  });
+
+  it('is booked the same whether its reads were fetched ahead or not', async () => {
+    await tips.tip({ supporterId: 'ann', handle: handle('Quiet'), amountMsat: 1_000n, tweetId: null });
+    // Without prefetch, on a fresh ledger: every read waits.
+    const ledger = await t.reopen();
+    ledger.onEvents((e) => events.push(...e));
+    const transfer = await ledger.run((tx) => intoEscrow(tx, 'tip', 'ben', handle('quiet'), 2_000n));
+    await ledger.run((tx) => intoEscrow(tx, 'tip', 'ben', handle('quiet'), 500n));
+    expect(await ledger.read<HandleRecord>('handle:quiet')).toMatchObject({ display: 'Quiet', tips: 3, supporters: 2 });
+    expect(await ledger.read<Lot>(`lot:quiet:${transfer.id}`)).toMatchObject({ supporterId: 'ben', amountMsat: '2000', transferId: transfer.id });
+    expect(events.filter((e) => e.type === 'handle.tipped').map((e) => e.data.pendingMsat)).toEqual(['1000', '3000', '3500']);
+    expect(await ledger.balance(accounts.escrow('quiet'))).toBe(3_500n);
+    expect((await ledger.history(accounts.supporter('ben'), 10)).map((x) => x.amountMsat)).toEqual([500n, 2_000n, 10_000n]);
+  });
+
+  it('with an idempotency key is booked once, and the key refused for another tip', async () => {
+    const tip = (amountMsat: bigint, fingerprint: string) => tips.tip({ supporterId: 'ann', handle: handle('carol'), amountMsat, tweetId: null, idempotency: { key: 'k1', fingerprint } });
+    const [first, ...again] = await Promise.all([tip(1_000n, 'a'), tip(1_000n, 'a'), tip(1_000n, 'a')]);
+    expect(again).toEqual([first, first]);
+    await expect(tip(2_000n, 'b')).rejects.toMatchObject({ code: 'idempotency_key_reused' });
+    expect(await t.ledger.balance(accounts.supporter('ann'))).toBe(9_000n);
+    expect(events.filter((e) => e.type === 'tip.sent')).toHaveLength(1);
+  });
+});
