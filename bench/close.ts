@@ -61,11 +61,12 @@ if (process.argv[2] === 'close') {
   }
 
   const self = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_OPTIONS ?? '').split(' ').filter(Boolean), self, 'close', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const nodeOptions = (process.env.BENCH_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeOptions, self, 'close', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   await new Promise((resolve) => child.once('close', resolve));
   const result = JSON.parse(out) as { seconds: number; summary: { supporters: number; allocatedMsat: string }; maxRssBytes: number; sumIsZero: boolean };
-  console.log(`close: ${supporterCount * flattrsEach} flattrs, ${result.summary.supporters} supporters allocated in ${result.seconds.toFixed(1)} s, peak RSS ${mib(result.maxRssBytes)} (whole process), ledger sums to zero: ${result.sumIsZero}`);
+  console.log(`close: ${supporterCount * flattrsEach} flattrs, ${result.summary.supporters} supporters allocated in ${result.seconds.toFixed(1)} s, peak RSS ${mib(result.maxRssBytes)} (whole process, node options: ${nodeOptions.join(' ') || 'none'}), ledger sums to zero: ${result.sumIsZero}`);
   fs.rmSync(dataDir, { recursive: true, force: true });
 }

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import { parseHandle } from '../src/handles.ts';
 import { Tips } from '../src/tips.ts';
-import { fundedLedger } from './fixtures.ts';
+import { fundedLedger, mib } from './fixtures.ts';
 
 const tipCount = Number(process.env.BENCH_TIPS ?? 200_000);
 const concurrency = 10_000;
@@ -23,7 +23,7 @@ for (let i = 0; i < tipCount; i += concurrency) {
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 const batches = ledger.stats.batches - before.batches;
 console.log(`ledger: ${tipCount} tips in ${seconds.toFixed(2)} s = ${Math.round(tipCount / seconds)} tips/s`);
-console.log(`ledger: ${batches} batches, ${(tipCount / batches).toFixed(0)} tips per batch, every batch written with sync (fsync), ${concurrency} tips in flight`);
+console.log(`ledger: ${batches} batches, ${(tipCount / batches).toFixed(0)} tips per batch, every batch written with sync (fsync), ${concurrency} tips in flight, peak RSS ${mib(process.resourceUsage().maxRSS * 1024)}`);
 if ((await ledger.sumOfBalances()) !== 0n) throw new Error('ledger does not sum to zero');
 await ledger.close();
 await store.close();

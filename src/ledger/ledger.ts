@@ -485,9 +485,9 @@ export class Ledger {
           next = await this.#prepare(group, writing?.staged, ahead);
         }
         if (writing) {
+          // A batch on disk was answered at once (see #write); one that failed takes the next down.
           const outcome = await writing.written;
-          if (outcome.ok) this.#committed(writing);
-          else {
+          if (!outcome.ok) {
             this.#failed(writing, outcome.error);
             if (next) this.#failed(next, new Error('an earlier batch this one depends on could not be written', { cause: outcome.error }));
             next = undefined;
@@ -621,8 +621,21 @@ export class Ledger {
     return prepared;
   }
 
-  /** Starts writing a prepared batch (if it changes anything) in one LevelDB batch. */
+  /**
+   * Starts writing a prepared batch (if it changes anything) in one LevelDB batch; once it is on
+   * disk it is committed at once, even while the writer runs the next group, so that its callers
+   * are not kept waiting.
+   */
   #write(prepared: Prepared): Writing {
+    const writing = this.#startWrite(prepared);
+    // Registered first: runs before the writer's own wait for this write ends.
+    void writing.written.then((outcome) => {
+      if (outcome.ok) this.#committed(prepared);
+    });
+    return writing;
+  }
+
+  #startWrite(prepared: Prepared): Writing {
     const { values, balances } = prepared.staged;
     if (values.size === 0 && balances.size === 0 && prepared.events.length === 0) return { ...prepared, written: Promise.resolve({ ok: true }) };
     for (const [name, value] of prepared.seqs) values.set(`seq:${name}`, value.toString());
