@@ -11,7 +11,7 @@ import { Deposits } from './deposits.ts';
 import { EventHub } from './events.ts';
 import { Flattrs } from './flattrs.ts';
 import { defaultRefundOptions, Refunds } from './refunds.ts';
-import { Ledger } from './ledger/ledger.ts';
+import { Ledger, StoreFormatError } from './ledger/ledger.ts';
 import { openStore, StoreLockedError, type Store } from './ledger/store.ts';
 import { Lnd, LndError } from './ln/lnd.ts';
 import { createLogger } from './log.ts';
@@ -43,7 +43,14 @@ try {
   process.stderr.write(`tipd: ${err.message}\n`);
   process.exit(1);
 }
-const ledger = await Ledger.open(store);
+let ledger: Ledger;
+try {
+  ledger = await Ledger.open(store);
+} catch (err) {
+  if (!(err instanceof StoreFormatError)) throw err;
+  process.stderr.write(`tipd: ${err.message}\n`);
+  process.exit(1);
+}
 const lnd = new Lnd(config.lnd);
 const supporters = new Supporters(ledger);
 const tips = new Tips(ledger);

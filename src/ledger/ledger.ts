@@ -254,11 +254,14 @@ interface ReadAhead {
   read: Promise<Map<string, unknown> | undefined>;
 }
 
+/** Keys one operation may name to be read ahead (a close names a supporter's flattrs: at most a few thousand). */
+const prefetchKeysMax = 50_000;
+
 /** Keys a group of operations names to be read ahead. */
 function keysOf(ops: Queued[]): string[] {
   const keys: string[] = [];
   for (const { options } of ops) {
-    if (options.prefetch) keys.push(...options.prefetch);
+    for (const key of options.prefetch ?? []) keys.push(key);
     if (options.idempotency) keys.push(idempotencyKey(options.idempotency));
   }
   return keys;
@@ -326,6 +329,7 @@ export class Ledger {
 
   /** Opens the ledger on a store, checking that its balances sum to zero. */
   static async open(db: Store, options: LedgerOptions = {}): Promise<Ledger> {
+    await checkFormat(db);
     const ledger = new Ledger(db, options);
     for (const name of ['xfer', 'event']) {
       const last = await db.get(`seq:${name}`);
@@ -344,6 +348,7 @@ export class Ledger {
   /** Runs `run` inside the writer; resolves once its batch is on disk. */
   run<T>(run: (tx: Tx) => Promise<T> | T, options: RunOptions = {}): Promise<T> {
     if (this.#closed) return Promise.reject(new Error('ledger is closed'));
+    if ((options.prefetch?.length ?? 0) > prefetchKeysMax) return Promise.reject(new Error(`an operation may name at most ${prefetchKeysMax} keys to read ahead`));
     if (this.#queue.length >= this.#queueMax) return Promise.reject(new LedgerError('overloaded', 'too many operations waiting; try again shortly'));
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ run, options, resolve: resolve as (v: unknown) => void, reject });
@@ -474,28 +479,39 @@ export class Ledger {
   async #drain(): Promise<void> {
     let writing: Writing | undefined;
     let readAhead: ReadAhead | undefined;
+    let group: Queued[] = [];
+    let next: Prepared | undefined;
     try {
       while (this.#queue.length > 0 || writing) {
-        let next: Prepared | undefined;
+        next = undefined;
         if (this.#queue.length > 0) {
-          const group = this.#queue.splice(0, this.#batchSizeMax);
+          group = this.#queue.splice(0, this.#batchSizeMax);
           const ahead = readAhead?.first === group[0] ? readAhead : undefined;
           // What the group after this one reads is read meanwhile, by LevelDB's threads.
           readAhead = this.#queue.length > 0 ? this.#readAhead(this.#queue.slice(0, this.#batchSizeMax), writing?.staged) : undefined;
           next = await this.#prepare(group, writing?.staged, ahead);
+          group = [];
         }
         if (writing) {
           // A batch on disk was answered at once (see #write); one that failed takes the next down.
           const outcome = await writing.written;
           if (!outcome.ok) {
-            this.#failed(writing, outcome.error);
-            if (next) this.#failed(next, new Error('an earlier batch this one depends on could not be written', { cause: outcome.error }));
+            this.#failed(writing.group, outcome.error);
+            if (next) this.#failed(next.group, new Error('an earlier batch this one depends on could not be written', { cause: outcome.error }));
             next = undefined;
           }
           writing = undefined;
         }
         if (next) writing = this.#write(next);
+        next = undefined;
       }
+    } catch (error) {
+      // A bug of the writer itself: every caller it holds gets the error rather than waiting
+      // forever, and the error goes on, loudly (an unhandled rejection ends the process).
+      const outcome = await writing?.written;
+      if (writing && outcome && !outcome.ok) this.#failed(writing.group, outcome.error);
+      this.#failed([...(next?.group ?? []), ...group, ...this.#queue.splice(0)], error);
+      throw error;
     } finally {
       this.#draining = undefined;
     }
@@ -702,8 +718,29 @@ export class Ledger {
   }
 
   /** A batch is not on disk: every operation of it fails, and numbering goes on from what is. */
-  #failed(batch: Prepared, error: unknown): void {
+  #failed(group: Queued[], error: unknown): void {
     this.#seqs = new Map(this.#committedSeqs);
-    for (const op of batch.group) op.reject(error);
+    for (const op of group) op.reject(error);
   }
+}
+
+/**
+ * What the stored keys mean changes with tipd's versions: `meta:format` says which layout a store
+ * has. A new store gets the current one; a store of another layout is refused (tipd has no
+ * migrations yet), rather than read wrong.
+ */
+export const storeFormat = 2;
+
+export class StoreFormatError extends Error {}
+
+async function checkFormat(db: Store): Promise<void> {
+  const format = await db.get('meta:format');
+  if (format === storeFormat) return;
+  if (format === undefined) {
+    const [anyKey] = await db.keys({ limit: 1 }).all();
+    if (anyKey === undefined) return db.put('meta:format', storeFormat, { sync: true });
+  }
+  throw new StoreFormatError(
+    `the data folder was written by ${format === undefined ? 'a tipd older than 0.2 (format 1)' : `another tipd version (format ${String(format)})`}; this tipd reads format ${storeFormat} and has no migration for it: keep that folder for the tipd that wrote it, or start this one on a new TIPD_DATA_DIR`,
+  );
 }

@@ -126,7 +126,10 @@ describe('a period close', () => {
     expect(await escrow('heidi')).toBe(30_000n);
   });
 
-  it('resumes a close cut short without allocating anybody twice', async () => {
+  it.each([
+    ['', undefined],
+    [', also when nothing it reads ahead stays in memory', 2],
+  ])('resumes a close cut short without allocating anybody twice%s', async (_how, cacheMax) => {
     const ids = await Promise.all(Array.from({ length: 30 }, () => supporter(50_000n, 5)));
     for (const id of ids) await flattrs.flattr(id, handle('ivan'), null);
     await flattrs.close();
@@ -138,7 +141,7 @@ describe('a period close', () => {
       const close = await tx.get<Record<string, unknown>>(`close:${pad(1)}`);
       tx.put(`close:${pad(1)}`, { ...close, state: 'closing', cursor: null });
     });
-    const restarted = new Flattrs(await t.reopen(), log, {});
+    const restarted = new Flattrs(await t.reopen(cacheMax === undefined ? {} : { cacheMax }), log, {});
     await restarted.start();
     restarted.stop();
     expect(await t.ledger.balance(accounts.escrow('ivan'))).toBe(150_000n);

@@ -2,7 +2,10 @@
 // operations, idempotency keys, group commit, persistence, history.
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { accounts, LedgerError, type Account } from '../../src/ledger/ledger.ts';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { accounts, Ledger, LedgerError, StoreFormatError, type Account } from '../../src/ledger/ledger.ts';
 import { openStore, StoreLockedError } from '../../src/ledger/store.ts';
 import { tempLedger } from './ledger-helpers.ts';
 
@@ -214,6 +217,24 @@ describe('the ledger', () => {
     expect(old.length).toBeGreaterThan(1);
     await ledger.run((tx) => old.forEach((key) => tx.del(key)));
     expect((await ledger.eventsAfter(0, 10_000)).map((e) => e.seq)).toEqual(Array.from({ length: 10 }, (_, i) => i + 601));
+  });
+
+  it('marks its store with the format it writes, and refuses a store of another format instead of misreading it', async () => {
+    await deposit(alice, 1_000n);
+    await t.reopen();
+    expect(await t.ledger.balance(alice)).toBe(1_000n);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-old-store-'));
+    const old = await openStore(dir);
+    try {
+      // A store of tipd 0.1 (format 1): data, and no format mark.
+      await old.put('hist:supporter:alice:0000000000000001', 0);
+      await expect(Ledger.open(old)).rejects.toThrow(/format 1\).*new TIPD_DATA_DIR/);
+      await old.put('meta:format', 99);
+      await expect(Ledger.open(old)).rejects.toBeInstanceOf(StoreFormatError);
+    } finally {
+      await old.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('cannot be opened twice: a second opener is told the folder is in use', async () => {
