@@ -95,7 +95,6 @@ export class Withdrawals {
   readonly #lnd: Lnd;
   readonly #log: Logger;
   readonly #options: WithdrawalOptions;
-  #hubPubkey: string | undefined;
   #recheck: { stop(): void } | undefined;
   /** Withdrawals this process is paying right now: reconcile leaves them alone. */
   readonly #sending = new Set<string>();
@@ -121,11 +120,6 @@ export class Withdrawals {
     return this.#options.feeBaseMsat + ppmCeil(amountMsat, this.#options.feePpm);
   }
 
-  async #hub(): Promise<string> {
-    this.#hubPubkey ??= (await this.#lnd.getInfo()).pubkey;
-    return this.#hubPubkey;
-  }
-
   /** Holds the money, records the withdrawal, then pays; answers with where it stands. */
   async create(supporterId: string, paymentRequest: string, idempotency?: { key: string; fingerprint: string }): Promise<WithdrawalView> {
     const decoded = decodeInvoice(paymentRequest);
@@ -138,7 +132,7 @@ export class Withdrawals {
         return this.#view(record);
       }
     }
-    const problem = invoiceProblem(decoded, { network: this.#options.network, hubPubkey: await this.#hub(), now: new Date() });
+    const problem = invoiceProblem(decoded, { network: this.#options.network, hubPubkey: await this.#lnd.ownPubkey(), now: new Date() });
     if (problem || !decoded?.amountMsat) throw new InvoiceRefused(problem ?? 'amount_missing');
     const amountMsat = decoded.amountMsat;
     const feeReserveMsat = this.feeReserveOf(amountMsat);

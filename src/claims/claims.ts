@@ -110,7 +110,6 @@ export class Claims {
   readonly #options: ClaimOptions;
   readonly #now: () => Date;
   readonly #bound = new Set<(handleKey: string) => void>();
-  #hubPubkey: string | undefined;
   #loop: { stop(): void } | undefined;
 
   constructor(ledger: Ledger, lnd: Lnd, x: XApi, log: Logger, options: ClaimOptions) {
@@ -127,11 +126,6 @@ export class Claims {
     this.#bound.add(listener);
   }
 
-  async #hub(): Promise<string> {
-    this.#hubPubkey ??= (await this.#lnd.getInfo()).pubkey;
-    return this.#hubPubkey;
-  }
-
   #view(claim: ClaimRecord): ClaimView {
     const { handleKey: _k, hubPubkey: _h, nonce: _n, ...view } = claim;
     return { ...view, tweetTemplate: `Claiming my tips for @${claim.handle} on tipd. claim ${claim.id} sig ${signatureHint}` };
@@ -139,7 +133,7 @@ export class Claims {
 
   /** Refuses a node that tipd could not pay: unknown to the hub's graph, no keysend, or no route. */
   async checkPayable(nodePubkey: string): Promise<void> {
-    if (nodePubkey === (await this.#hub())) throw new ClaimRefused('own_node', 'nodePubkey is the node of this tipd itself');
+    if (nodePubkey === (await this.#lnd.ownPubkey())) throw new ClaimRefused('own_node', 'nodePubkey is the node of this tipd itself');
     const node = await this.#lnd.getNode(nodePubkey);
     if (!node || node.channelCount === 0) {
       throw new ClaimRefused('node_unreachable', 'the hub does not know this node or any public channel of it; open a public channel and wait for it to be announced');
@@ -156,7 +150,7 @@ export class Claims {
     const id = `tipd-${randomBytes(8).toString('hex')}`;
     const nonce = randomBytes(16).toString('hex');
     const expiresAt = new Date(now.getTime() + this.#options.expiryMs).toISOString();
-    const hubPubkey = await this.#hub();
+    const hubPubkey = await this.#lnd.ownPubkey();
     const claim: ClaimRecord = {
       id,
       handleKey: handle.key,

@@ -183,6 +183,7 @@ const confirmedPaymentSchema = z.object({
 export class Lnd {
   readonly #lnd: AuthenticatedLnd;
   readonly #timeoutMs: number;
+  #ownPubkey: string | undefined;
 
   constructor(connection: LndConnection) {
     this.#lnd = authenticatedLndGrpc({ socket: connection.socket, cert: connection.cert, macaroon: connection.macaroon }).lnd;
@@ -222,6 +223,12 @@ export class Lnd {
   }
 
   /** The node is on `network` and synced to the chain; otherwise an LndError saying which is not so. */
+  /** The node's own public key, asked once: it never changes for a node. */
+  async ownPubkey(): Promise<string> {
+    this.#ownPubkey ??= (await this.getInfo()).pubkey;
+    return this.#ownPubkey;
+  }
+
   async checkReady(network: Network, timeoutMs?: number): Promise<NodeInfo> {
     const info = await this.getInfo(timeoutMs);
     if (!info.chainIds.includes(chainIds[network])) {
