@@ -11,12 +11,12 @@
 import { randomBytes } from 'node:crypto';
 import { crashPoint } from './crash.ts';
 import type { Handle } from './handles.ts';
-import { accounts, unread, type Ledger, type Tx } from './ledger/ledger.ts';
+import { accounts, unread, type Known, type Ledger, type Tx } from './ledger/ledger.ts';
 import { pad, prefixEnd } from './ledger/store.ts';
 import type { Logger } from './log.ts';
 import { formatMsat, satToMsat } from './money.ts';
 import type { Supporter } from './supporters.ts';
-import { escrowKnown, escrowReads, intoEscrow, intoEscrowKnown } from './tips.ts';
+import { announceClose, escrowReads, givenKey, intoEscrow } from './tips.ts';
 
 export interface Period {
   id: number;
@@ -86,6 +86,23 @@ const closeWindow = 1_000;
 /** Flattrs read at once by a close, and the most bytes of them. */
 const closePageSize = 2_000;
 const closePageBytesMax = 1 << 20;
+/** Most records one range read of a page's supporters returns; past that it is not used. */
+const supporterReadMax = 20_000;
+
+/**
+ * What a close reads of a page's supporters (from `first` to `last`) in three range reads instead
+ * of a point read per supporter and thing: their records, balances and `given:` marks. (Point
+ * reads of absent keys are LevelDB's costliest: each is charged to the tables it looks in, and
+ * tables charged often are compacted again.)
+ */
+interface SupporterReads {
+  first: string;
+  last: string;
+  generation: number;
+  records: Map<string, unknown> | undefined;
+  balances: Map<string, unknown> | undefined;
+  given: Set<string> | undefined;
+}
 /** Most things one supporter may flattr in a period. */
 export const flattrsPerPeriodMax = 10_000;
 
@@ -250,11 +267,15 @@ export class Flattrs {
     };
     let supporterId: string | undefined;
     let things: FlattrRecord[] = [];
+    // Of this page's supporters and of the last page's (whose last supporter may go on here).
+    let reads: SupporterReads | undefined;
+    let readsBefore: SupporterReads | undefined;
     const submit = async () => {
       if (supporterId === undefined) return;
       inFlight += 1;
+      const read = [reads, readsBefore].find((r) => r && r.first <= supporterId! && supporterId! <= r.last);
       // Observed at once: a failure stops the close (to be resumed), never an unhandled rejection.
-      this.#allocateOne(periodId, supporterId, things, fresh).then(done, (err: unknown) => {
+      this.#allocateOne(periodId, supporterId, things, fresh, read && knownOf(read, supporterId, things)).then(done, (err: unknown) => {
         failure ??= err;
         done();
       });
@@ -265,8 +286,10 @@ export class Flattrs {
     const flattrs = this.#ledger.db.values({ gt: prefix, lt: prefixEnd(prefix), highWaterMarkBytes: closePageBytesMax });
     try {
       for (;;) {
-        const page = await flattrs.nextv(closePageSize);
+        const page = (await flattrs.nextv(closePageSize)) as FlattrRecord[];
         if (page.length === 0) break;
+        readsBefore = reads;
+        reads = await this.#readSupporters(page[0]!.supporterId, page.at(-1)!.supporterId);
         for (const value of page) {
           const flattr = value as FlattrRecord;
           if (flattr.supporterId !== supporterId) {
@@ -284,6 +307,7 @@ export class Flattrs {
       await waitBelow(0);
     }
     if (failure) throw failure;
+    const handles = await announceClose(this.#ledger, periodId);
     const summary = await this.#ledger.run(
       async (tx) => {
         const done = (await tx.get<CloseRecord>(closeKey(periodId)))!;
@@ -293,27 +317,60 @@ export class Flattrs {
       },
       { sync: true },
     );
-    this.#log.info({ ...summary, durationMs: Date.now() - started }, 'period closed');
+    this.#log.info({ ...summary, handles, durationMs: Date.now() - started }, 'period closed');
     return summary;
   }
 
+  async #readSupporters(first: string, last: string): Promise<SupporterReads> {
+    const db = this.#ledger.db;
+    const generation = this.#ledger.generation;
+    const whole = <T>(entries: T[]) => (entries.length < supporterReadMax ? entries : undefined);
+    const [records, balances, given] = await Promise.all([
+      db.iterator({ gte: `acct:${first}`, lte: `acct:${last}`, limit: supporterReadMax }).all(),
+      db.iterator({ gte: `bal:${accounts.supporter(first)}`, lte: `bal:${accounts.supporter(last)}`, limit: supporterReadMax }).all(),
+      db.keys({ gte: givenKey(first, ''), lt: prefixEnd(givenKey(last, '')), limit: supporterReadMax }).all(),
+    ]);
+    return {
+      first,
+      last,
+      generation,
+      records: whole(records) && new Map(records),
+      balances: whole(balances) && new Map(balances),
+      given: whole(given) && new Set(given),
+    };
+  }
+
   /** One supporter's allocation for a period, with its marker and the close's cursor: all or nothing. */
-  #allocateOne(periodId: number, supporterId: string, things: FlattrRecord[], fresh: boolean): Promise<void> {
+  #allocateOne(periodId: number, supporterId: string, things: FlattrRecord[], fresh: boolean, known: Known | undefined): Promise<void> {
     const marker = `alloc:${pad(periodId)}:${supporterId}`;
     const prefetch = [`acct:${supporterId}`, closeKey(periodId)];
     for (const f of things) prefetch.push(...escrowReads(supporterId, f.handleKey, f === things[0]));
     if (!fresh) prefetch.push(marker);
-    const shares = (supporter: Supporter | undefined, balanceMsat: bigint) => {
+    const allocate = (tx: Tx, supporter: Supporter | undefined, balanceMsat: bigint, close: CloseRecord): void | Promise<void> => {
       const budgetMsat = supporter?.monthlyBudgetSat ? satToMsat(supporter.monthlyBudgetSat) : 0n;
       const allocationMsat = budgetMsat < balanceMsat ? budgetMsat : balanceMsat;
-      return { allocationMsat, shares: allocationMsat > 0n ? splitEvenly(allocationMsat, things.length) : [] };
-    };
-    const handleOf = (flattr: FlattrRecord): Handle => ({ key: flattr.handleKey, display: flattr.handle });
-    const metaOf = (flattr: FlattrRecord): Record<string, string> => (flattr.tweetId ? { period: String(periodId), tweetId: flattr.tweetId } : { period: String(periodId) });
-    const finish = (tx: Tx, close: CloseRecord, allocationMsat: bigint) => {
-      if (allocationMsat > 0n) tx.emit('allocation', [`account:${supporterId}`], { periodId, allocatedMsat: formatMsat(allocationMsat), things: things.length });
-      tx.put(marker, { allocationMsat: allocationMsat.toString(), things: things.length });
-      tx.put(closeKey(periodId), { ...close, cursor: supporterId, supporters: close.supporters + 1, allocatedMsat: (BigInt(close.allocatedMsat) + allocationMsat).toString() });
+      const shares = allocationMsat > 0n ? splitEvenly(allocationMsat, things.length) : [];
+      const finish = () => {
+        if (allocationMsat > 0n) tx.emit('allocation', [`account:${supporterId}`], { periodId, allocatedMsat: formatMsat(allocationMsat), things: things.length });
+        tx.put(marker, { allocationMsat: allocationMsat.toString(), things: things.length });
+        tx.put(closeKey(periodId), { ...close, cursor: supporterId, supporters: close.supporters + 1, allocatedMsat: (BigInt(close.allocatedMsat) + allocationMsat).toString() });
+      };
+      return inOrder(
+        shares.length,
+        (i) => {
+          const flattr = things[i]!;
+          if (shares[i]! === 0n) return;
+          return intoEscrow(tx, {
+            kind: 'allocation',
+            supporterId,
+            handle: { key: flattr.handleKey, display: flattr.handle },
+            amountMsat: shares[i]!,
+            meta: flattr.tweetId ? { period: String(periodId), tweetId: flattr.tweetId } : { period: String(periodId) },
+            periodId,
+          });
+        },
+        finish,
+      );
     };
     return this.#ledger.run(
       (tx) => {
@@ -322,26 +379,15 @@ export class Flattrs {
         const supporter = tx.known<Supporter>(`acct:${supporterId}`);
         const balanceMsat = tx.knownBalance(accounts.supporter(supporterId));
         const close = tx.known<CloseRecord>(closeKey(periodId));
-        if (seen !== unread && supporter !== unread && balanceMsat !== undefined && close !== unread && things.every((f) => escrowKnown(tx, supporterId, f.handleKey))) {
-          if (seen !== undefined) return;
-          const split = shares(supporter, balanceMsat);
-          split.shares.forEach((share, i) => {
-            if (share > 0n && intoEscrowKnown(tx, 'allocation', supporterId, handleOf(things[i]!), share, metaOf(things[i]!)) === unread) {
-              throw new Error('allocation: a read ahead value went missing');
-            }
-          });
-          return finish(tx, close!, split.allocationMsat);
+        if (seen !== unread && supporter !== unread && balanceMsat !== undefined && close !== unread) {
+          return seen === undefined ? allocate(tx, supporter, balanceMsat, close!) : undefined;
         }
         return (async () => {
           if (!fresh && (await tx.get(marker)) !== undefined) return;
-          const split = shares(await tx.get<Supporter>(`acct:${supporterId}`), await tx.balance(accounts.supporter(supporterId)));
-          for (const [i, share] of split.shares.entries()) {
-            if (share > 0n) await intoEscrow(tx, 'allocation', supporterId, handleOf(things[i]!), share, metaOf(things[i]!));
-          }
-          finish(tx, (await tx.get<CloseRecord>(closeKey(periodId)))!, split.allocationMsat);
+          await allocate(tx, await tx.get<Supporter>(`acct:${supporterId}`), await tx.balance(accounts.supporter(supporterId)), (await tx.get<CloseRecord>(closeKey(periodId)))!);
         })();
       },
-      { prefetch },
+      { prefetch, ...(known ? { known } : {}) },
     );
   }
 
@@ -392,6 +438,40 @@ export class FlattrLimit extends Error {
   constructor() {
     super(`at most ${flattrsPerPeriodMax} flattrs per period`);
   }
+}
+
+/** What `reads` tells of the keys a supporter's allocation reads (absent ones: undefined). */
+function knownOf(reads: SupporterReads, supporterId: string, things: FlattrRecord[]): Known {
+  const values = new Map<string, unknown>();
+  const recordKey = `acct:${supporterId}`;
+  const balanceKey = `bal:${accounts.supporter(supporterId)}`;
+  if (reads.records) values.set(recordKey, reads.records.get(recordKey));
+  if (reads.balances) values.set(balanceKey, reads.balances.get(balanceKey));
+  if (reads.given) {
+    for (const { handleKey } of things) {
+      const key = givenKey(supporterId, handleKey);
+      values.set(key, reads.given.has(key) ? 0 : undefined);
+    }
+  }
+  return { generation: reads.generation, values };
+}
+
+/**
+ * Runs `step(0)` … `step(n - 1)` in order, then `done`: without waiting as long as each step
+ * returns at once, awaiting those that return a promise.
+ */
+function inOrder(n: number, step: (i: number) => unknown, done: () => void): void | Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const result = step(i);
+    if (result instanceof Promise) {
+      return (async () => {
+        await result;
+        for (let j = i + 1; j < n; j++) await step(j);
+        done();
+      })();
+    }
+  }
+  done();
 }
 
 function view(record: FlattrRecord): FlattrView {

@@ -3,6 +3,7 @@
 // Handles are recorded as first seen, with counts of tips and distinct supporters.
 import type { Handle } from './handles.ts';
 import { accounts, unread, type Ledger, type Transfer, type Tx } from './ledger/ledger.ts';
+import { pad, prefixEnd } from './ledger/store.ts';
 import { formatMsat } from './money.ts';
 
 export interface HandleRecord {
@@ -12,6 +13,8 @@ export interface HandleRecord {
   tips: number;
   supporters: number;
   claimed: boolean;
+  /** What the close of `periodId` has allocated to the handle so far, until it is announced. */
+  closing?: { periodId: number; amountMsat: string; allocations: number };
 }
 
 /** One supporter's contribution to an escrow, until it is paid out or refunded. */
@@ -30,8 +33,8 @@ export interface TipView {
   createdAt: string;
 }
 
-/** Marks that a supporter has given to a handle (supporter first: a close reads them in order). */
-const givenKey = (supporterId: string, handleKey: string) => `given:${supporterId}:${handleKey}`;
+/** Marks that a supporter has given to a handle (supporter first: a close reads them in ranges). */
+export const givenKey = (supporterId: string, handleKey: string) => `given:${supporterId}:${handleKey}`;
 
 /** What `intoEscrow` reads, for the ledger to fetch ahead (the supporter's balance once of many). */
 export const escrowReads = (supporterId: string, handleKey: string, withSupporterBalance = true) => {
@@ -40,53 +43,96 @@ export const escrowReads = (supporterId: string, handleKey: string, withSupporte
   return keys;
 };
 
-/** Whether everything `intoEscrow` reads is in memory, so that `intoEscrowKnown` books it without waiting. */
-export const escrowKnown = (tx: Tx, supporterId: string, handleKey: string): boolean =>
-  tx.knownBalance(accounts.supporter(supporterId)) !== undefined &&
-  tx.knownBalance(accounts.escrow(handleKey)) !== undefined &&
-  tx.known(`handle:${handleKey}`) !== unread &&
-  tx.known(givenKey(supporterId, handleKey)) !== unread;
+/** A movement into escrow: a tip, or a period close's allocation (`periodId`). */
+export interface IntoEscrow {
+  kind: 'tip' | 'allocation';
+  supporterId: string;
+  handle: Handle;
+  amountMsat: bigint;
+  meta?: Record<string, string>;
+  /** For an allocation: the period whose close announces it, in aggregate (see `announceClose`). */
+  periodId?: number;
+}
 
 /**
  * Puts money of a supporter into a handle's escrow, as one lot (`lot:<handle>:<transfer>`, in the
- * order given, so oldest first); used by tips and by period closes.
+ * order given, so oldest first). When all it reads is in memory (read ahead) it is booked at once;
+ * otherwise it reads as it goes and returns a promise.
  */
-export async function intoEscrow(tx: Tx, kind: string, supporterId: string, handle: Handle, amountMsat: bigint, meta: Record<string, string> = {}): Promise<Transfer> {
-  const known = intoEscrowKnown(tx, kind, supporterId, handle, amountMsat, meta);
-  if (known !== unread) return known;
-  const transfer = await tx.transfer(kind, accounts.supporter(supporterId), accounts.escrow(handle.key), amountMsat, { handle: handle.key, ...meta });
-  const record = await tx.get<HandleRecord>(`handle:${handle.key}`);
-  const first = (await tx.get(givenKey(supporterId, handle.key))) === undefined;
-  book(tx, supporterId, handle, transfer, record, first, await tx.balance(accounts.escrow(handle.key)));
-  return transfer;
-}
-
-/** `intoEscrow` without waiting, when all it reads is in memory (read ahead); `unread` if not, and nothing done. */
-export function intoEscrowKnown(tx: Tx, kind: string, supporterId: string, handle: Handle, amountMsat: bigint, meta: Record<string, string> = {}): Transfer | typeof unread {
-  const supporter = accounts.supporter(supporterId);
-  const escrow = accounts.escrow(handle.key);
+export function intoEscrow(tx: Tx, into: IntoEscrow): Transfer | Promise<Transfer> {
+  const supporter = accounts.supporter(into.supporterId);
+  const escrow = accounts.escrow(into.handle.key);
   const from = tx.knownBalance(supporter);
   const to = tx.knownBalance(escrow);
-  const record = tx.known<HandleRecord>(`handle:${handle.key}`);
-  const given = tx.known(givenKey(supporterId, handle.key));
-  if (from === undefined || to === undefined || record === unread || given === unread) return unread;
-  const transfer = tx.transferKnown(kind, supporter, escrow, amountMsat, { handle: handle.key, ...meta }, from, to);
-  book(tx, supporterId, handle, transfer, record, given === undefined, to + amountMsat);
+  const record = tx.known<HandleRecord>(`handle:${into.handle.key}`);
+  const given = tx.known(givenKey(into.supporterId, into.handle.key));
+  if (from !== undefined && to !== undefined && record !== unread && given !== unread) return book(tx, into, from, to, record, given === undefined);
+  return (async () =>
+    book(tx, into, await tx.balance(supporter), await tx.balance(escrow), await tx.get<HandleRecord>(`handle:${into.handle.key}`), (await tx.get(givenKey(into.supporterId, into.handle.key))) === undefined))();
+}
+
+/** The transfer, the handle's record and counts, the lot, the handle's event: a movement into escrow. */
+function book(tx: Tx, into: IntoEscrow, fromMsat: bigint, toMsat: bigint, stored: HandleRecord | undefined, firstFromThisSupporter: boolean): Transfer {
+  const { supporterId, handle, amountMsat, periodId } = into;
+  const transfer = tx.transferKnown(into.kind, accounts.supporter(supporterId), accounts.escrow(handle.key), amountMsat, { handle: handle.key, ...into.meta }, fromMsat, toMsat);
+  const record: HandleRecord = { ...(stored ?? { key: handle.key, display: handle.display, firstSeenAt: tx.nowIso, tips: 0, supporters: 0, claimed: false }) };
+  record.tips += 1;
+  if (firstFromThisSupporter) {
+    record.supporters += 1;
+    tx.put(givenKey(supporterId, handle.key), 0);
+  }
+  if (periodId === undefined) {
+    tx.emit('handle.tipped', [`handle:${handle.key}`], { handle: record.display, amountMsat: formatMsat(amountMsat), pendingMsat: formatMsat(toMsat + amountMsat) });
+  } else {
+    // A close's allocations are announced once per handle at its end, not one by one.
+    const sum = record.closing?.periodId === periodId ? record.closing : undefined;
+    if (!sum) tx.put(announceKey(periodId, handle.key), 0);
+    record.closing = { periodId, amountMsat: (BigInt(sum?.amountMsat ?? 0) + amountMsat).toString(), allocations: (sum?.allocations ?? 0) + 1 };
+  }
+  tx.put(`handle:${handle.key}`, record);
+  // A claimed handle's escrow belongs to its creator (paid out by keysend): no lots to return.
+  if (!record.claimed) {
+    const lot: Lot = { supporterId, amountMsat: amountMsat.toString(), at: tx.nowIso, transferId: transfer.id };
+    tx.append(`lot:${handle.key}:${transfer.id}`, lot);
+  }
   return transfer;
 }
 
-/** The handle's record and counts, the lot, the handle's event: what a transfer into escrow comes with. */
-function book(tx: Tx, supporterId: string, handle: Handle, transfer: Transfer, stored: HandleRecord | undefined, firstFromThisSupporter: boolean, pendingMsat: bigint): void {
-  const record = stored ?? { key: handle.key, display: handle.display, firstSeenAt: tx.nowIso, tips: 0, supporters: 0, claimed: false };
-  if (firstFromThisSupporter) tx.put(givenKey(supporterId, handle.key), 0);
-  tx.put(`handle:${handle.key}`, { ...record, tips: record.tips + 1, supporters: record.supporters + (firstFromThisSupporter ? 1 : 0) });
-  // A claimed handle's escrow belongs to its creator (paid out by keysend): no lots to return.
-  if (!record.claimed) {
-    const lot: Lot = { supporterId, amountMsat: transfer.amountMsat.toString(), at: tx.nowIso, transferId: transfer.id };
-    tx.put(`lot:${handle.key}:${transfer.id}`, lot);
+/** Marks a handle that a close allocated to, to be announced at its end. */
+const announceKey = (periodId: number, handleKey: string) => `announce:${pad(periodId)}:${handleKey}`;
+
+/**
+ * Announces a close's allocations: for each handle it allocated to, one `handle.allocated` event
+ * with the sum, in the same operation that clears the sum. Pages of handles, so memory stays
+ * bounded; a close cut short by a crash announces at its resumed end what it had not.
+ */
+export async function announceClose(ledger: Ledger, periodId: number): Promise<number> {
+  const prefix = `announce:${pad(periodId)}:`;
+  let announced = 0;
+  for (;;) {
+    const keys = await ledger.db.keys({ gt: prefix, lt: prefixEnd(prefix), limit: announcePage }).all();
+    if (keys.length === 0) return announced;
+    announced += await ledger.run(async (tx) => {
+      let count = 0;
+      for (const key of keys) {
+        tx.del(key);
+        const handleKey = key.slice(prefix.length);
+        const record = await tx.get<HandleRecord>(`handle:${handleKey}`);
+        const sum = record?.closing;
+        if (!record || sum?.periodId !== periodId) continue;
+        const { closing: _, ...rest } = record;
+        tx.put(`handle:${handleKey}`, rest);
+        const pendingMsat = await tx.balance(accounts.escrow(handleKey));
+        tx.emit('handle.allocated', [`handle:${handleKey}`], { handle: record.display, periodId, amountMsat: formatMsat(BigInt(sum.amountMsat)), allocations: sum.allocations, pendingMsat: formatMsat(pendingMsat) });
+        count += 1;
+      }
+      return count;
+    }, { prefetch: keys.flatMap((key) => [`handle:${key.slice(prefix.length)}`, `bal:${accounts.escrow(key.slice(prefix.length))}`]) });
   }
-  tx.emit('handle.tipped', [`handle:${handle.key}`], { handle: record.display, amountMsat: formatMsat(transfer.amountMsat), pendingMsat: formatMsat(pendingMsat) });
 }
+
+/** Handles announced per ledger operation. */
+const announcePage = 1_000;
 
 export class Tips {
   readonly #ledger: Ledger;
@@ -103,11 +149,8 @@ export class Tips {
     };
     return this.#ledger.run(
       (tx) => {
-        const meta: Record<string, string> = tweetId ? { tweetId } : {};
-        // Read ahead, a tip is booked without waiting.
-        const known = intoEscrowKnown(tx, 'tip', supporterId, handle, amountMsat, meta);
-        if (known !== unread) return sent(tx, known);
-        return intoEscrow(tx, 'tip', supporterId, handle, amountMsat, meta).then((transfer) => sent(tx, transfer));
+        const transfer = intoEscrow(tx, { kind: 'tip', supporterId, handle, amountMsat, ...(tweetId ? { meta: { tweetId } } : {}) });
+        return transfer instanceof Promise ? transfer.then((t) => sent(tx, t)) : sent(tx, transfer);
       },
       { sync: true, prefetch: escrowReads(supporterId, handle.key), ...(args.idempotency ? { idempotency: { scope: supporterId, ...args.idempotency } } : {}) },
     );

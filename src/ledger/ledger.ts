@@ -4,6 +4,7 @@
 // an operation. Money moves only as double-entry transfers between accounts: all balances sum to
 // zero, and no supporter, escrow or pending account ever goes below zero. An operation may carry
 // an idempotency key: the same key again returns the first result and changes nothing.
+import { Generations } from './generations.ts';
 import { pad, prefixEnd, type Store } from './store.ts';
 
 export type Account = `supporter:${string}` | `escrow:${string}` | `pending:${string}` | `system:${string}`;
@@ -64,12 +65,25 @@ export interface LedgerEvent {
 }
 
 const deleted = Symbol('deleted');
-/** What a batch changes: values by key (or `deleted`) and balances by account. */
+/**
+ * What a batch changes: values by key (or `deleted`), balances by account, and records written
+ * once and never read back through the ledger (transfers, lots: `Tx.append`), as key, value, ….
+ */
 interface Staged {
   values: Map<string, unknown>;
   balances: Map<string, bigint>;
+  appends: unknown[];
 }
-const newStaged = (): Staged => ({ values: new Map(), balances: new Map() });
+const newStaged = (): Staged => ({ values: new Map(), balances: new Map(), appends: [] });
+const isEmpty = ({ values, balances, appends }: Staged) => values.size === 0 && balances.size === 0 && appends.length === 0;
+/**
+ * Committed values and balances that a batch's callers read themselves (`RunOptions.known`): for
+ * that batch only, rather than in the ledger's caches, as they are mostly read once.
+ */
+interface BatchReads {
+  values: Map<string, unknown>;
+  balances: Map<string, bigint>;
+}
 /** A key neither staged nor cached: it must be read from the store. */
 export const unread = Symbol('unread');
 /** Undo entries of a key that was not staged before. */
@@ -84,21 +98,26 @@ export class Tx {
   readonly #ledger: Ledger;
   readonly #staged: Staged;
   readonly #writing: Staged | undefined;
+  readonly #reads: BatchReads;
   /** Pairs of (key, what the batch had staged for it before), newest last. */
   readonly #undo: unknown[] = [];
   readonly #balanceUndo: unknown[] = [];
+  /** How many appends the batch had before this operation. */
+  readonly #appendsBefore: number;
   /** Events emitted, numbered once the operation succeeds. */
   events: Omit<LedgerEvent, 'seq' | 'at'>[] | undefined;
   readonly now: Date;
   /** `now` as stored (ISO 8601), made once per batch. */
   readonly nowIso: string;
 
-  constructor(ledger: Ledger, staged: Staged, writing: Staged | undefined, now: Date, nowIso: string) {
+  constructor(ledger: Ledger, staged: Staged, writing: Staged | undefined, reads: BatchReads, now: Date, nowIso: string) {
     this.#ledger = ledger;
     this.#staged = staged;
     this.#writing = writing;
+    this.#reads = reads;
     this.now = now;
     this.nowIso = nowIso;
+    this.#appendsBefore = staged.appends.length;
   }
 
   async get<T>(key: string): Promise<T | undefined> {
@@ -110,6 +129,7 @@ export class Tx {
   known<T>(key: string): T | undefined | typeof unread {
     let value = this.#staged.values.get(key);
     if (value === undefined && this.#writing) value = this.#writing.values.get(key);
+    if (value === undefined) value = this.#reads.values.get(key);
     if (value !== undefined) return value === deleted ? undefined : (value as T);
     return this.#ledger.cached<T>(key);
   }
@@ -121,6 +141,15 @@ export class Tx {
 
   del(key: string): void {
     this.#stage(key, deleted);
+  }
+
+  /**
+   * Writes a record under a key that is new and written once, and that nothing reads back
+   * through the ledger in the meantime (a transfer, a lot; it may be deleted later): cheaper than
+   * `put`, and not cached. Written before the batch's other changes.
+   */
+  append(key: string, value: unknown): void {
+    this.#staged.appends.push(key, value);
   }
 
   #stage(key: string, value: unknown): void {
@@ -136,7 +165,7 @@ export class Tx {
 
   /** The balance of `account` as this operation sees it, if it is in memory (read ahead). */
   knownBalance(account: Account): bigint | undefined {
-    return this.#staged.balances.get(account) ?? this.#writing?.balances.get(account) ?? this.#ledger.cachedBalance(account);
+    return this.#staged.balances.get(account) ?? this.#writing?.balances.get(account) ?? this.#reads.balances.get(account) ?? this.#ledger.cachedBalance(account);
   }
 
   #setBalance(account: Account, value: bigint): void {
@@ -169,9 +198,9 @@ export class Tx {
     const stored = encodeTransfer(transfer);
     const debitIsSupporter = debit.startsWith('supporter:');
     const creditIsSupporter = credit.startsWith('supporter:');
-    if (debitIsSupporter) this.#stage(`hist:${debit}:${transfer.id}`, stored);
-    if (creditIsSupporter) this.#stage(`hist:${credit}:${transfer.id}`, stored);
-    if (!debitIsSupporter && !creditIsSupporter) this.#stage(`xfer:${transfer.id}`, stored);
+    if (debitIsSupporter) this.append(`hist:${debit}:${transfer.id}`, stored);
+    if (creditIsSupporter) this.append(`hist:${credit}:${transfer.id}`, stored);
+    if (!debitIsSupporter && !creditIsSupporter) this.append(`xfer:${transfer.id}`, stored);
     return transfer;
   }
 
@@ -181,7 +210,8 @@ export class Tx {
 
   /** Takes back everything this operation staged (it failed). */
   rollback(): void {
-    const { values, balances } = this.#staged;
+    const { values, balances, appends } = this.#staged;
+    appends.length = this.#appendsBefore;
     for (let i = this.#undo.length - 2; i >= 0; i -= 2) {
       const before = this.#undo[i + 1];
       if (before === absent) values.delete(this.#undo[i] as string);
@@ -221,6 +251,20 @@ export interface RunOptions {
    * whole batch in one round trip before running it, instead of one awaited read at a time.
    */
   prefetch?: string[];
+  /**
+   * Values of some of those keys that the caller read from the store itself (see `Known`): used
+   * instead of reading them again, unless a batch committed since may have changed them.
+   */
+  known?: Known;
+}
+
+/**
+ * Values read from the store (undefined: absent) while the ledger was at `generation`, e.g. by
+ * one range read for many operations.
+ */
+export interface Known {
+  generation: number;
+  values: Map<string, unknown>;
 }
 
 interface Queued {
@@ -237,12 +281,12 @@ export interface LedgerOptions {
   queueMax?: number;
   /** The clock, for tests. */
   now?: () => Date;
-  /** Most committed values kept in memory for reads. */
+  /** Most committed values, and most balances, kept in memory for reads. */
   cacheMax?: number;
 }
 
 /** Committed batches remembered to check values read ahead against. */
-const recentMax = 2;
+const recentMax = 8;
 
 /** A read, started early, of what a group of operations will read. */
 interface ReadAhead {
@@ -257,14 +301,10 @@ interface ReadAhead {
 /** Keys one operation may name to be read ahead (a close names a supporter's flattrs: at most a few thousand). */
 const prefetchKeysMax = 50_000;
 
-/** Keys a group of operations names to be read ahead. */
-function keysOf(ops: Queued[]): string[] {
-  const keys: string[] = [];
-  for (const { options } of ops) {
-    for (const key of options.prefetch ?? []) keys.push(key);
-    if (options.idempotency) keys.push(idempotencyKey(options.idempotency));
-  }
-  return keys;
+/** Keys an operation names to be read ahead. */
+function* keysOf({ options }: Queued): Generator<string> {
+  if (options.prefetch) yield* options.prefetch;
+  if (options.idempotency) yield idempotencyKey(options.idempotency);
 }
 
 /** Most events stored under one key. */
@@ -291,17 +331,13 @@ export class Ledger {
   readonly #batchSizeMax: number;
   readonly #queueMax: number;
   readonly #now: () => Date;
-  /** Committed balances of accounts read or written before. */
-  readonly #balances = new Map<string, bigint>();
   /**
-   * Committed values of keys read before (or known to be absent): the writer is the only one that
-   * writes, so it keeps them fresh at every commit. Bounded, in two generations: when the young one
-   * is full it becomes the old one and the old one is dropped whole; a value found in the old one
-   * moves to the young one. (Deleting from a Map one key at a time leaves holes that slow it down.)
+   * Committed balances (by account) and values (by key; `deleted` if known to be absent) read or
+   * written before, a bounded number of each: the writer is the only one that writes, so it keeps
+   * them fresh at every commit.
    */
-  #cache = new Map<string, unknown>();
-  #cacheOld = new Map<string, unknown>();
-  readonly #cacheGenerationMax: number;
+  readonly #balances: Generations<bigint>;
+  readonly #cache: Generations<unknown>;
   /**
    * Counts committed batches. A read that started before a commit may return what that commit
    * replaced: it is then not cached, so the caches only ever hold what is on disk now.
@@ -324,7 +360,8 @@ export class Ledger {
     this.#batchSizeMax = options.batchSizeMax ?? 2_000;
     this.#queueMax = options.queueMax ?? 100_000;
     this.#now = options.now ?? (() => new Date());
-    this.#cacheGenerationMax = Math.ceil((options.cacheMax ?? 100_000) / 2);
+    this.#balances = new Generations(options.cacheMax ?? 100_000);
+    this.#cache = new Generations(options.cacheMax ?? 100_000);
   }
 
   /** Opens the ledger on a store, checking that its balances sum to zero. */
@@ -345,6 +382,11 @@ export class Ledger {
     return this.#db;
   }
 
+  /** Counts committed batches: what is read from the store at one is valid until the next. */
+  get generation(): number {
+    return this.#generation;
+  }
+
   /** Runs `run` inside the writer; resolves once its batch is on disk. */
   run<T>(run: (tx: Tx) => Promise<T> | T, options: RunOptions = {}): Promise<T> {
     if (this.#closed) return Promise.reject(new Error('ledger is closed'));
@@ -361,29 +403,15 @@ export class Ledger {
     if (cached !== unread) return cached;
     const generation = this.#generation;
     const value = await this.#db.get(key);
-    if (generation === this.#generation) this.#remember(key, value === undefined ? deleted : value);
+    if (generation === this.#generation) this.#cache.set(key, value === undefined ? deleted : value);
     return value as T | undefined;
   }
 
   /** The committed value of `key` if it is in memory; `unread` if not. */
   cached<T>(key: string): T | undefined | typeof unread {
-    let cached = this.#cache.get(key);
-    if (cached === undefined) {
-      cached = this.#cacheOld.get(key);
-      if (cached === undefined) return unread;
-      // A key is in one generation only, so that a commit updates the one copy.
-      this.#cacheOld.delete(key);
-      this.#remember(key, cached);
-    }
+    const cached = this.#cache.get(key);
+    if (cached === undefined) return unread;
     return cached === deleted ? undefined : (cached as T);
-  }
-
-  #remember(key: string, value: unknown): void {
-    if (this.#cache.size >= this.#cacheGenerationMax) {
-      this.#cacheOld = this.#cache;
-      this.#cache = new Map();
-    }
-    this.#cache.set(key, value);
   }
 
   /** Balance as committed (never half an operation). */
@@ -541,23 +569,36 @@ export class Ledger {
   }
 
   /**
-   * Brings the committed values of `keys` into memory in one read. Keys the batch being written
-   * stages are skipped: they are read through it. Any other key is not changed by that write, so
-   * what is read is what is on disk, whenever the write lands.
+   * Brings the committed values of what a group reads into memory in one read. Keys the batch
+   * being written stages are skipped: they are read through it. Any other key is not changed by
+   * that write, so what is read is what is on disk, whenever the write lands. Values read before
+   * (ahead, or by the caller) are taken if no batch committed since has changed them.
    */
-  async #prefetch(keys: string[], writing: Staged | undefined, ahead: ReadAhead | undefined): Promise<void> {
+  async #prefetch(group: Queued[], writing: Staged | undefined, ahead: ReadAhead | undefined, reads: BatchReads): Promise<void> {
     const read = ahead && (await ahead.read);
-    const usable = read !== undefined && this.#generation - ahead!.generation <= this.#recent.length;
     const missing = new Set<string>();
-    for (const key of keys) {
-      if (this.#inMemory(key, writing)) continue;
-      if (usable && read.has(key) && this.#unchangedSince(key, ahead!.generation)) this.#fetched(key, read.get(key));
-      else missing.add(key);
+    for (const op of group) {
+      const { known } = op.options;
+      for (const key of keysOf(op)) {
+        if (this.#inMemory(key, writing)) continue;
+        if (known && this.#stillValid(key, known.values, known.generation)) {
+          const value = known.values.get(key);
+          if (key.startsWith('bal:')) reads.balances.set(key.slice(4), value === undefined ? 0n : BigInt(value as string));
+          else reads.values.set(key, value === undefined ? deleted : value);
+        }
+        else if (read && this.#stillValid(key, read, ahead!.generation)) this.#fetched(key, read.get(key));
+        else missing.add(key);
+      }
     }
     if (missing.size === 0) return;
     const keysRead = [...missing];
     const values = await this.#db.getMany(keysRead);
     for (let i = 0; i < keysRead.length; i++) this.#fetched(keysRead[i]!, values[i]);
+  }
+
+  /** Whether `values`, read at `generation`, has `key` and no batch committed since has changed it. */
+  #stillValid(key: string, values: Map<string, unknown>, generation: number): boolean {
+    return values.has(key) && this.#generation - generation <= this.#recent.length && this.#unchangedSince(key, generation);
   }
 
   /** Whether the committed (or `writing`) value of `key`, or `bal:<account>`, is in memory. */
@@ -566,13 +607,13 @@ export class Ledger {
       const account = key.slice(4);
       return this.#balances.has(account) || writing?.balances.has(account) === true;
     }
-    return this.#cache.has(key) || this.#cacheOld.has(key) || writing?.values.has(key) === true;
+    return this.#cache.has(key) || writing?.values.has(key) === true;
   }
 
   /** Keeps a committed value read from the store. */
   #fetched(key: string, value: unknown): void {
     if (key.startsWith('bal:')) this.#balances.set(key.slice(4), value === undefined ? 0n : BigInt(value as string));
-    else this.#remember(key, value === undefined ? deleted : value);
+    else this.#cache.set(key, value === undefined ? deleted : value);
   }
 
   /**
@@ -581,7 +622,10 @@ export class Ledger {
    */
   #readAhead(ops: Queued[], writing: Staged | undefined): ReadAhead | undefined {
     const missing = new Set<string>();
-    for (const key of keysOf(ops)) if (!this.#inMemory(key, writing)) missing.add(key);
+    for (const op of ops) {
+      const known = op.options.known?.values;
+      for (const key of keysOf(op)) if (!known?.has(key) && !this.#inMemory(key, writing)) missing.add(key);
+    }
     if (missing.size === 0) return undefined;
     const keys = [...missing];
     const read = this.#db.getMany(keys).then(
@@ -608,8 +652,9 @@ export class Ledger {
     const outcomes: Prepared['outcomes'] = [];
     const events: LedgerEvent[] = [];
     const prepared: Prepared = { group, staged, outcomes, events, sync: false, seqs: this.#seqs };
+    const reads: BatchReads = { values: new Map(), balances: new Map() };
     try {
-      await this.#prefetch(keysOf(group), writing, ahead);
+      await this.#prefetch(group, writing, ahead, reads);
     } catch (error) {
       // The store could not be read: nothing of this group runs.
       for (const op of group) outcomes.push({ ok: false, error });
@@ -618,7 +663,7 @@ export class Ledger {
     const now = this.#now();
     const nowIso = now.toISOString();
     for (const op of group) {
-      const tx = new Tx(this, staged, writing, now, nowIso);
+      const tx = new Tx(this, staged, writing, reads, now, nowIso);
       try {
         let value = this.#runOne(tx, op, nowIso);
         if (value instanceof Promise) value = await value;
@@ -653,11 +698,14 @@ export class Ledger {
 
   #startWrite(prepared: Prepared): Writing {
     const { values, balances } = prepared.staged;
-    if (values.size === 0 && balances.size === 0 && prepared.events.length === 0) return { ...prepared, written: Promise.resolve({ ok: true }) };
+    if (isEmpty(prepared.staged) && prepared.events.length === 0) return { ...prepared, written: Promise.resolve({ ok: true }) };
     for (const [name, value] of prepared.seqs) values.set(`seq:${name}`, value.toString());
     let written: Writing['written'];
     try {
       const batch = this.#db.batch();
+      // First, so that a record appended and deleted in the same batch stays deleted.
+      const { appends } = prepared.staged;
+      for (let i = 0; i < appends.length; i += 2) batch.put(appends[i] as string, appends[i + 1]);
       for (const [account, value] of balances) batch.put(`bal:${account}`, value.toString());
       for (const [key, value] of values) {
         if (value === deleted) batch.del(key);
@@ -682,19 +730,16 @@ export class Ledger {
   /** A batch is on disk: the caches learn its values, its callers their results, listeners its events. */
   #committed(batch: Prepared): void {
     const { values, balances } = batch.staged;
-    if (values.size > 0 || balances.size > 0 || batch.events.length > 0) {
+    if (!isEmpty(batch.staged) || batch.events.length > 0) {
       // In the same synchronous step as the generation moves on: see #generation.
       this.#generation += 1;
       this.#recent.push({ generation: this.#generation, staged: batch.staged });
       if (this.#recent.length > recentMax) this.#recent.shift();
       this.#committedSeqs = batch.seqs;
       for (const [account, value] of balances) this.#balances.set(account, value);
-      for (const [key, value] of values) {
-        // Transfers and their history entries are written once, by the writer, and not cached.
-        if (key.startsWith('xfer:') || key.startsWith('hist:')) continue;
-        if (this.#cache.has(key)) this.#cache.set(key, value);
-        else if (this.#cacheOld.has(key)) this.#cacheOld.set(key, value);
-      }
+      // Only what reads look at is kept to check values read ahead against.
+      batch.staged.appends = [];
+      for (const [key, value] of values) this.#cache.update(key, value);
     }
     this.stats.batches += 1;
     this.stats.operations += batch.group.length;

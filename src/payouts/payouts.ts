@@ -308,7 +308,7 @@ export class Payouts {
 
   #onEvents = (events: LedgerEvent[]): void => {
     for (const event of events) {
-      if (event.type !== 'handle.tipped' || BigInt(event.data.pendingMsat as string) < this.#options.minMsat) continue;
+      if ((event.type !== 'handle.tipped' && event.type !== 'handle.allocated') || BigInt(event.data.pendingMsat as string) < this.#options.minMsat) continue;
       const topic = event.topics.find((t) => t.startsWith('handle:'));
       if (topic) this.kick(topic.slice('handle:'.length));
     }

@@ -122,6 +122,12 @@ describe('tipd killed', () => {
     await withLedger(async (ledger) => {
       expect((await ledger.read<{ state: string; supporters: number }>('close:0000000000000001'))).toMatchObject({ state: 'closed', supporters: supporterCount });
       expect(await ledger.totalsByKind()).toMatchObject({ supporter: BigInt(supporterCount) * 40_000n, escrow: BigInt(supporterCount) * 10_000n });
+      // Each handle's allocations are announced once, in full, though the close was cut short.
+      const announced = (await ledger.eventsAfter(0, 100_000)).filter((e) => e.type.startsWith('handle.'));
+      expect(announced.map((e) => [e.type, e.data.handle, e.data.amountMsat, e.data.allocations])).toEqual([
+        ['handle.allocated', 'crash_a', String(supporterCount * 5_000), supporterCount],
+        ['handle.allocated', 'crash_b', String(supporterCount * 5_000), supporterCount],
+      ]);
     });
   });
 });

@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Flattrs, splitEvenly } from '../../src/flattrs.ts';
 import { parseHandle } from '../../src/handles.ts';
-import { accounts } from '../../src/ledger/ledger.ts';
+import { accounts, type LedgerEvent } from '../../src/ledger/ledger.ts';
 import { pad } from '../../src/ledger/store.ts';
 import { Supporters } from '../../src/supporters.ts';
 import { tempLedger } from './ledger-helpers.ts';
@@ -82,6 +82,29 @@ describe('a period close', () => {
     expect(await ledger.balance(accounts.escrow('carol'))).toBe(6_666n);
     expect(await ledger.read(`handle:carol`)).toMatchObject({ tips: 2, supporters: 1 });
     expect(await ledger.sumOfBalances()).toBe(0n);
+  });
+
+  it("announces a close's allocations once per handle, in aggregate, to those who follow it", async () => {
+    const events: LedgerEvent[] = [];
+    t.ledger.onEvents((e) => events.push(...e));
+    const alice = await supporter(100_000n, 10);
+    const ben = await supporter(100_000n, 3);
+    await flattrs.flattr(alice, handle('Bob'), null);
+    await flattrs.flattr(alice, handle('Bob'), '1790000000000000000');
+    await flattrs.flattr(alice, handle('carol'), null);
+    await flattrs.flattr(ben, handle('Bob'), null);
+    await flattrs.close();
+    const announced = events.filter((e) => e.type.startsWith('handle.'));
+    expect(announced.map(({ type, topics, data }) => ({ type, topics, data }))).toEqual([
+      { type: 'handle.allocated', topics: ['handle:bob'], data: { handle: 'Bob', periodId: 1, amountMsat: '9667', allocations: 3, pendingMsat: '9667' } },
+      { type: 'handle.allocated', topics: ['handle:carol'], data: { handle: 'carol', periodId: 1, amountMsat: '3333', allocations: 1, pendingMsat: '3333' } },
+    ]);
+    expect(await t.ledger.read('handle:bob')).toEqual(expect.not.objectContaining({ closing: expect.anything() }));
+    expect(await t.ledger.read('handle:bob')).toMatchObject({ tips: 3, supporters: 2 });
+    // The next close announces only its own.
+    await flattrs.flattr(ben, handle('carol'), null);
+    await flattrs.close();
+    expect(events.filter((e) => e.type === 'handle.allocated').at(-1)?.data).toMatchObject({ handle: 'carol', periodId: 2, amountMsat: '3000', allocations: 1, pendingMsat: '6333' });
   });
 
   it('allocates the balance when it is smaller than the budget, and nothing from an empty account', async () => {

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { accounts, Ledger, LedgerError, StoreFormatError, type Account } from '../../src/ledger/ledger.ts';
+import { accounts, Ledger, LedgerError, StoreFormatError, unread, type Account } from '../../src/ledger/ledger.ts';
 import { openStore, StoreLockedError } from '../../src/ledger/store.ts';
 import { tempLedger } from './ledger-helpers.ts';
 
@@ -193,6 +193,25 @@ describe('the ledger', () => {
     const reopened = await t.reopen();
     expect(await total(reopened)).toBe(expected);
     expect(await reopened.sumOfBalances()).toBe(0n);
+  });
+
+  it('takes values its callers read themselves, unless a batch committed since changed them', async () => {
+    const ledger = t.ledger;
+    await ledger.run((tx) => tx.put('mark', 'stored'));
+    // Read now, and (as a test of which one is used) given as something else.
+    const readNow = { generation: ledger.generation, values: new Map<string, unknown>([['mark', 'as the caller read it']]) };
+    const used = await ledger.run((tx) => tx.known('mark'), { prefetch: ['mark'], known: readNow });
+    expect(used).toBe('as the caller read it');
+    // It was for that batch: not kept in memory for the next.
+    expect(ledger.cached('mark')).toBe(unread);
+    // Read before a batch that changes the key: stale, so the ledger reads it itself.
+    const readBefore = { generation: ledger.generation, values: new Map<string, unknown>([['mark', 'stored'], [`bal:${carolEscrow}`, '0']]) };
+    await ledger.run(async (tx) => {
+      tx.put('mark', 'changed');
+      await tx.transfer('tip', accounts.deposits, carolEscrow, 5n);
+    });
+    const seen = await ledger.run(async (tx) => [await tx.get('mark'), await tx.balance(carolEscrow)], { prefetch: ['mark', `bal:${carolEscrow}`], known: readBefore });
+    expect(seen).toEqual(['changed', 5n]);
   });
 
   it('numbers events, pages through them from any point, and finds the old ones to prune', async () => {

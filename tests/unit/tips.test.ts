@@ -28,11 +28,11 @@ describe('a tip', () => {
     // Without prefetch, on a fresh ledger: every read waits.
     const ledger = await t.reopen();
     ledger.onEvents((e) => events.push(...e));
-    const transfer = await ledger.run((tx) => intoEscrow(tx, 'tip', 'ben', handle('quiet'), 2_000n));
+    const transfer = await ledger.run((tx) => intoEscrow(tx, { kind: 'tip', supporterId: 'ben', handle: handle('quiet'), amountMsat: 2_000n }));
     // ben again, his first gift not in memory: still one supporter more, not two.
     const again = await t.reopen();
     again.onEvents((e) => events.push(...e));
-    await again.run((tx) => intoEscrow(tx, 'tip', 'ben', handle('quiet'), 500n));
+    await again.run((tx) => intoEscrow(tx, { kind: 'tip', supporterId: 'ben', handle: handle('quiet'), amountMsat: 500n }));
     expect(await again.read<HandleRecord>('handle:quiet')).toMatchObject({ display: 'Quiet', tips: 3, supporters: 2 });
     expect(await again.read<Lot>(`lot:quiet:${transfer.id}`)).toMatchObject({ supporterId: 'ben', amountMsat: '2000', transferId: transfer.id });
     expect(events.filter((e) => e.type === 'handle.tipped').map((e) => e.data.pendingMsat)).toEqual(['1000', '3000', '3500']);
