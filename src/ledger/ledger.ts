@@ -302,9 +302,9 @@ interface ReadAhead {
 const prefetchKeysMax = 50_000;
 
 /** Keys an operation names to be read ahead. */
-function* keysOf({ options }: Queued): Generator<string> {
-  if (options.prefetch) yield* options.prefetch;
-  if (options.idempotency) yield idempotencyKey(options.idempotency);
+function keysOf({ options }: Queued): readonly string[] {
+  if (!options.idempotency) return options.prefetch ?? [];
+  return [...(options.prefetch ?? []), idempotencyKey(options.idempotency)];
 }
 
 /** Most events stored under one key. */
@@ -639,9 +639,10 @@ export class Ledger {
   /** Whether no batch committed after `generation` wrote `key` (or the balance `bal:<account>`). */
   #unchangedSince(key: string, generation: number): boolean {
     const account = key.startsWith('bal:') ? key.slice(4) : undefined;
-    for (const commit of this.#recent) {
-      if (commit.generation <= generation) continue;
-      if (account === undefined ? commit.staged.values.has(key) : commit.staged.balances.has(account)) return false;
+    // Newest first: only the commits after `generation`.
+    for (let i = this.#recent.length - 1; i >= 0 && this.#recent[i]!.generation > generation; i--) {
+      const { staged } = this.#recent[i]!;
+      if (account === undefined ? staged.values.has(key) : staged.balances.has(account)) return false;
     }
     return true;
   }
