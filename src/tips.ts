@@ -67,8 +67,11 @@ export function intoEscrow(tx: Tx, into: IntoEscrow): Transfer | Promise<Transfe
   const record = tx.known<HandleRecord>(`handle:${into.handle.key}`);
   const given = tx.known(givenKey(into.supporterId, into.handle.key));
   if (from !== undefined && to !== undefined && record !== unread && given !== unread) return book(tx, into, from, to, record, given === undefined);
-  return (async () =>
-    book(tx, into, await tx.balance(supporter), await tx.balance(escrow), await tx.get<HandleRecord>(`handle:${into.handle.key}`), (await tx.get(givenKey(into.supporterId, into.handle.key))) === undefined))();
+  return (async () => {
+    const stored = await tx.get<HandleRecord>(`handle:${into.handle.key}`);
+    const first = (await tx.get(givenKey(into.supporterId, into.handle.key))) === undefined;
+    return book(tx, into, await tx.balance(supporter), await tx.balance(escrow), stored, first);
+  })();
 }
 
 /** The transfer, the handle's record and counts, the lot, the handle's event: a movement into escrow. */

@@ -585,9 +585,11 @@ export class Ledger {
           const value = known.values.get(key);
           if (key.startsWith('bal:')) reads.balances.set(key.slice(4), value === undefined ? 0n : BigInt(value as string));
           else reads.values.set(key, value === undefined ? deleted : value);
+        } else if (read && this.#stillValid(key, read, ahead!.generation)) {
+          this.#fetched(key, read.get(key));
+        } else {
+          missing.add(key);
         }
-        else if (read && this.#stillValid(key, read, ahead!.generation)) this.#fetched(key, read.get(key));
-        else missing.add(key);
       }
     }
     if (missing.size === 0) return;
