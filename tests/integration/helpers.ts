@@ -43,7 +43,7 @@ export interface TipdProcess {
 
 /**
  * Starts a tipd on the hub (tipd's own baked macaroon) on a free port; resolves once it listens.
- * Its data folder is a fresh temporary one, removed on stop, unless `dataDir` is given.
+ * Its data folder is a fresh temporary one, removed when it exits, unless `dataDir` is given.
  */
 export async function startTipd(env: Record<string, string> = {}, dataDir?: string): Promise<TipdProcess> {
   const s = stack();
@@ -55,7 +55,13 @@ export async function startTipd(env: Record<string, string> = {}, dataDir?: stri
   });
   const logs: Record<string, unknown>[] = [];
   const stderr: string[] = [];
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  // Its own folder goes with it, however it ends (stopped, or exiting by itself).
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('close', (code) => {
+      if (ownDir) fs.rmSync(dataDir, { recursive: true, force: true });
+      resolve(code);
+    }),
+  );
   readline.createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
   const url = await new Promise<string>((resolve, reject) => {
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -73,9 +79,7 @@ export async function startTipd(env: Record<string, string> = {}, dataDir?: stri
     exited,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null) child.kill(signal);
-      const code = await exited;
-      if (ownDir) fs.rmSync(dataDir, { recursive: true, force: true });
-      return code;
+      return exited;
     },
   };
 }

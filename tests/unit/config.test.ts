@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-config-'));
@@ -9,6 +9,7 @@ const certFile = path.join(dir, 'tls.cert');
 const macaroonFile = path.join(dir, 'tipd.macaroon');
 fs.writeFileSync(certFile, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
 fs.writeFileSync(macaroonFile, Buffer.from([0x02, 0x01, 0x03, 0xff]));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const minimal = { TIPD_LND_SOCKET: 'localhost:10009', TIPD_LND_CERT_PATH: certFile, TIPD_LND_MACAROON_PATH: macaroonFile };
 
