@@ -84,6 +84,14 @@ interface BatchReads {
   values: Map<string, unknown>;
   balances: Map<string, bigint>;
 }
+/**
+ * Keeps what the store holds for `key` (undefined: absent) where reads find it: a balance
+ * (`bal:<account>`) by account, any other value by key (absent: `deleted`).
+ */
+function keep(into: { values: { set(key: string, value: unknown): void }; balances: { set(account: string, value: bigint): void } }, key: string, stored: unknown): void {
+  if (key.startsWith('bal:')) into.balances.set(key.slice(4), stored === undefined ? 0n : BigInt(stored as string));
+  else into.values.set(key, stored === undefined ? deleted : stored);
+}
 /** A key neither staged nor cached: it must be read from the store. */
 export const unread = Symbol('unread');
 /** Undo entries of a key that was not staged before. */
@@ -338,6 +346,8 @@ export class Ledger {
    */
   readonly #balances: Generations<bigint>;
   readonly #cache: Generations<unknown>;
+  /** Both, for `keep`. */
+  readonly #caches: { values: Generations<unknown>; balances: Generations<bigint> };
   /**
    * Counts committed batches. A read that started before a commit may return what that commit
    * replaced: it is then not cached, so the caches only ever hold what is on disk now.
@@ -362,6 +372,7 @@ export class Ledger {
     this.#now = options.now ?? (() => new Date());
     this.#balances = new Generations(options.cacheMax ?? 100_000);
     this.#cache = new Generations(options.cacheMax ?? 100_000);
+    this.#caches = { values: this.#cache, balances: this.#balances };
   }
 
   /** Opens the ledger on a store, checking that its balances sum to zero. */
@@ -560,12 +571,12 @@ export class Ledger {
       if (seen.fingerprint !== idem.fingerprint) throw new LedgerError('idempotency_key_reused', 'this Idempotency-Key was used with another request');
       return seen.result;
     }
-    const keep = (value: unknown) => {
+    const keepResult = (value: unknown) => {
       tx.put(idemKey, { fingerprint: idem.fingerprint, result: value, at: nowIso } satisfies StoredIdempotency);
       return value;
     };
     const value = op.run(tx);
-    return value instanceof Promise ? value.then(keep) : keep(value);
+    return value instanceof Promise ? value.then(keepResult) : keepResult(value);
   }
 
   /**
@@ -581,21 +592,16 @@ export class Ledger {
       const { known } = op.options;
       for (const key of keysOf(op)) {
         if (this.#inMemory(key, writing)) continue;
-        if (known && this.#stillValid(key, known.values, known.generation)) {
-          const value = known.values.get(key);
-          if (key.startsWith('bal:')) reads.balances.set(key.slice(4), value === undefined ? 0n : BigInt(value as string));
-          else reads.values.set(key, value === undefined ? deleted : value);
-        } else if (read && this.#stillValid(key, read, ahead!.generation)) {
-          this.#fetched(key, read.get(key));
-        } else {
-          missing.add(key);
-        }
+        // What the caller read is kept for this batch only; what the ledger read, in its caches.
+        if (known && this.#stillValid(key, known.values, known.generation)) keep(reads, key, known.values.get(key));
+        else if (read && this.#stillValid(key, read, ahead!.generation)) keep(this.#caches, key, read.get(key));
+        else missing.add(key);
       }
     }
     if (missing.size === 0) return;
     const keysRead = [...missing];
     const values = await this.#db.getMany(keysRead);
-    for (let i = 0; i < keysRead.length; i++) this.#fetched(keysRead[i]!, values[i]);
+    for (let i = 0; i < keysRead.length; i++) keep(this.#caches, keysRead[i]!, values[i]);
   }
 
   /** Whether `values`, read at `generation`, has `key` and no batch committed since has changed it. */
@@ -610,12 +616,6 @@ export class Ledger {
       return this.#balances.has(account) || writing?.balances.has(account) === true;
     }
     return this.#cache.has(key) || writing?.values.has(key) === true;
-  }
-
-  /** Keeps a committed value read from the store. */
-  #fetched(key: string, value: unknown): void {
-    if (key.startsWith('bal:')) this.#balances.set(key.slice(4), value === undefined ? 0n : BigInt(value as string));
-    else this.#cache.set(key, value === undefined ? deleted : value);
   }
 
   /**
