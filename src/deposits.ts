@@ -184,7 +184,7 @@ export class Deposits {
       if (invoice?.state === 'settled' && invoice.settled) await this.credit(invoice.settled);
       else if (!invoice && record.state === 'creating' && Date.now() - Date.parse(record.createdAt) > creatingGraceMs) await this.#close(record.id, 'creating', 'failed');
       // Past its expiry LND cannot settle it any more: it leaves this scan for good.
-      else if (invoice && invoice.state !== 'settled' && Date.parse(record.expiresAt) < Date.now()) await this.#close(record.id, 'open', 'expired');
+      else if (invoice && invoice.state !== 'settled' && Date.parse(record.expiresAt) < Date.now()) await this.#close(record.id, record.state, 'expired');
     }
     this.#log.info({ settleCursor: cursor, openDepositsChecked: checked }, 'following deposits');
   }

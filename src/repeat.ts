@@ -2,7 +2,7 @@
 // at once); a failed run is logged and the next one comes as usual.
 import type { Logger } from './log.ts';
 
-export function repeat(what: string, intervalMs: number, work: () => Promise<unknown>, log: Logger): { stop(): void } {
+export function repeat(what: string, intervalMs: number, work: () => Promise<unknown>, log: Logger, firstAfterMs = 0): { stop(): void } {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const tick = () => {
@@ -14,7 +14,7 @@ export function repeat(what: string, intervalMs: number, work: () => Promise<unk
         if (!stopped) timer = setTimeout(tick, intervalMs);
       });
   };
-  timer = setTimeout(tick, 0);
+  timer = setTimeout(tick, firstAfterMs);
   return {
     stop() {
       stopped = true;

@@ -222,13 +222,13 @@ export class Lnd {
     };
   }
 
-  /** The node is on `network` and synced to the chain; otherwise an LndError saying which is not so. */
   /** The node's own public key, asked once: it never changes for a node. */
   async ownPubkey(): Promise<string> {
     this.#ownPubkey ??= (await this.getInfo()).pubkey;
     return this.#ownPubkey;
   }
 
+  /** The node is on `network` and synced to the chain; otherwise an LndError saying which is not so. */
   async checkReady(network: Network, timeoutMs?: number): Promise<NodeInfo> {
     const info = await this.getInfo(timeoutMs);
     if (!info.chainIds.includes(chainIds[network])) {
@@ -436,7 +436,6 @@ export class Lnd {
     return this.#parse('getChannelBalance', z.object({ channel_balance_mtokens: msat }), balance).channel_balance_mtokens;
   }
 
-  /** A node as this LND's graph knows it; `undefined` when it is not in the graph. */
   /**
    * Whether the hub's graph has a route to `destination` for `amountMsat` within `maxFeeMsat`, with
    * the keysend record attached (as a payout would send it). No route, or a node the graph does not
@@ -461,6 +460,7 @@ export class Lnd {
     }
   }
 
+  /** A node as this LND's graph knows it; `undefined` when it is not in the graph. */
   async getNode(nodePubkey: string): Promise<{ alias: string; channelCount: number; keysend: boolean } | undefined> {
     try {
       const answer = await this.#call('getNode', () => getNode({ lnd: this.#lnd, public_key: nodePubkey, is_omitting_channels: true }));

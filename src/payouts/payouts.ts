@@ -89,6 +89,8 @@ export class Payouts {
   readonly #slots: (() => void)[] = [];
   #inFlight = 0;
   #stopped = true;
+  /** Counts calls of `start`: see there. */
+  #starts = 0;
   #recheck: { stop(): void } | undefined;
   #unsubscribe: (() => void) | undefined;
 
@@ -173,6 +175,8 @@ export class Payouts {
   }
 
   async #holdAndSend(handleKey: string): Promise<void> {
+    // Woken from the wait for a slot by a stop: hold nothing.
+    if (this.#stopped) return;
     const preimage = randomBytes(32);
     const id = randomBytes(12).toString('base64url');
     // This process's before its hold can be on disk: the recheck leaves it alone until sent.
@@ -314,14 +318,22 @@ export class Payouts {
     }
   };
 
-  /** Starts paying: catches up with what happened while stopped, then follows new tips. */
+  /**
+   * Starts paying: settles the payouts a stop left pending, catches up with what happened while
+   * stopped, then follows new tips and rechecks what is pending. A start called again while one is
+   * under way (main retries when LND was not ready) takes over: the earlier one stops there.
+   */
   async start(): Promise<void> {
     this.stop();
     this.#stopped = false;
+    const start = ++this.#starts;
+    const current = () => start === this.#starts && !this.#stopped;
     this.#unsubscribe = this.#ledger.onEvents(this.#onEvents);
     await this.reconcile();
+    if (!current()) return;
     await this.#catchUp();
-    this.#recheck = repeat('rechecking pending payouts', this.#options.recheckMs, () => this.reconcile(), this.#log);
+    if (!current()) return;
+    this.#recheck = repeat('rechecking pending payouts', this.#options.recheckMs, () => this.reconcile(), this.#log, this.#options.recheckMs);
   }
 
   stop(): void {

@@ -5,7 +5,7 @@ import { claimWithTweet, freshHandle, xServer } from './creators.ts';
 import { api, eventually, fundedSupporter, lndOf, stack, startTipd, tipdForFile } from './helpers.ts';
 import { connect } from './websocket.ts';
 
-const tipd = tipdForFile({ TIPD_CLAIM_EXPIRY_SECONDS: '3', TIPD_CLAIM_COOLING_OFF_SECONDS: '4', TIPD_CLAIM_RATE_LIMIT_PER_MINUTE: '0', TIPD_PAYOUT_MIN_SAT: '1000', TIPD_PAYOUT_RETRY_SECONDS: '1' });
+const tipd = tipdForFile({ TIPD_CLAIM_COOLING_OFF_SECONDS: '4', TIPD_CLAIM_RATE_LIMIT_PER_MINUTE: '0', TIPD_PAYOUT_MIN_SAT: '1000', TIPD_PAYOUT_RETRY_SECONDS: '1' });
 const { call } = tipd;
 const pubkey = (node: 'carol' | 'dave' | 'alice' | 'hub') => stack().nodes[node].pubkey;
 
@@ -13,19 +13,19 @@ afterEach(async () => {
   await xServer.mode('ok');
 });
 
-/** A handle with `sat` tipped into its escrow by a new supporter. */
-async function tippedHandle(prefix: string, sat: number): Promise<string> {
+/** A handle with `sat` tipped into its escrow by a new supporter (of the file's tipd, or the one at `url`). */
+async function tippedHandle(prefix: string, sat: number, url = tipd.url): Promise<string> {
   const handle = freshHandle(prefix);
-  const { token } = await fundedSupporter(tipd.url, sat + 1_000);
-  expect((await call('POST', '/v1/tips', { token, body: { handle, amountSat: sat } })).status).toBe(201);
+  const { token } = await fundedSupporter(url, sat + 1_000);
+  expect((await api(url, 'POST', '/v1/tips', { token, body: { handle, amountSat: sat } })).status).toBe(201);
   return handle;
 }
 
 /** What a refused proof must leave as it was. */
-async function unchanged(handle: string, pendingMsat: string) {
-  const view = (await call('GET', `/v1/handles/${handle}`)).body;
+async function unchanged(handle: string, pendingMsat: string, url = tipd.url) {
+  const view = (await api(url, 'GET', `/v1/handles/${handle}`)).body;
   expect(view).toMatchObject({ claimed: false, binding: null, pendingBinding: null, pendingMsat });
-  expect((await call('GET', `/v1/payouts?handle=${handle}`)).body.payouts).toEqual([]);
+  expect((await api(url, 'GET', `/v1/payouts?handle=${handle}`)).body.payouts).toEqual([]);
 }
 
 describe('a challenge', () => {
@@ -165,15 +165,21 @@ describe('a proof', () => {
     });
 
     it('an expired challenge: challenge_expired', async () => {
-      const handle = await tippedHandle('late', 1_500);
-      const claim = await call('POST', '/v1/claims', { body: { handle, nodePubkey: pubkey('carol') } });
-      const signature = await lndOf('carol').signMessage(claim.body.message);
-      await new Promise((resolve) => setTimeout(resolve, Date.parse(claim.body.expiresAt) - Date.now() + 100));
-      const tweetId = await xServer.post(handle, claim.body.tweetTemplate.replace('<signature>', signature));
-      const res = await call('POST', `/v1/claims/${claim.body.id}/proof`, { body: { tweet: tweetId } });
-      expect(res.status).toBe(410);
-      expect(res.body.error.code).toBe('challenge_expired');
-      await unchanged(handle, '1500000');
+      // A tipd of its own whose challenges expire in 3 s, so that the other tests have their time.
+      const short = await startTipd({ TIPD_CLAIM_EXPIRY_SECONDS: '3', TIPD_CLAIM_RATE_LIMIT_PER_MINUTE: '0' });
+      try {
+        const handle = await tippedHandle('late', 1_500, short.url);
+        const claim = await api(short.url, 'POST', '/v1/claims', { body: { handle, nodePubkey: pubkey('carol') } });
+        const signature = await lndOf('carol').signMessage(claim.body.message);
+        await new Promise((resolve) => setTimeout(resolve, Date.parse(claim.body.expiresAt) - Date.now() + 100));
+        const tweetId = await xServer.post(handle, claim.body.tweetTemplate.replace('<signature>', signature));
+        const res = await api(short.url, 'POST', `/v1/claims/${claim.body.id}/proof`, { body: { tweet: tweetId } });
+        expect(res.status).toBe(410);
+        expect(res.body.error.code).toBe('challenge_expired');
+        await unchanged(handle, '1500000', short.url);
+      } finally {
+        await short.stop();
+      }
     });
 
     it('an unknown claim, or a tweet that is not one', async () => {
