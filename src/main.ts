@@ -16,7 +16,7 @@ import { openStore, StoreLockedError, type Store } from './ledger/store.ts';
 import { Lnd, LndError } from './ln/lnd.ts';
 import { createLogger } from './log.ts';
 import { Payouts } from './payouts/payouts.ts';
-import { ppmCeil } from './money.ts';
+import { feeCap } from './money.ts';
 import { Supporters } from './supporters.ts';
 import { Tips } from './tips.ts';
 import { Withdrawals } from './withdrawals.ts';
@@ -66,7 +66,7 @@ const payouts = new Payouts(ledger, lnd, log, { ...config.payouts, retryMaxMs: 3
 const claims = new Claims(ledger, lnd, new XApi(config.x), log, {
   ...config.claims,
   probeAmountMsat: config.payouts.minMsat,
-  probeFeeCapMsat: config.payouts.feeBaseMsat + ppmCeil(config.payouts.minMsat, config.payouts.feePpm),
+  probeFeeCapMsat: feeCap(config.payouts.minMsat, { baseMsat: config.payouts.feeBaseMsat, ppm: config.payouts.feePpm }),
 });
 claims.onBound((handleKey) => payouts.kick(handleKey));
 const app = createApp({ lnd, network: config.network, log, ledger, supporters, tips, deposits, withdrawals, flattrs, claims, payouts, adminToken: config.adminToken, rateLimitPerMinute: config.rateLimitPerMinute, claimRateLimitPerMinute: config.claims.ratePerMinute });

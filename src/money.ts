@@ -13,7 +13,10 @@ export const satToMsat = (sat: number | bigint): bigint => BigInt(sat) * msatPer
 export const formatMsat = (msat: bigint): string => msat.toString();
 
 /** Whole msats from the part per million `ppm` of `msat`, rounded up: fees and reserves. */
-export const ppmCeil = (msat: bigint, ppm: bigint): bigint => (msat * ppm + 999_999n) / 1_000_000n;
+const ppmCeil = (msat: bigint, ppm: bigint): bigint => (msat * ppm + 999_999n) / 1_000_000n;
+
+/** A routing-fee cap for paying `msat`: a base plus a proportion (ppm) of the amount, rounded up. */
+export const feeCap = (msat: bigint, fee: { baseMsat: bigint; ppm: bigint }): bigint => fee.baseMsat + ppmCeil(msat, fee.ppm);
 
 /** A whole number of sats, > 0 and at most `max`. JSON numbers only: see `jsonReviver`. */
 export const amountSat = (max = amountSatMax) =>

@@ -12,7 +12,7 @@ import { decodeInvoice, invoiceNetworkOf, type DecodedInvoice } from './ln/bolt1
 import type { Lnd, PaymentState } from './ln/lnd.ts';
 import type { Logger } from './log.ts';
 import { crashPoint } from './crash.ts';
-import { ppmCeil } from './money.ts';
+import { feeCap } from './money.ts';
 import { repeat } from './repeat.ts';
 
 type WithdrawalState = 'pending' | 'succeeded' | 'failed';
@@ -117,7 +117,7 @@ export class Withdrawals {
   }
 
   feeReserveOf(amountMsat: bigint): bigint {
-    return this.#options.feeBaseMsat + ppmCeil(amountMsat, this.#options.feePpm);
+    return feeCap(amountMsat, { baseMsat: this.#options.feeBaseMsat, ppm: this.#options.feePpm });
   }
 
   /** Holds the money, records the withdrawal, then pays; answers with where it stands. */

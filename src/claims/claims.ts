@@ -13,7 +13,7 @@ import { repeat } from '../repeat.ts';
 import type { HandleRecord } from '../tips.ts';
 import type { XApi } from '../x/client.ts';
 import { snowflakeTime } from '../x/tweets.ts';
-import { recoverSigner, signaturePattern } from './signature.ts';
+import { isSignedBy, signaturePattern } from './signature.ts';
 
 /** `cancelled`: it waited out a cooling-off, and the account the handle is bound to proved it again. */
 export type ClaimState = 'open' | 'verified' | 'cooling_off' | 'cancelled';
@@ -211,7 +211,7 @@ export class Claims {
     // A retweet is by the handle but in someone else's words: retweeting a stranger's claim must not hand the handle over.
     if (tweet.retweetOf !== undefined || tweet.text.startsWith('RT @')) throw new ClaimRefused('tweet_is_retweet', 'the tweet is a retweet; post the signature in a tweet of your own');
     if (!tweet.text.includes(claim.id)) throw new ClaimRefused('claim_id_missing', `the tweet does not mention the claim id ${claim.id}`);
-    const signature = (tweet.text.match(signaturePattern) ?? []).find((candidate) => recoverSigner(claim.message, candidate) === claim.nodePubkey);
+    const signature = (tweet.text.match(signaturePattern) ?? []).find((candidate) => isSignedBy(claim.message, candidate, claim.nodePubkey));
     if (!signature) throw new ClaimRefused('bad_signature', "the tweet carries no signature of the claim's message by the claimed node");
     await this.checkPayable(claim.nodePubkey);
 

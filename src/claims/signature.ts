@@ -8,7 +8,7 @@ import * as secp from '@noble/secp256k1';
 const prefix = Buffer.from('Lightning Signed Message:', 'utf8');
 const alphabet = 'ybndrfg8ejkmcpqxot1uwisza345h769';
 /** 65 bytes in 5-bit letters. */
-export const signatureLength = 104;
+const signatureLength = 104;
 /** A zbase32 signature as it may appear in a tweet: exactly 104 letters of the alphabet, alone. */
 export const signaturePattern = new RegExp(`(?<![${alphabet}])[${alphabet}]{${signatureLength}}(?![${alphabet}])`, 'g');
 
@@ -30,7 +30,7 @@ export function zbase32Decode(text: string): Buffer | undefined {
 }
 
 /** The digest LND signs for a message. */
-export const messageDigest = (message: string): Uint8Array => crypto.hash256(Buffer.concat([prefix, Buffer.from(message, 'utf8')]));
+const messageDigest = (message: string): Uint8Array => crypto.hash256(Buffer.concat([prefix, Buffer.from(message, 'utf8')]));
 
 /** The compressed public key (hex) that made `signature` over `message`, or undefined if none can be recovered. */
 export function recoverSigner(message: string, signature: string): string | undefined {

@@ -11,7 +11,7 @@ import { accounts, type Ledger, type LedgerEvent, type Tx } from '../ledger/ledg
 import { prefixEnd } from '../ledger/store.ts';
 import type { Lnd, PaymentState } from '../ln/lnd.ts';
 import type { Logger } from '../log.ts';
-import { formatMsat, ppmCeil } from '../money.ts';
+import { feeCap, formatMsat } from '../money.ts';
 import { repeat } from '../repeat.ts';
 
 export type PayoutState = 'pending' | 'succeeded' | 'failed';
@@ -60,7 +60,7 @@ export interface PayoutOptions {
  * escrow being sent, so amount + cap never exceeds what the escrow holds.
  */
 export function payoutSplit(escrowMsat: bigint, feeBaseMsat: bigint, feePpm: bigint): { amountMsat: bigint; feeCapMsat: bigint } | undefined {
-  const cap = (amountMsat: bigint) => feeBaseMsat + ppmCeil(amountMsat, feePpm);
+  const cap = (amountMsat: bigint) => feeCap(amountMsat, { baseMsat: feeBaseMsat, ppm: feePpm });
   let amountMsat = ((escrowMsat - feeBaseMsat) * 1_000_000n) / (1_000_000n + feePpm);
   // Rounding the cap up costs at most one msat: at most a step or two back.
   while (amountMsat > 0n && amountMsat + cap(amountMsat) > escrowMsat) amountMsat -= 1n;

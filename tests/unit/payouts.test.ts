@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ppmCeil } from '../../src/money.ts';
+import { feeCap } from '../../src/money.ts';
 import { payoutSplit } from '../../src/payouts/payouts.ts';
 
 describe('a payout out of an escrow pays its own fee cap', () => {
@@ -23,7 +23,7 @@ describe('a payout out of an escrow pays its own fee cap', () => {
     fc.assert(
       fc.property(fc.bigInt(1n, 10n ** 15n), fc.bigInt(0n, 10n ** 8n), fc.bigInt(0n, 100_000n), (escrow, base, ppm) => {
         const split = payoutSplit(escrow, base, ppm);
-        const cap = (amount: bigint) => base + ppmCeil(amount, ppm);
+        const cap = (amount: bigint) => feeCap(amount, { baseMsat: base, ppm });
         if (!split) return escrow <= cap(1n);
         return split.feeCapMsat === cap(split.amountMsat) && split.amountMsat + split.feeCapMsat <= escrow && split.amountMsat + 1n + cap(split.amountMsat + 1n) > escrow;
       }),
