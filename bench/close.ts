@@ -35,6 +35,8 @@ if (process.argv[2] === 'close') {
   const prepared = process.env.BENCH_PREPARED;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-bench-'));
   if (prepared && fs.existsSync(path.join(prepared, 'made'))) {
+    const made = Number(fs.readFileSync(path.join(prepared, 'made'), 'utf8'));
+    if (made !== supporterCount) throw new Error(`${prepared} holds the flattrs of ${made} supporters, not ${supporterCount} (BENCH_SUPPORTERS): prepare another folder`);
     fs.cpSync(path.join(prepared, 'ledger'), path.join(dataDir, 'ledger'), { recursive: true });
     console.log(`close: reusing the flattrs made in ${prepared}`);
   } else {
@@ -62,11 +64,16 @@ if (process.argv[2] === 'close') {
 
   const self = fileURLToPath(import.meta.url);
   const nodeOptions = (process.env.BENCH_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeOptions, self, 'close', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  await new Promise((resolve) => child.once('close', resolve));
-  const result = JSON.parse(out) as { seconds: number; summary: { supporters: number; allocatedMsat: string }; maxRssBytes: number; sumIsZero: boolean };
-  console.log(`close: ${supporterCount * flattrsEach} flattrs, ${result.summary.supporters} supporters allocated in ${result.seconds.toFixed(1)} s, peak RSS ${mib(result.maxRssBytes)} (whole process, node options: ${nodeOptions.join(' ') || 'none'}), ledger sums to zero: ${result.sumIsZero}`);
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  try {
+    const child = spawn(process.execPath, [...nodeOptions, self, 'close', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const code = await new Promise((resolve) => child.once('close', resolve));
+    if (code !== 0) throw new Error(`the closing process exited with ${String(code)}`);
+    const result = JSON.parse(out) as { seconds: number; summary: { supporters: number; allocatedMsat: string }; maxRssBytes: number; sumIsZero: boolean };
+    console.log(`close: ${supporterCount * flattrsEach} flattrs, ${result.summary.supporters} supporters allocated in ${result.seconds.toFixed(1)} s, peak RSS ${mib(result.maxRssBytes)} (whole process, node options: ${nodeOptions.join(' ') || 'none'}), ledger sums to zero: ${result.sumIsZero}`);
+    console.log('close: allocations are written without fsync (a crash resumes the close); its start and its end are fsynced');
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
 }

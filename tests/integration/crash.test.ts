@@ -36,6 +36,7 @@ describe('tipd killed', () => {
   it('after LND settled a deposit but before it was credited: credited once at restart, and never again', async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-crash-'));
     const doomed = await startTipd({ TIPD_CRASH_AT: 'deposit.settled-not-credited' }, dataDir);
+    running = doomed;
     const { token } = (await api(doomed.url, 'POST', '/v1/accounts')).body;
     const deposit = (await api(doomed.url, 'POST', '/v1/deposits', { token, body: { amountSat: 7_000 } })).body;
     expect((await lndOf('alice').payInvoice({ paymentRequest: deposit.paymentRequest, maxFeeMsat: 10_000n })).state).toBe('succeeded');
@@ -56,6 +57,7 @@ describe('tipd killed', () => {
   it('after LND paid a withdrawal but before it was booked: booked once at restart, never paid twice', async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-crash-'));
     const doomed = await startTipd({ TIPD_CRASH_AT: 'withdrawal.paid-not-booked' }, dataDir);
+    running = doomed;
     const { token } = (await api(doomed.url, 'POST', '/v1/accounts')).body;
     const deposit = (await api(doomed.url, 'POST', '/v1/deposits', { token, body: { amountSat: 10_000 } })).body;
     await lndOf('alice').payInvoice({ paymentRequest: deposit.paymentRequest, maxFeeMsat: 10_000n });
@@ -100,6 +102,7 @@ describe('tipd killed', () => {
     });
 
     const doomed = await startTipd({ TIPD_CRASH_AT: 'close.after-first-window' }, dataDir);
+    running = doomed;
     await expect(api(doomed.url, 'POST', '/v1/admin/periods/close', { token: stack().tipd.adminToken })).rejects.toThrow();
     expect(await doomed.exited).toBeNull();
 

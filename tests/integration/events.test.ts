@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, eventually, fundedSupporter, lndOf, startTipd, type TipdProcess } from './helpers.ts';
+import { api, fundedSupporter, lndOf, startTipd, type TipdProcess } from './helpers.ts';
 import { connect } from './websocket.ts';
 
 let dataDir: string;
@@ -29,7 +29,7 @@ describe('the events websocket', () => {
       await lndOf('alice').payInvoice({ paymentRequest: deposit.paymentRequest, maxFeeMsat: 10_000n });
       const settled = await own.next((m) => m.event === 'deposit.settled');
       expect(settled.data).toMatchObject({ id: deposit.id, receivedMsat: '5000000' });
-      await tip(tipd.url, token, 'events_a', 1_000);
+      expect((await tip(tipd.url, token, 'events_a', 1_000)).status).toBe(201);
       const sent = await own.next((m) => m.event === 'tip.sent');
       expect(sent.data).toMatchObject({ handle: 'events_a', amountMsat: '1000000' });
       expect(sent.seq).toBeGreaterThan(settled.seq!);
@@ -44,7 +44,7 @@ describe('the events websocket', () => {
     try {
       watcher.send({ type: 'follow', handle: '@Events_B' });
       await watcher.next((m) => m.type === 'ready' && (m.topics ?? []).includes('handle:events_b'));
-      await eventually(async () => ((await tip(tipd.url, supporter.token, 'events_b', 700)).status === 201 ? true : undefined));
+      expect((await tip(tipd.url, supporter.token, 'events_b', 700)).status).toBe(201);
       const tipped = await watcher.next((m) => m.event === 'handle.tipped');
       expect(tipped.data).toMatchObject({ handle: 'events_b', amountMsat: '700000', pendingMsat: '700000' });
       expect(JSON.stringify(watcher.messages)).not.toContain(supporter.id);
@@ -88,14 +88,14 @@ describe('the events websocket', () => {
 
   it('gives a client that comes back what it missed, in order, also across a restart of tipd', async () => {
     const supporter = await fundedSupporter(tipd.url, 10_000);
-    await eventually(async () => ((await tip(tipd.url, supporter.token, 'events_c', 100)).status === 201 ? true : undefined));
+    expect((await tip(tipd.url, supporter.token, 'events_c', 100)).status).toBe(201);
     const first = await connect(tipd.url, { authorization: `Bearer ${supporter.token}` });
     first.send({ type: 'resume', after: 0 });
     const seen = await first.next((m) => m.event === 'tip.sent');
     first.close();
 
-    await tip(tipd.url, supporter.token, 'events_c', 200);
-    await tip(tipd.url, supporter.token, 'events_c', 300);
+    expect((await tip(tipd.url, supporter.token, 'events_c', 200)).status).toBe(201);
+    expect((await tip(tipd.url, supporter.token, 'events_c', 300)).status).toBe(201);
     await tipd.stop();
     tipd = await startTipd({}, dataDir);
 

@@ -26,9 +26,12 @@ describe('a map in two generations', () => {
     map.set('a', 'old');
     map.set('b', 'b');
     map.set('c', 'c');
+    // 'a' and 'b' are in the old generation now, 'c' in the young one.
     map.update('a', 'new');
+    map.update('c', 'C');
     map.update('z', 'never');
     expect(map.get('a')).toBe('new');
+    expect(map.get('c')).toBe('C');
     expect(map.has('z')).toBe(false);
   });
 });
