@@ -5,6 +5,8 @@ FROM lightninglabs/lnd:v0.21.3-beta AS lnd
 FROM node:24.21.0-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
+# src/node-settings.ts: the same as npm start (a unit test checks it).
+ENV MALLOC_ARENA_MAX=2
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=lnd /bin/lncli /usr/local/bin/lncli
@@ -14,4 +16,4 @@ COPY regtest ./regtest
 RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 8470
-CMD ["node", "src/main.ts"]
+CMD ["node", "--max-semi-space-size=16", "--heap-growing-percent=50", "src/main.ts"]

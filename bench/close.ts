@@ -13,6 +13,7 @@ import { Flattrs } from '../src/flattrs.ts';
 import { parseHandle } from '../src/handles.ts';
 import { Ledger } from '../src/ledger/ledger.ts';
 import { openStore } from '../src/ledger/store.ts';
+import { nodeEnv, nodeFlags } from '../src/node-settings.ts';
 import { fundedLedger, mib } from './fixtures.ts';
 
 const supporterCount = Number(process.env.BENCH_SUPPORTERS ?? 100_000);
@@ -63,15 +64,16 @@ if (process.argv[2] === 'close') {
   }
 
   const self = fileURLToPath(import.meta.url);
-  const nodeOptions = (process.env.BENCH_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
+  // Started as tipd is (src/node-settings.ts), unless BENCH_NODE_OPTIONS says otherwise.
+  const nodeOptions = process.env.BENCH_NODE_OPTIONS === undefined ? [...nodeFlags] : process.env.BENCH_NODE_OPTIONS.split(' ').filter(Boolean);
   try {
-    const child = spawn(process.execPath, [...nodeOptions, self, 'close', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...nodeOptions, self, 'close', dataDir], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...nodeEnv } });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     const code = await new Promise((resolve) => child.once('close', resolve));
     if (code !== 0) throw new Error(`the closing process exited with ${String(code)}`);
     const result = JSON.parse(out) as { seconds: number; summary: { supporters: number; allocatedMsat: string }; maxRssBytes: number; sumIsZero: boolean };
-    console.log(`close: ${supporterCount * flattrsEach} flattrs, ${result.summary.supporters} supporters allocated in ${result.seconds.toFixed(1)} s, peak RSS ${mib(result.maxRssBytes)} (whole process, node options: ${nodeOptions.join(' ') || 'none'}), ledger sums to zero: ${result.sumIsZero}`);
+    console.log(`close: ${supporterCount * flattrsEach} flattrs, ${result.summary.supporters} supporters allocated in ${result.seconds.toFixed(1)} s, peak RSS ${mib(result.maxRssBytes)} (whole process, node options: ${nodeOptions.join(' ') || 'none'}, MALLOC_ARENA_MAX=${nodeEnv.MALLOC_ARENA_MAX}), ledger sums to zero: ${result.sumIsZero}`);
     console.log('close: allocations are written without fsync (a crash resumes the close); its start and its end are fsynced');
   } finally {
     fs.rmSync(dataDir, { recursive: true, force: true });

@@ -9,6 +9,7 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { fundedLedger } from './fixtures.ts';
+import { nodeEnv, nodeFlags } from '../src/node-settings.ts';
 
 const durationSeconds = Number(process.env.BENCH_SECONDS ?? 15);
 const connectionCounts = (process.env.BENCH_CONNECTIONS ?? '100,500').split(',').map(Number);
@@ -26,8 +27,9 @@ const port = await new Promise<number>((resolve) => {
 });
 const url = `http://127.0.0.1:${port}`;
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const tipd = spawn(process.execPath, [path.join(root, 'src/main.ts')], {
+const tipd = spawn(process.execPath, [...nodeFlags, path.join(root, 'src/main.ts')], {
   env: {
+    ...nodeEnv,
     PATH: process.env.PATH,
     TIPD_NETWORK: 'regtest',
     TIPD_PORT: String(port),

@@ -13,6 +13,7 @@ import { Lncli, lndPaths, type LndPaths } from './lncli.ts';
 import { openNetwork, tipdPermissions, waitForNodes, type Clis } from './network.ts';
 import { GaveUp, isOurs, portInUse, readPids, startDaemon, stopAll, waitFor } from './procs.ts';
 import { activationBlocks, backends, lndCommonFlags, lndNodes, nodeNames, tipdPort, xPort, type NodeName } from './topology.ts';
+import { nodeEnv, nodeFlags } from '../src/node-settings.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -255,8 +256,8 @@ export async function up({ dataDir, portOffset }: StackOptions, log: Log = stder
   fs.chmodSync(tipdMacaroon, 0o600);
 
   // Only what tipd needs: a TIPD_* variable of the caller's must not reach the stack's tipd.
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, ...tipdEnv(stack, stack.nodes.hub, tipdMacaroon, ports.tipd, tipdDir) };
-  startDaemon(dataDir, 'tipd', process.execPath, [path.join(repoRoot, 'src/main.ts')], env);
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...tipdEnv(stack, stack.nodes.hub, tipdMacaroon, ports.tipd, tipdDir) };
+  startDaemon(dataDir, 'tipd', process.execPath, [...nodeFlags, path.join(repoRoot, 'src/main.ts')], { ...env, ...nodeEnv });
   await waitFor('tipd to report healthy', async () => {
     assertRunning(dataDir, 'tipd');
     const res = await fetch(`${stack.tipd.url}/healthz`, { signal: AbortSignal.timeout(5_000) });

@@ -15,6 +15,7 @@ import { Ledger, StoreFormatError } from './ledger/ledger.ts';
 import { openStore, StoreLockedError, type Store } from './ledger/store.ts';
 import { Lnd, LndError } from './ln/lnd.ts';
 import { createLogger } from './log.ts';
+import { nodeFlags, startedWithNodeFlags } from './node-settings.ts';
 import { Payouts } from './payouts/payouts.ts';
 import { feeCap } from './money.ts';
 import { Supporters } from './supporters.ts';
@@ -32,6 +33,7 @@ try {
 }
 
 const log = createLogger(config.logLevel);
+if (!startedWithNodeFlags()) log.warn({ nodeFlags }, 'started without tipd\'s Node.js settings (npm start and the Docker image use them): a period close may take about twice the memory');
 /** Exits once every log line is out. */
 const exit = (code: number) => log.flush(() => process.exit(code));
 fs.mkdirSync(config.dataDir, { recursive: true });

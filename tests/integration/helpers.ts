@@ -7,6 +7,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { Lnd } from '../../src/ln/lnd.ts';
+import { nodeEnv, nodeFlags } from '../../src/node-settings.ts';
 import { waitFor } from '../../regtest/procs.ts';
 import { repoRoot, tipdEnv, type Stack } from '../../regtest/stack.ts';
 import type { NodeName } from '../../regtest/topology.ts';
@@ -43,14 +44,15 @@ export interface TipdProcess {
 
 /**
  * Starts a tipd on the hub (tipd's own baked macaroon) on a free port; resolves once it listens.
- * Its data folder is a fresh temporary one, removed when it exits, unless `dataDir` is given.
+ * Its data folder is a fresh temporary one, removed when it exits, unless `dataDir` is given. It
+ * runs with tipd's Node.js settings (src/node-settings.ts), or with `flags`.
  */
-export async function startTipd(env: Record<string, string> = {}, dataDir?: string): Promise<TipdProcess> {
+export async function startTipd(env: Record<string, string> = {}, dataDir?: string, flags: readonly string[] = nodeFlags): Promise<TipdProcess> {
   const s = stack();
   const ownDir = dataDir === undefined;
   dataDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-test-'));
-  const child = spawn(process.execPath, [path.join(repoRoot, 'src/main.ts')], {
-    env: { PATH: process.env.PATH, ...tipdEnv(s, s.nodes.hub, s.tipd.macaroon, 0, dataDir), ...env },
+  const child = spawn(process.execPath, [...flags, path.join(repoRoot, 'src/main.ts')], {
+    env: { PATH: process.env.PATH, ...nodeEnv, ...tipdEnv(s, s.nodes.hub, s.tipd.macaroon, 0, dataDir), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];

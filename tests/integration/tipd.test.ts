@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../regtest/stack.ts';
 import { portInUse } from '../../regtest/procs.ts';
+import { nodeFlags } from '../../src/node-settings.ts';
 import { stack, startTipd, type TipdProcess } from './helpers.ts';
 
 describe('tipd on the hub', () => {
@@ -43,6 +44,21 @@ describe('tipd on the hub', () => {
     expect(tipd.logs.every((l) => typeof l.time === 'string' && typeof l.level === 'string' && l.service === 'tipd')).toBe(true);
     expect(text).not.toContain(stack().tipd.adminToken);
     expect(text).not.toContain(fs.readFileSync(stack().tipd.macaroon).toString('base64').slice(0, 40));
+  });
+});
+
+describe("tipd's Node.js settings", () => {
+  it('started with them, it says nothing; started without them, it warns once, naming them', async () => {
+    const tuned = await startTipd();
+    const bare = await startTipd({}, undefined, []);
+    try {
+      const warnings = (t: TipdProcess) => t.logs.filter((l) => l.level === 'warn' && Array.isArray(l.nodeFlags));
+      expect(warnings(tuned)).toEqual([]);
+      expect(warnings(bare)).toHaveLength(1);
+      expect(warnings(bare)[0]!.nodeFlags).toEqual(nodeFlags);
+    } finally {
+      await Promise.all([tuned.stop(), bare.stop()]);
+    }
   });
 });
 

@@ -1,0 +1,25 @@
+// How tipd's Node.js process is started: every way of running tipd (npm start, the Dockerfile, the
+// regtest stack, the benchmarks) uses these, and a unit test checks that the first two agree.
+//
+// None of them is a limit: they make the garbage collector and malloc give memory back sooner.
+// A period close of a million flattrs allocates about 7 GB of short-lived objects while its live
+// heap stays near 30 MB. Without these settings its peak RSS is about 550 MiB, mostly garbage
+// that V8 had not yet needed to collect; with them it is about 255 MiB, at the same speed.
+// (A hard heap cap, `--max-old-space-size`, would do the same but could end a daemon whose live
+// heap grows, so tipd does not set one.)
+
+/** Node.js options, before the script. */
+export const nodeFlags = [
+  // The young generation: 2 × 16 MiB semi-spaces instead of V8's default 2 × 64 MiB on a machine
+  // with a few GB of memory. Short-lived objects die there just the same.
+  '--max-semi-space-size=16',
+  // The old generation is collected when it has grown by half since the last collection, instead
+  // of V8's default of up to 4×: the close's old generation is mostly garbage promoted in passing.
+  '--heap-growing-percent=50',
+] as const;
+
+/** Environment of the process: glibc's malloc keeps 2 arenas instead of up to 8 per core. */
+export const nodeEnv = { MALLOC_ARENA_MAX: '2' } as const;
+
+/** Whether this process was started with `nodeFlags`; tipd warns if not. */
+export const startedWithNodeFlags = (): boolean => nodeFlags.every((flag) => process.execArgv.includes(flag));
