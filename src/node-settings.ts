@@ -10,9 +10,9 @@
 
 /** Node.js options, before the script. */
 export const nodeFlags = [
-  // The young generation: 2 × 16 MiB semi-spaces instead of V8's default 2 × 64 MiB on a machine
-  // with a few GB of memory. Short-lived objects die there just the same.
-  '--max-semi-space-size=16',
+  // The young generation: 2 × 8 MiB semi-spaces instead of V8's default of 2 × 32 MiB on a
+  // machine with a few GB of memory. Short-lived objects die there just the same.
+  '--max-semi-space-size=8',
   // The old generation is collected when it has grown by half since the last collection, instead
   // of V8's default of up to 4×: the close's old generation is mostly garbage promoted in passing.
   '--heap-growing-percent=50',
