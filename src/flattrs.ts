@@ -344,7 +344,7 @@ export class Flattrs {
   #allocateOne(periodId: number, supporterId: string, things: FlattrRecord[], fresh: boolean, known: Known | undefined): Promise<void> {
     const marker = `alloc:${pad(periodId)}:${supporterId}`;
     const prefetch = [`acct:${supporterId}`, closeKey(periodId)];
-    for (const f of things) prefetch.push(...escrowReads(supporterId, f.handleKey, f === things[0]));
+    for (const f of things) escrowReads(supporterId, f.handleKey, f === things[0], prefetch);
     if (!fresh) prefetch.push(marker);
     const allocate = (tx: Tx, supporter: Supporter | undefined, balanceMsat: bigint, close: CloseRecord): void | Promise<void> => {
       const budgetMsat = supporter?.monthlyBudgetSat ? satToMsat(supporter.monthlyBudgetSat) : 0n;

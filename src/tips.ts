@@ -17,12 +17,14 @@ export interface HandleRecord {
   closing?: { periodId: number; amountMsat: string; allocations: number };
 }
 
-/** One supporter's contribution to an escrow, until it is paid out or refunded. */
+/**
+ * One supporter's contribution to an escrow, until it is paid out or refunded. Its transfer's id
+ * is in its key (`lot:<handle>:<transfer id>`); older lots also carry it here, unread.
+ */
 export interface Lot {
   supporterId: string;
   amountMsat: string;
   at: string;
-  transferId: string;
 }
 
 export interface TipView {
@@ -36,9 +38,12 @@ export interface TipView {
 /** Marks that a supporter has given to a handle (supporter first: a close reads them in ranges). */
 export const givenKey = (supporterId: string, handleKey: string) => `given:${supporterId}:${handleKey}`;
 
-/** What `intoEscrow` reads, for the ledger to fetch ahead (the supporter's balance once of many). */
-export const escrowReads = (supporterId: string, handleKey: string, withSupporterBalance = true) => {
-  const keys = [`bal:${accounts.escrow(handleKey)}`, `handle:${handleKey}`, givenKey(supporterId, handleKey)];
+/**
+ * What `intoEscrow` reads, for the ledger to fetch ahead (the supporter's balance once of many),
+ * added to `keys`.
+ */
+export const escrowReads = (supporterId: string, handleKey: string, withSupporterBalance = true, keys: string[] = []) => {
+  keys.push(`bal:${accounts.escrow(handleKey)}`, `handle:${handleKey}`, givenKey(supporterId, handleKey));
   if (withSupporterBalance) keys.push(`bal:${accounts.supporter(supporterId)}`);
   return keys;
 };
@@ -95,7 +100,7 @@ function book(tx: Tx, into: IntoEscrow, fromMsat: bigint, toMsat: bigint, stored
   tx.put(`handle:${handle.key}`, record);
   // A claimed handle's escrow belongs to its creator (paid out by keysend): no lots to return.
   if (!record.claimed) {
-    const lot: Lot = { supporterId, amountMsat: amountMsat.toString(), at: tx.nowIso, transferId: transfer.id };
+    const lot: Lot = { supporterId, amountMsat: amountMsat.toString(), at: tx.nowIso };
     tx.append(`lot:${handle.key}:${transfer.id}`, lot);
   }
   return transfer;

@@ -591,9 +591,11 @@ export class Ledger {
     for (const op of group) {
       const { known } = op.options;
       for (const key of keysOf(op)) {
-        if (this.#inMemory(key, writing)) continue;
-        // What the caller read is kept for this batch only; what the ledger read, in its caches.
+        // What the caller read is kept for this batch only, and is what the store holds unless
+        // the batch being written changes it (reads look there first); what the ledger read ahead
+        // goes to its caches, if they do not have it already.
         if (known && this.#stillValid(key, known.values, known.generation)) keep(reads, key, known.values.get(key));
+        else if (this.#inMemory(key, writing)) continue;
         else if (read && this.#stillValid(key, read, ahead!.generation)) keep(this.#caches, key, read.get(key));
         else missing.add(key);
       }
@@ -709,11 +711,11 @@ export class Ledger {
       // First, so that a record appended and deleted in the same batch stays deleted.
       const { appends } = prepared.staged;
       for (let i = 0; i < appends.length; i += 2) batch.put(appends[i] as string, appends[i + 1]);
-      for (const [account, value] of balances) batch.put(`bal:${account}`, value.toString());
-      for (const [key, value] of values) {
+      balances.forEach((value, account) => batch.put(`bal:${account}`, value.toString()));
+      values.forEach((value, key) => {
         if (value === deleted) batch.del(key);
         else batch.put(key, value);
-      }
+      });
       const { events } = prepared;
       for (let from = 0; from < events.length; from += eventsPerKeyMax) {
         const run = events.slice(from, from + eventsPerKeyMax);
@@ -739,10 +741,10 @@ export class Ledger {
       this.#recent.push({ generation: this.#generation, staged: batch.staged });
       if (this.#recent.length > recentMax) this.#recent.shift();
       this.#committedSeqs = batch.seqs;
-      for (const [account, value] of balances) this.#balances.set(account, value);
+      balances.forEach((value, account) => this.#balances.set(account, value));
       // Only what reads look at is kept to check values read ahead against.
       batch.staged.appends = [];
-      for (const [key, value] of values) this.#cache.update(key, value);
+      values.forEach((value, key) => this.#cache.update(key, value));
     }
     this.stats.batches += 1;
     this.stats.operations += batch.group.length;
