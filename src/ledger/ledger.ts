@@ -49,6 +49,12 @@ export interface Transfer {
 
 /** A transfer as stored (`hist:<supporter>:<id>` or `xfer:<id>`): a JSON array, the id being in the key. */
 type StoredTransfer = [kind: string, debit: Account, credit: Account, amountMsat: string, at: string, meta?: Record<string, string>];
+/**
+ * Transfers of one operation with consecutive ids that touch one supporter (a close's allocation
+ * shares), stored in that supporter's history as one value under the first one's id.
+ */
+type StoredRun = StoredTransfer[];
+const isRun = (stored: StoredTransfer | StoredRun): stored is StoredRun => Array.isArray(stored[0]);
 
 const encodeTransfer = (t: Transfer): StoredTransfer =>
   t.meta === undefined ? [t.kind, t.debit, t.credit, t.amountMsat.toString(), t.at] : [t.kind, t.debit, t.credit, t.amountMsat.toString(), t.at, t.meta];
@@ -112,6 +118,8 @@ export class Tx {
   readonly #balanceUndo: unknown[] = [];
   /** How many appends the batch had before this operation. */
   readonly #appendsBefore: number;
+  /** This operation's latest history entry per supporter: where it is in the appends, and its id. */
+  #histories: Map<Account, { at: number; id: bigint }> | undefined;
   /** Events emitted, numbered once the operation succeeds. */
   events: Omit<LedgerEvent, 'seq' | 'at'>[] | undefined;
   readonly now: Date;
@@ -200,16 +208,36 @@ export class Tx {
     }
     this.#setBalance(debit, from - amountMsat);
     this.#setBalance(credit, to + amountMsat);
-    const transfer: Transfer = { id: pad(this.#ledger.nextSeq('xfer')), kind, debit, credit, amountMsat, at: this.nowIso, meta };
-    // A transfer is stored in the history of each supporter it touches (one key, read newest
-    // first); one between other accounts only (system, pending) under its id.
+    const seq = this.#ledger.nextSeq('xfer');
+    const transfer: Transfer = { id: pad(seq), kind, debit, credit, amountMsat, at: this.nowIso, meta };
+    // A transfer is stored in the history of each supporter it touches (read newest first); one
+    // between other accounts only (system, pending) under its id.
     const stored = encodeTransfer(transfer);
     const debitIsSupporter = debit.startsWith('supporter:');
     const creditIsSupporter = credit.startsWith('supporter:');
-    if (debitIsSupporter) this.append(`hist:${debit}:${transfer.id}`, stored);
-    if (creditIsSupporter) this.append(`hist:${credit}:${transfer.id}`, stored);
+    if (debitIsSupporter) this.#appendHistory(debit, seq, transfer.id, stored);
+    if (creditIsSupporter) this.#appendHistory(credit, seq, transfer.id, stored);
     if (!debitIsSupporter && !creditIsSupporter) this.append(`xfer:${transfer.id}`, stored);
     return transfer;
+  }
+
+  /**
+   * Adds a transfer to a supporter's history: to the run this operation wrote just before it for
+   * that supporter (`StoredRun`) if it follows it, else under its own id. Runs stay within one
+   * operation, so a rollback (cutting the appends back) takes them back whole.
+   */
+  #appendHistory(account: Account, seq: bigint, id: string, stored: StoredTransfer): void {
+    const appends = this.#staged.appends;
+    const last = (this.#histories ??= new Map()).get(account);
+    if (last && last.id === seq - 1n) {
+      const value = appends[last.at + 1] as StoredTransfer | StoredRun;
+      if (isRun(value)) value.push(stored);
+      else appends[last.at + 1] = [value, stored];
+      last.id = seq;
+      return;
+    }
+    this.#histories.set(account, { at: appends.length, id: seq });
+    this.append(`hist:${account}:${id}`, stored);
   }
 
   emit(type: string, topics: string[], data: Record<string, unknown>): void {
@@ -450,8 +478,25 @@ export class Ledger {
   /** A supporter's transfers, newest first, `limit` at a time; `before` is the last id seen. */
   async history(account: Account, limit: number, before?: string): Promise<Transfer[]> {
     const prefix = `hist:${account}:`;
+    const transfers: Transfer[] = [];
+    // A run is keyed by its first id: every run with a transfer before `before` is in the range,
+    // and at most `limit` keys hold `limit` transfers.
     const entries = await this.#db.iterator({ gt: prefix, lt: before ? `${prefix}${before}` : prefixEnd(prefix), reverse: true, limit }).all();
-    return entries.map(([key, stored]) => decodeTransfer(key.slice(prefix.length), stored as StoredTransfer));
+    for (const [key, value] of entries) {
+      const stored = value as StoredTransfer | StoredRun;
+      const id = key.slice(prefix.length);
+      if (!isRun(stored)) {
+        transfers.push(decodeTransfer(id, stored));
+      } else {
+        const first = BigInt(id);
+        for (let i = stored.length - 1; i >= 0; i--) {
+          const runId = pad(first + BigInt(i));
+          if (before === undefined || runId < before) transfers.push(decodeTransfer(runId, stored[i]!));
+        }
+      }
+      if (transfers.length >= limit) break;
+    }
+    return transfers.slice(0, limit);
   }
 
   /** Committed balances summed by kind of account (supporter, escrow, pending, system). */

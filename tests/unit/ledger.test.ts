@@ -99,6 +99,47 @@ describe('the ledger', () => {
     expect(page2).toHaveLength(2);
   });
 
+  it('stores the transfers one operation makes for a supporter in a row under one key, and pages through them exactly', async () => {
+    await deposit(alice, 100_000n);
+    await deposit(bob, 100_000n);
+    // Like a close's shares: 1..7 from alice in a row, then 8 from bob, then 9 and 10 from alice.
+    await t.ledger.run(async (tx) => {
+      for (let i = 1; i <= 7; i++) await tx.transfer('allocation', alice, accounts.escrow(`h${i}`), BigInt(i));
+      await tx.transfer('allocation', bob, carolEscrow, 8n);
+      for (const i of [9, 10]) await tx.transfer('allocation', alice, carolEscrow, BigInt(i));
+    });
+    // One that fails after three transfers leaves none of them.
+    await expect(
+      t.ledger.run(async (tx) => {
+        for (let i = 0; i < 3; i++) await tx.transfer('allocation', alice, carolEscrow, 11n);
+        throw new Error('no');
+      }),
+    ).rejects.toThrow('no');
+    await t.ledger.run((tx) => tx.transfer('tip', alice, carolEscrow, 12n));
+
+    const newestFirst = [12n, 10n, 9n, 7n, 6n, 5n, 4n, 3n, 2n, 1n, 100_000n];
+    for (const limit of [1, 2, 3, 4, 20]) {
+      const seen: bigint[] = [];
+      const ids: string[] = [];
+      let before: string | undefined;
+      for (;;) {
+        const page = await t.ledger.history(alice, limit, before);
+        expect(page.length).toBeLessThanOrEqual(limit);
+        seen.push(...page.map((x) => x.amountMsat));
+        ids.push(...page.map((x) => x.id));
+        if (page.length < limit) break;
+        before = page.at(-1)!.id;
+      }
+      expect(seen, `pages of ${limit}`).toEqual(newestFirst);
+      expect(ids, `pages of ${limit}`).toEqual([...ids].sort().reverse());
+    }
+    const shares = (await t.ledger.history(alice, 20)).filter((x) => x.kind === 'allocation');
+    expect(shares.map((x) => x.credit)).toEqual([carolEscrow, carolEscrow, ...[7, 6, 5, 4, 3, 2, 1].map((i) => accounts.escrow(`h${i}`))]);
+    expect((await t.ledger.history(bob, 20)).map((x) => x.amountMsat)).toEqual([8n, 100_000n]);
+    // The deposit, the run of 7, the run of 2 and the tip: four keys for eleven transfers.
+    expect(await t.db.keys({ gt: `hist:${alice}:`, lt: `hist:${alice}:\xff` }).all()).toHaveLength(4);
+  });
+
   it('never lets a read from outside the writer put a stale balance in its cache', async () => {
     await deposit(alice, 10_000n);
     const ledger = await t.reopen();
