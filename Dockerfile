@@ -16,4 +16,4 @@ COPY regtest ./regtest
 RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 8470
-CMD ["node", "--max-semi-space-size=8", "--heap-growing-percent=50", "src/main.ts"]
+CMD ["node", "--max-semi-space-size=16", "--heap-growing-percent=50", "src/main.ts"]

@@ -13,8 +13,8 @@ import { Flattrs } from '../src/flattrs.ts';
 import { parseHandle } from '../src/handles.ts';
 import { Ledger } from '../src/ledger/ledger.ts';
 import { openStore } from '../src/ledger/store.ts';
-import { nodeEnv, nodeFlags } from '../src/node-settings.ts';
-import { fundedLedger, mib } from './fixtures.ts';
+import { nodeEnv } from '../src/node-settings.ts';
+import { benchNodeOptions, fundedLedger, mib } from './fixtures.ts';
 
 const supporterCount = Number(process.env.BENCH_SUPPORTERS ?? 100_000);
 const flattrsEach = 10;
@@ -64,8 +64,7 @@ if (process.argv[2] === 'close') {
   }
 
   const self = fileURLToPath(import.meta.url);
-  // Started as tipd is (src/node-settings.ts), unless BENCH_NODE_OPTIONS says otherwise.
-  const nodeOptions = process.env.BENCH_NODE_OPTIONS === undefined ? [...nodeFlags] : process.env.BENCH_NODE_OPTIONS.split(' ').filter(Boolean);
+  const nodeOptions = benchNodeOptions();
   try {
     const child = spawn(process.execPath, [...nodeOptions, self, 'close', dataDir], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...nodeEnv } });
     let out = '';

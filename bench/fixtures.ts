@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { accounts, Ledger } from '../src/ledger/ledger.ts';
 import { openStore } from '../src/ledger/store.ts';
+import { nodeFlags } from '../src/node-settings.ts';
 import { Supporters } from '../src/supporters.ts';
 
 export async function fundedLedger(supporterCount: number, balanceMsat: bigint, dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-bench-'))) {
@@ -21,3 +22,6 @@ export async function fundedLedger(supporterCount: number, balanceMsat: bigint, 
 }
 
 export const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
+
+/** Node.js options of the processes a bench starts (tipd, a close): tipd's own, unless BENCH_NODE_OPTIONS says otherwise. */
+export const benchNodeOptions = (): string[] => process.env.BENCH_NODE_OPTIONS === undefined ? [...nodeFlags] : process.env.BENCH_NODE_OPTIONS.split(' ').filter(Boolean);

@@ -8,8 +8,8 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { fundedLedger } from './fixtures.ts';
-import { nodeEnv, nodeFlags } from '../src/node-settings.ts';
+import { benchNodeOptions, fundedLedger } from './fixtures.ts';
+import { nodeEnv } from '../src/node-settings.ts';
 
 const durationSeconds = Number(process.env.BENCH_SECONDS ?? 15);
 const connectionCounts = (process.env.BENCH_CONNECTIONS ?? '100,500').split(',').map(Number);
@@ -27,14 +27,16 @@ const port = await new Promise<number>((resolve) => {
 });
 const url = `http://127.0.0.1:${port}`;
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const tipd = spawn(process.execPath, [...nodeFlags, path.join(root, 'src/main.ts')], {
+const nodeOptions = benchNodeOptions();
+const tipd = spawn(process.execPath, [...nodeOptions, path.join(root, 'src/main.ts')], {
   env: {
     ...nodeEnv,
     PATH: process.env.PATH,
     TIPD_NETWORK: 'regtest',
     TIPD_PORT: String(port),
     TIPD_DATA_DIR: dataDir,
-    TIPD_LOG_LEVEL: 'warn',
+    // No LND: its warnings about that would fill the output.
+    TIPD_LOG_LEVEL: 'error',
     TIPD_RATE_LIMIT_PER_MINUTE: '0',
     TIPD_ADMIN_TOKEN: adminToken,
     TIPD_LND_SOCKET: '127.0.0.1:9',
@@ -80,7 +82,7 @@ for (const connections of connectionCounts) {
   const ok = result['2xx'];
   const batches = after.batches - before.batches;
   console.log(`http, ${connections} connections: ${ok} tips in ${result.duration.toFixed(1)} s = ${Math.round(ok / result.duration)} tips/s (non-2xx: ${result.non2xx}, errors: ${result.errors})`);
-  console.log(`http, ${connections} connections: latency p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms; ${batches} ledger batches, ${((after.operations - before.operations) / batches).toFixed(0)} operations per batch, each fsynced`);
+  console.log(`http, ${connections} connections: latency p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms; ${batches} ledger batches, ${((after.operations - before.operations) / batches).toFixed(0)} operations per batch, each fsynced; tipd's node options: ${nodeOptions.join(' ') || 'none'}`);
 }
 tipd.kill('SIGTERM');
 await new Promise((resolve) => tipd.once('close', resolve));

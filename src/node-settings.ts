@@ -2,17 +2,21 @@
 // regtest stack, the benchmarks) uses these, and a unit test checks that the first two agree.
 //
 // None of them is a limit: they make the garbage collector and malloc give memory back sooner.
-// A period close of a million flattrs allocates about 7 GB of short-lived objects while its live
+// A period close of a million flattrs allocates about 6 GB of short-lived objects while its live
 // heap stays near 30 MB. Without these settings its peak RSS is about 550 MiB, mostly garbage
-// that V8 had not yet needed to collect; with them it is about 255 MiB, at the same speed.
+// that V8 had not yet needed to collect; with them it is about 250 MiB, at about the same speed.
+// They cost some HTTP throughput (bench/http.ts): about 10% with 100 connections and 15–20% with
+// 500, which left 5,400–7,100 tips/s in our runs on two cores.
 // (A hard heap cap, `--max-old-space-size`, would do the same but could end a daemon whose live
 // heap grows, so tipd does not set one.)
 
 /** Node.js options, before the script. */
 export const nodeFlags = [
-  // The young generation: 2 × 8 MiB semi-spaces instead of V8's default of 2 × 32 MiB on a
-  // machine with a few GB of memory. Short-lived objects die there just the same.
-  '--max-semi-space-size=8',
+  // The young generation: 2 × 16 MiB semi-spaces instead of V8's default of 2 × 32 MiB on a
+  // machine with a few GB of memory. Short-lived objects die there just the same. (2 × 8 MiB
+  // saves another 10–15 MiB in a close but costs about a fifth more of the HTTP throughput with
+  // 500 connections: with hundreds of requests in flight, their objects no longer die young.)
+  '--max-semi-space-size=16',
   // The old generation is collected when it has grown by half since the last collection, instead
   // of V8's default of up to 4×: the close's old generation is mostly garbage promoted in passing.
   '--heap-growing-percent=50',
