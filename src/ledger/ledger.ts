@@ -72,16 +72,15 @@ export interface LedgerEvent {
 
 const deleted = Symbol('deleted');
 /**
- * What a batch changes: values by key (or `deleted`), balances by account, and records written
- * once and never read back through the ledger (transfers, lots: `Tx.append`), as key, value, ….
+ * What a batch changes that reads go through: values by key (or `deleted`), balances by account.
+ * (Records written once, `Tx.append`, go straight into the batch's LevelDB batch.)
  */
 interface Staged {
   values: Map<string, unknown>;
   balances: Map<string, bigint>;
-  appends: unknown[];
 }
-const newStaged = (): Staged => ({ values: new Map(), balances: new Map(), appends: [] });
-const isEmpty = ({ values, balances, appends }: Staged) => values.size === 0 && balances.size === 0 && appends.length === 0;
+const newStaged = (): Staged => ({ values: new Map(), balances: new Map() });
+const isEmpty = ({ values, balances }: Staged) => values.size === 0 && balances.size === 0;
 /**
  * Committed values and balances that a batch's callers read themselves (`RunOptions.known`): for
  * that batch only, rather than in the ledger's caches, as they are mostly read once.
@@ -116,8 +115,8 @@ export class Tx {
   /** Pairs of (key, what the batch had staged for it before), newest last. */
   readonly #undo: unknown[] = [];
   readonly #balanceUndo: unknown[] = [];
-  /** How many appends the batch had before this operation. */
-  readonly #appendsBefore: number;
+  /** Records this operation writes once (`append`), as key, value, …: into the batch if it succeeds. */
+  readonly appends: unknown[] = [];
   /** This operation's latest history entry per supporter: where it is in the appends, and its id. */
   #histories: Map<Account, { at: number; id: bigint }> | undefined;
   /** Events emitted, numbered once the operation succeeds. */
@@ -133,7 +132,6 @@ export class Tx {
     this.#reads = reads;
     this.now = now;
     this.nowIso = nowIso;
-    this.#appendsBefore = staged.appends.length;
   }
 
   async get<T>(key: string): Promise<T | undefined> {
@@ -162,10 +160,12 @@ export class Tx {
   /**
    * Writes a record under a key that is new and written once, and that nothing reads back
    * through the ledger in the meantime (a transfer, a lot; it may be deleted later): cheaper than
-   * `put`, and not cached. Written before the batch's other changes.
+   * `put`, and not cached: once the operation has succeeded it goes into LevelDB's batch at
+   * once, so that it is not kept in memory until the batch is written. Written before the batch's
+   * other changes.
    */
   append(key: string, value: unknown): void {
-    this.#staged.appends.push(key, value);
+    this.appends.push(key, value);
   }
 
   #stage(key: string, value: unknown): void {
@@ -227,7 +227,7 @@ export class Tx {
    * operation, so a rollback (cutting the appends back) takes them back whole.
    */
   #appendHistory(account: Account, seq: bigint, id: string, stored: StoredTransfer): void {
-    const appends = this.#staged.appends;
+    const appends = this.appends;
     const last = (this.#histories ??= new Map()).get(account);
     if (last && last.id === seq - 1n) {
       const value = appends[last.at + 1] as StoredTransfer | StoredRun;
@@ -246,8 +246,8 @@ export class Tx {
 
   /** Takes back everything this operation staged (it failed). */
   rollback(): void {
-    const { values, balances, appends } = this.#staged;
-    appends.length = this.#appendsBefore;
+    const { values, balances } = this.#staged;
+    this.appends.length = 0;
     for (let i = this.#undo.length - 2; i >= 0; i -= 2) {
       const before = this.#undo[i + 1];
       if (before === absent) values.delete(this.#undo[i] as string);
@@ -355,7 +355,13 @@ interface Prepared {
   sync: boolean;
   /** The sequence numbers once this batch is on disk. */
   seqs: Map<string, bigint>;
+  /** LevelDB's batch, once an operation appended to it (see `Tx.append`). */
+  batch?: Batch;
+  /** Why the batch cannot be written (an append that could not be encoded): all of it fails. */
+  failure?: unknown;
 }
+
+type Batch = ReturnType<Store['batch']>;
 
 /** A batch whose write has started: `written` settles with its outcome, and never rejects. */
 interface Writing extends Prepared {
@@ -723,6 +729,7 @@ export class Ledger {
         }
         prepared.sync ||= op.options.sync === true;
         outcomes.push({ ok: true, value });
+        if (tx.appends.length > 0) this.#appendToBatch(prepared, tx.appends);
       } catch (error) {
         tx.rollback();
         outcomes.push({ ok: false, error });
@@ -730,6 +737,18 @@ export class Ledger {
     }
     prepared.seqs = new Map(this.#seqs);
     return prepared;
+  }
+
+  /** Puts a succeeded operation's appends into the batch's LevelDB batch. */
+  #appendToBatch(prepared: Prepared, appends: unknown[]): void {
+    if (prepared.failure !== undefined) return;
+    try {
+      const batch = (prepared.batch ??= this.#db.batch());
+      for (let i = 0; i < appends.length; i += 2) batch.put(appends[i] as string, appends[i + 1]);
+    } catch (error) {
+      // E.g. a value that cannot be encoded: nothing of this batch will be written.
+      prepared.failure = error;
+    }
   }
 
   /**
@@ -748,14 +767,14 @@ export class Ledger {
 
   #startWrite(prepared: Prepared): Writing {
     const { values, balances } = prepared.staged;
-    if (isEmpty(prepared.staged) && prepared.events.length === 0) return { ...prepared, written: Promise.resolve({ ok: true }) };
+    if (isEmpty(prepared.staged) && prepared.events.length === 0 && !prepared.batch && prepared.failure === undefined) return { ...prepared, written: Promise.resolve({ ok: true }) };
     for (const [name, value] of prepared.seqs) values.set(`seq:${name}`, value.toString());
+    // What operations appended is in the batch already: first, so that a record appended and
+    // deleted in the same batch stays deleted.
+    const batch = prepared.batch ?? this.#db.batch();
     let written: Writing['written'];
     try {
-      const batch = this.#db.batch();
-      // First, so that a record appended and deleted in the same batch stays deleted.
-      const { appends } = prepared.staged;
-      for (let i = 0; i < appends.length; i += 2) batch.put(appends[i] as string, appends[i + 1]);
+      if (prepared.failure !== undefined) throw prepared.failure;
       balances.forEach((value, account) => batch.put(`bal:${account}`, value.toString()));
       values.forEach((value, key) => {
         if (value === deleted) batch.del(key);
@@ -772,6 +791,7 @@ export class Ledger {
       );
     } catch (error) {
       // E.g. a value that cannot be encoded: nothing of this batch is written.
+      void batch.close();
       written = Promise.resolve({ ok: false, error });
     }
     return { ...prepared, written };
@@ -780,15 +800,13 @@ export class Ledger {
   /** A batch is on disk: the caches learn its values, its callers their results, listeners its events. */
   #committed(batch: Prepared): void {
     const { values, balances } = batch.staged;
-    if (!isEmpty(batch.staged) || batch.events.length > 0) {
+    if (!isEmpty(batch.staged) || batch.events.length > 0 || batch.batch) {
       // In the same synchronous step as the generation moves on: see #generation.
       this.#generation += 1;
       this.#recent.push({ generation: this.#generation, staged: batch.staged });
       if (this.#recent.length > recentMax) this.#recent.shift();
       this.#committedSeqs = batch.seqs;
       balances.forEach((value, account) => this.#balances.set(account, value));
-      // Only what reads look at is kept to check values read ahead against.
-      batch.staged.appends = [];
       values.forEach((value, key) => this.#cache.update(key, value));
     }
     this.stats.batches += 1;

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { accounts, Ledger, LedgerError, StoreFormatError, unread, type Account } from '../../src/ledger/ledger.ts';
+import { accounts, Ledger, LedgerError, StoreFormatError, unread, type Account, type Tx } from '../../src/ledger/ledger.ts';
 import { openStore, StoreLockedError } from '../../src/ledger/store.ts';
 import { tempLedger } from './ledger-helpers.ts';
 
@@ -48,6 +48,30 @@ describe('the ledger', () => {
   it('refuses amounts that are not positive, as a programming error', async () => {
     await expect(t.ledger.run((tx) => tx.transfer('tip', alice, carolEscrow, 0n))).rejects.toThrow(/must be positive/);
     await expect(t.ledger.run((tx) => tx.transfer('tip', alice, alice, 1n))).rejects.toThrow(/to itself/);
+  });
+
+  it.each([
+    ['appends', (tx: Tx) => tx.append('rec:bad', { amount: 1n })],
+    ['puts', (tx: Tx) => tx.put('val:bad', { amount: 1n })],
+  ])('fails a whole batch, and writes none of it, when an operation %s a value that cannot be stored', async (_, writeBad) => {
+    await deposit(alice, 10_000n);
+    // The first operation holds the writer (it reads), so the next two share one batch.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const first = t.ledger.run(async () => held);
+    const tip = t.ledger.run((tx) => tx.transfer('tip', alice, carolEscrow, 1_000n));
+    const bad = t.ledger.run((tx) => writeBad(tx));
+    release();
+    await first;
+    await expect(tip).rejects.toThrow(/BigInt/);
+    await expect(bad).rejects.toThrow(/BigInt/);
+    const reopened = await t.reopen();
+    expect(await reopened.balance(alice)).toBe(10_000n);
+    expect(await reopened.history(alice, 10)).toHaveLength(1);
+    expect(await t.db.get('rec:bad')).toBeUndefined();
+    // The writer goes on.
+    await reopened.run((tx) => tx.transfer('tip', alice, carolEscrow, 1_000n));
+    expect(await reopened.balance(alice)).toBe(9_000n);
   });
 
   it('applies an idempotency key once, returns the first result to a retry, and refuses it for another request', async () => {
