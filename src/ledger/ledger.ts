@@ -384,7 +384,8 @@ export class Ledger {
   readonly #caches: { values: Generations<unknown>; balances: Generations<bigint> };
   /**
    * Counts committed batches. A read that started before a commit may return what that commit
-   * replaced: it is then not cached, so the caches only ever hold what is on disk now.
+   * replaced: it is then not cached (see #current), so the caches only ever hold what is on disk
+   * now.
    */
   #generation = 0;
   /** What the last few committed batches wrote, by generation: to check values read ahead. */
@@ -448,7 +449,8 @@ export class Ledger {
     if (cached !== unread) return cached;
     const generation = this.#generation;
     const value = await this.#db.get(key);
-    if (generation === this.#generation) this.#cache.set(key, value === undefined ? deleted : value);
+    // A key found absent may have been appended since (appends are not tracked by #current).
+    if (value === undefined ? generation === this.#generation : this.#current(key, generation)) this.#cache.set(key, value === undefined ? deleted : value);
     return value as T | undefined;
   }
 
@@ -466,7 +468,7 @@ export class Ledger {
     const generation = this.#generation;
     const stored = await this.#db.get(`bal:${account}`);
     const value = stored === undefined ? 0n : BigInt(stored as string);
-    if (generation === this.#generation) this.#balances.set(account, value);
+    if (this.#current(`bal:${account}`, generation)) this.#balances.set(account, value);
     return value;
   }
 
@@ -659,7 +661,16 @@ export class Ledger {
 
   /** Whether `values`, read at `generation`, has `key` and no batch committed since has changed it. */
   #stillValid(key: string, values: Map<string, unknown>, generation: number): boolean {
-    return values.has(key) && this.#generation - generation <= this.#recent.length && this.#unchangedSince(key, generation);
+    return values.has(key) && this.#current(key, generation);
+  }
+
+  /**
+   * Whether what the store held for `key` (or `bal:<account>`) at `generation` is still what is
+   * committed: no batch committed since changed it, as far as the last few commits tell. Under
+   * load batches commit every few milliseconds, so a read rarely ends in the generation it began.
+   */
+  #current(key: string, generation: number): boolean {
+    return this.#generation - generation <= this.#recent.length && this.#unchangedSince(key, generation);
   }
 
   /** Whether the committed (or `writing`) value of `key`, or `bal:<account>`, is in memory. */

@@ -191,6 +191,40 @@ describe('the ledger', () => {
     expect(await ledger.sumOfBalances()).toBe(0n);
   });
 
+  it('keeps a read from outside the writer that commits of other keys overtook, but not an absent key', async () => {
+    await deposit(alice, 10_000n);
+    await t.ledger.run((tx) => tx.put('tok:a', 'alice'));
+    const ledger = await t.reopen();
+    const db = t.db as unknown as { get: (...args: unknown[]) => Promise<unknown> };
+    const realGet = db.get.bind(db);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let holding = true;
+    const reads: unknown[] = [];
+    db.get = async (...args: unknown[]) => {
+      const key = args[0] as string;
+      if (key.startsWith('tok:')) reads.push(key);
+      const value = await realGet(...args);
+      if (holding && key.startsWith('tok:')) await gate;
+      return value;
+    };
+
+    // Both read from disk, then wait while two batches that change neither commit.
+    const present = ledger.read('tok:a');
+    const absent = ledger.read('tok:b');
+    await ledger.run((tx) => tx.transfer('tip', alice, carolEscrow, 1_000n));
+    await ledger.run((tx) => tx.transfer('tip', alice, carolEscrow, 1_000n));
+    holding = false;
+    release();
+    expect(await present).toBe('alice');
+    expect(await absent).toBeUndefined();
+    reads.length = 0;
+    expect(await ledger.read('tok:a')).toBe('alice');
+    expect(await ledger.read('tok:b')).toBeUndefined();
+    // The present one was kept; the absent one is read again (it might have been appended meanwhile).
+    expect(reads).toEqual(['tok:b']);
+  });
+
   it('fails a batch run on top of one that could not be written, and keeps neither in memory', async () => {
     const first = await deposit(alice, 10_000n);
     // One operation per batch, so that the second runs while the first is being written.
