@@ -21,6 +21,34 @@ afterEach(async () => {
   await t.dispose();
 });
 
+/**
+ * Makes the store's point reads of the keys `pick` picks (asked once per read) wait, once read,
+ * until `release()`; `reads` lists those keys as they are read. The store itself is real.
+ */
+function holdGets(pick: (key: string) => boolean) {
+  const db = t.db as unknown as { get: (...args: unknown[]) => Promise<unknown> };
+  const realGet = db.get.bind(db);
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let released = false;
+  const reads: string[] = [];
+  db.get = async (...args: unknown[]) => {
+    const key = args[0] as string;
+    const picked = pick(key);
+    if (picked) reads.push(key);
+    const value = await realGet(...args);
+    if (picked && !released) await gate;
+    return value;
+  };
+  return {
+    reads,
+    release() {
+      released = true;
+      release();
+    },
+  };
+}
+
 const deposit = (account: Account, msat: bigint) => t.ledger.run((tx) => tx.transfer('deposit', accounts.deposits, account, msat), { sync: true });
 
 describe('the ledger', () => {
@@ -167,24 +195,16 @@ describe('the ledger', () => {
   it('never lets a read from outside the writer put a stale balance in its cache', async () => {
     await deposit(alice, 10_000n);
     const ledger = await t.reopen();
-    // Hold the next LevelDB read after it has read, until released (the store itself is real).
-    const db = t.db as unknown as { get: (...args: unknown[]) => Promise<unknown> };
-    const realGet = db.get.bind(db);
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let holdNext = true;
-    db.get = async (...args: unknown[]) => {
-      const value = await realGet(...args);
-      if (holdNext) {
-        holdNext = false;
-        await gate;
-      }
-      return value;
-    };
+    let first = true;
+    const held = holdGets(() => {
+      const hold = first;
+      first = false;
+      return hold;
+    });
 
     const slowRead = ledger.balance(carolEscrow); // reads 0 from disk, then waits
     await ledger.run((tx) => tx.transfer('tip', alice, carolEscrow, 1_000n)); // commits 1,000
-    release();
+    held.release();
     expect(await slowRead).toBe(0n);
     await ledger.run((tx) => tx.transfer('tip', alice, carolEscrow, 1_000n));
     expect(await ledger.balance(carolEscrow)).toBe(2_000n);
@@ -195,34 +215,21 @@ describe('the ledger', () => {
     await deposit(alice, 10_000n);
     await t.ledger.run((tx) => tx.put('tok:a', 'alice'));
     const ledger = await t.reopen();
-    const db = t.db as unknown as { get: (...args: unknown[]) => Promise<unknown> };
-    const realGet = db.get.bind(db);
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let holding = true;
-    const reads: unknown[] = [];
-    db.get = async (...args: unknown[]) => {
-      const key = args[0] as string;
-      if (key.startsWith('tok:')) reads.push(key);
-      const value = await realGet(...args);
-      if (holding && key.startsWith('tok:')) await gate;
-      return value;
-    };
+    const held = holdGets((key) => key.startsWith('tok:'));
 
     // Both read from disk, then wait while two batches that change neither commit.
     const present = ledger.read('tok:a');
     const absent = ledger.read('tok:b');
     await ledger.run((tx) => tx.transfer('tip', alice, carolEscrow, 1_000n));
     await ledger.run((tx) => tx.transfer('tip', alice, carolEscrow, 1_000n));
-    holding = false;
-    release();
+    held.release();
     expect(await present).toBe('alice');
     expect(await absent).toBeUndefined();
-    reads.length = 0;
+    held.reads.length = 0;
     expect(await ledger.read('tok:a')).toBe('alice');
     expect(await ledger.read('tok:b')).toBeUndefined();
     // The present one was kept; the absent one is read again (it might have been appended meanwhile).
-    expect(reads).toEqual(['tok:b']);
+    expect(held.reads).toEqual(['tok:b']);
   });
 
   it('fails a batch run on top of one that could not be written, and keeps neither in memory', async () => {
