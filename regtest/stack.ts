@@ -256,8 +256,8 @@ export async function up({ dataDir, portOffset }: StackOptions, log: Log = stder
   fs.chmodSync(tipdMacaroon, 0o600);
 
   // Only what tipd needs: a TIPD_* variable of the caller's must not reach the stack's tipd.
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...tipdEnv(stack, stack.nodes.hub, tipdMacaroon, ports.tipd, tipdDir) };
-  startDaemon(dataDir, 'tipd', process.execPath, [...nodeFlags, path.join(repoRoot, 'src/main.ts')], { ...env, ...nodeEnv });
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, ...nodeEnv, ...tipdEnv(stack, stack.nodes.hub, tipdMacaroon, ports.tipd, tipdDir) };
+  startDaemon(dataDir, 'tipd', process.execPath, [...nodeFlags, path.join(repoRoot, 'src/main.ts')], env);
   await waitFor('tipd to report healthy', async () => {
     assertRunning(dataDir, 'tipd');
     const res = await fetch(`${stack.tipd.url}/healthz`, { signal: AbortSignal.timeout(5_000) });

@@ -159,7 +159,8 @@ export class Tx {
 
   /**
    * Writes a record under a key that is new and written once, and that nothing reads back
-   * through the ledger in the meantime (a transfer, a lot; it may be deleted later): cheaper than
+   * through the ledger in the meantime nor names to be read ahead (a transfer, a lot; it may be
+   * deleted later): cheaper than
    * `put`, and not cached: once the operation has succeeded it goes into LevelDB's batch at
    * once, so that it is not kept in memory until the batch is written. Written before the batch's
    * other changes.
@@ -224,7 +225,7 @@ export class Tx {
   /**
    * Adds a transfer to a supporter's history: to the run this operation wrote just before it for
    * that supporter (`StoredRun`) if it follows it, else under its own id. Runs stay within one
-   * operation, so a rollback (cutting the appends back) takes them back whole.
+   * operation: a rollback drops them with the rest of its appends.
    */
   #appendHistory(account: Account, seq: bigint, id: string, stored: StoredTransfer): void {
     const appends = this.appends;
@@ -588,8 +589,8 @@ export class Ledger {
           // A batch on disk was answered at once (see #write); one that failed takes the next down.
           const outcome = await writing.written;
           if (!outcome.ok) {
-            this.#failed(writing.group, outcome.error);
-            if (next) this.#failed(next.group, new Error('an earlier batch this one depends on could not be written', { cause: outcome.error }));
+            this.#failed(writing, outcome.error);
+            if (next) this.#failed(next, new Error('an earlier batch this one depends on could not be written', { cause: outcome.error }));
             next = undefined;
           }
           writing = undefined;
@@ -601,8 +602,9 @@ export class Ledger {
       // A bug of the writer itself: every caller it holds gets the error rather than waiting
       // forever, and the error goes on, loudly (an unhandled rejection ends the process).
       const outcome = await writing?.written;
-      if (writing && outcome && !outcome.ok) this.#failed(writing.group, outcome.error);
-      this.#failed([...(next?.group ?? []), ...group, ...this.#queue.splice(0)], error);
+      if (writing && outcome && !outcome.ok) this.#failed(writing, outcome.error);
+      if (next) this.#failed(next, error);
+      this.#failed({ group: [...group, ...this.#queue.splice(0)] }, error);
       throw error;
     } finally {
       this.#draining = undefined;
@@ -802,7 +804,7 @@ export class Ledger {
       );
     } catch (error) {
       // E.g. a value that cannot be encoded: nothing of this batch is written.
-      void batch.close();
+      batch.close().catch(() => {});
       written = Promise.resolve({ ok: false, error });
     }
     return { ...prepared, written };
@@ -842,9 +844,11 @@ export class Ledger {
   }
 
   /** A batch is not on disk: every operation of it fails, and numbering goes on from what is. */
-  #failed(group: Queued[], error: unknown): void {
+  #failed({ group, batch }: { group: Queued[]; batch?: Batch | undefined }, error: unknown): void {
     this.#seqs = new Map(this.#committedSeqs);
     for (const op of group) op.reject(error);
+    // A LevelDB batch never written (a write closes its own).
+    batch?.close().catch(() => {});
   }
 }
 
