@@ -54,6 +54,8 @@ type StoredTransfer = [kind: string, debit: Account, credit: Account, amountMsat
  * shares), stored in that supporter's history as one value under the first one's id.
  */
 type StoredRun = StoredTransfer[];
+/** Most transfers in a run: a page of history reads at most this many more than it returns. */
+const historyRunMax = 100;
 const isRun = (stored: StoredTransfer | StoredRun): stored is StoredRun => Array.isArray(stored[0]);
 
 const encodeTransfer = (t: Transfer): StoredTransfer =>
@@ -118,7 +120,7 @@ export class Tx {
   /** Records this operation writes once (`append`), as key, value, …: into the batch if it succeeds. */
   readonly appends: unknown[] = [];
   /** This operation's latest history entry per supporter: where it is in the appends, and its id. */
-  #histories: Map<Account, { at: number; id: bigint }> | undefined;
+  #histories: Map<Account, { at: number; id: bigint; length: number }> | undefined;
   /** Events emitted, numbered once the operation succeeds. */
   events: Omit<LedgerEvent, 'seq' | 'at'>[] | undefined;
   readonly now: Date;
@@ -230,14 +232,15 @@ export class Tx {
   #appendHistory(account: Account, seq: bigint, id: string, stored: StoredTransfer): void {
     const appends = this.appends;
     const last = (this.#histories ??= new Map()).get(account);
-    if (last && last.id === seq - 1n) {
+    if (last && last.id === seq - 1n && last.length < historyRunMax) {
       const value = appends[last.at + 1] as StoredTransfer | StoredRun;
       if (isRun(value)) value.push(stored);
       else appends[last.at + 1] = [value, stored];
       last.id = seq;
+      last.length += 1;
       return;
     }
-    this.#histories.set(account, { at: appends.length, id: seq });
+    this.#histories.set(account, { at: appends.length, id: seq, length: 1 });
     this.append(`hist:${account}:${id}`, stored);
   }
 
@@ -782,12 +785,12 @@ export class Ledger {
     const { values, balances } = prepared.staged;
     if (isEmpty(prepared.staged) && prepared.events.length === 0 && !prepared.batch && prepared.failure === undefined) return { ...prepared, written: Promise.resolve({ ok: true }) };
     for (const [name, value] of prepared.seqs) values.set(`seq:${name}`, value.toString());
-    // What operations appended is in the batch already: first, so that a record appended and
-    // deleted in the same batch stays deleted.
-    const batch = prepared.batch ?? this.#db.batch();
     let written: Writing['written'];
     try {
       if (prepared.failure !== undefined) throw prepared.failure;
+      // What operations appended is in the batch already: first, so that a record appended and
+      // deleted in the same batch stays deleted.
+      const batch = (prepared.batch ??= this.#db.batch());
       balances.forEach((value, account) => batch.put(`bal:${account}`, value.toString()));
       values.forEach((value, key) => {
         if (value === deleted) batch.del(key);
@@ -803,8 +806,9 @@ export class Ledger {
         (error: unknown) => ({ ok: false as const, error }),
       );
     } catch (error) {
-      // E.g. a value that cannot be encoded: nothing of this batch is written.
-      batch.close().catch(() => {});
+      // E.g. a value that cannot be encoded, or a store that is not open: nothing of this batch
+      // is written.
+      prepared.batch?.close().catch(() => {});
       written = Promise.resolve({ ok: false, error });
     }
     return { ...prepared, written };
@@ -854,16 +858,20 @@ export class Ledger {
 
 /**
  * What the stored keys mean changes with tipd's versions: `meta:format` says which layout a store
- * has. A new store gets the current one; a store of another layout is refused (tipd has no
- * migrations yet), rather than read wrong.
+ * has. A new store gets the current one; a store of format 2 is marked 3 at once (3 only added
+ * history runs, so there is nothing to rewrite, but a tipd that reads 2 must no longer open it);
+ * a store of another layout is refused rather than read wrong.
  */
-export const storeFormat = 2;
+export const storeFormat = 3;
+/** Formats this tipd opens as they are (and marks with `storeFormat`). */
+const upgradableFormats: unknown[] = [2];
 
 export class StoreFormatError extends Error {}
 
 async function checkFormat(db: Store): Promise<void> {
   const format = await db.get('meta:format');
   if (format === storeFormat) return;
+  if (upgradableFormats.includes(format)) return db.put('meta:format', storeFormat, { sync: true });
   if (format === undefined) {
     const [anyKey] = await db.keys({ limit: 1 }).all();
     if (anyKey === undefined) return db.put('meta:format', storeFormat, { sync: true });

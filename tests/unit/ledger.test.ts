@@ -93,13 +93,12 @@ describe('the ledger', () => {
     await first;
     await expect(tip).rejects.toThrow(/BigInt/);
     await expect(bad).rejects.toThrow(/BigInt/);
+    // The writer goes on, and nothing of the failed batch is on disk.
+    await t.ledger.run((tx) => tx.transfer('tip', alice, carolEscrow, 1_000n));
     const reopened = await t.reopen();
-    expect(await reopened.balance(alice)).toBe(10_000n);
-    expect(await reopened.history(alice, 10)).toHaveLength(1);
-    expect(await t.db.get('rec:bad')).toBeUndefined();
-    // The writer goes on.
-    await reopened.run((tx) => tx.transfer('tip', alice, carolEscrow, 1_000n));
     expect(await reopened.balance(alice)).toBe(9_000n);
+    expect(await reopened.balance(carolEscrow)).toBe(1_000n);
+    expect(await reopened.history(alice, 10)).toHaveLength(2);
   });
 
   it('applies an idempotency key once, returns the first result to a retry, and refuses it for another request', async () => {
@@ -190,6 +189,29 @@ describe('the ledger', () => {
     expect((await t.ledger.history(bob, 20)).map((x) => x.amountMsat)).toEqual([8n, 100_000n]);
     // The deposit, the run of 7, the run of 2 and the tip: four keys for eleven transfers.
     expect(await t.db.keys({ gt: `hist:${alice}:`, lt: `hist:${alice}:\xff` }).all()).toHaveLength(4);
+  });
+
+  it('fails operations, and only them, when its store was closed under it', async () => {
+    await t.db.close();
+    // Were the error to escape the writer, it would be an unhandled rejection, which fails this run.
+    await expect(t.ledger.run((tx) => tx.put('k', 1))).rejects.toThrow(/not open/);
+    await expect(t.ledger.run((tx) => tx.append('r', 1))).rejects.toThrow(/not open/);
+  });
+
+  it('cuts a long run of one operation into keys of at most 100 transfers', async () => {
+    await deposit(alice, 100_000n);
+    await t.ledger.run(async (tx) => {
+      for (let i = 1; i <= 250; i++) await tx.transfer('allocation', alice, carolEscrow, BigInt(i));
+    });
+    expect(await t.db.keys({ gt: `hist:${alice}:`, lt: `hist:${alice}:\xff` }).all()).toHaveLength(4);
+    const seen: bigint[] = [];
+    for (let before: string | undefined; ; ) {
+      const page = await t.ledger.history(alice, 30, before);
+      seen.push(...page.map((x) => x.amountMsat));
+      if (page.length < 30) break;
+      before = page.at(-1)!.id;
+    }
+    expect(seen).toEqual([...Array.from({ length: 250 }, (_, i) => BigInt(250 - i)), 100_000n]);
   });
 
   it('never lets a read from outside the writer put a stale balance in its cache', async () => {
@@ -356,6 +378,11 @@ describe('the ledger', () => {
       await expect(Ledger.open(old)).rejects.toThrow(/format 1\).*new TIPD_DATA_DIR/);
       await old.put('meta:format', 99);
       await expect(Ledger.open(old)).rejects.toBeInstanceOf(StoreFormatError);
+      // Format 2 differs only by having no history runs: opened, and marked 3 so that a tipd that
+      // reads 2 no longer opens it.
+      await old.put('meta:format', 2);
+      await Ledger.open(old);
+      expect(await old.get('meta:format')).toBe(3);
     } finally {
       await old.close();
       fs.rmSync(dir, { recursive: true, force: true });
