@@ -120,7 +120,7 @@ export class Tx {
   /** Records this operation writes once (`append`), as key, value, …: into the batch if it succeeds. */
   readonly appends: unknown[] = [];
   /** This operation's latest history entry per supporter: where it is in the appends, and its id. */
-  #histories: Map<Account, { at: number; id: bigint; length: number }> | undefined;
+  #histories: Map<Account, { at: number; id: bigint }> | undefined;
   /** Events emitted, numbered once the operation succeeds. */
   events: Omit<LedgerEvent, 'seq' | 'at'>[] | undefined;
   readonly now: Date;
@@ -232,15 +232,14 @@ export class Tx {
   #appendHistory(account: Account, seq: bigint, id: string, stored: StoredTransfer): void {
     const appends = this.appends;
     const last = (this.#histories ??= new Map()).get(account);
-    if (last && last.id === seq - 1n && last.length < historyRunMax) {
-      const value = appends[last.at + 1] as StoredTransfer | StoredRun;
+    const value = last && (appends[last.at + 1] as StoredTransfer | StoredRun);
+    if (last && value && last.id === seq - 1n && (!isRun(value) || value.length < historyRunMax)) {
       if (isRun(value)) value.push(stored);
       else appends[last.at + 1] = [value, stored];
       last.id = seq;
-      last.length += 1;
       return;
     }
-    this.#histories.set(account, { at: appends.length, id: seq, length: 1 });
+    this.#histories.set(account, { at: appends.length, id: seq });
     this.append(`hist:${account}:${id}`, stored);
   }
 
