@@ -13,13 +13,16 @@ const handles = Array.from({ length: 500 }, (_, i) => parseHandle(`creator_${i}`
 
 const before = { ...ledger.stats };
 const started = process.hrtime.bigint();
-for (let i = 0; i < tipCount; i += concurrency) {
-  await Promise.all(
-    Array.from({ length: concurrency }, (_, j) =>
-      tips.tip({ supporterId: supporters[(i + j) % supporters.length]!.id, handle: handles[(i + j) % handles.length]!, amountMsat: 1_000n, tweetId: null }),
-    ),
-  );
-}
+// A closed loop, as a load generator runs one: each of `concurrency` clients sends its next tip as
+// soon as its last one is answered, so the writer always has work queued.
+let sent = 0;
+const client = async () => {
+  while (sent < tipCount) {
+    const i = sent++;
+    await tips.tip({ supporterId: supporters[i % supporters.length]!.id, handle: handles[i % handles.length]!, amountMsat: 1_000n, tweetId: null });
+  }
+};
+await Promise.all(Array.from({ length: concurrency }, client));
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 const batches = ledger.stats.batches - before.batches;
 console.log(`ledger: ${tipCount} tips in ${seconds.toFixed(2)} s = ${Math.round(tipCount / seconds)} tips/s`);
