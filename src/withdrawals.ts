@@ -10,6 +10,7 @@ import { accounts, type Ledger, type Tx } from './ledger/ledger.ts';
 import { prefixEnd } from './ledger/store.ts';
 import { decodeInvoice, invoiceNetworkOf, type DecodedInvoice } from './ln/bolt11.ts';
 import type { Lnd, PaymentState } from './ln/lnd.ts';
+import { reconcilePending } from './ln/pending.ts';
 import type { Logger } from './log.ts';
 import { crashPoint } from './crash.ts';
 import { feeCap } from './money.ts';
@@ -82,13 +83,6 @@ export interface WithdrawalOptions {
 }
 
 const pendingAccount = (id: string) => accounts.pending(`withdrawal:${id}`);
-
-/**
- * LND records a payment before its first HTLC, so a payment it does not know was never sent;
- * but a request still on its way to LND is not known yet either. Only a withdrawal this old,
- * and not being sent by this process, is taken as never sent.
- */
-const neverSentAfterMs = 60_000;
 
 export class Withdrawals {
   readonly #ledger: Ledger;
@@ -215,20 +209,7 @@ export class Withdrawals {
     const pending = ((await this.#ledger.db.getMany(ids.map((id) => `wd:${id}`))) as (WithdrawalRecord | undefined)[]).filter(
       (record): record is WithdrawalRecord => record?.state === 'pending',
     );
-    for (const record of pending) {
-      if (this.#sending.has(record.id)) continue;
-      // One withdrawal that cannot be settled now must not hold up the others.
-      try {
-        const found = await this.#lnd.getPayment(record.paymentHash);
-        if (found) {
-          await this.#settle(record.id, found);
-        } else if (Date.now() - Date.parse(record.createdAt) > neverSentAfterMs) {
-          await this.#settle(record.id, { state: 'failed', paymentHash: record.paymentHash, reason: 'never sent (tipd stopped before paying)' });
-        }
-      } catch (err) {
-        this.#log.error({ err, withdrawal: record.id }, 'could not settle a pending withdrawal; will try again');
-      }
-    }
+    await reconcilePending(pending, { lnd: this.#lnd, sending: this.#sending, now: new Date(), settle: (id, state) => this.#settle(id, state), log: this.#log, what: 'withdrawal' });
   }
 
   start(): void {

@@ -10,6 +10,7 @@ import { crashPoint } from '../crash.ts';
 import { accounts, type Ledger, type LedgerEvent, type Tx } from '../ledger/ledger.ts';
 import { prefixEnd } from '../ledger/store.ts';
 import type { Lnd, PaymentState } from '../ln/lnd.ts';
+import { reconcilePending } from '../ln/pending.ts';
 import type { Logger } from '../log.ts';
 import { feeCap, formatMsat } from '../money.ts';
 import { repeat } from '../repeat.ts';
@@ -67,12 +68,6 @@ export function payoutSplit(escrowMsat: bigint, feeBaseMsat: bigint, feePpm: big
   return amountMsat > 0n ? { amountMsat, feeCapMsat: cap(amountMsat) } : undefined;
 }
 
-/**
- * LND records a payment before its first HTLC, so one it does not know was never sent; but a call
- * still on its way to LND is not known yet either. Only a payout this old, not being sent by this
- * process, is taken as never sent.
- */
-const neverSentAfterMs = 60_000;
 const pendingAccount = (id: string) => accounts.pending(`payout:${id}`);
 
 export class Payouts {
@@ -279,21 +274,10 @@ export class Payouts {
   /** Looks every pending payout up by hash and books LND's answer; at start and periodically. */
   async reconcile(): Promise<void> {
     const open = (await this.#ledger.db.values({ gt: 'payoutopen:', lt: prefixEnd('payoutopen:') }).all()) as string[];
-    for (const id of open) {
-      if (this.#sending.has(id)) continue;
-      const record = await this.#ledger.read<PayoutRecord>(`payout:${id}`);
-      if (!record || record.state !== 'pending') continue;
-      // One payout that cannot be settled now must not hold up the others.
-      try {
-        const found = await this.#lnd.getPayment(record.paymentHash);
-        if (found) await this.#settle(id, found);
-        else if (this.#now().getTime() - Date.parse(record.createdAt) > neverSentAfterMs) {
-          await this.#settle(id, { state: 'failed', paymentHash: record.paymentHash, reason: 'never sent (tipd stopped before paying)' });
-        }
-      } catch (err) {
-        this.#log.error({ err, payout: id }, 'could not settle a pending payout; will try again');
-      }
-    }
+    const pending = ((await this.#ledger.db.getMany(open.map((id) => `payout:${id}`))) as (PayoutRecord | undefined)[]).filter(
+      (record): record is PayoutRecord => record?.state === 'pending',
+    );
+    await reconcilePending(pending, { lnd: this.#lnd, sending: this.#sending, now: this.#now(), settle: (id, state) => this.#settle(id, state), log: this.#log, what: 'payout' });
   }
 
   /** Kicks every bound handle once (pages of bindings), and wakes handles waiting to retry. */
