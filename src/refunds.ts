@@ -1,13 +1,14 @@
 // Unclaimed tips go home. Escrow holds each supporter's sats as lots, oldest first; a lot of a
 // handle nobody claimed, older than the return time (default 180 days, Flattr's six months), is
 // moved back to the supporter it came from, exactly, and each supporter is told a week before.
-// Each lot is returned in one ledger operation that deletes it, so none is returned twice.
+// The lots a handle got in one ledger batch are stored together and come of age together: they
+// are returned in one ledger operation that deletes them, so none is returned twice.
 import { accounts, type Ledger } from './ledger/ledger.ts';
 import { prefixEnd } from './ledger/store.ts';
 import type { Logger } from './log.ts';
 import { formatMsat } from './money.ts';
 import { repeat } from './repeat.ts';
-import type { HandleRecord, Lot } from './tips.ts';
+import { lotsOf, type HandleRecord, type StoredLotEntry } from './tips.ts';
 
 export interface RefundOptions {
   returnAfterMs: number;
@@ -20,7 +21,7 @@ export interface RefundOptions {
 const dayMs = 24 * 3600 * 1000;
 export const defaultRefundOptions: RefundOptions = { returnAfterMs: 180 * dayMs, warnBeforeMs: 7 * dayMs, intervalMs: 3600_000 };
 
-/** Handles read, and lots handled, per pass: bounds memory however large the escrow is. */
+/** Handles read, and runs of lots handled, per pass: bounds memory however large the escrow is. */
 const passSize = 1_000;
 
 export class Refunds {
@@ -49,13 +50,13 @@ export class Refunds {
     let warned = 0;
     let returned = 0;
     let returnedMsat = 0n;
-    let work: Promise<{ kind: 'returned'; amountMsat: bigint } | { kind: 'warned' } | { kind: 'none' }>[] = [];
+    let work: Promise<{ kind: 'returned'; lots: number; amountMsat: bigint } | { kind: 'warned'; lots: number } | { kind: 'none' }>[] = [];
     const settle = async () => {
       for (const o of await Promise.all(work)) {
         if (o.kind === 'returned') {
-          returned += 1;
+          returned += o.lots;
           returnedMsat += o.amountMsat;
-        } else if (o.kind === 'warned') warned += 1;
+        } else if (o.kind === 'warned') warned += o.lots;
       }
       work = [];
     };
@@ -66,14 +67,13 @@ export class Refunds {
       for (const [, value] of handles) {
         const handle = value as HandleRecord;
         const prefix = `lot:${handle.key}:`;
-        for await (const [key, lotValue] of this.#ledger.db.iterator({ gt: prefix, lt: prefixEnd(prefix) })) {
-          const lot = lotValue as Lot;
-          const at = Date.parse(lot.at);
+        for await (const [key, stored] of this.#ledger.db.iterator({ gt: prefix, lt: prefixEnd(prefix) })) {
+          const id = key.slice(prefix.length);
+          const at = Date.parse(lotsOf(id, stored as StoredLotEntry).at);
           // A claimed handle's escrow is the creator's, paid out to their node: the lots it had
           // before the claim are dropped (#return does that), whatever their age.
           if (at >= warnBefore && !handle.claimed) break;
-          const transferId = key.slice(prefix.length);
-          work.push(at < dueBefore || handle.claimed ? this.#return(handle.key, transferId) : this.#warn(handle.key, transferId, at));
+          work.push(at < dueBefore || handle.claimed ? this.#return(handle.key, id) : this.#warn(handle.key, id, at));
           if (work.length >= passSize) await settle();
         }
       }
@@ -84,40 +84,44 @@ export class Refunds {
     return { warned, returned, returnedMsat };
   }
 
-  #return(handleKey: string, transferId: string): Promise<{ kind: 'returned'; amountMsat: bigint } | { kind: 'none' }> {
+  /** Returns the lots stored under `lot:<handle>:<id>` to their supporters, or drops them if the handle is claimed. */
+  #return(handleKey: string, id: string): Promise<{ kind: 'returned'; lots: number; amountMsat: bigint } | { kind: 'none' }> {
     return this.#ledger.run(
       async (tx) => {
-        const lotKey = `lot:${handleKey}:${transferId}`;
-        const lot = await tx.get<Lot>(lotKey);
-        if (!lot) return { kind: 'none' as const };
+        const key = `lot:${handleKey}:${id}`;
+        const stored = await tx.get<StoredLotEntry>(key);
+        if (!stored) return { kind: 'none' as const };
+        tx.del(key);
+        tx.del(`lotwarn:${handleKey}:${id}`);
         // A claimed handle's escrow is the creator's, paid out to their node: its lots are void.
-        if ((await tx.get<HandleRecord>(`handle:${handleKey}`))?.claimed) {
-          tx.del(lotKey);
-          tx.del(`lotwarn:${handleKey}:${transferId}`);
-          return { kind: 'none' as const };
+        if ((await tx.get<HandleRecord>(`handle:${handleKey}`))?.claimed) return { kind: 'none' as const };
+        const { at, lots } = lotsOf(id, stored);
+        let amountMsat = 0n;
+        for (const lot of lots) {
+          const lotMsat = BigInt(lot.amountMsat);
+          await tx.transfer('refund', accounts.escrow(handleKey), accounts.supporter(lot.supporterId), lotMsat, { handle: handleKey, lot: lot.transferId });
+          tx.emit('refund', [`account:${lot.supporterId}`], { handle: handleKey, amountMsat: lot.amountMsat, tippedAt: at });
+          tx.emit('handle.refunded', [`handle:${handleKey}`], { handle: handleKey, amountMsat: lot.amountMsat, pendingMsat: formatMsat(await tx.balance(accounts.escrow(handleKey))) });
+          amountMsat += lotMsat;
         }
-        const amountMsat = BigInt(lot.amountMsat);
-        await tx.transfer('refund', accounts.escrow(handleKey), accounts.supporter(lot.supporterId), amountMsat, { handle: handleKey, lot: transferId });
-        tx.del(lotKey);
-        tx.del(`lotwarn:${handleKey}:${transferId}`);
-        tx.emit('refund', [`account:${lot.supporterId}`], { handle: handleKey, amountMsat: lot.amountMsat, tippedAt: lot.at });
-        tx.emit('handle.refunded', [`handle:${handleKey}`], { handle: handleKey, amountMsat: lot.amountMsat, pendingMsat: formatMsat(await tx.balance(accounts.escrow(handleKey))) });
-        return { kind: 'returned' as const, amountMsat };
+        return { kind: 'returned' as const, lots: lots.length, amountMsat };
       },
       { sync: true },
     );
   }
 
-  #warn(handleKey: string, transferId: string, at: number): Promise<{ kind: 'warned' } | { kind: 'none' }> {
+  /** Tells the supporters of the lots under `lot:<handle>:<id>` that they come back soon (once). */
+  #warn(handleKey: string, id: string, at: number): Promise<{ kind: 'warned'; lots: number } | { kind: 'none' }> {
     return this.#ledger.run(async (tx) => {
-      const warnKey = `lotwarn:${handleKey}:${transferId}`;
-      const lot = await tx.get<Lot>(`lot:${handleKey}:${transferId}`);
-      if (!lot || (await tx.get(warnKey)) !== undefined) return { kind: 'none' as const };
+      const warnKey = `lotwarn:${handleKey}:${id}`;
+      const stored = await tx.get<StoredLotEntry>(`lot:${handleKey}:${id}`);
+      if (!stored || (await tx.get(warnKey)) !== undefined) return { kind: 'none' as const };
       if ((await tx.get<HandleRecord>(`handle:${handleKey}`))?.claimed) return { kind: 'none' as const };
       tx.put(warnKey, tx.now.toISOString());
       const returnsAt = new Date(at + this.#options.returnAfterMs).toISOString();
-      tx.emit('refund.upcoming', [`account:${lot.supporterId}`], { handle: handleKey, amountMsat: lot.amountMsat, tippedAt: lot.at, returnsAt });
-      return { kind: 'warned' as const };
+      const { at: tippedAt, lots } = lotsOf(id, stored);
+      for (const lot of lots) tx.emit('refund.upcoming', [`account:${lot.supporterId}`], { handle: handleKey, amountMsat: lot.amountMsat, tippedAt, returnsAt });
+      return { kind: 'warned' as const, lots: lots.length };
     });
   }
 

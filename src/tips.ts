@@ -17,14 +17,34 @@ export interface HandleRecord {
   closing?: { periodId: number; amountMsat: string; allocations: number };
 }
 
-/**
- * One supporter's contribution to an escrow, until it is paid out or refunded. Its transfer's id
- * is in its key (`lot:<handle>:<transfer id>`); older lots also carry it here, unread.
- */
+/** One supporter's contribution to an escrow, until it is paid out or refunded. */
 export interface Lot {
+  /** The tip's or allocation's transfer. */
+  transferId: string;
+  supporterId: string;
+  amountMsat: string;
+}
+
+/**
+ * A handle's lots of one batch, as stored under `lot:<handle>:<first one's transfer id>` (see
+ * `Tx.appendToRun`): the batch's time, then each lot as [transfer id, supporter, amount].
+ */
+type StoredLots = [at: string, ...lots: [transferId: string, supporterId: string, amountMsat: string][]];
+/** A lot as format 3 stored it: alone, under its transfer's id. */
+interface StoredLot {
   supporterId: string;
   amountMsat: string;
   at: string;
+}
+
+/** What is stored under `lot:<handle>:<id>`. */
+export type StoredLotEntry = StoredLots | StoredLot;
+
+/** The lots stored under `lot:<handle>:<id>`, oldest first, and when they came. */
+export function lotsOf(id: string, stored: StoredLotEntry): { at: string; lots: Lot[] } {
+  if (!Array.isArray(stored)) return { at: stored.at, lots: [{ transferId: id, supporterId: stored.supporterId, amountMsat: stored.amountMsat }] };
+  const [at, ...lots] = stored;
+  return { at, lots: lots.map(([transferId, supporterId, amountMsat]) => ({ transferId, supporterId, amountMsat })) };
 }
 
 export interface TipView {
@@ -60,8 +80,8 @@ export interface IntoEscrow {
 }
 
 /**
- * Puts money of a supporter into a handle's escrow, as one lot (`lot:<handle>:<transfer>`, in the
- * order given, so oldest first). When all it reads is in memory (read ahead) it is booked at once;
+ * Puts money of a supporter into a handle's escrow, as one lot (with the handle's other lots of
+ * the batch: `StoredLots`; a handle's lots are stored oldest first). When all it reads is in memory (read ahead) it is booked at once;
  * otherwise it reads as it goes and returns a promise.
  */
 export function intoEscrow(tx: Tx, into: IntoEscrow): Transfer | Promise<Transfer> {
@@ -100,8 +120,7 @@ function book(tx: Tx, into: IntoEscrow, fromMsat: bigint, toMsat: bigint, stored
   tx.put(`handle:${handle.key}`, record);
   // A claimed handle's escrow belongs to its creator (paid out by keysend): no lots to return.
   if (!record.claimed) {
-    const lot: Lot = { supporterId, amountMsat: amountMsat.toString(), at: tx.nowIso };
-    tx.append(`lot:${handle.key}:${transfer.id}`, lot);
+    tx.appendToRun(`lot:${handle.key}:`, transfer.id, [transfer.id, supporterId, amountMsat.toString()]);
   }
   return transfer;
 }

@@ -56,6 +56,8 @@ type StoredTransfer = [kind: string, debit: Account, credit: Account, amountMsat
 type StoredRun = StoredTransfer[];
 /** Most transfers in a run: a page of history reads at most this many more than it returns. */
 const historyRunMax = 100;
+/** Most records in a batch's run under one prefix (`Tx.appendToRun`). */
+export const recordRunMax = 100;
 const isRun = (stored: StoredTransfer | StoredRun): stored is StoredRun => Array.isArray(stored[0]);
 
 const encodeTransfer = (t: Transfer): StoredTransfer =>
@@ -119,6 +121,8 @@ export class Tx {
   readonly #balanceUndo: unknown[] = [];
   /** Records this operation writes once (`append`), as key, value, …: into the batch if it succeeds. */
   readonly appends: unknown[] = [];
+  /** Records this operation adds to its batch's runs (`appendToRun`), as prefix, id, record, …. */
+  runItems: unknown[] | undefined;
   /** This operation's latest history entry per supporter: where it is in the appends, and its id. */
   #histories: Map<Account, { at: number; id: bigint }> | undefined;
   /** Events emitted, numbered once the operation succeeds. */
@@ -161,14 +165,24 @@ export class Tx {
 
   /**
    * Writes a record under a key that is new and written once, and that nothing reads back
-   * through the ledger in the meantime nor names to be read ahead (a transfer, a lot; it may be
-   * deleted later): cheaper than
-   * `put`, and not cached: once the operation has succeeded it goes into LevelDB's batch at
-   * once, so that it is not kept in memory until the batch is written. Written before the batch's
-   * other changes.
+   * through the ledger in the meantime nor names to be read ahead (a transfer; it may be deleted
+   * later): cheaper than `put`, and not cached: once the operation has succeeded it goes into
+   * LevelDB's batch at once, so that it is not kept in memory until the batch is written. Written
+   * before the batch's other changes.
    */
   append(key: string, value: unknown): void {
     this.appends.push(key, value);
+  }
+
+  /**
+   * Adds `record` to the run of records this batch writes under `prefix`: the records of one batch
+   * under one prefix (say, a handle's escrow lots) are stored as one value, `[the batch's time,
+   * ...records]`, under `prefix` + the `id` of the first (ids must grow), at most `recordRunMax`
+   * to a run. Otherwise like `append`: new keys, never read back through the ledger, in the batch
+   * once the operation has succeeded.
+   */
+  appendToRun(prefix: string, id: string, record: unknown): void {
+    (this.runItems ??= []).push(prefix, id, record);
   }
 
   #stage(key: string, value: unknown): void {
@@ -251,6 +265,7 @@ export class Tx {
   rollback(): void {
     const { values, balances } = this.#staged;
     this.appends.length = 0;
+    this.runItems = undefined;
     for (let i = this.#undo.length - 2; i >= 0; i -= 2) {
       const before = this.#undo[i + 1];
       if (before === absent) values.delete(this.#undo[i] as string);
@@ -360,6 +375,8 @@ interface Prepared {
   seqs: Map<string, bigint>;
   /** LevelDB's batch, once an operation appended to it (see `Tx.append`). */
   batch?: Batch;
+  /** The run being filled under each prefix (`Tx.appendToRun`), written with the batch. */
+  runs?: Map<string, { key: string; records: unknown[] }>;
   /** Why the batch cannot be written (an append that could not be encoded): all of it fails. */
   failure?: unknown;
 }
@@ -745,6 +762,7 @@ export class Ledger {
         prepared.sync ||= op.options.sync === true;
         outcomes.push({ ok: true, value });
         if (tx.appends.length > 0) this.#appendToBatch(prepared, tx.appends);
+        if (tx.runItems) this.#addToRuns(prepared, tx.runItems, nowIso);
       } catch (error) {
         tx.rollback();
         outcomes.push({ ok: false, error });
@@ -766,6 +784,21 @@ export class Ledger {
     }
   }
 
+  /** Adds a succeeded operation's run records to the batch's runs; a full run goes into the batch. */
+  #addToRuns(prepared: Prepared, items: unknown[], nowIso: string): void {
+    const runs = (prepared.runs ??= new Map());
+    for (let i = 0; i < items.length; i += 3) {
+      const prefix = items[i] as string;
+      let run = runs.get(prefix);
+      if (!run || run.records.length > recordRunMax) {
+        if (run) this.#appendToBatch(prepared, [run.key, run.records]);
+        run = { key: `${prefix}${items[i + 1] as string}`, records: [nowIso] };
+        runs.set(prefix, run);
+      }
+      run.records.push(items[i + 2]);
+    }
+  }
+
   /**
    * Starts writing a prepared batch (if it changes anything) in one LevelDB batch; once it is on
    * disk it is committed at once, even while the writer runs the next group, so that its callers
@@ -782,6 +815,10 @@ export class Ledger {
 
   #startWrite(prepared: Prepared): Writing {
     const { values, balances } = prepared.staged;
+    if (prepared.runs) {
+      prepared.runs.forEach((run) => this.#appendToBatch(prepared, [run.key, run.records]));
+      prepared.runs = undefined;
+    }
     if (isEmpty(prepared.staged) && prepared.events.length === 0 && !prepared.batch && prepared.failure === undefined) return { ...prepared, written: Promise.resolve({ ok: true }) };
     for (const [name, value] of prepared.seqs) values.set(`seq:${name}`, value.toString());
     let written: Writing['written'];
@@ -857,13 +894,14 @@ export class Ledger {
 
 /**
  * What the stored keys mean changes with tipd's versions: `meta:format` says which layout a store
- * has. A new store gets the current one; a store of format 2 is marked 3 at once (3 only added
- * history runs, so there is nothing to rewrite, but a tipd that reads 2 must no longer open it);
- * a store of another layout is refused rather than read wrong.
+ * has. A new store gets the current one; a store of format 2 or 3 is marked 4 at once (3 added
+ * history runs, 4 runs of escrow lots; what the older formats wrote is read as it is, so there is
+ * nothing to rewrite, but a tipd that reads only 2 or 3 must no longer open it); a store of
+ * another layout is refused rather than read wrong.
  */
-export const storeFormat = 3;
+export const storeFormat = 4;
 /** Formats this tipd opens as they are (and marks with `storeFormat`). */
-const upgradableFormats: unknown[] = [2];
+const upgradableFormats: unknown[] = [2, 3];
 
 export class StoreFormatError extends Error {}
 

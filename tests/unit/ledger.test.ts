@@ -254,6 +254,37 @@ describe('the ledger', () => {
     expect(held.reads).toEqual(['tok:b']);
   });
 
+  it('stores what the operations of one batch add to a run as values of at most 100, without what failed operations added', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // Keeps the writer busy, so that the next 250 operations queue up and run as one batch.
+    const busy = t.ledger.run(() => gate);
+    const runs = Array.from({ length: 250 }, (_, i) =>
+      t.ledger.run((tx) => {
+        tx.appendToRun('run:a:', String(1_000 + i), i);
+        if (i % 2 === 0) tx.appendToRun('run:b:', String(1_000 + i), `b${i}`);
+        if (i === 7) throw new Error('no');
+      }),
+    );
+    release();
+    await busy;
+    await expect(runs[7]).rejects.toThrow('no');
+    await Promise.all(runs.filter((_, i) => i !== 7));
+
+    const stored = await t.db.iterator({ gt: 'run:', lt: 'run;' }).all();
+    const time = (stored[0]![1] as unknown[])[0];
+    expect(typeof time).toBe('string');
+    const a = Array.from({ length: 250 }, (_, i) => i).filter((i) => i !== 7);
+    const b = a.filter((i) => i % 2 === 0);
+    expect(stored).toEqual([
+      ['run:a:1000', [time, ...a.slice(0, 100)]],
+      [`run:a:${1_000 + a[100]!}`, [time, ...a.slice(100, 200)]],
+      [`run:a:${1_000 + a[200]!}`, [time, ...a.slice(200)]],
+      ['run:b:1000', [time, ...b.slice(0, 100).map((i) => `b${i}`)]],
+      [`run:b:${1_000 + b[100]!}`, [time, ...b.slice(100).map((i) => `b${i}`)]],
+    ]);
+  });
+
   it('fails a batch run on top of one that could not be written, and keeps neither in memory', async () => {
     const first = await deposit(alice, 10_000n);
     // One operation per batch, so that the second runs while the first is being written.
@@ -378,11 +409,13 @@ describe('the ledger', () => {
       await expect(Ledger.open(old)).rejects.toThrow(/format 1\).*new TIPD_DATA_DIR/);
       await old.put('meta:format', 99);
       await expect(Ledger.open(old)).rejects.toBeInstanceOf(StoreFormatError);
-      // Format 2 differs only by having no history runs: opened, and marked 3 so that a tipd that
-      // reads 2 no longer opens it.
-      await old.put('meta:format', 2);
-      await Ledger.open(old);
-      expect(await old.get('meta:format')).toBe(3);
+      // Formats 2 and 3 differ only by having no history runs (2) and no runs of lots (2, 3):
+      // opened, and marked 4 so that a tipd that reads only 2 or 3 no longer opens them.
+      for (const format of [2, 3]) {
+        await old.put('meta:format', format);
+        await Ledger.open(old);
+        expect(await old.get('meta:format')).toBe(4);
+      }
     } finally {
       await old.close();
       fs.rmSync(dir, { recursive: true, force: true });

@@ -65,6 +65,58 @@ describe('unclaimed tips', () => {
     expect(await t.ledger.balance(accounts.supporter('ann'))).toBe(10_000n);
   });
 
+  it('that came in one batch are stored together, and go back together, each to its supporter exactly', async () => {
+    await deposit('ann', 10_000n);
+    await deposit('ben', 10_000n);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // Keeps the writer busy, so that the tips queue up and are booked in one batch.
+    const busy = t.ledger.run(() => gate);
+    const tips = [tip('ann', 'busy', 1_000n), tip('ben', 'busy', 2_000n), tip('ann', 'busy', 3_000n), tip('cid', 'busy', 500n), tip('ben', 'other', 700n)];
+    release();
+    await busy;
+    const [annFirst, benTip, annSecond, cidTip] = await Promise.allSettled(tips);
+    expect(cidTip).toMatchObject({ status: 'rejected', reason: { code: 'insufficient_balance' } });
+    expect(await t.db.keys({ gt: 'lot:busy:', lt: 'lot:busy;' }).all()).toEqual([`lot:busy:${(annFirst as PromiseFulfilledResult<{ id: string }>).value.id}`]);
+
+    at(175);
+    expect(await refunds.sweep()).toMatchObject({ warned: 4, returned: 0 });
+    expect(events.filter((e) => e.type === 'refund.upcoming').map((e) => [e.topics[0], e.data.handle, e.data.amountMsat])).toEqual([
+      ['account:ann', 'busy', '1000'],
+      ['account:ben', 'busy', '2000'],
+      ['account:ann', 'busy', '3000'],
+      ['account:ben', 'other', '700'],
+    ]);
+    expect(await refunds.sweep()).toMatchObject({ warned: 0 });
+
+    at(181);
+    expect(await refunds.sweep()).toEqual({ warned: 0, returned: 4, returnedMsat: 6_700n });
+    expect(await t.ledger.balance(accounts.supporter('ann'))).toBe(10_000n);
+    expect(await t.ledger.balance(accounts.supporter('ben'))).toBe(10_000n);
+    expect(await t.ledger.balance(accounts.escrow('busy'))).toBe(0n);
+    const tipIds = [annFirst, benTip, annSecond].map((r) => (r as PromiseFulfilledResult<{ id: string }>).value.id);
+    const refunded = [...(await t.ledger.history(accounts.supporter('ann'), 2)), ...(await t.ledger.history(accounts.supporter('ben'), 2))].filter((x) => x.kind === 'refund' && x.meta?.handle === 'busy');
+    expect(refunded.map((x) => x.meta?.lot).sort()).toEqual([...tipIds].sort());
+    expect(await refunds.sweep()).toEqual({ warned: 0, returned: 0, returnedMsat: 0n });
+    expect(await t.ledger.sumOfBalances()).toBe(0n);
+  });
+
+  it('stored one to a key, as tipd stored them before (format 3), go back too', async () => {
+    await deposit('dan', 5_000n);
+    const { id } = await tip('dan', 'older', 1_234n);
+    const key = `lot:older:${id}`;
+    await t.ledger.run((tx) => {
+      tx.del(key);
+      tx.put(key, { supporterId: 'dan', amountMsat: '1234', at: clock.toISOString() });
+    });
+    at(175);
+    expect(await refunds.sweep()).toMatchObject({ warned: 1 });
+    at(181);
+    expect(await refunds.sweep()).toMatchObject({ returned: 1, returnedMsat: 1_234n });
+    expect(await t.ledger.balance(accounts.supporter('dan'))).toBe(5_000n);
+    expect((await t.ledger.history(accounts.supporter('dan'), 1))[0]).toMatchObject({ kind: 'refund', meta: { handle: 'older', lot: id } });
+  });
+
   it('are returned once even when two sweeps run at the same time', async () => {
     await deposit('cid', 50_000n);
     for (let i = 0; i < 20; i++) await tip('cid', `h${i % 3}`, 1_000n);

@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseHandle } from '../../src/handles.ts';
 import { accounts, type LedgerEvent } from '../../src/ledger/ledger.ts';
-import { intoEscrow, Tips, type HandleRecord, type Lot } from '../../src/tips.ts';
+import { intoEscrow, Tips, type HandleRecord } from '../../src/tips.ts';
 import { tempLedger } from './ledger-helpers.ts';
 
 const handle = (h: string) => parseHandle(h)!;
@@ -34,7 +34,7 @@ describe('a tip', () => {
     again.onEvents((e) => events.push(...e));
     await again.run((tx) => intoEscrow(tx, { kind: 'tip', supporterId: 'ben', handle: handle('quiet'), amountMsat: 500n }));
     expect(await again.read<HandleRecord>('handle:quiet')).toMatchObject({ display: 'Quiet', tips: 3, supporters: 2 });
-    expect(await again.read<Lot>(`lot:quiet:${transfer.id}`)).toEqual({ supporterId: 'ben', amountMsat: '2000', at: transfer.at });
+    expect(await again.read(`lot:quiet:${transfer.id}`)).toEqual([transfer.at, [transfer.id, 'ben', '2000']]);
     expect(events.filter((e) => e.type === 'handle.tipped').map((e) => e.data.pendingMsat)).toEqual(['1000', '3000', '3500']);
     expect(await again.balance(accounts.escrow('quiet'))).toBe(3_500n);
     expect((await again.history(accounts.supporter('ben'), 10)).map((x) => x.amountMsat)).toEqual([500n, 2_000n, 10_000n]);
