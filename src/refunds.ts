@@ -21,7 +21,7 @@ export interface RefundOptions {
 const dayMs = 24 * 3600 * 1000;
 export const defaultRefundOptions: RefundOptions = { returnAfterMs: 180 * dayMs, warnBeforeMs: 7 * dayMs, intervalMs: 3600_000 };
 
-/** Handles read, and runs of lots handled, per pass: bounds memory however large the escrow is. */
+/** Handles read, and lots handled, per pass: bounds memory however large the escrow is. */
 const passSize = 1_000;
 
 export class Refunds {
@@ -51,6 +51,7 @@ export class Refunds {
     let returned = 0;
     let returnedMsat = 0n;
     let work: Promise<{ kind: 'returned'; lots: number; amountMsat: bigint } | { kind: 'warned'; lots: number } | { kind: 'none' }>[] = [];
+    let lotsQueued = 0;
     const settle = async () => {
       for (const o of await Promise.all(work)) {
         if (o.kind === 'returned') {
@@ -59,6 +60,7 @@ export class Refunds {
         } else if (o.kind === 'warned') warned += o.lots;
       }
       work = [];
+      lotsQueued = 0;
     };
     let from = 'handle:';
     for (;;) {
@@ -69,12 +71,14 @@ export class Refunds {
         const prefix = `lot:${handle.key}:`;
         for await (const [key, stored] of this.#ledger.db.iterator({ gt: prefix, lt: prefixEnd(prefix) })) {
           const id = key.slice(prefix.length);
-          const at = Date.parse(lotsOf(id, stored as StoredLotEntry).at);
+          const { at: atIso, lots } = lotsOf(id, stored as StoredLotEntry);
+          const at = Date.parse(atIso);
           // A claimed handle's escrow is the creator's, paid out to their node: the lots it had
           // before the claim are dropped (#return does that), whatever their age.
           if (at >= warnBefore && !handle.claimed) break;
           work.push(at < dueBefore || handle.claimed ? this.#return(handle.key, id) : this.#warn(handle.key, id, at));
-          if (work.length >= passSize) await settle();
+          lotsQueued += lots.length;
+          if (lotsQueued >= passSize) await settle();
         }
       }
       from = handles.at(-1)![0];

@@ -177,9 +177,10 @@ export class Tx {
   /**
    * Adds `record` to the run of records this batch writes under `prefix`: the records of one batch
    * under one prefix (say, a handle's escrow lots) are stored as one value, `[the batch's time,
-   * ...records]`, under `prefix` + the `id` of the first (ids must grow), at most `recordRunMax`
-   * to a run. Otherwise like `append`: new keys, never read back through the ledger, in the batch
-   * once the operation has succeeded.
+   * ...records]`, under `prefix` + the `id` of the first, at most `recordRunMax` to a run. Ids
+   * must be new and grow (as strings) within the batch: a batch where they do not fails whole.
+   * Otherwise like `append`: new keys, not read back through the ledger in the meantime, taken
+   * into the batch only once the operation has succeeded.
    */
   appendToRun(prefix: string, id: string, record: unknown): void {
     (this.runItems ??= []).push(prefix, id, record);
@@ -376,7 +377,7 @@ interface Prepared {
   /** LevelDB's batch, once an operation appended to it (see `Tx.append`). */
   batch?: Batch;
   /** The run being filled under each prefix (`Tx.appendToRun`), written with the batch. */
-  runs?: Map<string, { key: string; records: unknown[] }>;
+  runs?: Map<string, { key: string; lastId: string; records: unknown[] }>;
   /** Why the batch cannot be written (an append that could not be encoded): all of it fails. */
   failure?: unknown;
 }
@@ -789,12 +790,16 @@ export class Ledger {
     const runs = (prepared.runs ??= new Map());
     for (let i = 0; i < items.length; i += 3) {
       const prefix = items[i] as string;
+      const id = items[i + 1] as string;
       let run = runs.get(prefix);
+      // A key written twice would lose the first run: a bug, and nothing of the batch is written.
+      if (run && id <= run.lastId) prepared.failure ??= new Error(`appendToRun under ${prefix}: id ${id} after ${run.lastId}; ids must grow`);
       if (!run || run.records.length > recordRunMax) {
         if (run) this.#appendToBatch(prepared, [run.key, run.records]);
-        run = { key: `${prefix}${items[i + 1] as string}`, records: [nowIso] };
+        run = { key: `${prefix}${id}`, lastId: id, records: [nowIso] };
         runs.set(prefix, run);
       }
+      run.lastId = id;
       run.records.push(items[i + 2]);
     }
   }

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { accounts, Ledger, LedgerError, StoreFormatError, unread, type Account, type Tx } from '../../src/ledger/ledger.ts';
+import { accounts, Ledger, LedgerError, recordRunMax, StoreFormatError, unread, type Account, type Tx } from '../../src/ledger/ledger.ts';
 import { openStore, StoreLockedError } from '../../src/ledger/store.ts';
 import { tempLedger } from './ledger-helpers.ts';
 
@@ -276,6 +276,7 @@ describe('the ledger', () => {
     expect(typeof time).toBe('string');
     const a = Array.from({ length: 250 }, (_, i) => i).filter((i) => i !== 7);
     const b = a.filter((i) => i % 2 === 0);
+    expect(recordRunMax).toBe(100);
     expect(stored).toEqual([
       ['run:a:1000', [time, ...a.slice(0, 100)]],
       [`run:a:${1_000 + a[100]!}`, [time, ...a.slice(100, 200)]],
@@ -283,6 +284,17 @@ describe('the ledger', () => {
       ['run:b:1000', [time, ...b.slice(0, 100).map((i) => `b${i}`)]],
       [`run:b:${1_000 + b[100]!}`, [time, ...b.slice(100).map((i) => `b${i}`)]],
     ]);
+
+    // Ids that do not grow would write one run over another: the whole batch fails instead.
+    await expect(
+      t.ledger.run((tx) => {
+        tx.put('with-it', 1);
+        tx.appendToRun('run:c:', '2', 'x');
+        tx.appendToRun('run:c:', '1', 'y');
+      }),
+    ).rejects.toThrow(/ids must grow/);
+    expect(await t.db.get('with-it')).toBeUndefined();
+    expect(await t.db.keys({ gt: 'run:c:', lt: 'run:c;' }).all()).toEqual([]);
   });
 
   it('fails a batch run on top of one that could not be written, and keeps neither in memory', async () => {
