@@ -4,7 +4,7 @@
 // credits only invoices it recorded (keysends and other apps' invoices are not deposits), follows
 // settlements live from LND's settle index (kept with each credit), and at start looks up every
 // deposit still open, which catches invoices paid while tipd was down.
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { accounts, type Ledger } from './ledger/ledger.ts';
 import { prefixEnd } from './ledger/store.ts';
 import type { Lnd, SettledInvoice } from './ln/lnd.ts';
@@ -82,7 +82,7 @@ export class Deposits {
     const fresh: DepositRecord = {
       id: randomBytes(12).toString('base64url'),
       supporterId,
-      paymentHash: createHash('sha256').update(preimage).digest('hex'),
+      paymentHash: hash('sha256', preimage),
       preimage: preimage.toString('hex'),
       amountMsat: amountMsat.toString(),
       paymentRequest: null,

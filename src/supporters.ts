@@ -1,6 +1,6 @@
 // Supporter accounts and their bearer tokens. A token (256 random bits) is shown once, at
 // creation or rotation, and stored only as its SHA-256; rotation retires the old one at once.
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { Ledger } from './ledger/ledger.ts';
 
 export interface Supporter {
@@ -10,7 +10,7 @@ export interface Supporter {
   tokenHash: string;
 }
 
-const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+const hashToken = (token: string) => hash('sha256', token);
 const newToken = () => `tipd_${randomBytes(32).toString('base64url')}`;
 
 export class Supporters {

@@ -1,5 +1,5 @@
 // The operator's API, behind TIPD_ADMIN_TOKEN (off when it is not set).
-import { timingSafeEqual, createHash } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import type { Flattrs } from '../flattrs.ts';
 import type { Ledger } from '../ledger/ledger.ts';
@@ -8,7 +8,7 @@ import { formatMsat } from '../money.ts';
 import type { Api } from './openapi.ts';
 import { ApiError } from './errors.ts';
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
+const digest = (s: string) => hash('sha256', s, 'buffer');
 
 export function requireAdmin(adminToken: string | undefined): RequestHandler {
   const expected = adminToken ? digest(adminToken) : undefined;

@@ -1,6 +1,6 @@
 // What every route shares: input validation with zod (400 with the issue paths), the supporter's
 // bearer token, and the Idempotency-Key header (scoped to the supporter by the ledger).
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import type { Supporters } from '../supporters.ts';
@@ -37,6 +37,6 @@ export function idempotencyOf(req: Request): { key: string; fingerprint: string 
   if (key === undefined) return undefined;
   return {
     key: parse(idempotencyKeySchema, key, 'Idempotency-Key header'),
-    fingerprint: createHash('sha256').update(`${req.method} ${req.path} ${JSON.stringify(req.body ?? null)}`).digest('hex'),
+    fingerprint: hash('sha256', `${req.method} ${req.path} ${JSON.stringify(req.body ?? null)}`),
   };
 }

@@ -1,7 +1,7 @@
 // Flood protection: at most `perMinute` requests a minute per bearer token, or per address for
 // callers without one (with express-rate-limit); past that, 429 in the API's error format.
 // Generous by default (a wallet firing a hundred requests at once passes); 0 turns it off.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { errorBody } from './errors.ts';
@@ -17,7 +17,7 @@ export function rateLimiter(perMinute: number, isToken: (token: string) => Promi
     // The token's hash, not the token, is the key: the limiter's memory holds no secret.
     keyGenerator: async (req) => {
       const token = /^Bearer (\S+)$/.exec(req.get('authorization') ?? '')?.[1];
-      return token && (await isToken(token)) ? `t:${createHash('sha256').update(token).digest('hex')}` : `a:${ipKeyGenerator(req.ip ?? 'unknown')}`;
+      return token && (await isToken(token)) ? `t:${hash('sha256', token)}` : `a:${ipKeyGenerator(req.ip ?? 'unknown')}`;
     },
     handler: (_req, res) => {
       res.status(429).json(errorBody('rate_limited', `more than ${perMinute} requests a minute; slow down`));

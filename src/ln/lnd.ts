@@ -17,7 +17,7 @@ import {
   verifyMessage,
   type AuthenticatedLnd,
 } from 'lightning';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { z } from 'zod';
 import type { Network } from '../config.ts';
@@ -332,7 +332,7 @@ export class Lnd {
    * recorded before calling). Routing fees are capped at maxFeeMsat.
    */
   keysend(args: { destination: string; amountMsat: bigint; maxFeeMsat: bigint; preimage: Buffer }): Promise<PaymentState> {
-    const paymentHash = createHash('sha256').update(args.preimage).digest('hex');
+    const paymentHash = hash('sha256', args.preimage);
     return this.#pay(paymentHash, () =>
       subscribeToPayViaDetails({
         lnd: this.#lnd,

@@ -4,7 +4,7 @@
 // returns the unused cap to escrow; only LND's own final "failed" voids it (and a later payout is
 // tried, with backoff); anything else (timeout, dropped connection, LND restarting) leaves it
 // pending, to be looked up by payment hash, later in this run and at every start.
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { Binding } from '../claims/claims.ts';
 import { crashPoint } from '../crash.ts';
 import { accounts, type Ledger, type LedgerEvent, type Tx } from '../ledger/ledger.ts';
@@ -213,7 +213,7 @@ export class Payouts {
       feeCapMsat: split.feeCapMsat.toString(),
       feeMsat: null,
       preimage: preimage.toString('hex'),
-      paymentHash: createHash('sha256').update(preimage).digest('hex'),
+      paymentHash: hash('sha256', preimage),
       state: 'pending',
       failureReason: null,
       createdAt: tx.now.toISOString(),
