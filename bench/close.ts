@@ -1,8 +1,9 @@
 // Time and peak memory to close a period of 1,000,000 flattrs from 100,000 supporters. The
 // flattrs are made first (through the ledger, as the API would), then a fresh process opens the
 // store and closes the period, so that its peak RSS is the close's own.
-// BENCH_PREPARED=<folder>: keep the flattrs made there and, on later runs, close a copy of them
-// instead of making them again (the store's format must not have changed in between).
+// It closes a fresh copy of the same flattrs in BENCH_CLOSE_ROUNDS rounds (3), and prints each and
+// the median. BENCH_PREPARED=<folder>: keep the flattrs made there and, on later runs, close
+// copies of them instead of making them again (the store's format must not have changed since).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,6 +18,7 @@ import { nodeEnv } from '../src/node-settings.ts';
 import { benchNodeOptions, fundedLedger, mib } from './fixtures.ts';
 
 const supporterCount = Number(process.env.BENCH_SUPPORTERS ?? 100_000);
+const rounds = Number(process.env.BENCH_CLOSE_ROUNDS ?? 3);
 const flattrsEach = 10;
 const log = pino({ level: 'silent' });
 
@@ -63,18 +65,46 @@ if (process.argv[2] === 'close') {
     }
   }
 
+  // The machine's speed moves from minute to minute: several rounds, each closing a fresh copy of
+  // the same flattrs in a process of its own.
   const self = fileURLToPath(import.meta.url);
   const nodeOptions = benchNodeOptions();
+  const roundDir = `${dataDir}-round`;
   try {
-    const child = spawn(process.execPath, [...nodeOptions, self, 'close', dataDir], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...nodeEnv } });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    const code = await new Promise((resolve) => child.once('close', resolve));
-    if (code !== 0) throw new Error(`the closing process exited with ${String(code)}`);
-    const result = JSON.parse(out) as { seconds: number; summary: { supporters: number; allocatedMsat: string }; maxRssBytes: number; sumIsZero: boolean };
-    console.log(`close: ${supporterCount * flattrsEach} flattrs, ${result.summary.supporters} supporters allocated in ${result.seconds.toFixed(1)} s, peak RSS ${mib(result.maxRssBytes)} (whole process, node options: ${nodeOptions.join(' ') || 'none'}, MALLOC_ARENA_MAX=${nodeEnv.MALLOC_ARENA_MAX}), ledger sums to zero: ${result.sumIsZero}`);
+    const results: CloseResult[] = [];
+    for (let i = 1; i <= rounds; i++) {
+      fs.rmSync(roundDir, { recursive: true, force: true });
+      fs.cpSync(dataDir, roundDir, { recursive: true });
+      const result = await closeIn(roundDir, self, nodeOptions);
+      if (!result.sumIsZero) throw new Error('the ledger does not sum to zero after the close');
+      results.push(result);
+      console.log(`close, round ${i} of ${rounds}: ${supporterCount * flattrsEach} flattrs, ${result.summary.supporters} supporters allocated in ${result.seconds.toFixed(1)} s, peak RSS ${mib(result.maxRssBytes)}`);
+    }
+    const seconds = results.map((r) => r.seconds).sort((a, b) => a - b);
+    const peak = Math.max(...results.map((r) => r.maxRssBytes));
+    console.log(
+      `close: median ${seconds[Math.floor(seconds.length / 2)]!.toFixed(1)} s over ${rounds} rounds (${seconds[0]!.toFixed(1)}–${seconds.at(-1)!.toFixed(1)}), highest peak RSS ${mib(peak)} (whole process, node options: ${nodeOptions.join(' ') || 'none'}, MALLOC_ARENA_MAX=${nodeEnv.MALLOC_ARENA_MAX}); the ledger summed to zero after each`,
+    );
     console.log('close: allocations are written without fsync (a crash resumes the close); its start and its end are fsynced');
   } finally {
     fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.rmSync(roundDir, { recursive: true, force: true });
   }
+}
+
+interface CloseResult {
+  seconds: number;
+  summary: { supporters: number; allocatedMsat: string };
+  maxRssBytes: number;
+  sumIsZero: boolean;
+}
+
+/** Closes the period of the store in `dir` in a process of its own (so that its peak RSS is the close's). */
+async function closeIn(dir: string, self: string, nodeOptions: string[]): Promise<CloseResult> {
+  const child = spawn(process.execPath, [...nodeOptions, self, 'close', dir], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...nodeEnv } });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const code = await new Promise((resolve) => child.once('close', resolve));
+  if (code !== 0) throw new Error(`the closing process exited with ${String(code)}`);
+  return JSON.parse(out) as CloseResult;
 }
