@@ -15,7 +15,7 @@ import { parseHandle } from '../src/handles.ts';
 import { Ledger } from '../src/ledger/ledger.ts';
 import { openStore } from '../src/ledger/store.ts';
 import { nodeEnv } from '../src/node-settings.ts';
-import { benchNodeOptions, fundedLedger, mib } from './fixtures.ts';
+import { benchNodeOptions, fundedLedger, mib, spread } from './fixtures.ts';
 
 const supporterCount = Number(process.env.BENCH_SUPPORTERS ?? 100_000);
 const rounds = Number(process.env.BENCH_CLOSE_ROUNDS ?? 3);
@@ -80,10 +80,10 @@ if (process.argv[2] === 'close') {
       results.push(result);
       console.log(`close, round ${i} of ${rounds}: ${supporterCount * flattrsEach} flattrs, ${result.summary.supporters} supporters allocated in ${result.seconds.toFixed(1)} s, peak RSS ${mib(result.maxRssBytes)}`);
     }
-    const seconds = results.map((r) => r.seconds).sort((a, b) => a - b);
+    const seconds = spread(results.map((r) => r.seconds));
     const peak = Math.max(...results.map((r) => r.maxRssBytes));
     console.log(
-      `close: median ${seconds[Math.floor(seconds.length / 2)]!.toFixed(1)} s over ${rounds} rounds (${seconds[0]!.toFixed(1)}–${seconds.at(-1)!.toFixed(1)}), highest peak RSS ${mib(peak)} (whole process, node options: ${nodeOptions.join(' ') || 'none'}, MALLOC_ARENA_MAX=${nodeEnv.MALLOC_ARENA_MAX}); the ledger summed to zero after each`,
+      `close: median ${seconds.median.toFixed(1)} s over ${rounds} rounds (${seconds.min.toFixed(1)}–${seconds.max.toFixed(1)}), highest peak RSS ${mib(peak)} (whole process, node options: ${nodeOptions.join(' ') || 'none'}, MALLOC_ARENA_MAX=${nodeEnv.MALLOC_ARENA_MAX}); the ledger summed to zero after each`,
     );
     console.log('close: allocations are written without fsync (a crash resumes the close); its start and its end are fsynced');
   } finally {

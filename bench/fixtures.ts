@@ -23,5 +23,11 @@ export async function fundedLedger(supporterCount: number, balanceMsat: bigint, 
 
 export const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 
+/** The median (the upper one of an even count), lowest and highest of figures from several rounds. */
+export function spread(figures: number[]): { median: number; min: number; max: number } {
+  const sorted = [...figures].sort((a, b) => a - b);
+  return { median: sorted[Math.floor(sorted.length / 2)]!, min: sorted[0]!, max: sorted.at(-1)! };
+}
+
 /** Node.js options of the processes a bench starts (tipd, a close): tipd's own, unless BENCH_NODE_OPTIONS says otherwise. */
 export const benchNodeOptions = (): string[] => process.env.BENCH_NODE_OPTIONS === undefined ? [...nodeFlags] : process.env.BENCH_NODE_OPTIONS.split(' ').filter(Boolean);

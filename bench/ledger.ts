@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { parseHandle } from '../src/handles.ts';
 import { Tips } from '../src/tips.ts';
-import { fundedLedger, mib } from './fixtures.ts';
+import { fundedLedger, mib, spread } from './fixtures.ts';
 
 const tipCount = Number(process.env.BENCH_TIPS ?? 200_000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -41,6 +41,5 @@ for (let i = 1; i <= rounds; i++) {
   results.push(result);
   console.log(`ledger, round ${i} of ${rounds}: ${tipCount} tips = ${Math.round(result.tipsPerSecond)} tips/s, ${result.tipsPerBatch.toFixed(0)} tips per batch`);
 }
-const rates = results.map((r) => r.tipsPerSecond).sort((a, b) => a - b);
-const median = rates[Math.floor(rates.length / 2)]!;
-console.log(`ledger: median ${Math.round(median)} tips/s over ${rounds} rounds (${Math.round(rates[0]!)}–${Math.round(rates.at(-1)!)}); every batch written with sync (fsync), ${concurrency} tips in flight, peak RSS ${mib(process.resourceUsage().maxRSS * 1024)}`);
+const rates = spread(results.map((r) => r.tipsPerSecond));
+console.log(`ledger: median ${Math.round(rates.median)} tips/s over ${rounds} rounds (${Math.round(rates.min)}–${Math.round(rates.max)}); every batch written with sync (fsync), ${concurrency} tips in flight, peak RSS ${mib(process.resourceUsage().maxRSS * 1024)}`);

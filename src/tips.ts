@@ -80,9 +80,9 @@ export interface IntoEscrow {
 }
 
 /**
- * Puts money of a supporter into a handle's escrow, as one lot (with the handle's other lots of
- * the batch: `StoredLots`; a handle's lots are stored oldest first). When all it reads is in memory (read ahead) it is booked at once;
- * otherwise it reads as it goes and returns a promise.
+ * Puts money of a supporter into a handle's escrow, as one lot (stored with the handle's other
+ * lots of the batch, `StoredLots`; a handle's lots are stored oldest first). When all it reads is
+ * in memory (read ahead) it is booked at once; otherwise it reads as it goes and returns a promise.
  */
 export function intoEscrow(tx: Tx, into: IntoEscrow): Transfer | Promise<Transfer> {
   const supporter = accounts.supporter(into.supporterId);
