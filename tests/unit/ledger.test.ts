@@ -301,13 +301,16 @@ describe('the ledger', () => {
     const first = await deposit(alice, 10_000n);
     // One operation per batch, so that the second runs while the first is being written.
     const piped = await t.reopen({ batchSizeMax: 1 });
-    const db = t.db as unknown as { batch: () => { write: (...args: unknown[]) => Promise<void> } };
+    type Batch = { write: (...args: unknown[]) => Promise<void>; put: (key: string, value: unknown) => void };
+    const db = t.db as unknown as { batch: () => Batch };
     const realBatch = db.batch.bind(db);
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     let failNext = true;
+    const made: Batch[] = [];
     db.batch = () => {
       const batch = realBatch();
+      made.push(batch);
       if (failNext) {
         failNext = false;
         batch.write = async () => {
@@ -326,6 +329,9 @@ describe('the ledger', () => {
     await expect(dependent).rejects.toThrow(/earlier batch/);
     expect(await piped.balance(alice)).toBe(10_000n);
     expect(await piped.balance(carolEscrow)).toBe(0n);
+    // Neither LevelDB batch was written, and neither is left open holding what it was given.
+    expect(made).toHaveLength(2);
+    for (const batch of made) expect(() => batch.put('late', 1)).toThrow(expect.objectContaining({ code: 'LEVEL_BATCH_NOT_OPEN' }));
 
     // The writer goes on from what is on disk, numbering included.
     const next = await tip();
