@@ -110,15 +110,18 @@ export class Flattrs {
   readonly #ledger: Ledger;
   readonly #log: Logger;
   readonly #periodMs: number | undefined;
+  readonly #progressEveryMs: number;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   /** Closes and resumes run one after another. */
   #serial: Promise<unknown> = Promise.resolve();
 
-  constructor(ledger: Ledger, log: Logger, options: { periodMs?: number | undefined }) {
+  /** `progressEveryMs`: how often a close under way logs how far it has got (10 s). */
+  constructor(ledger: Ledger, log: Logger, options: { periodMs?: number | undefined; progressEveryMs?: number }) {
     this.#ledger = ledger;
     this.#log = log;
     this.#periodMs = options.periodMs;
+    this.#progressEveryMs = options.progressEveryMs ?? 10_000;
   }
 
   /** The period flattrs go to now (the first one starts when first asked for). */
@@ -284,6 +287,8 @@ export class Flattrs {
     };
     // Read in pages: the writer then finds many allocations queued at once, for big batches.
     const flattrs = this.#ledger.db.values({ gt: prefix, lt: prefixEnd(prefix), highWaterMarkBytes: closePageBytesMax });
+    let flattrsRead = 0;
+    let loggedAt = started;
     try {
       for (;;) {
         const page = (await flattrs.nextv(closePageSize)) as FlattrRecord[];
@@ -298,6 +303,11 @@ export class Flattrs {
             things = [];
           }
           things.push(flattr);
+        }
+        flattrsRead += page.length;
+        if (Date.now() - loggedAt >= this.#progressEveryMs) {
+          loggedAt = Date.now();
+          this.#log.info({ periodId, supportersDone: settled, flattrsRead, elapsedMs: loggedAt - started }, 'period close under way');
         }
       }
       await submit();

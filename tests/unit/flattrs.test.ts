@@ -183,6 +183,20 @@ describe('a period close', () => {
     expect(await escrow('kim')).toBe(10_000n);
   });
 
+  it('logs how far a long close has got, page by page of flattrs', async () => {
+    const lines: { msg: string; flattrsRead?: number; supportersDone?: number }[] = [];
+    const logged = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const logging = new Flattrs(t.ledger, logged, { progressEveryMs: 0 });
+    const ids = await Promise.all(Array.from({ length: 300 }, () => supporter(1_000_000n, 10)));
+    await Promise.all(ids.flatMap((id) => Array.from({ length: 10 }, (_, j) => logging.flattr(id, handle(`h${j}`), null))));
+    await logging.close();
+    const progress = lines.filter((l) => l.msg === 'period close under way');
+    // Pages of 2,000 flattrs: after the first page, and after the last.
+    expect(progress.map((l) => l.flattrsRead)).toEqual([2_000, 3_000]);
+    expect(progress[0]!.supportersDone).toBeLessThanOrEqual(progress[1]!.supportersDone!);
+    expect(lines.map((l) => l.msg).slice(-1)).toEqual(['period closed']);
+  });
+
   it('closes a period by itself when its time is up', async () => {
     const short = new Flattrs(t.ledger, log, { periodMs: 300 });
     const alice = await supporter(100_000n, 7);
