@@ -15,10 +15,10 @@ import { parseHandle } from '../src/handles.ts';
 import { Ledger } from '../src/ledger/ledger.ts';
 import { openStore } from '../src/ledger/store.ts';
 import { nodeEnv } from '../src/node-settings.ts';
-import { benchNodeOptions, fundedLedger, mib, spread } from './fixtures.ts';
+import { benchNodeOptions, fundedLedger, mib, roundsFrom, spread } from './fixtures.ts';
 
 const supporterCount = Number(process.env.BENCH_SUPPORTERS ?? 100_000);
-const rounds = Number(process.env.BENCH_CLOSE_ROUNDS ?? 3);
+const rounds = roundsFrom('BENCH_CLOSE_ROUNDS', 3);
 const flattrsEach = 10;
 const log = pino({ level: 'silent' });
 

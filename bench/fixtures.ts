@@ -23,8 +23,16 @@ export async function fundedLedger(supporterCount: number, balanceMsat: bigint, 
 
 export const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 
+/** How many rounds a bench runs: the environment variable `name`, or `otherwise`. */
+export function roundsFrom(name: string, otherwise: number): number {
+  const rounds = Number(process.env[name] ?? otherwise);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`${name} must be a whole number of rounds, at least 1`);
+  return rounds;
+}
+
 /** The median (the upper one of an even count), lowest and highest of figures from several rounds. */
 export function spread(figures: number[]): { median: number; min: number; max: number } {
+  if (figures.length === 0) throw new Error('no figures: a bench needs at least one round');
   const sorted = [...figures].sort((a, b) => a - b);
   return { median: sorted[Math.floor(sorted.length / 2)]!, min: sorted[0]!, max: sorted.at(-1)! };
 }

@@ -4,10 +4,10 @@
 import fs from 'node:fs';
 import { parseHandle } from '../src/handles.ts';
 import { Tips } from '../src/tips.ts';
-import { fundedLedger, mib, spread } from './fixtures.ts';
+import { fundedLedger, mib, roundsFrom, spread } from './fixtures.ts';
 
 const tipCount = Number(process.env.BENCH_TIPS ?? 200_000);
-const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
+const rounds = roundsFrom('BENCH_ROUNDS', 5);
 const concurrency = 10_000;
 const handles = Array.from({ length: 500 }, (_, i) => parseHandle(`creator_${i}`)!);
 
@@ -42,4 +42,4 @@ for (let i = 1; i <= rounds; i++) {
   console.log(`ledger, round ${i} of ${rounds}: ${tipCount} tips = ${Math.round(result.tipsPerSecond)} tips/s, ${result.tipsPerBatch.toFixed(0)} tips per batch`);
 }
 const rates = spread(results.map((r) => r.tipsPerSecond));
-console.log(`ledger: median ${Math.round(rates.median)} tips/s over ${rounds} rounds (${Math.round(rates.min)}–${Math.round(rates.max)}); every batch written with sync (fsync), ${concurrency} tips in flight, peak RSS ${mib(process.resourceUsage().maxRSS * 1024)}`);
+console.log(`ledger: median ${Math.round(rates.median)} tips/s over ${rounds} rounds (${Math.round(rates.min)}–${Math.round(rates.max)}); every batch written with sync (fsync), ${concurrency} tips in flight, peak RSS of all rounds ${mib(process.resourceUsage().maxRSS * 1024)}`);

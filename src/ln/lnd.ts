@@ -32,7 +32,7 @@ const genesisHashes: Record<Network, string> = {
   regtest: '0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206',
 };
 const chainIds = Object.fromEntries(
-  Object.entries(genesisHashes).map(([network, hash]) => [network, Buffer.from(hash, 'hex').reverse().toString('hex')]),
+  Object.entries(genesisHashes).map(([network, genesis]) => [network, Buffer.from(genesis, 'hex').reverse().toString('hex')]),
 ) as Record<Network, string>;
 
 /** TLV record type that carries a keysend preimage. */
