@@ -30,7 +30,7 @@ export interface Lot {
  * `Tx.appendToRun`): the batch's time, then each lot as [transfer id, supporter, amount].
  */
 type StoredLots = [at: string, ...lots: [transferId: string, supporterId: string, amountMsat: string][]];
-/** A lot as format 3 stored it: alone, under its transfer's id. */
+/** A lot as formats 2 and 3 stored it: alone, under its transfer's id (format 2 repeated the id here). */
 interface StoredLot {
   supporterId: string;
   amountMsat: string;
