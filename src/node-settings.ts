@@ -4,10 +4,10 @@
 // None of them is a limit: they make the garbage collector and malloc give memory back sooner.
 // A period close of a million flattrs allocates about 6 GB of short-lived objects while its live
 // heap stays near 30 MB. Without these settings its peak RSS is about 550 MiB, mostly garbage
-// that V8 had not yet needed to collect; with them it is 243–285 MiB (mostly about 250), at about
-// the same speed.
+// that V8 had not yet needed to collect; with them it is about half that, at about the same speed
+// (the README's benchmark table has the measured figures).
 // They cost some HTTP throughput (bench/http.ts): about 10% with 100 connections and 15–20% with
-// 500, which left 5,400–7,100 tips/s in our runs on two cores.
+// 500.
 // (A hard heap cap, `--max-old-space-size`, would do the same but could end a daemon whose live
 // heap grows, so tipd does not set one.)
 
