@@ -31,3 +31,17 @@ export async function tempLedger(options: LedgerOptions = {}) {
     },
   };
 }
+
+/**
+ * Starts `start`'s operations while the writer is kept busy, so that they queue up and run as one
+ * batch; their outcomes once they have all settled.
+ */
+export async function inOneBatch<T>(ledger: Ledger, start: () => Promise<T>[]): Promise<PromiseSettledResult<T>[]> {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const busy = ledger.run(() => gate);
+  const started = start();
+  release();
+  await busy;
+  return Promise.allSettled(started);
+}

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { accounts, Ledger, LedgerError, recordRunMax, StoreFormatError, unread, type Account, type Tx } from '../../src/ledger/ledger.ts';
 import { openStore, StoreLockedError } from '../../src/ledger/store.ts';
-import { tempLedger } from './ledger-helpers.ts';
+import { inOneBatch, tempLedger } from './ledger-helpers.ts';
 
 const alice = accounts.supporter('alice');
 const bob = accounts.supporter('bob');
@@ -255,21 +255,17 @@ describe('the ledger', () => {
   });
 
   it('stores what the operations of one batch add to a run as values of at most 100, without what failed operations added', async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    // Keeps the writer busy, so that the next 250 operations queue up and run as one batch.
-    const busy = t.ledger.run(() => gate);
-    const runs = Array.from({ length: 250 }, (_, i) =>
-      t.ledger.run((tx) => {
-        tx.appendToRun('run:a:', String(1_000 + i), i);
-        if (i % 2 === 0) tx.appendToRun('run:b:', String(1_000 + i), `b${i}`);
-        if (i === 7) throw new Error('no');
-      }),
+    const outcomes = await inOneBatch(t.ledger, () =>
+      Array.from({ length: 250 }, (_, i) =>
+        t.ledger.run((tx) => {
+          tx.appendToRun('run:a:', String(1_000 + i), i);
+          if (i % 2 === 0) tx.appendToRun('run:b:', String(1_000 + i), `b${i}`);
+          if (i === 7) throw new Error('no');
+        }),
+      ),
     );
-    release();
-    await busy;
-    await expect(runs[7]).rejects.toThrow('no');
-    await Promise.all(runs.filter((_, i) => i !== 7));
+    expect(outcomes[7]).toMatchObject({ status: 'rejected', reason: { message: 'no' } });
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(249);
 
     const stored = await t.db.iterator({ gt: 'run:', lt: 'run;' }).all();
     const time = (stored[0]![1] as unknown[])[0];

@@ -6,7 +6,7 @@ import { parseHandle } from '../../src/handles.ts';
 import { accounts, type LedgerEvent } from '../../src/ledger/ledger.ts';
 import { Refunds } from '../../src/refunds.ts';
 import { Tips } from '../../src/tips.ts';
-import { tempLedger } from './ledger-helpers.ts';
+import { inOneBatch, tempLedger } from './ledger-helpers.ts';
 
 const dayMs = 24 * 3600 * 1000;
 const log = pino({ level: 'silent' });
@@ -32,16 +32,6 @@ describe('unclaimed tips', () => {
 
   const deposit = (id: string, msat: bigint) => t.ledger.run((tx) => tx.transfer('deposit', accounts.deposits, accounts.supporter(id), msat));
   const tip = (id: string, handle: string, msat: bigint) => new Tips(t.ledger).tip({ supporterId: id, handle: parseHandle(handle)!, amountMsat: msat, tweetId: null });
-  /** Starts `start`'s operations while the writer is kept busy, so that they queue up and run as one batch. */
-  async function inOneBatch<T>(start: () => Promise<T>[]): Promise<PromiseSettledResult<T>[]> {
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const busy = t.ledger.run(() => gate);
-    const started = start();
-    release();
-    await busy;
-    return Promise.allSettled(started);
-  }
 
   it('go back to each supporter exactly, after 180 days, with a warning a week before', async () => {
     await deposit('ann', 10_000n);
@@ -78,7 +68,7 @@ describe('unclaimed tips', () => {
   it('that came in one batch are stored together, and go back together, each to its supporter exactly', async () => {
     await deposit('ann', 10_000n);
     await deposit('ben', 10_000n);
-    const [annFirst, benTip, annSecond, cidTip] = await inOneBatch(() => [tip('ann', 'busy', 1_000n), tip('ben', 'busy', 2_000n), tip('ann', 'busy', 3_000n), tip('cid', 'busy', 500n), tip('ben', 'other', 700n)]);
+    const [annFirst, benTip, annSecond, cidTip] = await inOneBatch(t.ledger, () => [tip('ann', 'busy', 1_000n), tip('ben', 'busy', 2_000n), tip('ann', 'busy', 3_000n), tip('cid', 'busy', 500n), tip('ben', 'other', 700n)]);
     expect(cidTip).toMatchObject({ status: 'rejected', reason: { code: 'insufficient_balance' } });
     expect(await t.db.keys({ gt: 'lot:busy:', lt: 'lot:busy;' }).all()).toEqual([`lot:busy:${(annFirst as PromiseFulfilledResult<{ id: string }>).value.id}`]);
 
@@ -133,7 +123,7 @@ describe('unclaimed tips', () => {
   it('stay in the escrow of a claimed handle, without a warning; its lots are dropped and later tips make none', async () => {
     await deposit('dee', 6_000n);
     await deposit('eve', 1_000n);
-    await inOneBatch(() => [tip('dee', 'claimed_one', 5_000n), tip('eve', 'claimed_one', 1_000n)]);
+    await inOneBatch(t.ledger, () => [tip('dee', 'claimed_one', 5_000n), tip('eve', 'claimed_one', 1_000n)]);
     expect(await t.db.keys({ gt: 'lot:claimed_one:', lt: 'lot:claimed_one;' }).all()).toHaveLength(1);
     await t.ledger.run(async (tx) => {
       const record = await tx.get<Record<string, unknown>>('handle:claimed_one');
