@@ -1,6 +1,8 @@
 // Live events over a websocket at GET /v1/events. Every event the ledger commits has a sequence
 // number and topics: `account:<id>` (a supporter's own deposits, tips, allocations, withdrawals)
-// and `handle:<key>` (what a handle received, in aggregate, without supporter ids). A supporter
+// and `handle:<key>` (what a handle received, in aggregate, without supporter ids). An event of a
+// supporter's that a handle's followers see too (a tip, a refund) is stored once: its supporter
+// sees it whole, the followers its public view (`publicViews`). A supporter
 // authenticates with the Authorization header on the upgrade or, from a browser, with a first
 // message; anyone may follow handles. A client that sends the last sequence number it saw gets
 // what it missed from the store (kept for a bounded time), also across a restart of tipd, then
@@ -48,6 +50,33 @@ interface Client {
 }
 
 const replayPageSize = 500;
+
+type View = { type: string; data: Record<string, unknown> };
+/**
+ * What followers of a handle see of a supporter's event (one with an `account:` topic) that has
+ * the handle's topic too: another type, with only what is public. Such an event of a type not
+ * listed here is not shown to followers at all.
+ */
+const publicViews: Record<string, (data: Record<string, unknown>) => View> = {
+  'tip.sent': ({ handle, amountMsat, pendingMsat }) => ({ type: 'handle.tipped', data: { handle, amountMsat, pendingMsat } }),
+  refund: ({ handle, amountMsat, pendingMsat }) => ({ type: 'handle.refunded', data: { handle, amountMsat, pendingMsat } }),
+};
+
+/** What `topics` may see of `event`: all of it, its public view, or nothing. */
+function viewOf(event: LedgerEvent, topics: Set<string>): View | undefined {
+  let seen = false;
+  let personal = false;
+  for (const topic of event.topics) {
+    const account = topic.startsWith('account:');
+    if (topics.has(topic)) {
+      if (account) return event;
+      seen = true;
+    }
+    personal ||= account;
+  }
+  if (!seen) return undefined;
+  return personal ? publicViews[event.type]?.(event.data) : event;
+}
 
 export class EventHub {
   readonly #ledger: Ledger;
@@ -174,14 +203,15 @@ export class EventHub {
   }
 
   #deliver(client: Client, event: LedgerEvent, replaying: boolean): void {
-    if (!event.topics.some((t) => client.topics.has(t))) return;
+    const view = viewOf(event, client.topics);
+    if (!view) return;
     if (client.held && !replaying) {
       client.held.push(event);
       return;
     }
     if (event.seq <= client.lastSent) return;
     client.lastSent = event.seq;
-    this.#send(client, { type: 'event', seq: event.seq, event: event.type, at: event.at, data: event.data });
+    this.#send(client, { type: 'event', seq: event.seq, event: view.type, at: event.at, data: view.data });
   }
 
   #send(client: Client, message: Record<string, unknown>): void {

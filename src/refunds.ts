@@ -104,8 +104,8 @@ export class Refunds {
         for (const lot of lots) {
           const lotMsat = BigInt(lot.amountMsat);
           await tx.transfer('refund', accounts.escrow(handleKey), accounts.supporter(lot.supporterId), lotMsat, { handle: handleKey, lot: lot.transferId });
-          tx.emit('refund', [`account:${lot.supporterId}`], { handle: handleKey, amountMsat: lot.amountMsat, tippedAt: at });
-          tx.emit('handle.refunded', [`handle:${handleKey}`], { handle: handleKey, amountMsat: lot.amountMsat, pendingMsat: formatMsat(await tx.balance(accounts.escrow(handleKey))) });
+          // One event: its supporter sees `refund`, followers of the handle `handle.refunded` (events.ts).
+          tx.emit('refund', [`account:${lot.supporterId}`, `handle:${handleKey}`], { handle: handleKey, amountMsat: lot.amountMsat, tippedAt: at, pendingMsat: formatMsat(await tx.balance(accounts.escrow(handleKey))) });
           amountMsat += lotMsat;
         }
         return { kind: 'returned' as const, lots: lots.length, amountMsat };

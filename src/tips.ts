@@ -99,7 +99,11 @@ export function intoEscrow(tx: Tx, into: IntoEscrow): Transfer | Promise<Transfe
   })();
 }
 
-/** The transfer, the handle's record and counts, the lot, the handle's event: a movement into escrow. */
+/**
+ * The transfer, the handle's record and counts, the lot, and for a tip its event: a movement into
+ * escrow. A tip is one event for two audiences: its supporter sees `tip.sent`, followers of the
+ * handle its public view, `handle.tipped` (see events.ts).
+ */
 function book(tx: Tx, into: IntoEscrow, fromMsat: bigint, toMsat: bigint, stored: HandleRecord | undefined, firstFromThisSupporter: boolean): Transfer {
   const { supporterId, handle, amountMsat, periodId } = into;
   const transfer = tx.transferKnown(into.kind, accounts.supporter(supporterId), accounts.escrow(handle.key), amountMsat, { handle: handle.key, ...into.meta }, fromMsat, toMsat);
@@ -110,7 +114,14 @@ function book(tx: Tx, into: IntoEscrow, fromMsat: bigint, toMsat: bigint, stored
     tx.put(givenKey(supporterId, handle.key), 0);
   }
   if (periodId === undefined) {
-    tx.emit('handle.tipped', [`handle:${handle.key}`], { handle: record.display, amountMsat: formatMsat(amountMsat), pendingMsat: formatMsat(toMsat + amountMsat) });
+    tx.emit('tip.sent', [`account:${supporterId}`, `handle:${handle.key}`], {
+      id: transfer.id,
+      handle: record.display,
+      amountMsat: formatMsat(amountMsat),
+      tweetId: into.meta?.tweetId ?? null,
+      createdAt: transfer.at,
+      pendingMsat: formatMsat(toMsat + amountMsat),
+    });
   } else {
     // A close's allocations are announced once per handle at its end, not one by one.
     const sum = record.closing?.periodId === periodId ? record.closing : undefined;
@@ -169,15 +180,11 @@ export class Tips {
 
   tip(args: { supporterId: string; handle: Handle; amountMsat: bigint; tweetId: string | null; idempotency?: { key: string; fingerprint: string } }): Promise<TipView> {
     const { supporterId, handle, amountMsat, tweetId } = args;
-    const sent = (tx: Tx, transfer: Transfer): TipView => {
-      const view: TipView = { id: transfer.id, handle: handle.display, amountMsat: formatMsat(amountMsat), tweetId, createdAt: transfer.at };
-      tx.emit('tip.sent', [`account:${supporterId}`], { ...view });
-      return view;
-    };
+    const sent = (transfer: Transfer): TipView => ({ id: transfer.id, handle: handle.display, amountMsat: formatMsat(amountMsat), tweetId, createdAt: transfer.at });
     return this.#ledger.run(
       (tx) => {
         const transfer = intoEscrow(tx, { kind: 'tip', supporterId, handle, amountMsat, ...(tweetId ? { meta: { tweetId } } : {}) });
-        return transfer instanceof Promise ? transfer.then((t) => sent(tx, t)) : sent(tx, transfer);
+        return transfer instanceof Promise ? transfer.then(sent) : sent(transfer);
       },
       { sync: true, prefetch: escrowReads(supporterId, handle.key), ...(args.idempotency ? { idempotency: { scope: supporterId, ...args.idempotency } } : {}) },
     );

@@ -899,14 +899,15 @@ export class Ledger {
 
 /**
  * What the stored keys mean changes with tipd's versions: `meta:format` says which layout a store
- * has. A new store gets the current one; a store of format 2 or 3 is marked 4 at once (3 added
- * history runs, 4 runs of escrow lots; what the older formats wrote is read as it is, so there is
- * nothing to rewrite, but a tipd that reads only 2 or 3 must no longer open it); a store of
- * another layout is refused rather than read wrong.
+ * has. A new store gets the current one; a store of format 2, 3 or 4 is marked 5 at once (3 added
+ * history runs, 4 runs of escrow lots, 5 events stored once for a supporter and a handle's
+ * followers; what the older formats wrote is read as it is, so there is nothing to rewrite, but a
+ * tipd that reads only an older one must no longer open it); a store of another layout is refused
+ * rather than read wrong.
  */
-export const storeFormat = 4;
+export const storeFormat = 5;
 /** Formats this tipd opens as they are (and marks with `storeFormat`). */
-const upgradableFormats: unknown[] = [2, 3];
+const upgradableFormats: unknown[] = [2, 3, 4];
 
 export class StoreFormatError extends Error {}
 

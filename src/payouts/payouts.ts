@@ -296,7 +296,7 @@ export class Payouts {
 
   #onEvents = (events: LedgerEvent[]): void => {
     for (const event of events) {
-      if ((event.type !== 'handle.tipped' && event.type !== 'handle.allocated') || BigInt(event.data.pendingMsat as string) < this.#options.minMsat) continue;
+      if ((event.type !== 'tip.sent' && event.type !== 'handle.allocated') || BigInt(event.data.pendingMsat as string) < this.#options.minMsat) continue;
       const topic = event.topics.find((t) => t.startsWith('handle:'));
       if (topic) this.kick(topic.slice('handle:'.length));
     }

@@ -31,7 +31,7 @@ describe('the events websocket', () => {
       expect(settled.data).toMatchObject({ id: deposit.id, receivedMsat: '5000000' });
       expect((await tip(tipd.url, token, 'events_a', 1_000)).status).toBe(201);
       const sent = await own.next((m) => m.event === 'tip.sent');
-      expect(sent.data).toMatchObject({ handle: 'events_a', amountMsat: '1000000' });
+      expect(sent.data).toMatchObject({ handle: 'events_a', amountMsat: '1000000', pendingMsat: '1000000', tweetId: null });
       expect(sent.seq).toBeGreaterThan(settled.seq!);
     } finally {
       own.close();
@@ -46,7 +46,7 @@ describe('the events websocket', () => {
       await watcher.next((m) => m.type === 'ready' && (m.topics ?? []).includes('handle:events_b'));
       expect((await tip(tipd.url, supporter.token, 'events_b', 700)).status).toBe(201);
       const tipped = await watcher.next((m) => m.event === 'handle.tipped');
-      expect(tipped.data).toMatchObject({ handle: 'events_b', amountMsat: '700000', pendingMsat: '700000' });
+      expect(tipped.data).toEqual({ handle: 'events_b', amountMsat: '700000', pendingMsat: '700000' });
       expect(JSON.stringify(watcher.messages)).not.toContain(supporter.id);
       expect(watcher.messages.some((m) => m.event === 'tip.sent')).toBe(false);
     } finally {

@@ -423,12 +423,13 @@ describe('the ledger', () => {
       await expect(Ledger.open(old)).rejects.toThrow(/format 1\).*new TIPD_DATA_DIR/);
       await old.put('meta:format', 99);
       await expect(Ledger.open(old)).rejects.toBeInstanceOf(StoreFormatError);
-      // Formats 2 and 3 differ only by having no history runs (2) and no runs of lots (2, 3):
-      // opened, and marked 4 so that a tipd that reads only 2 or 3 no longer opens them.
-      for (const format of [2, 3]) {
+      // Formats 2 to 4 differ only by having no history runs (2), no runs of lots (2, 3) and
+      // no events shared by a supporter and a handle's followers (2 to 4): opened, and marked 5
+      // so that a tipd that reads only an older one no longer opens them.
+      for (const format of [2, 3, 4]) {
         await old.put('meta:format', format);
         await Ledger.open(old);
-        expect(await old.get('meta:format')).toBe(4);
+        expect(await old.get('meta:format')).toBe(5);
       }
     } finally {
       await old.close();

@@ -35,7 +35,12 @@ describe('a tip', () => {
     await again.run((tx) => intoEscrow(tx, { kind: 'tip', supporterId: 'ben', handle: handle('quiet'), amountMsat: 500n }));
     expect(await again.read<HandleRecord>('handle:quiet')).toMatchObject({ display: 'Quiet', tips: 3, supporters: 2 });
     expect(await again.read(`lot:quiet:${transfer.id}`)).toEqual([transfer.at, [transfer.id, 'ben', '2000']]);
-    expect(events.filter((e) => e.type === 'handle.tipped').map((e) => e.data.pendingMsat)).toEqual(['1000', '3000', '3500']);
+    // One event per tip, for its supporter and the handle's followers, with the handle's new escrow.
+    expect(events.map((e) => [e.type, e.topics, e.data.pendingMsat])).toEqual([
+      ['tip.sent', ['account:ann', 'handle:quiet'], '1000'],
+      ['tip.sent', ['account:ben', 'handle:quiet'], '3000'],
+      ['tip.sent', ['account:ben', 'handle:quiet'], '3500'],
+    ]);
     expect(await again.balance(accounts.escrow('quiet'))).toBe(3_500n);
     expect((await again.history(accounts.supporter('ben'), 10)).map((x) => x.amountMsat)).toEqual([500n, 2_000n, 10_000n]);
   });

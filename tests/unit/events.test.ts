@@ -1,0 +1,131 @@
+// The events websocket on a real (temporary) ledger: who sees what of an event, and a client that
+// stops reading is dropped once too much waits for it, while the ledger and the clients that keep
+// up go on as if it had never been there.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { defaultEventLimits, EventHub } from '../../src/events.ts';
+import { Supporters } from '../../src/supporters.ts';
+import { tempLedger } from './ledger-helpers.ts';
+
+let t: Awaited<ReturnType<typeof tempLedger>>;
+let server: http.Server;
+let hub: EventHub;
+let supporters: Supporters;
+const logLines: { msg: string }[] = [];
+
+beforeAll(async () => {
+  t = await tempLedger();
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      logLines.push(JSON.parse(chunk.toString()) as { msg: string });
+      done();
+    },
+  });
+  supporters = new Supporters(t.ledger);
+  hub = new EventHub(t.ledger, supporters, pino({ level: 'warn' }, sink), { ...defaultEventLimits, bufferedBytesMax: 64 * 1024 });
+  server = http.createServer();
+  hub.attach(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+});
+
+afterAll(async () => {
+  hub.close();
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+  await t.dispose();
+});
+
+/** A client that keeps the events it gets, signed in with `token` if given, once it is ready. */
+async function client(token?: string) {
+  const socket = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/v1/events`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+  const events: { seq: number; event: string; data: Record<string, unknown> }[] = [];
+  let ready!: (topics: string[]) => void;
+  const readies: string[][] = [];
+  socket.on('message', (data) => {
+    const message = JSON.parse(data.toString()) as { type: string; topics: string[]; seq: number; event: string; data: Record<string, unknown> };
+    if (message.type === 'event') events.push({ seq: message.seq, event: message.event, data: message.data });
+    if (message.type === 'ready') {
+      readies.push(message.topics);
+      ready?.(message.topics);
+    }
+  });
+  await new Promise((resolve) => socket.once('open', resolve));
+  const follow = async (handle: string) => {
+    const followed = new Promise<string[]>((resolve) => (ready = resolve));
+    socket.send(JSON.stringify({ type: 'follow', handle }));
+    await followed;
+  };
+  return { socket, events, follow };
+}
+
+describe('an event of a supporter that a handle’s followers see too', () => {
+  it('is shown whole to its supporter and as its public view to the followers; one without a public view is not shown to them', async () => {
+    const ann = await supporters.create();
+    const own = await client(ann.token);
+    await own.follow('shared');
+    const follower = await client();
+    await follower.follow('shared');
+    const tipData = { id: '0000000000000007', handle: 'Shared', amountMsat: '1000', tweetId: '20', createdAt: '2026-01-01T00:00:00.000Z', pendingMsat: '5000' };
+    await t.ledger.run((tx) => {
+      tx.emit('tip.sent', [`account:${ann.id}`, 'handle:shared'], tipData);
+      tx.emit('refund', [`account:${ann.id}`, 'handle:shared'], { handle: 'shared', amountMsat: '300', tippedAt: '2026-01-01T00:00:00.000Z', pendingMsat: '4700' });
+      // A supporter's event of a type with no public view: never shown to the followers.
+      tx.emit('budget.spent', [`account:${ann.id}`, 'handle:shared'], { secret: ann.id });
+      tx.emit('handle.allocated', ['handle:shared'], { handle: 'Shared', amountMsat: '9' });
+    });
+    await expect.poll(() => follower.events.length).toBe(3);
+    await expect.poll(() => own.events.length).toBe(4);
+    expect(follower.events.map(({ event, data }) => [event, data])).toEqual([
+      ['handle.tipped', { handle: 'Shared', amountMsat: '1000', pendingMsat: '5000' }],
+      ['handle.refunded', { handle: 'shared', amountMsat: '300', pendingMsat: '4700' }],
+      ['handle.allocated', { handle: 'Shared', amountMsat: '9' }],
+    ]);
+    // The supporter, following the handle too, gets each event once, whole.
+    expect(own.events.map(({ event }) => event)).toEqual(['tip.sent', 'refund', 'budget.spent', 'handle.allocated']);
+    expect(own.events[0]!.data).toEqual(tipData);
+    // One sequence number per event, whoever sees it.
+    const first = own.events[0]!.seq;
+    expect(own.events.map(({ seq }) => seq)).toEqual([first, first + 1, first + 2, first + 3]);
+    expect(follower.events.map(({ seq }) => seq)).toEqual([first, first + 1, first + 3]);
+    own.socket.close();
+    follower.socket.close();
+  });
+});
+
+/** A client following @slowpoke that counts the events it gets. */
+async function follower() {
+  const socket = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/v1/events`);
+  let events = 0;
+  let ready: () => void;
+  const following = new Promise<void>((resolve) => (ready = resolve));
+  socket.on('message', (data) => {
+    const message = JSON.parse(data.toString()) as { type: string; topics?: string[] };
+    if (message.type === 'event') events += 1;
+    if (message.type === 'ready' && message.topics?.includes('handle:slowpoke')) ready();
+  });
+  await new Promise((resolve) => socket.once('open', resolve));
+  socket.send(JSON.stringify({ type: 'follow', handle: 'slowpoke' }));
+  await following;
+  return { socket, events: () => events };
+}
+
+describe('a websocket client that stops reading', () => {
+  it('is dropped once more than 64 KiB wait for it, while the others get every event and the ledger goes on', async () => {
+    const slow = await follower();
+    const fast = await follower();
+    // The slow client's process stops reading its socket: the kernel buffers fill, then tipd's.
+    (slow.socket as unknown as { _socket: { pause(): void } })._socket.pause();
+    const eventCount = 3_000;
+    const padding = 'x'.repeat(10_000);
+    for (let i = 0; i < eventCount; i += 100) {
+      await Promise.all(Array.from({ length: 100 }, (_, j) => t.ledger.run((tx) => tx.emit('handle.tipped', ['handle:slowpoke'], { n: i + j, padding }))));
+    }
+    await expect.poll(() => fast.events(), { timeout: 10_000 }).toBe(eventCount);
+    expect(logLines.some((line) => line.msg === 'dropping a websocket client that does not keep up')).toBe(true);
+    fast.socket.close();
+  });
+});
