@@ -37,40 +37,41 @@ if (process.argv[2] === 'close') {
 } else {
   const prepared = process.env.BENCH_PREPARED;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-bench-'));
-  if (prepared && fs.existsSync(path.join(prepared, 'made'))) {
-    const made = Number(fs.readFileSync(path.join(prepared, 'made'), 'utf8'));
-    if (made !== supporterCount) throw new Error(`${prepared} holds the flattrs of ${made} supporters, not ${supporterCount} (BENCH_SUPPORTERS): prepare another folder`);
-    fs.cpSync(path.join(prepared, 'ledger'), path.join(dataDir, 'ledger'), { recursive: true });
-    console.log(`close: reusing the flattrs made in ${prepared}`);
-  } else {
-    const made = process.hrtime.bigint();
-    const { store, ledger, supporters } = await fundedLedger(supporterCount, 10n ** 9n, dataDir);
-    const flattrs = new Flattrs(ledger, log, {});
-    const handles = Array.from({ length: 5_000 }, (_, i) => parseHandle(`creator_${i}`)!);
-    for (let i = 0; i < supporters.length; i += 2_000) {
-      await Promise.all(
-        supporters.slice(i, i + 2_000).flatMap(({ id }, k) => [
-          flattrs.setBudget(id, 1_000),
-          ...Array.from({ length: flattrsEach }, (_, j) => flattrs.flattr(id, handles[(i + k * 7 + j * 131) % handles.length]!, null)),
-        ]),
-      );
-    }
-    await ledger.close();
-    await store.close();
-    console.log(`close: made ${supporterCount * flattrsEach} flattrs from ${supporterCount} supporters in ${(Number(process.hrtime.bigint() - made) / 1e9).toFixed(1)} s`);
-    if (prepared) {
-      fs.mkdirSync(prepared, { recursive: true });
-      fs.cpSync(path.join(dataDir, 'ledger'), path.join(prepared, 'ledger'), { recursive: true });
-      fs.writeFileSync(path.join(prepared, 'made'), `${supporterCount}\n`);
-    }
-  }
-
-  // The machine's speed moves from minute to minute: several rounds, each closing a fresh copy of
-  // the same flattrs in a process of its own.
   const self = fileURLToPath(import.meta.url);
   const nodeOptions = benchNodeOptions();
   const roundDir = `${dataDir}-round`;
+  // Whatever fails, no folder is left behind.
   try {
+    if (prepared && fs.existsSync(path.join(prepared, 'made'))) {
+      const made = Number(fs.readFileSync(path.join(prepared, 'made'), 'utf8'));
+      if (made !== supporterCount) throw new Error(`${prepared} holds the flattrs of ${made} supporters, not ${supporterCount} (BENCH_SUPPORTERS): prepare another folder`);
+      fs.cpSync(path.join(prepared, 'ledger'), path.join(dataDir, 'ledger'), { recursive: true });
+      console.log(`close: reusing the flattrs made in ${prepared}`);
+    } else {
+      const made = process.hrtime.bigint();
+      const { store, ledger, supporters } = await fundedLedger(supporterCount, 10n ** 9n, dataDir);
+      const flattrs = new Flattrs(ledger, log, {});
+      const handles = Array.from({ length: 5_000 }, (_, i) => parseHandle(`creator_${i}`)!);
+      for (let i = 0; i < supporters.length; i += 2_000) {
+        await Promise.all(
+          supporters.slice(i, i + 2_000).flatMap(({ id }, k) => [
+            flattrs.setBudget(id, 1_000),
+            ...Array.from({ length: flattrsEach }, (_, j) => flattrs.flattr(id, handles[(i + k * 7 + j * 131) % handles.length]!, null)),
+          ]),
+        );
+      }
+      await ledger.close();
+      await store.close();
+      console.log(`close: made ${supporterCount * flattrsEach} flattrs from ${supporterCount} supporters in ${(Number(process.hrtime.bigint() - made) / 1e9).toFixed(1)} s`);
+      if (prepared) {
+        fs.mkdirSync(prepared, { recursive: true });
+        fs.cpSync(path.join(dataDir, 'ledger'), path.join(prepared, 'ledger'), { recursive: true });
+        fs.writeFileSync(path.join(prepared, 'made'), `${supporterCount}\n`);
+      }
+    }
+
+    // The machine's speed moves from minute to minute: several rounds, each closing a fresh copy
+    // of the same flattrs in a process of its own.
     const results: CloseResult[] = [];
     for (let i = 1; i <= rounds; i++) {
       fs.rmSync(roundDir, { recursive: true, force: true });

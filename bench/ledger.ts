@@ -2,6 +2,8 @@
 // writes them, committed in groups by the single writer. The machine's speed moves from minute to
 // minute, so the bench runs several rounds, each on a fresh ledger, and prints each and the median.
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { parseHandle } from '../src/handles.ts';
 import { Tips } from '../src/tips.ts';
 import { fundedLedger, mib, roundsFrom, spread } from './fixtures.ts';
@@ -12,27 +14,32 @@ const concurrency = 10_000;
 const handles = Array.from({ length: 500 }, (_, i) => parseHandle(`creator_${i}`)!);
 
 async function round(): Promise<{ tipsPerSecond: number; tipsPerBatch: number }> {
-  const { dataDir, store, ledger, supporters } = await fundedLedger(1_000, 10n ** 12n);
-  const tips = new Tips(ledger);
-  const before = { ...ledger.stats };
-  const started = process.hrtime.bigint();
-  // A closed loop, as a load generator runs one: each of `concurrency` clients sends its next tip
-  // as soon as its last one is answered, so the writer always has work queued.
-  let sent = 0;
-  const client = async () => {
-    while (sent < tipCount) {
-      const i = sent++;
-      await tips.tip({ supporterId: supporters[i % supporters.length]!.id, handle: handles[i % handles.length]!, amountMsat: 1_000n, tweetId: null });
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, client));
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const batches = ledger.stats.batches - before.batches;
-  if ((await ledger.sumOfBalances()) !== 0n) throw new Error('ledger does not sum to zero');
-  await ledger.close();
-  await store.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
-  return { tipsPerSecond: tipCount / seconds, tipsPerBatch: tipCount / batches };
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-bench-'));
+  try {
+    const { store, ledger, supporters } = await fundedLedger(1_000, 10n ** 12n, dataDir);
+    const tips = new Tips(ledger);
+    const before = { ...ledger.stats };
+    const started = process.hrtime.bigint();
+    // A closed loop, as a load generator runs one: each of `concurrency` clients sends its next tip
+    // as soon as its last one is answered, so the writer always has work queued.
+    let sent = 0;
+    const client = async () => {
+      while (sent < tipCount) {
+        const i = sent++;
+        await tips.tip({ supporterId: supporters[i % supporters.length]!.id, handle: handles[i % handles.length]!, amountMsat: 1_000n, tweetId: null });
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, client));
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const batches = ledger.stats.batches - before.batches;
+    if ((await ledger.sumOfBalances()) !== 0n) throw new Error('ledger does not sum to zero');
+    await ledger.close();
+    await store.close();
+    return { tipsPerSecond: tipCount / seconds, tipsPerBatch: tipCount / batches };
+  } finally {
+    // A round that failed leaves nothing behind either.
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
 }
 
 const results: { tipsPerSecond: number; tipsPerBatch: number }[] = [];
