@@ -39,23 +39,20 @@ afterAll(async () => {
   await t.dispose();
 });
 
-/** A client that keeps the events it gets, signed in with `token` if given, once it is ready. */
+/** A websocket client that keeps the events it gets, signed in with `token` if given. */
 async function client(token?: string) {
   const socket = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/v1/events`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
   const events: { seq: number; event: string; data: Record<string, unknown> }[] = [];
-  let ready!: (topics: string[]) => void;
-  const readies: string[][] = [];
+  let onReady: ((topics: string[]) => void) | undefined;
   socket.on('message', (data) => {
     const message = JSON.parse(data.toString()) as { type: string; topics: string[]; seq: number; event: string; data: Record<string, unknown> };
     if (message.type === 'event') events.push({ seq: message.seq, event: message.event, data: message.data });
-    if (message.type === 'ready') {
-      readies.push(message.topics);
-      ready?.(message.topics);
-    }
+    if (message.type === 'ready') onReady?.(message.topics);
   });
   await new Promise((resolve) => socket.once('open', resolve));
+  /** Follows `handle` (lower case), once tipd says so. */
   const follow = async (handle: string) => {
-    const followed = new Promise<string[]>((resolve) => (ready = resolve));
+    const followed = new Promise<void>((resolve) => (onReady = (topics) => topics.includes(`handle:${handle}`) && resolve()));
     socket.send(JSON.stringify({ type: 'follow', handle }));
     await followed;
   };
@@ -96,21 +93,11 @@ describe('an event of a supporter that a handle’s followers see too', () => {
   });
 });
 
-/** A client following @slowpoke that counts the events it gets. */
+/** A client following @slowpoke. */
 async function follower() {
-  const socket = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/v1/events`);
-  let events = 0;
-  let ready: () => void;
-  const following = new Promise<void>((resolve) => (ready = resolve));
-  socket.on('message', (data) => {
-    const message = JSON.parse(data.toString()) as { type: string; topics?: string[] };
-    if (message.type === 'event') events += 1;
-    if (message.type === 'ready' && message.topics?.includes('handle:slowpoke')) ready();
-  });
-  await new Promise((resolve) => socket.once('open', resolve));
-  socket.send(JSON.stringify({ type: 'follow', handle: 'slowpoke' }));
-  await following;
-  return { socket, events: () => events };
+  const following = await client();
+  await following.follow('slowpoke');
+  return following;
 }
 
 describe('a websocket client that stops reading', () => {
@@ -124,7 +111,7 @@ describe('a websocket client that stops reading', () => {
     for (let i = 0; i < eventCount; i += 100) {
       await Promise.all(Array.from({ length: 100 }, (_, j) => t.ledger.run((tx) => tx.emit('handle.tipped', ['handle:slowpoke'], { n: i + j, padding }))));
     }
-    await expect.poll(() => fast.events(), { timeout: 10_000 }).toBe(eventCount);
+    await expect.poll(() => fast.events.length, { timeout: 10_000 }).toBe(eventCount);
     expect(logLines.some((line) => line.msg === 'dropping a websocket client that does not keep up')).toBe(true);
     fast.socket.close();
   });
