@@ -88,8 +88,8 @@ if (process.argv[2] === 'close') {
     );
     console.log('close: allocations are written without fsync (a crash resumes the close); its start and its end are fsynced');
   } finally {
-    fs.rmSync(dataDir, { recursive: true, force: true });
-    fs.rmSync(roundDir, { recursive: true, force: true });
+    fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 3 });
+    fs.rmSync(roundDir, { recursive: true, force: true, maxRetries: 3 });
   }
 }
 

@@ -37,8 +37,8 @@ async function round(): Promise<{ tipsPerSecond: number; tipsPerBatch: number }>
     await store.close();
     return { tipsPerSecond: tipCount / seconds, tipsPerBatch: tipCount / batches };
   } finally {
-    // A round that failed leaves nothing behind either.
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    // A round that failed leaves nothing behind either (its store may still be writing: retried).
+    fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 3 });
   }
 }
 

@@ -79,12 +79,18 @@ export interface IntoEscrow {
   periodId?: number;
 }
 
+/** A movement into escrow: its transfer, and the handle as first seen (as it is shown everywhere). */
+export interface Escrowed {
+  transfer: Transfer;
+  display: string;
+}
+
 /**
  * Puts money of a supporter into a handle's escrow, as one lot (stored with the handle's other
  * lots of the batch, `StoredLots`; a handle's lots are stored oldest first). When all it reads is
  * in memory (read ahead) it is booked at once; otherwise it reads as it goes and returns a promise.
  */
-export function intoEscrow(tx: Tx, into: IntoEscrow): Transfer | Promise<Transfer> {
+export function intoEscrow(tx: Tx, into: IntoEscrow): Escrowed | Promise<Escrowed> {
   const supporter = accounts.supporter(into.supporterId);
   const escrow = accounts.escrow(into.handle.key);
   const from = tx.knownBalance(supporter);
@@ -104,7 +110,7 @@ export function intoEscrow(tx: Tx, into: IntoEscrow): Transfer | Promise<Transfe
  * escrow. A tip is one event for two audiences: its supporter sees `tip.sent`, followers of the
  * handle its public view, `handle.tipped` (see events.ts).
  */
-function book(tx: Tx, into: IntoEscrow, fromMsat: bigint, toMsat: bigint, stored: HandleRecord | undefined, firstFromThisSupporter: boolean): Transfer {
+function book(tx: Tx, into: IntoEscrow, fromMsat: bigint, toMsat: bigint, stored: HandleRecord | undefined, firstFromThisSupporter: boolean): Escrowed {
   const { supporterId, handle, amountMsat, periodId } = into;
   const transfer = tx.transferKnown(into.kind, accounts.supporter(supporterId), accounts.escrow(handle.key), amountMsat, { handle: handle.key, ...into.meta }, fromMsat, toMsat);
   const record: HandleRecord = { ...(stored ?? { key: handle.key, display: handle.display, firstSeenAt: tx.nowIso, tips: 0, supporters: 0, claimed: false }) };
@@ -133,7 +139,7 @@ function book(tx: Tx, into: IntoEscrow, fromMsat: bigint, toMsat: bigint, stored
   if (!record.claimed) {
     tx.appendToRun(`lot:${handle.key}:`, transfer.id, [transfer.id, supporterId, amountMsat.toString()]);
   }
-  return transfer;
+  return { transfer, display: record.display };
 }
 
 /** Marks a handle that a close allocated to, to be announced at its end. */
@@ -180,11 +186,11 @@ export class Tips {
 
   tip(args: { supporterId: string; handle: Handle; amountMsat: bigint; tweetId: string | null; idempotency?: { key: string; fingerprint: string } }): Promise<TipView> {
     const { supporterId, handle, amountMsat, tweetId } = args;
-    const sent = (transfer: Transfer): TipView => ({ id: transfer.id, handle: handle.display, amountMsat: formatMsat(amountMsat), tweetId, createdAt: transfer.at });
+    const sent = ({ transfer, display }: Escrowed): TipView => ({ id: transfer.id, handle: display, amountMsat: formatMsat(amountMsat), tweetId, createdAt: transfer.at });
     return this.#ledger.run(
       (tx) => {
-        const transfer = intoEscrow(tx, { kind: 'tip', supporterId, handle, amountMsat, ...(tweetId ? { meta: { tweetId } } : {}) });
-        return transfer instanceof Promise ? transfer.then(sent) : sent(transfer);
+        const escrowed = intoEscrow(tx, { kind: 'tip', supporterId, handle, amountMsat, ...(tweetId ? { meta: { tweetId } } : {}) });
+        return escrowed instanceof Promise ? escrowed.then(sent) : sent(escrowed);
       },
       { sync: true, prefetch: escrowReads(supporterId, handle.key), ...(args.idempotency ? { idempotency: { scope: supporterId, ...args.idempotency } } : {}) },
     );

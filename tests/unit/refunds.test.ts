@@ -88,6 +88,12 @@ describe('unclaimed tips', () => {
     expect(await t.ledger.balance(accounts.supporter('ann'))).toBe(10_000n);
     expect(await t.ledger.balance(accounts.supporter('ben'))).toBe(10_000n);
     expect(await t.ledger.balance(accounts.escrow('busy'))).toBe(0n);
+    // One event per lot, for its supporter and the handle's followers, with what the handle still holds.
+    expect(events.filter((e) => e.type === 'refund' && e.data.handle === 'busy').map((e) => [e.topics, e.data.amountMsat, e.data.pendingMsat])).toEqual([
+      [['account:ann', 'handle:busy'], '1000', '5000'],
+      [['account:ben', 'handle:busy'], '2000', '3000'],
+      [['account:ann', 'handle:busy'], '3000', '0'],
+    ]);
     const tipIds = [annFirst, benTip, annSecond].map((r) => (r as PromiseFulfilledResult<{ id: string }>).value.id);
     const refunded = [...(await t.ledger.history(accounts.supporter('ann'), 2)), ...(await t.ledger.history(accounts.supporter('ben'), 2))].filter((x) => x.kind === 'refund' && x.meta?.handle === 'busy');
     expect(refunded.map((x) => x.meta?.lot).sort()).toEqual([...tipIds].sort());

@@ -28,7 +28,8 @@ describe('a tip', () => {
     // Without prefetch, on a fresh ledger: every read waits.
     const ledger = await t.reopen();
     ledger.onEvents((e) => events.push(...e));
-    const transfer = await ledger.run((tx) => intoEscrow(tx, { kind: 'tip', supporterId: 'ben', handle: handle('quiet'), amountMsat: 2_000n }));
+    const { transfer, display } = await ledger.run((tx) => intoEscrow(tx, { kind: 'tip', supporterId: 'ben', handle: handle('quiet'), amountMsat: 2_000n }));
+    expect(display).toBe('Quiet');
     // ben again, his first gift not in memory: still one supporter more, not two.
     const again = await t.reopen();
     again.onEvents((e) => events.push(...e));
@@ -43,6 +44,14 @@ describe('a tip', () => {
     ]);
     expect(await again.balance(accounts.escrow('quiet'))).toBe(3_500n);
     expect((await again.history(accounts.supporter('ben'), 10)).map((x) => x.amountMsat)).toEqual([500n, 2_000n, 10_000n]);
+  });
+
+  it('answers with the handle as first seen, as its event and the handle itself show it', async () => {
+    const first = await tips.tip({ supporterId: 'ann', handle: handle('@Quiet'), amountMsat: 1_000n, tweetId: null });
+    const again = await tips.tip({ supporterId: 'ben', handle: handle('QUIET'), amountMsat: 1_000n, tweetId: '7' });
+    expect([first.handle, again.handle]).toEqual(['Quiet', 'Quiet']);
+    expect(events.map((e) => [e.data.handle, e.data.tweetId])).toEqual([['Quiet', null], ['Quiet', '7']]);
+    expect((await tips.handle(handle('quiet'))).handle).toBe('Quiet');
   });
 
   it('with an idempotency key is booked once, and the key refused for another tip', async () => {
