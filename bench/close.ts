@@ -4,7 +4,6 @@
 // It closes a fresh copy of the same flattrs in BENCH_CLOSE_ROUNDS rounds (3), and prints each and
 // the median. BENCH_PREPARED=<folder>: keep the flattrs made there and, on later runs, close
 // copies of them instead of making them again (the store's format must not have changed since).
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,7 +14,7 @@ import { parseHandle } from '../src/handles.ts';
 import { Ledger } from '../src/ledger/ledger.ts';
 import { openStore } from '../src/ledger/store.ts';
 import { nodeEnv } from '../src/node-settings.ts';
-import { benchNodeOptions, fundedLedger, mib, roundsFrom, spread } from './fixtures.ts';
+import { benchNodeOptions, fundedLedger, inOwnProcess, mib, roundsFrom, spread } from './fixtures.ts';
 
 const supporterCount = Number(process.env.BENCH_SUPPORTERS ?? 100_000);
 const rounds = roundsFrom('BENCH_CLOSE_ROUNDS', 3);
@@ -76,7 +75,7 @@ if (process.argv[2] === 'close') {
     for (let i = 1; i <= rounds; i++) {
       fs.rmSync(roundDir, { recursive: true, force: true });
       fs.cpSync(dataDir, roundDir, { recursive: true });
-      const result = await closeIn(roundDir, self, nodeOptions);
+      const result = await inOwnProcess<CloseResult>(self, ['close', roundDir]);
       if (!result.sumIsZero) throw new Error('the ledger does not sum to zero after the close');
       results.push(result);
       console.log(`close, round ${i} of ${rounds}: ${supporterCount * flattrsEach} flattrs, ${result.summary.supporters} supporters allocated in ${result.seconds.toFixed(1)} s, peak RSS ${mib(result.maxRssBytes)}`);
@@ -98,14 +97,4 @@ interface CloseResult {
   summary: { supporters: number; allocatedMsat: string };
   maxRssBytes: number;
   sumIsZero: boolean;
-}
-
-/** Closes the period of the store in `dir` in a process of its own (so that its peak RSS is the close's). */
-async function closeIn(dir: string, self: string, nodeOptions: string[]): Promise<CloseResult> {
-  const child = spawn(process.execPath, [...nodeOptions, self, 'close', dir], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...nodeEnv } });
-  let out = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  const code = await new Promise((resolve) => child.once('close', resolve));
-  if (code !== 0) throw new Error(`the closing process exited with ${String(code)}`);
-  return JSON.parse(out) as CloseResult;
 }

@@ -1,11 +1,12 @@
 // What the benchmarks start from: a ledger in a fresh folder with funded supporters, made through
 // the ledger itself (the one writer), with no Lightning node needed.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { accounts, Ledger } from '../src/ledger/ledger.ts';
 import { openStore } from '../src/ledger/store.ts';
-import { nodeFlags } from '../src/node-settings.ts';
+import { nodeEnv, nodeFlags } from '../src/node-settings.ts';
 import { Supporters } from '../src/supporters.ts';
 
 export async function fundedLedger(supporterCount: number, balanceMsat: bigint, dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-bench-'))) {
@@ -39,3 +40,17 @@ export function spread(figures: number[]): { median: number; min: number; max: n
 
 /** Node.js options of the processes a bench starts (tipd, a close): tipd's own, unless BENCH_NODE_OPTIONS says otherwise. */
 export const benchNodeOptions = (): string[] => process.env.BENCH_NODE_OPTIONS === undefined ? [...nodeFlags] : process.env.BENCH_NODE_OPTIONS.split(' ').filter(Boolean);
+
+/**
+ * Runs `script` with `args` in a process of its own, started as tipd is (`benchNodeOptions`, tipd's
+ * environment), and returns the JSON it prints: a round measured so has tipd's garbage collector
+ * and malloc settings, and its peak RSS is its own.
+ */
+export async function inOwnProcess<T>(script: string, args: string[]): Promise<T> {
+  const child = spawn(process.execPath, [...benchNodeOptions(), script, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...nodeEnv } });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const code = await new Promise((resolve) => child.once('close', resolve));
+  if (code !== 0) throw new Error(`${path.basename(script)} ${args[0] ?? ''} exited with ${String(code)}`);
+  return JSON.parse(out) as T;
+}

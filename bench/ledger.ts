@@ -1,19 +1,27 @@
 // Tips per second through the ledger alone: many concurrent tips, each durable (sync) as the API
 // writes them, committed in groups by the single writer. The machine's speed moves from minute to
-// minute, so the bench runs several rounds, each on a fresh ledger, and prints each and the median.
+// minute, so the bench runs several rounds, each on a fresh ledger in a process of its own started
+// as tipd is (its Node.js settings), and prints each and the median.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseHandle } from '../src/handles.ts';
+import { nodeEnv } from '../src/node-settings.ts';
 import { Tips } from '../src/tips.ts';
-import { fundedLedger, mib, roundsFrom, spread } from './fixtures.ts';
+import { benchNodeOptions, fundedLedger, inOwnProcess, mib, roundsFrom, spread } from './fixtures.ts';
 
 const tipCount = Number(process.env.BENCH_TIPS ?? 200_000);
-const rounds = roundsFrom('BENCH_ROUNDS', 5);
 const concurrency = 10_000;
-const handles = Array.from({ length: 500 }, (_, i) => parseHandle(`creator_${i}`)!);
 
-async function round(): Promise<{ tipsPerSecond: number; tipsPerBatch: number }> {
+interface RoundResult {
+  tipsPerSecond: number;
+  tipsPerBatch: number;
+  maxRssBytes: number;
+}
+
+async function round(): Promise<RoundResult> {
+  const handles = Array.from({ length: 500 }, (_, i) => parseHandle(`creator_${i}`)!);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-bench-'));
   try {
     const { store, ledger, supporters } = await fundedLedger(1_000, 10n ** 12n, dataDir);
@@ -35,18 +43,28 @@ async function round(): Promise<{ tipsPerSecond: number; tipsPerBatch: number }>
     if ((await ledger.sumOfBalances()) !== 0n) throw new Error('ledger does not sum to zero');
     await ledger.close();
     await store.close();
-    return { tipsPerSecond: tipCount / seconds, tipsPerBatch: tipCount / batches };
+    return { tipsPerSecond: tipCount / seconds, tipsPerBatch: tipCount / batches, maxRssBytes: process.resourceUsage().maxRSS * 1024 };
   } finally {
     // A round that failed leaves nothing behind either (its store may still be writing: retried).
     fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 3 });
   }
 }
 
-const results: { tipsPerSecond: number; tipsPerBatch: number }[] = [];
-for (let i = 1; i <= rounds; i++) {
-  const result = await round();
-  results.push(result);
-  console.log(`ledger, round ${i} of ${rounds}: ${tipCount} tips = ${Math.round(result.tipsPerSecond)} tips/s, ${result.tipsPerBatch.toFixed(0)} tips per batch`);
+if (process.argv[2] === 'round') {
+  console.log(JSON.stringify(await round()));
+} else {
+  const rounds = roundsFrom('BENCH_ROUNDS', 5);
+  const self = fileURLToPath(import.meta.url);
+  const results: RoundResult[] = [];
+  for (let i = 1; i <= rounds; i++) {
+    const result = await inOwnProcess<RoundResult>(self, ['round']);
+    results.push(result);
+    console.log(`ledger, round ${i} of ${rounds}: ${tipCount} tips = ${Math.round(result.tipsPerSecond)} tips/s, ${result.tipsPerBatch.toFixed(0)} tips per batch`);
+  }
+  const rates = spread(results.map((r) => r.tipsPerSecond));
+  const peak = Math.max(...results.map((r) => r.maxRssBytes));
+  const nodeOptions = benchNodeOptions();
+  console.log(
+    `ledger: median ${Math.round(rates.median)} tips/s over ${rounds} rounds (${Math.round(rates.min)}–${Math.round(rates.max)}); every batch written with sync (fsync), ${concurrency} tips in flight, highest peak RSS ${mib(peak)} (node options: ${nodeOptions.join(' ') || 'none'}, MALLOC_ARENA_MAX=${nodeEnv.MALLOC_ARENA_MAX})`,
+  );
 }
-const rates = spread(results.map((r) => r.tipsPerSecond));
-console.log(`ledger: median ${Math.round(rates.median)} tips/s over ${rounds} rounds (${Math.round(rates.min)}–${Math.round(rates.max)}); every batch written with sync (fsync), ${concurrency} tips in flight, peak RSS of all rounds ${mib(process.resourceUsage().maxRSS * 1024)}`);

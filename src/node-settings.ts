@@ -6,8 +6,8 @@
 // heap stays near 30 MB. Without these settings its peak RSS is about 550 MiB, mostly garbage
 // that V8 had not yet needed to collect; with them it is about half that, at about the same speed
 // (the README's benchmark table has the measured figures).
-// They cost some HTTP throughput (bench/http.ts): about 10% with 100 connections and 15–20% with
-// 500.
+// They cost some throughput: over HTTP (bench/http.ts) about 10% with 100 connections and 15–20%
+// with 500, in the ledger alone (bench/ledger.ts) about 15%.
 // (A hard heap cap, `--max-old-space-size`, would do the same but could end a daemon whose live
 // heap grows, so tipd does not set one.)
 
