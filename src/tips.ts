@@ -55,6 +55,9 @@ export interface TipView {
   createdAt: string;
 }
 
+/** A tip as its supporter sees it: the HTTP answer, and (with the handle's pending sum) its event. */
+const tipView = (transfer: Transfer, display: string): TipView => ({ id: transfer.id, handle: display, amountMsat: formatMsat(transfer.amountMsat), tweetId: transfer.meta?.tweetId ?? null, createdAt: transfer.at });
+
 /** Marks that a supporter has given to a handle (supporter first: a close reads them in ranges). */
 export const givenKey = (supporterId: string, handleKey: string) => `given:${supporterId}:${handleKey}`;
 
@@ -120,14 +123,7 @@ function book(tx: Tx, into: IntoEscrow, fromMsat: bigint, toMsat: bigint, stored
     tx.put(givenKey(supporterId, handle.key), 0);
   }
   if (periodId === undefined) {
-    tx.emit('tip.sent', [`account:${supporterId}`, `handle:${handle.key}`], {
-      id: transfer.id,
-      handle: record.display,
-      amountMsat: formatMsat(amountMsat),
-      tweetId: into.meta?.tweetId ?? null,
-      createdAt: transfer.at,
-      pendingMsat: formatMsat(toMsat + amountMsat),
-    });
+    tx.emit('tip.sent', [`account:${supporterId}`, `handle:${handle.key}`], { ...tipView(transfer, record.display), pendingMsat: formatMsat(toMsat + amountMsat) });
   } else {
     // A close's allocations are announced once per handle at its end, not one by one.
     const sum = record.closing?.periodId === periodId ? record.closing : undefined;
@@ -186,7 +182,7 @@ export class Tips {
 
   tip(args: { supporterId: string; handle: Handle; amountMsat: bigint; tweetId: string | null; idempotency?: { key: string; fingerprint: string } }): Promise<TipView> {
     const { supporterId, handle, amountMsat, tweetId } = args;
-    const sent = ({ transfer, display }: Escrowed): TipView => ({ id: transfer.id, handle: display, amountMsat: formatMsat(amountMsat), tweetId, createdAt: transfer.at });
+    const sent = ({ transfer, display }: Escrowed): TipView => tipView(transfer, display);
     return this.#ledger.run(
       (tx) => {
         const escrowed = intoEscrow(tx, { kind: 'tip', supporterId, handle, amountMsat, ...(tweetId ? { meta: { tweetId } } : {}) });
