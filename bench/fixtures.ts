@@ -38,7 +38,7 @@ export function spread(figures: number[]): { median: number; min: number; max: n
   return { median: sorted[Math.floor(sorted.length / 2)]!, min: sorted[0]!, max: sorted.at(-1)! };
 }
 
-/** Node.js options of the processes a bench starts (tipd, a close): tipd's own, unless BENCH_NODE_OPTIONS says otherwise. */
+/** Node.js options of the processes a bench starts (a ledger round, tipd, a close): tipd's own, unless BENCH_NODE_OPTIONS says otherwise. */
 export const benchNodeOptions = (): string[] => process.env.BENCH_NODE_OPTIONS === undefined ? [...nodeFlags] : process.env.BENCH_NODE_OPTIONS.split(' ').filter(Boolean);
 
 /**
