@@ -11,12 +11,12 @@
 import { randomBytes } from 'node:crypto';
 import { crashPoint } from './crash.ts';
 import type { Handle } from './handles.ts';
-import { accounts, unread, type Known, type Ledger, type Tx } from './ledger/ledger.ts';
+import { type Account, accounts, unread, type Known, type Ledger, type Tx } from './ledger/ledger.ts';
 import { pad, prefixEnd } from './ledger/store.ts';
 import type { Logger } from './log.ts';
 import { formatMsat, satToMsat } from './money.ts';
 import type { Supporter } from './supporters.ts';
-import { announceClose, escrowReads, givenKey, intoEscrow } from './tips.ts';
+import { announceClose, type EscrowKeys, escrowKeys, givenKey, intoEscrow } from './tips.ts';
 
 export interface Period {
   id: number;
@@ -278,7 +278,7 @@ export class Flattrs {
       inFlight += 1;
       const read = [reads, readsBefore].find((r) => r && r.first <= supporterId! && supporterId! <= r.last);
       // Observed at once: a failure stops the close (to be resumed), never an unhandled rejection.
-      this.#allocateOne(periodId, supporterId, things, fresh, read && knownOf(read, supporterId, things)).then(done, (err: unknown) => {
+      this.#allocateOne(periodId, supporterId, things, fresh, read).then(done, (err: unknown) => {
         failure ??= err;
         done();
       });
@@ -351,11 +351,19 @@ export class Flattrs {
   }
 
   /** One supporter's allocation for a period, with its marker and the close's cursor: all or nothing. */
-  #allocateOne(periodId: number, supporterId: string, things: FlattrRecord[], fresh: boolean, known: Known | undefined): Promise<void> {
+  #allocateOne(periodId: number, supporterId: string, things: FlattrRecord[], fresh: boolean, read: SupporterReads | undefined): Promise<void> {
     const marker = `alloc:${pad(periodId)}:${supporterId}`;
-    const prefetch = [`acct:${supporterId}`, closeKey(periodId)];
-    for (const f of things) escrowReads(supporterId, f.handleKey, f === things[0], prefetch);
+    const recordKey = `acct:${supporterId}`;
+    const supporterAccount = accounts.supporter(supporterId);
+    const keys = things.map((f) => escrowKeys(supporterId, f.handleKey, supporterAccount));
+    const prefetch = [recordKey, closeKey(periodId)];
+    const balances = [supporterAccount];
+    for (const k of keys) {
+      prefetch.push(k.handle, k.given);
+      balances.push(k.escrow);
+    }
     if (!fresh) prefetch.push(marker);
+    const known = read && knownOf(read, recordKey, supporterAccount, keys);
     const allocate = (tx: Tx, supporter: Supporter | undefined, balanceMsat: bigint, close: CloseRecord): void | Promise<void> => {
       const budgetMsat = supporter?.monthlyBudgetSat ? satToMsat(supporter.monthlyBudgetSat) : 0n;
       const allocationMsat = budgetMsat < balanceMsat ? budgetMsat : balanceMsat;
@@ -375,6 +383,7 @@ export class Flattrs {
             supporterId,
             handle: { key: flattr.handleKey, display: flattr.handle },
             amountMsat: shares[i]!,
+            keys: keys[i]!,
             meta: flattr.tweetId ? { period: String(periodId), tweetId: flattr.tweetId } : { period: String(periodId) },
             periodId,
           });
@@ -386,18 +395,18 @@ export class Flattrs {
       (tx) => {
         // Read ahead, an allocation is booked without waiting.
         const seen = fresh ? undefined : tx.known(marker);
-        const supporter = tx.known<Supporter>(`acct:${supporterId}`);
-        const balanceMsat = tx.knownBalance(accounts.supporter(supporterId));
+        const supporter = tx.known<Supporter>(recordKey);
+        const balanceMsat = tx.knownBalance(supporterAccount);
         const close = tx.known<CloseRecord>(closeKey(periodId));
         if (seen !== unread && supporter !== unread && balanceMsat !== undefined && close !== unread) {
           return seen === undefined ? allocate(tx, supporter, balanceMsat, close!) : undefined;
         }
         return (async () => {
           if (!fresh && (await tx.get(marker)) !== undefined) return;
-          await allocate(tx, await tx.get<Supporter>(`acct:${supporterId}`), await tx.balance(accounts.supporter(supporterId)), (await tx.get<CloseRecord>(closeKey(periodId)))!);
+          await allocate(tx, await tx.get<Supporter>(recordKey), await tx.balance(supporterAccount), (await tx.get<CloseRecord>(closeKey(periodId)))!);
         })();
       },
-      { prefetch, ...(known ? { known } : {}) },
+      { prefetch, balances, ...(known ? { known } : {}) },
     );
   }
 
@@ -451,19 +460,14 @@ export class FlattrLimit extends Error {
 }
 
 /** What `reads` tells of the keys a supporter's allocation reads (absent ones: undefined). */
-function knownOf(reads: SupporterReads, supporterId: string, things: FlattrRecord[]): Known {
+function knownOf(reads: SupporterReads, recordKey: string, supporter: Account, keys: EscrowKeys[]): Known {
   const values = new Map<string, unknown>();
-  const recordKey = `acct:${supporterId}`;
-  const balanceKey = `bal:${accounts.supporter(supporterId)}`;
   if (reads.records) values.set(recordKey, reads.records.get(recordKey));
-  if (reads.balances) values.set(balanceKey, reads.balances.get(balanceKey));
   if (reads.given) {
-    for (const { handleKey } of things) {
-      const key = givenKey(supporterId, handleKey);
-      values.set(key, reads.given.has(key) ? 0 : undefined);
-    }
+    for (const { given } of keys) values.set(given, reads.given.has(given) ? 0 : undefined);
   }
-  return { generation: reads.generation, values };
+  const balances = reads.balances && new Map([[supporter, reads.balances.get(`bal:${supporter}`)]]);
+  return { generation: reads.generation, values, ...(balances ? { balances } : {}) };
 }
 
 /**

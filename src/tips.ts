@@ -2,7 +2,7 @@
 // lot, which supporter each sat came from and when, so that unclaimed sats can go back exactly.
 // Handles are recorded as first seen, with counts of tips and distinct supporters.
 import type { Handle } from './handles.ts';
-import { accounts, unread, type Ledger, type Transfer, type Tx } from './ledger/ledger.ts';
+import { type Account, accounts, unread, type Ledger, type Transfer, type Tx } from './ledger/ledger.ts';
 import { pad, prefixEnd } from './ledger/store.ts';
 import { formatMsat } from './money.ts';
 
@@ -62,14 +62,25 @@ const tipView = (transfer: Transfer, display: string): TipView => ({ id: transfe
 export const givenKey = (supporterId: string, handleKey: string) => `given:${supporterId}:${handleKey}`;
 
 /**
- * What `intoEscrow` reads, for the ledger to fetch ahead (the supporter's balance once of many),
- * added to `keys`.
+ * What a movement into escrow reads and writes, built once for its operation: named to the ledger
+ * to be read ahead, then used to read and write. (A string's hash is worked out once per string,
+ * and these are looked up several times each.)
  */
-export const escrowReads = (supporterId: string, handleKey: string, withSupporterBalance = true, keys: string[] = []) => {
-  keys.push(`bal:${accounts.escrow(handleKey)}`, `handle:${handleKey}`, givenKey(supporterId, handleKey));
-  if (withSupporterBalance) keys.push(`bal:${accounts.supporter(supporterId)}`);
-  return keys;
-};
+export interface EscrowKeys {
+  supporter: Account;
+  escrow: Account;
+  /** The handle's record. */
+  handle: string;
+  given: string;
+}
+
+/** `supporter`: the supporter's account, when the caller has built it already. */
+export const escrowKeys = (supporterId: string, handleKey: string, supporter = accounts.supporter(supporterId)): EscrowKeys => ({
+  supporter,
+  escrow: accounts.escrow(handleKey),
+  handle: `handle:${handleKey}`,
+  given: givenKey(supporterId, handleKey),
+});
 
 /** A movement into escrow: a tip, or a period close's allocation (`periodId`). */
 export interface IntoEscrow {
@@ -77,6 +88,8 @@ export interface IntoEscrow {
   supporterId: string;
   handle: Handle;
   amountMsat: bigint;
+  /** Its keys (`escrowKeys`), as named to the ledger to be read ahead. */
+  keys: EscrowKeys;
   meta?: Record<string, string>;
   /** For an allocation: the period whose close announces it, in aggregate (see `announceClose`). */
   periodId?: number;
@@ -94,17 +107,16 @@ export interface Escrowed {
  * in memory (read ahead) it is booked at once; otherwise it reads as it goes and returns a promise.
  */
 export function intoEscrow(tx: Tx, into: IntoEscrow): Escrowed | Promise<Escrowed> {
-  const supporter = accounts.supporter(into.supporterId);
-  const escrow = accounts.escrow(into.handle.key);
-  const from = tx.knownBalance(supporter);
-  const to = tx.knownBalance(escrow);
-  const record = tx.known<HandleRecord>(`handle:${into.handle.key}`);
-  const given = tx.known(givenKey(into.supporterId, into.handle.key));
+  const { keys } = into;
+  const from = tx.knownBalance(keys.supporter);
+  const to = tx.knownBalance(keys.escrow);
+  const record = tx.known<HandleRecord>(keys.handle);
+  const given = tx.known(keys.given);
   if (from !== undefined && to !== undefined && record !== unread && given !== unread) return book(tx, into, from, to, record, given === undefined);
   return (async () => {
-    const stored = await tx.get<HandleRecord>(`handle:${into.handle.key}`);
-    const first = (await tx.get(givenKey(into.supporterId, into.handle.key))) === undefined;
-    return book(tx, into, await tx.balance(supporter), await tx.balance(escrow), stored, first);
+    const stored = await tx.get<HandleRecord>(keys.handle);
+    const first = (await tx.get(keys.given)) === undefined;
+    return book(tx, into, await tx.balance(keys.supporter), await tx.balance(keys.escrow), stored, first);
   })();
 }
 
@@ -114,13 +126,13 @@ export function intoEscrow(tx: Tx, into: IntoEscrow): Escrowed | Promise<Escrowe
  * handle its public view, `handle.tipped` (see events.ts).
  */
 function book(tx: Tx, into: IntoEscrow, fromMsat: bigint, toMsat: bigint, stored: HandleRecord | undefined, firstFromThisSupporter: boolean): Escrowed {
-  const { supporterId, handle, amountMsat, periodId } = into;
-  const transfer = tx.transferKnown(into.kind, accounts.supporter(supporterId), accounts.escrow(handle.key), amountMsat, { handle: handle.key, ...into.meta }, fromMsat, toMsat);
+  const { supporterId, handle, amountMsat, periodId, keys } = into;
+  const transfer = tx.transferKnown(into.kind, keys.supporter, keys.escrow, amountMsat, { handle: handle.key, ...into.meta }, fromMsat, toMsat);
   const record: HandleRecord = { ...(stored ?? { key: handle.key, display: handle.display, firstSeenAt: tx.nowIso, tips: 0, supporters: 0, claimed: false }) };
   record.tips += 1;
   if (firstFromThisSupporter) {
     record.supporters += 1;
-    tx.put(givenKey(supporterId, handle.key), 0);
+    tx.put(keys.given, 0);
   }
   if (periodId === undefined) {
     tx.emit('tip.sent', [`account:${supporterId}`, `handle:${handle.key}`], { ...tipView(transfer, record.display), pendingMsat: formatMsat(toMsat + amountMsat) });
@@ -130,7 +142,7 @@ function book(tx: Tx, into: IntoEscrow, fromMsat: bigint, toMsat: bigint, stored
     if (!sum) tx.put(announceKey(periodId, handle.key), 0);
     record.closing = { periodId, amountMsat: (BigInt(sum?.amountMsat ?? 0) + amountMsat).toString(), allocations: (sum?.allocations ?? 0) + 1 };
   }
-  tx.put(`handle:${handle.key}`, record);
+  tx.put(keys.handle, record);
   // A claimed handle's escrow belongs to its creator (paid out by keysend): no lots to return.
   if (!record.claimed) {
     tx.appendToRun(`lot:${handle.key}:`, transfer.id, [transfer.id, supporterId, amountMsat.toString()]);
@@ -167,7 +179,7 @@ export async function announceClose(ledger: Ledger, periodId: number): Promise<n
         count += 1;
       }
       return count;
-    }, { prefetch: keys.flatMap((key) => [`handle:${key.slice(prefix.length)}`, `bal:${accounts.escrow(key.slice(prefix.length))}`]) });
+    }, { prefetch: keys.map((key) => `handle:${key.slice(prefix.length)}`), balances: keys.map((key) => accounts.escrow(key.slice(prefix.length))) });
   }
 }
 
@@ -183,12 +195,18 @@ export class Tips {
   tip(args: { supporterId: string; handle: Handle; amountMsat: bigint; tweetId: string | null; idempotency?: { key: string; fingerprint: string } }): Promise<TipView> {
     const { supporterId, handle, amountMsat, tweetId } = args;
     const sent = ({ transfer, display }: Escrowed): TipView => tipView(transfer, display);
+    const keys = escrowKeys(supporterId, handle.key);
     return this.#ledger.run(
       (tx) => {
-        const escrowed = intoEscrow(tx, { kind: 'tip', supporterId, handle, amountMsat, ...(tweetId ? { meta: { tweetId } } : {}) });
+        const escrowed = intoEscrow(tx, { kind: 'tip', supporterId, handle, amountMsat, keys, ...(tweetId ? { meta: { tweetId } } : {}) });
         return escrowed instanceof Promise ? escrowed.then(sent) : sent(escrowed);
       },
-      { sync: true, prefetch: escrowReads(supporterId, handle.key), ...(args.idempotency ? { idempotency: { scope: supporterId, ...args.idempotency } } : {}) },
+      {
+        sync: true,
+        prefetch: [keys.handle, keys.given],
+        balances: [keys.supporter, keys.escrow],
+        ...(args.idempotency ? { idempotency: { scope: supporterId, ...args.idempotency } } : {}),
+      },
     );
   }
 

@@ -94,13 +94,18 @@ interface BatchReads {
   balances: Map<string, bigint>;
 }
 /**
- * Keeps what the store holds for `key` (undefined: absent) where reads find it: a balance
- * (`bal:<account>`) by account, any other value by key (absent: `deleted`).
+ * A value and a balance are read ahead alike: a value by its key, a balance by its account (so
+ * that the same account string is used throughout, its hash computed once).
  */
-function keep(into: { values: { set(key: string, value: unknown): void }; balances: { set(account: string, value: bigint): void } }, key: string, stored: unknown): void {
-  if (key.startsWith('bal:')) into.balances.set(key.slice(4), stored === undefined ? 0n : BigInt(stored as string));
-  else into.values.set(key, stored === undefined ? deleted : stored);
-}
+type Side = 'values' | 'balances';
+const sides: readonly Side[] = ['values', 'balances'];
+/** What reads find for what the store holds (undefined: absent) on each side. */
+const fromStore: Record<Side, (stored: unknown) => unknown> = {
+  values: (stored) => (stored === undefined ? deleted : stored),
+  balances: (stored) => (stored === undefined ? 0n : BigInt(stored as string)),
+};
+/** The store's key of a value's key or of an account's balance. */
+const storeKey: Record<Side, (key: string) => string> = { values: (key) => key, balances: (account) => `bal:${account}` };
 /** A key neither staged nor cached: it must be read from the store. */
 export const unread = Symbol('unread');
 /** Undo entries of a key that was not staged before. */
@@ -123,8 +128,11 @@ export class Tx {
   readonly appends: unknown[] = [];
   /** Records this operation adds to its batch's runs (`appendToRun`), as prefix, id, record, …. */
   runItems: unknown[] | undefined;
-  /** This operation's latest history entry per supporter: where it is in the appends, and its id. */
-  #histories: Map<Account, { at: number; id: bigint }> | undefined;
+  /**
+   * The history entry this operation wrote last: its supporter, where it is in the appends, and the
+   * id of its last transfer. Only a transfer that follows it can join it, so one is enough.
+   */
+  #lastHistory: { account: Account; at: number; id: bigint } | undefined;
   /** Events emitted, numbered once the operation succeeds. */
   events: Omit<LedgerEvent, 'seq' | 'at'>[] | undefined;
   readonly now: Date;
@@ -246,15 +254,17 @@ export class Tx {
    */
   #appendHistory(account: Account, seq: bigint, id: string, stored: StoredTransfer): void {
     const appends = this.appends;
-    const last = (this.#histories ??= new Map()).get(account);
-    const value = last && (appends[last.at + 1] as StoredTransfer | StoredRun);
-    if (last && value && last.id === seq - 1n && (!isRun(value) || value.length < historyRunMax)) {
-      if (isRun(value)) value.push(stored);
-      else appends[last.at + 1] = [value, stored];
-      last.id = seq;
-      return;
+    const last = this.#lastHistory;
+    if (last && last.account === account && last.id === seq - 1n) {
+      const value = appends[last.at + 1] as StoredTransfer | StoredRun;
+      if (!isRun(value) || value.length < historyRunMax) {
+        if (isRun(value)) value.push(stored);
+        else appends[last.at + 1] = [value, stored];
+        last.id = seq;
+        return;
+      }
     }
-    this.#histories.set(account, { at: appends.length, id: seq });
+    this.#lastHistory = { account, at: appends.length, id: seq };
     this.append(`hist:${account}:${id}`, stored);
   }
 
@@ -302,24 +312,28 @@ export interface RunOptions {
   sync?: boolean;
   idempotency?: Idempotency;
   /**
-   * Keys (and `bal:<account>` balances) the operation will read: the writer fetches those of a
-   * whole batch in one round trip before running it, instead of one awaited read at a time.
+   * Keys the operation will read: the writer fetches those of a whole batch in one round trip
+   * before running it, instead of one awaited read at a time.
    */
   prefetch?: string[];
+  /** Accounts whose balances the operation will read: fetched as `prefetch` is. */
+  balances?: Account[];
   /**
-   * Values of some of those keys that the caller read from the store itself (see `Known`): used
-   * instead of reading them again, unless a batch committed since may have changed them.
+   * Values of some of those keys and balances that the caller read from the store itself (see
+   * `Known`): used instead of reading them again, unless a batch committed since may have changed
+   * them.
    */
   known?: Known;
 }
 
 /**
  * Values read from the store (undefined: absent) while the ledger was at `generation`, e.g. by
- * one range read for many operations.
+ * one range read for many operations: by key, and balances (as stored) by account.
  */
 export interface Known {
   generation: number;
   values: Map<string, unknown>;
+  balances?: Map<string, unknown>;
 }
 
 interface Queued {
@@ -349,15 +363,16 @@ interface ReadAhead {
   first: Queued;
   /** When the read began. */
   generation: number;
-  /** Values by key (undefined: absent), or undefined if the read failed. */
-  read: Promise<Map<string, unknown> | undefined>;
+  /** What the store holds (undefined: absent) by key and by account, or undefined if the read failed. */
+  read: Promise<Record<Side, Map<string, unknown>> | undefined>;
 }
 
 /** Keys one operation may name to be read ahead (a close names a supporter's flattrs: at most a few thousand). */
 const prefetchKeysMax = 50_000;
 
-/** Keys an operation names to be read ahead. */
-function keysOf({ options }: Queued): readonly string[] {
+/** Keys (or accounts) an operation names to be read ahead. */
+function keysOf({ options }: Queued, side: Side): readonly string[] {
+  if (side === 'balances') return options.balances ?? [];
   if (!options.idempotency) return options.prefetch ?? [];
   return [...(options.prefetch ?? []), idempotencyKey(options.idempotency)];
 }
@@ -401,7 +416,7 @@ export class Ledger {
    */
   readonly #balances: Generations<bigint>;
   readonly #cache: Generations<unknown>;
-  /** Both, for `keep`. */
+  /** Both, by side. */
   readonly #caches: { values: Generations<unknown>; balances: Generations<bigint> };
   /**
    * Counts committed batches. A read that started before a commit may return what that commit
@@ -457,7 +472,7 @@ export class Ledger {
   /** Runs `run` inside the writer; resolves once its batch is on disk. */
   run<T>(run: (tx: Tx) => Promise<T> | T, options: RunOptions = {}): Promise<T> {
     if (this.#closed) return Promise.reject(new Error('ledger is closed'));
-    if ((options.prefetch?.length ?? 0) > prefetchKeysMax) return Promise.reject(new Error(`an operation may name at most ${prefetchKeysMax} keys to read ahead`));
+    if ((options.prefetch?.length ?? 0) + (options.balances?.length ?? 0) > prefetchKeysMax) return Promise.reject(new Error(`an operation may name at most ${prefetchKeysMax} keys and balances to read ahead`));
     if (this.#queue.length >= this.#queueMax) return Promise.reject(new LedgerError('overloaded', 'too many operations waiting; try again shortly'));
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ run, options, resolve: resolve as (v: unknown) => void, reject });
@@ -471,7 +486,7 @@ export class Ledger {
     const generation = this.#generation;
     const value = await this.#db.get(key);
     // A key found absent may have been appended since (appends are not tracked by #current).
-    if (value === undefined ? generation === this.#generation : this.#current(key, generation)) this.#cache.set(key, value === undefined ? deleted : value);
+    if (value === undefined ? generation === this.#generation : this.#current('values', key, generation)) this.#cache.set(key, value === undefined ? deleted : value);
     return value as T | undefined;
   }
 
@@ -489,7 +504,7 @@ export class Ledger {
     const generation = this.#generation;
     const stored = await this.#db.get(`bal:${account}`);
     const value = stored === undefined ? 0n : BigInt(stored as string);
-    if (this.#current(`bal:${account}`, generation)) this.#balances.set(account, value);
+    if (this.#current('balances', account, generation)) this.#balances.set(account, value);
     return value;
   }
 
@@ -662,46 +677,56 @@ export class Ledger {
    */
   async #prefetch(group: Queued[], writing: Staged | undefined, ahead: ReadAhead | undefined, reads: BatchReads): Promise<void> {
     const read = ahead && (await ahead.read);
-    const missing = new Set<string>();
-    for (const op of group) {
-      const { known } = op.options;
-      for (const key of keysOf(op)) {
-        // What the caller read is kept for this batch only, and is what the store holds unless
-        // the batch being written changes it (reads look there first); what the ledger read ahead
-        // goes to its caches, if they do not have it already.
-        if (known && this.#stillValid(key, known.values, known.generation)) keep(reads, key, known.values.get(key));
-        else if (this.#inMemory(key, writing)) continue;
-        else if (read && this.#stillValid(key, read, ahead!.generation)) keep(this.#caches, key, read.get(key));
-        else missing.add(key);
+    const missing: string[] = [];
+    const missingSides: Side[] = [];
+    for (const side of sides) {
+      const into: Map<string, unknown> = reads[side];
+      const cache: Generations<unknown> = this.#caches[side];
+      const seen = new Set<string>();
+      for (const op of group) {
+        const { known } = op.options;
+        const knownValues = known?.[side];
+        for (const key of keysOf(op, side)) {
+          // What the caller read is kept for this batch only, and is what the store holds unless
+          // the batch being written changes it (reads look there first); what the ledger read
+          // ahead goes to its caches, if they do not have it already.
+          if (knownValues && this.#stillValid(side, key, knownValues, known!.generation)) into.set(key, fromStore[side](knownValues.get(key)));
+          else if (this.#inMemory(side, key, writing)) continue;
+          else if (read && this.#stillValid(side, key, read[side], ahead!.generation)) cache.set(key, fromStore[side](read[side].get(key)));
+          else if (!seen.has(key)) {
+            seen.add(key);
+            missing.push(key);
+            missingSides.push(side);
+          }
+        }
       }
     }
-    if (missing.size === 0) return;
-    const keysRead = [...missing];
-    const values = await this.#db.getMany(keysRead);
-    for (let i = 0; i < keysRead.length; i++) keep(this.#caches, keysRead[i]!, values[i]);
+    if (missing.length === 0) return;
+    const values = await this.#db.getMany(missing.map((key, i) => storeKey[missingSides[i]!](key)));
+    for (let i = 0; i < missing.length; i++) {
+      const side = missingSides[i]!;
+      (this.#caches[side] as Generations<unknown>).set(missing[i]!, fromStore[side](values[i]));
+    }
   }
 
   /** Whether `values`, read at `generation`, has `key` and no batch committed since has changed it. */
-  #stillValid(key: string, values: Map<string, unknown>, generation: number): boolean {
-    return values.has(key) && this.#current(key, generation);
+  #stillValid(side: Side, key: string, values: Map<string, unknown>, generation: number): boolean {
+    return values.has(key) && this.#current(side, key, generation);
   }
 
   /**
-   * Whether what the store held for `key` (or `bal:<account>`) at `generation` is still what is
-   * committed: no batch committed since changed it, as far as the last few commits tell. Under
-   * load batches commit every few milliseconds, so a read rarely ends in the generation it began.
+   * Whether what the store held for `key` (a value's key, or an account's balance) at `generation`
+   * is still what is committed: no batch committed since changed it, as far as the last few
+   * commits tell. Under load batches commit every few milliseconds, so a read rarely ends in the
+   * generation it began.
    */
-  #current(key: string, generation: number): boolean {
-    return this.#generation - generation <= this.#recent.length && this.#unchangedSince(key, generation);
+  #current(side: Side, key: string, generation: number): boolean {
+    return this.#generation - generation <= this.#recent.length && this.#unchangedSince(side, key, generation);
   }
 
-  /** Whether the committed (or `writing`) value of `key`, or `bal:<account>`, is in memory. */
-  #inMemory(key: string, writing: Staged | undefined): boolean {
-    if (key.startsWith('bal:')) {
-      const account = key.slice(4);
-      return this.#balances.has(account) || writing?.balances.has(account) === true;
-    }
-    return this.#cache.has(key) || writing?.values.has(key) === true;
+  /** Whether the committed (or `writing`) value of `key` (or balance of an account) is in memory. */
+  #inMemory(side: Side, key: string, writing: Staged | undefined): boolean {
+    return this.#caches[side].has(key) || writing?.[side].has(key) === true;
   }
 
   /**
@@ -709,28 +734,38 @@ export class Ledger {
    * so is used only if no batch committed since the read began has changed it (see #prefetch).
    */
   #readAhead(ops: Queued[], writing: Staged | undefined): ReadAhead | undefined {
-    const missing = new Set<string>();
-    for (const op of ops) {
-      const known = op.options.known?.values;
-      for (const key of keysOf(op)) if (!known?.has(key) && !this.#inMemory(key, writing)) missing.add(key);
+    const keys: string[] = [];
+    const keySides: Side[] = [];
+    for (const side of sides) {
+      const seen = new Set<string>();
+      for (const op of ops) {
+        const known = op.options.known?.[side];
+        for (const key of keysOf(op, side)) {
+          if (known?.has(key) || this.#inMemory(side, key, writing) || seen.has(key)) continue;
+          seen.add(key);
+          keys.push(key);
+          keySides.push(side);
+        }
+      }
     }
-    if (missing.size === 0) return undefined;
-    const keys = [...missing];
-    const read = this.#db.getMany(keys).then(
-      (values) => new Map(keys.map((key, i) => [key, values[i]])),
+    if (keys.length === 0) return undefined;
+    const read = this.#db.getMany(keys.map((key, i) => storeKey[keySides[i]!](key))).then(
+      (values) => {
+        const found: Record<Side, Map<string, unknown>> = { values: new Map(), balances: new Map() };
+        for (let i = 0; i < keys.length; i++) found[keySides[i]!].set(keys[i]!, values[i]);
+        return found;
+      },
       // The group reads again for itself, and fails then if the store cannot be read.
       () => undefined,
     );
     return { first: ops[0]!, generation: this.#generation, read };
   }
 
-  /** Whether no batch committed after `generation` wrote `key` (or the balance `bal:<account>`). */
-  #unchangedSince(key: string, generation: number): boolean {
-    const account = key.startsWith('bal:') ? key.slice(4) : undefined;
+  /** Whether no batch committed after `generation` wrote `key` (a value's key, or an account's balance). */
+  #unchangedSince(side: Side, key: string, generation: number): boolean {
     // Newest first: only the commits after `generation`.
     for (let i = this.#recent.length - 1; i >= 0 && this.#recent[i]!.generation > generation; i--) {
-      const { staged } = this.#recent[i]!;
-      if (account === undefined ? staged.values.has(key) : staged.balances.has(account)) return false;
+      if (this.#recent[i]!.staged[side].has(key)) return false;
     }
     return true;
   }

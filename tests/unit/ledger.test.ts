@@ -355,7 +355,7 @@ describe('the ledger', () => {
               tx.put(counter, ((await tx.get<number>(counter)) ?? 0) + 1);
               await tx.transfer('tip', accounts.deposits, carolEscrow, 1n);
             },
-            { prefetch: [counter, `bal:${carolEscrow}`, `bal:${accounts.deposits}`] },
+            { prefetch: [counter], balances: [carolEscrow, accounts.deposits] },
           );
         }),
       );
@@ -378,12 +378,12 @@ describe('the ledger', () => {
     // It was for that batch: not kept in memory for the next.
     expect(ledger.cached('mark')).toBe(unread);
     // Read before a batch that changes the key: stale, so the ledger reads it itself.
-    const readBefore = { generation: ledger.generation, values: new Map<string, unknown>([['mark', 'stored'], [`bal:${carolEscrow}`, '0']]) };
+    const readBefore = { generation: ledger.generation, values: new Map<string, unknown>([['mark', 'stored']]), balances: new Map<string, unknown>([[carolEscrow, '0']]) };
     await ledger.run(async (tx) => {
       tx.put('mark', 'changed');
       await tx.transfer('tip', accounts.deposits, carolEscrow, 5n);
     });
-    const seen = await ledger.run(async (tx) => [await tx.get('mark'), await tx.balance(carolEscrow)], { prefetch: ['mark', `bal:${carolEscrow}`], known: readBefore });
+    const seen = await ledger.run(async (tx) => [await tx.get('mark'), await tx.balance(carolEscrow)], { prefetch: ['mark'], balances: [carolEscrow], known: readBefore });
     expect(seen).toEqual(['changed', 5n]);
   });
 

@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseHandle } from '../../src/handles.ts';
 import { accounts, type LedgerEvent } from '../../src/ledger/ledger.ts';
-import { intoEscrow, Tips, type HandleRecord } from '../../src/tips.ts';
+import { escrowKeys, intoEscrow, Tips, type HandleRecord } from '../../src/tips.ts';
 import { tempLedger } from './ledger-helpers.ts';
 
 const handle = (h: string) => parseHandle(h)!;
@@ -28,12 +28,12 @@ describe('a tip', () => {
     // Without prefetch, on a fresh ledger: every read waits.
     const ledger = await t.reopen();
     ledger.onEvents((e) => events.push(...e));
-    const { transfer, display } = await ledger.run((tx) => intoEscrow(tx, { kind: 'tip', supporterId: 'ben', handle: handle('quiet'), amountMsat: 2_000n }));
+    const { transfer, display } = await ledger.run((tx) => intoEscrow(tx, { kind: 'tip', supporterId: 'ben', handle: handle('quiet'), amountMsat: 2_000n, keys: escrowKeys('ben', 'quiet') }));
     expect(display).toBe('Quiet');
     // ben again, his first gift not in memory: still one supporter more, not two.
     const again = await t.reopen();
     again.onEvents((e) => events.push(...e));
-    await again.run((tx) => intoEscrow(tx, { kind: 'tip', supporterId: 'ben', handle: handle('quiet'), amountMsat: 500n }));
+    await again.run((tx) => intoEscrow(tx, { kind: 'tip', supporterId: 'ben', handle: handle('quiet'), amountMsat: 500n, keys: escrowKeys('ben', 'quiet') }));
     expect(await again.read<HandleRecord>('handle:quiet')).toMatchObject({ display: 'Quiet', tips: 3, supporters: 2 });
     expect(await again.read(`lot:quiet:${transfer.id}`)).toEqual([transfer.at, [transfer.id, 'ben', '2000']]);
     // One event per tip, for its supporter and the handle's followers, with the handle's new escrow.
