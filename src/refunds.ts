@@ -98,14 +98,17 @@ export class Refunds {
         tx.del(key);
         tx.del(`lotwarn:${handleKey}:${id}`);
         // A claimed handle's escrow is the creator's, paid out to their node: its lots are void.
-        if ((await tx.get<HandleRecord>(`handle:${handleKey}`))?.claimed) return { kind: 'none' as const };
+        const record = await tx.get<HandleRecord>(`handle:${handleKey}`);
+        if (record?.claimed) return { kind: 'none' as const };
+        // Shown as first seen, as everywhere.
+        const handle = record?.display ?? handleKey;
         const { at, lots } = lotsOf(id, stored);
         let amountMsat = 0n;
         for (const lot of lots) {
           const lotMsat = BigInt(lot.amountMsat);
           await tx.transfer('refund', accounts.escrow(handleKey), accounts.supporter(lot.supporterId), lotMsat, { handle: handleKey, lot: lot.transferId });
           // One event: its supporter sees `refund`, followers of the handle `handle.refunded` (events.ts).
-          tx.emit('refund', [`account:${lot.supporterId}`, `handle:${handleKey}`], { handle: handleKey, amountMsat: lot.amountMsat, tippedAt: at, pendingMsat: formatMsat(await tx.balance(accounts.escrow(handleKey))) });
+          tx.emit('refund', [`account:${lot.supporterId}`, `handle:${handleKey}`], { handle, amountMsat: lot.amountMsat, tippedAt: at, pendingMsat: formatMsat(await tx.balance(accounts.escrow(handleKey))) });
           amountMsat += lotMsat;
         }
         return { kind: 'returned' as const, lots: lots.length, amountMsat };
@@ -120,11 +123,12 @@ export class Refunds {
       const warnKey = `lotwarn:${handleKey}:${id}`;
       const stored = await tx.get<StoredLotEntry>(`lot:${handleKey}:${id}`);
       if (!stored || (await tx.get(warnKey)) !== undefined) return { kind: 'none' as const };
-      if ((await tx.get<HandleRecord>(`handle:${handleKey}`))?.claimed) return { kind: 'none' as const };
+      const record = await tx.get<HandleRecord>(`handle:${handleKey}`);
+      if (record?.claimed) return { kind: 'none' as const };
       tx.put(warnKey, tx.now.toISOString());
       const returnsAt = new Date(at + this.#options.returnAfterMs).toISOString();
       const { at: tippedAt, lots } = lotsOf(id, stored);
-      for (const lot of lots) tx.emit('refund.upcoming', [`account:${lot.supporterId}`], { handle: handleKey, amountMsat: lot.amountMsat, tippedAt, returnsAt });
+      for (const lot of lots) tx.emit('refund.upcoming', [`account:${lot.supporterId}`], { handle: record?.display ?? handleKey, amountMsat: lot.amountMsat, tippedAt, returnsAt });
       return { kind: 'warned' as const, lots: lots.length };
     });
   }

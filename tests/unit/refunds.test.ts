@@ -36,7 +36,7 @@ describe('unclaimed tips', () => {
   it('go back to each supporter exactly, after 180 days, with a warning a week before', async () => {
     await deposit('ann', 10_000n);
     await deposit('ben', 10_000n);
-    await tip('ann', 'quiet', 3_001n);
+    await tip('ann', '@Quiet', 3_001n);
     at(10);
     await tip('ben', 'quiet', 2_000n);
     await tip('ann', 'quiet', 999n);
@@ -46,12 +46,14 @@ describe('unclaimed tips', () => {
     at(174);
     expect(await refunds.sweep()).toMatchObject({ warned: 1, returned: 0 });
     expect(events.filter((e) => e.type === 'refund.upcoming')).toEqual([
-      expect.objectContaining({ topics: ['account:ann'], data: expect.objectContaining({ amountMsat: '3001', returnsAt: '2026-06-30T00:00:00.000Z' }) }),
+      expect.objectContaining({ topics: ['account:ann'], data: expect.objectContaining({ handle: 'Quiet', amountMsat: '3001', returnsAt: '2026-06-30T00:00:00.000Z' }) }),
     ]);
     expect(await refunds.sweep()).toMatchObject({ warned: 0 });
 
     at(181);
     expect(await refunds.sweep()).toMatchObject({ returned: 1, returnedMsat: 3_001n });
+    // The handle as first seen, as a tip's event shows it.
+    expect(events.filter((e) => e.type === 'refund').map((e) => [e.topics, e.data.handle, e.data.amountMsat])).toEqual([[['account:ann', 'handle:quiet'], 'Quiet', '3001']]);
     expect(await t.ledger.balance(accounts.supporter('ann'))).toBe(10_000n - 999n);
     at(191);
     expect(await refunds.sweep()).toMatchObject({ returned: 2, returnedMsat: 2_999n });
