@@ -16,7 +16,7 @@ import { pad, prefixEnd } from './ledger/store.ts';
 import type { Logger } from './log.ts';
 import { formatMsat, satToMsat } from './money.ts';
 import type { Supporter } from './supporters.ts';
-import { announceClose, type EscrowKeys, escrowKeys, givenKey, intoEscrow } from './tips.ts';
+import { announceClose, type EscrowKeys, escrowKeys, givenKey, intoEscrow, supporterAccount } from './tips.ts';
 
 export interface Period {
   id: number;
@@ -354,16 +354,16 @@ export class Flattrs {
   #allocateOne(periodId: number, supporterId: string, things: FlattrRecord[], fresh: boolean, read: SupporterReads | undefined): Promise<void> {
     const marker = `alloc:${pad(periodId)}:${supporterId}`;
     const recordKey = `acct:${supporterId}`;
-    const supporterAccount = accounts.supporter(supporterId);
-    const keys = things.map((f) => escrowKeys(supporterId, f.handleKey, supporterAccount));
+    const account = supporterAccount(supporterId);
+    const keys = things.map((f) => escrowKeys(supporterId, f.handleKey));
     const prefetch = [recordKey, closeKey(periodId)];
-    const balances = [supporterAccount];
+    const balances = [account];
     for (const k of keys) {
       prefetch.push(k.handle, k.given);
       balances.push(k.escrow);
     }
     if (!fresh) prefetch.push(marker);
-    const known = read && knownOf(read, recordKey, supporterAccount, keys);
+    const known = read && knownOf(read, recordKey, account, keys);
     const allocate = (tx: Tx, supporter: Supporter | undefined, balanceMsat: bigint, close: CloseRecord): void | Promise<void> => {
       const budgetMsat = supporter?.monthlyBudgetSat ? satToMsat(supporter.monthlyBudgetSat) : 0n;
       const allocationMsat = budgetMsat < balanceMsat ? budgetMsat : balanceMsat;
@@ -396,14 +396,14 @@ export class Flattrs {
         // Read ahead, an allocation is booked without waiting.
         const seen = fresh ? undefined : tx.known(marker);
         const supporter = tx.known<Supporter>(recordKey);
-        const balanceMsat = tx.knownBalance(supporterAccount);
+        const balanceMsat = tx.knownBalance(account);
         const close = tx.known<CloseRecord>(closeKey(periodId));
         if (seen !== unread && supporter !== unread && balanceMsat !== undefined && close !== unread) {
           return seen === undefined ? allocate(tx, supporter, balanceMsat, close!) : undefined;
         }
         return (async () => {
           if (!fresh && (await tx.get(marker)) !== undefined) return;
-          await allocate(tx, await tx.get<Supporter>(recordKey), await tx.balance(supporterAccount), (await tx.get<CloseRecord>(closeKey(periodId)))!);
+          await allocate(tx, await tx.get<Supporter>(recordKey), await tx.balance(account), (await tx.get<CloseRecord>(closeKey(periodId)))!);
         })();
       },
       { prefetch, balances, ...(known ? { known } : {}) },

@@ -2,6 +2,7 @@
 // lot, which supporter each sat came from and when, so that unclaimed sats can go back exactly.
 // Handles are recorded as first seen, with counts of tips and distinct supporters.
 import type { Handle } from './handles.ts';
+import { Generations } from './ledger/generations.ts';
 import { type Account, accounts, unread, type Ledger, type Transfer, type Tx } from './ledger/ledger.ts';
 import { pad, prefixEnd } from './ledger/store.ts';
 import { formatMsat } from './money.ts';
@@ -74,13 +75,26 @@ export interface EscrowKeys {
   given: string;
 }
 
-/** `supporter`: the supporter's account, when the caller has built it already. */
-export const escrowKeys = (supporterId: string, handleKey: string, supporter = accounts.supporter(supporterId)): EscrowKeys => ({
-  supporter,
-  escrow: accounts.escrow(handleKey),
-  handle: `handle:${handleKey}`,
-  given: givenKey(supporterId, handleKey),
-});
+/**
+ * The escrow account and record key of handles used lately, and the accounts of supporters: the
+ * same strings for every operation, so the ledger's maps find them at once (a string built anew is
+ * hashed at its first lookup, then compared character by character with the one a map holds).
+ */
+const handleKeys = new Generations<{ escrow: Account; handle: string }>(20_000);
+const supporterAccounts = new Generations<Account>(20_000);
+
+export function escrowKeys(supporterId: string, handleKey: string): EscrowKeys {
+  let ofHandle = handleKeys.get(handleKey);
+  if (!ofHandle) handleKeys.set(handleKey, (ofHandle = { escrow: accounts.escrow(handleKey), handle: `handle:${handleKey}` }));
+  return { supporter: supporterAccount(supporterId), escrow: ofHandle.escrow, handle: ofHandle.handle, given: givenKey(supporterId, handleKey) };
+}
+
+/** A supporter's account (`accounts.supporter`), the same string for every operation. */
+export function supporterAccount(supporterId: string): Account {
+  let account = supporterAccounts.get(supporterId);
+  if (!account) supporterAccounts.set(supporterId, (account = accounts.supporter(supporterId)));
+  return account;
+}
 
 /** A movement into escrow: a tip, or a period close's allocation (`periodId`). */
 export interface IntoEscrow {
