@@ -67,34 +67,44 @@ export const givenKey = (supporterId: string, handleKey: string) => `given:${sup
  * to be read ahead, then used to read and write. (A string's hash is worked out once per string,
  * and these are looked up several times each.)
  */
-export interface EscrowKeys {
+export interface EscrowKeys extends HandleKeys {
   supporter: Account;
-  escrow: Account;
-  /** The handle's record. */
-  handle: string;
+  /** The supporter's topic of events. */
+  supporterTopic: string;
   given: string;
 }
 
+interface HandleKeys {
+  escrow: Account;
+  /** The handle's record, and its topic of events (the same string). */
+  handle: string;
+  /** The prefix of its lot runs. */
+  lots: string;
+}
+
 /**
- * The escrow account and record key of handles used lately, and the accounts of supporters: the
- * same strings for every operation, so the ledger's maps find them at once (a string built anew is
- * hashed at its first lookup, then compared character by character with the one a map holds).
+ * The keys of handles used lately, and the accounts of supporters: the same strings for every
+ * operation, so the ledger's maps find them at once (a string built anew is hashed at its first
+ * lookup, then compared character by character with the one a map holds).
  */
-const handleKeys = new Generations<{ escrow: Account; handle: string }>(20_000);
-const supporterAccounts = new Generations<Account>(20_000);
+const handleKeys = new Generations<HandleKeys>(20_000);
+const supporterKeys = new Generations<{ account: Account; topic: string }>(20_000);
 
 export function escrowKeys(supporterId: string, handleKey: string): EscrowKeys {
   let ofHandle = handleKeys.get(handleKey);
-  if (!ofHandle) handleKeys.set(handleKey, (ofHandle = { escrow: accounts.escrow(handleKey), handle: `handle:${handleKey}` }));
-  return { supporter: supporterAccount(supporterId), escrow: ofHandle.escrow, handle: ofHandle.handle, given: givenKey(supporterId, handleKey) };
+  if (!ofHandle) handleKeys.set(handleKey, (ofHandle = { escrow: accounts.escrow(handleKey), handle: `handle:${handleKey}`, lots: `lot:${handleKey}:` }));
+  const ofSupporter = keysOfSupporter(supporterId);
+  return { ...ofHandle, supporter: ofSupporter.account, supporterTopic: ofSupporter.topic, given: givenKey(supporterId, handleKey) };
+}
+
+function keysOfSupporter(supporterId: string): { account: Account; topic: string } {
+  let keys = supporterKeys.get(supporterId);
+  if (!keys) supporterKeys.set(supporterId, (keys = { account: accounts.supporter(supporterId), topic: `account:${supporterId}` }));
+  return keys;
 }
 
 /** A supporter's account (`accounts.supporter`), the same string for every operation. */
-export function supporterAccount(supporterId: string): Account {
-  let account = supporterAccounts.get(supporterId);
-  if (!account) supporterAccounts.set(supporterId, (account = accounts.supporter(supporterId)));
-  return account;
-}
+export const supporterAccount = (supporterId: string): Account => keysOfSupporter(supporterId).account;
 
 /** A movement into escrow: a tip, or a period close's allocation (`periodId`). */
 export interface IntoEscrow {
@@ -149,7 +159,7 @@ function book(tx: Tx, into: IntoEscrow, fromMsat: bigint, toMsat: bigint, stored
     tx.put(keys.given, 0);
   }
   if (periodId === undefined) {
-    tx.emit('tip.sent', [`account:${supporterId}`, `handle:${handle.key}`], { ...tipView(transfer, record.display), pendingMsat: formatMsat(toMsat + amountMsat) });
+    tx.emit('tip.sent', [keys.supporterTopic, keys.handle], { ...tipView(transfer, record.display), pendingMsat: formatMsat(toMsat + amountMsat) });
   } else {
     // A close's allocations are announced once per handle at its end, not one by one.
     const sum = record.closing?.periodId === periodId ? record.closing : undefined;
@@ -159,7 +169,7 @@ function book(tx: Tx, into: IntoEscrow, fromMsat: bigint, toMsat: bigint, stored
   tx.put(keys.handle, record);
   // A claimed handle's escrow belongs to its creator (paid out by keysend): no lots to return.
   if (!record.claimed) {
-    tx.appendToRun(`lot:${handle.key}:`, transfer.id, [transfer.id, supporterId, amountMsat.toString()]);
+    tx.appendToRun(keys.lots, transfer.id, [transfer.id, supporterId, amountMsat.toString()]);
   }
   return { transfer, display: record.display };
 }
