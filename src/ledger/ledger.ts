@@ -130,7 +130,9 @@ export class Tx {
   runItems: unknown[] | undefined;
   /**
    * The history entry this operation wrote last: its supporter, where it is in the appends, and the
-   * id of its last transfer. Only a transfer that follows it can join it, so one is enough.
+   * id of its last transfer. Only a transfer that follows it can join it, so one is enough while a
+   * transfer touches one supporter (a transfer between two supporters starts a new entry for the
+   * debited one's next transfer: more keys, the same history).
    */
   #lastHistory: { account: Account; at: number; id: bigint } | undefined;
   /** Events emitted, numbered once the operation succeeds. */
@@ -473,6 +475,8 @@ export class Ledger {
   run<T>(run: (tx: Tx) => Promise<T> | T, options: RunOptions = {}): Promise<T> {
     if (this.#closed) return Promise.reject(new Error('ledger is closed'));
     if ((options.prefetch?.length ?? 0) + (options.balances?.length ?? 0) > prefetchKeysMax) return Promise.reject(new Error(`an operation may name at most ${prefetchKeysMax} keys and balances to read ahead`));
+    // Read ahead as a value, a balance would be kept where balance writes never update it.
+    if (options.prefetch?.some((key) => key.startsWith('bal:'))) return Promise.reject(new Error('name balances to read ahead by account (RunOptions.balances), not as bal: keys'));
     if (this.#queue.length >= this.#queueMax) return Promise.reject(new LedgerError('overloaded', 'too many operations waiting; try again shortly'));
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ run, options, resolve: resolve as (v: unknown) => void, reject });

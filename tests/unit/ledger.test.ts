@@ -385,6 +385,8 @@ describe('the ledger', () => {
     });
     const seen = await ledger.run(async (tx) => [await tx.get('mark'), await tx.balance(carolEscrow)], { prefetch: ['mark'], balances: [carolEscrow], known: readBefore });
     expect(seen).toEqual(['changed', 5n]);
+    // A balance is named by account: as a bal: key it would be kept as a value, never updated.
+    await expect(ledger.run(() => 'ran', { prefetch: [`bal:${carolEscrow}`] })).rejects.toThrow('RunOptions.balances');
   });
 
   it('numbers events, pages through them from any point, and finds the old ones to prune', async () => {
