@@ -83,9 +83,9 @@ interface HandleKeys {
 }
 
 /**
- * The keys of handles used lately, and the accounts of supporters: the same strings for every
- * operation, so the ledger's maps find them at once (a string built anew is hashed at its first
- * lookup, then compared character by character with the one a map holds).
+ * The keys of the handles and supporters used lately (at most 20,000 of each): the same strings
+ * for every operation, so the ledger's maps find them at once (a string built anew is hashed at
+ * its first lookup, then compared character by character with the one a map holds).
  */
 const handleKeys = new Generations<HandleKeys>(20_000);
 const supporterKeys = new Generations<{ account: Account; topic: string }>(20_000);
