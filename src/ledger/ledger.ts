@@ -104,8 +104,9 @@ const fromStore: Record<Side, (stored: unknown) => unknown> = {
   values: (stored) => (stored === undefined ? deleted : stored),
   balances: (stored) => (stored === undefined ? 0n : BigInt(stored as string)),
 };
-/** The store's key of a value's key or of an account's balance. */
-const storeKey: Record<Side, (key: string) => string> = { values: (key) => key, balances: (account) => `bal:${account}` };
+/** Keys, and accounts whose balances, to read. */
+type Wanted = Record<Side, Set<string>>;
+const nothingWanted = (): Wanted => ({ values: new Set(), balances: new Set() });
 /** A key neither staged nor cached: it must be read from the store. */
 export const unread = Symbol('unread');
 /** Undo entries of a key that was not staged before. */
@@ -681,12 +682,10 @@ export class Ledger {
    */
   async #prefetch(group: Queued[], writing: Staged | undefined, ahead: ReadAhead | undefined, reads: BatchReads): Promise<void> {
     const read = ahead && (await ahead.read);
-    const missing: string[] = [];
-    const missingSides: Side[] = [];
+    const missing = nothingWanted();
     for (const side of sides) {
       const into: Map<string, unknown> = reads[side];
       const cache: Generations<unknown> = this.#caches[side];
-      const seen = new Set<string>();
       for (const op of group) {
         const { known } = op.options;
         const knownValues = known?.[side];
@@ -697,20 +696,24 @@ export class Ledger {
           if (knownValues && this.#stillValid(side, key, knownValues, known!.generation)) into.set(key, fromStore[side](knownValues.get(key)));
           else if (this.#inMemory(side, key, writing)) continue;
           else if (read && this.#stillValid(side, key, read[side], ahead!.generation)) cache.set(key, fromStore[side](read[side].get(key)));
-          else if (!seen.has(key)) {
-            seen.add(key);
-            missing.push(key);
-            missingSides.push(side);
-          }
+          else missing[side].add(key);
         }
       }
     }
-    if (missing.length === 0) return;
-    const values = await this.#db.getMany(missing.map((key, i) => storeKey[missingSides[i]!](key)));
-    for (let i = 0; i < missing.length; i++) {
-      const side = missingSides[i]!;
-      (this.#caches[side] as Generations<unknown>).set(missing[i]!, fromStore[side](values[i]));
+    if (missing.values.size + missing.balances.size === 0) return;
+    const found = await this.#readStored(missing);
+    for (const side of sides) {
+      const cache: Generations<unknown> = this.#caches[side];
+      for (const [key, stored] of found[side]) cache.set(key, fromStore[side](stored));
     }
+  }
+
+  /** What the store holds (undefined: absent) for `wanted`, in one read. */
+  async #readStored(wanted: Wanted): Promise<Record<Side, Map<string, unknown>>> {
+    const keys = [...wanted.values];
+    const accounts = [...wanted.balances];
+    const stored = await this.#db.getMany([...keys, ...accounts.map((account) => `bal:${account}`)]);
+    return { values: new Map(keys.map((key, i) => [key, stored[i]])), balances: new Map(accounts.map((account, i) => [account, stored[keys.length + i]])) };
   }
 
   /** Whether `values`, read at `generation`, has `key` and no batch committed since has changed it. */
@@ -738,30 +741,16 @@ export class Ledger {
    * so is used only if no batch committed since the read began has changed it (see #prefetch).
    */
   #readAhead(ops: Queued[], writing: Staged | undefined): ReadAhead | undefined {
-    const keys: string[] = [];
-    const keySides: Side[] = [];
+    const missing = nothingWanted();
     for (const side of sides) {
-      const seen = new Set<string>();
       for (const op of ops) {
         const known = op.options.known?.[side];
-        for (const key of keysOf(op, side)) {
-          if (known?.has(key) || this.#inMemory(side, key, writing) || seen.has(key)) continue;
-          seen.add(key);
-          keys.push(key);
-          keySides.push(side);
-        }
+        for (const key of keysOf(op, side)) if (!known?.has(key) && !this.#inMemory(side, key, writing)) missing[side].add(key);
       }
     }
-    if (keys.length === 0) return undefined;
-    const read = this.#db.getMany(keys.map((key, i) => storeKey[keySides[i]!](key))).then(
-      (values) => {
-        const found: Record<Side, Map<string, unknown>> = { values: new Map(), balances: new Map() };
-        for (let i = 0; i < keys.length; i++) found[keySides[i]!].set(keys[i]!, values[i]);
-        return found;
-      },
-      // The group reads again for itself, and fails then if the store cannot be read.
-      () => undefined,
-    );
+    if (missing.values.size + missing.balances.size === 0) return undefined;
+    // The group reads again for itself, and fails then if the store cannot be read.
+    const read = this.#readStored(missing).catch(() => undefined);
     return { first: ops[0]!, generation: this.#generation, read };
   }
 
