@@ -5,7 +5,7 @@ FROM lightninglabs/lnd:v0.21.3-beta AS lnd
 FROM node:24.21.0-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
-# src/node-settings.ts: the same as npm start (a unit test checks it).
+# src/process/node-settings.ts: the same as npm start (a unit test checks it).
 ENV MALLOC_ARENA_MAX=2
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force

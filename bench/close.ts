@@ -9,11 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { Flattrs } from '../src/flattrs.ts';
-import { parseHandle } from '../src/handles.ts';
+import { Flattrs } from '../src/flattrs/flattrs.ts';
+import { parseHandle } from '../src/escrow/handles.ts';
 import { Ledger } from '../src/ledger/ledger.ts';
 import { openStore } from '../src/ledger/store.ts';
-import { nodeEnv } from '../src/node-settings.ts';
+import { nodeEnv } from '../src/process/node-settings.ts';
 import { benchNodeOptions, fundedLedger, inOwnProcess, mib, roundsFrom, spread } from './fixtures.ts';
 
 const supporterCount = Number(process.env.BENCH_SUPPORTERS ?? 100_000);

@@ -6,8 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { accounts, Ledger } from '../src/ledger/ledger.ts';
 import { openStore } from '../src/ledger/store.ts';
-import { nodeEnv, nodeFlags } from '../src/node-settings.ts';
-import { Supporters } from '../src/supporters.ts';
+import { nodeEnv, nodeFlags } from '../src/process/node-settings.ts';
+import { Supporters } from '../src/supporters/supporters.ts';
 
 export async function fundedLedger(supporterCount: number, balanceMsat: bigint, dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-bench-'))) {
   const store = await openStore(path.join(dataDir, 'ledger'));

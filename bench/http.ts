@@ -9,7 +9,7 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { benchNodeOptions, fundedLedger } from './fixtures.ts';
-import { nodeEnv } from '../src/node-settings.ts';
+import { nodeEnv } from '../src/process/node-settings.ts';
 
 const durationSeconds = Number(process.env.BENCH_SECONDS ?? 15);
 const connectionCounts = (process.env.BENCH_CONNECTIONS ?? '100,500').split(',').map(Number);

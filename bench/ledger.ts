@@ -6,9 +6,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseHandle } from '../src/handles.ts';
-import { nodeEnv } from '../src/node-settings.ts';
-import { Tips } from '../src/tips.ts';
+import { parseHandle } from '../src/escrow/handles.ts';
+import { nodeEnv } from '../src/process/node-settings.ts';
+import { Tips } from '../src/escrow/tips.ts';
 import { benchNodeOptions, fundedLedger, inOwnProcess, mib, roundsFrom, spread } from './fixtures.ts';
 
 const tipCount = Number(process.env.BENCH_TIPS ?? 200_000);

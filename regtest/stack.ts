@@ -13,7 +13,7 @@ import { Lncli, lndPaths, type LndPaths } from './lncli.ts';
 import { openNetwork, tipdPermissions, waitForNodes, type Clis } from './network.ts';
 import { GaveUp, isOurs, portInUse, readPids, startDaemon, stopAll, waitFor } from './procs.ts';
 import { activationBlocks, backends, lndCommonFlags, lndNodes, nodeNames, tipdPort, xPort, type NodeName } from './topology.ts';
-import { nodeEnv, nodeFlags } from '../src/node-settings.ts';
+import { nodeEnv, nodeFlags } from '../src/process/node-settings.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 

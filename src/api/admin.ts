@@ -1,10 +1,10 @@
 // The operator's API, behind TIPD_ADMIN_TOKEN (off when it is not set).
 import { hash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import type { Flattrs } from '../flattrs.ts';
+import type { Flattrs } from '../flattrs/flattrs.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import type { Lnd } from '../ln/lnd.ts';
-import { formatMsat } from '../money.ts';
+import { formatMsat } from '../ledger/money.ts';
 import type { Api } from './openapi.ts';
 import { ApiError } from './errors.ts';
 

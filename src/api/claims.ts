@@ -3,9 +3,9 @@
 import type { Request } from 'express';
 import { z } from 'zod';
 import { ClaimRefused, type ClaimRefusal, type Claims } from '../claims/claims.ts';
-import { handleSchema, parseHandle, type Handle } from '../handles.ts';
+import { handleSchema, parseHandle, type Handle } from '../escrow/handles.ts';
 import type { Payouts } from '../payouts/payouts.ts';
-import type { Tips } from '../tips.ts';
+import type { Tips } from '../escrow/tips.ts';
 import { XApiError, type XApiErrorCode } from '../x/client.ts';
 import { ApiError } from './errors.ts';
 import { body, parse } from './http.ts';

@@ -1,8 +1,8 @@
 // Deposits over HTTP: ask for an invoice, see whether it was paid.
 import { z } from 'zod';
-import type { Deposits } from '../deposits.ts';
-import { amountSat, satToMsat } from '../money.ts';
-import type { Supporters } from '../supporters.ts';
+import type { Deposits } from '../deposits/deposits.ts';
+import { amountSat, satToMsat } from '../ledger/money.ts';
+import type { Supporters } from '../supporters/supporters.ts';
 import { ApiError } from './errors.ts';
 import type { Api } from './openapi.ts';
 import { body, idempotencyOf, parse, requireSupporter, supporterOf } from './http.ts';

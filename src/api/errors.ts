@@ -4,7 +4,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { LedgerError, type LedgerErrorCode } from '../ledger/ledger.ts';
 import { LndError } from '../ln/lnd.ts';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../process/log.ts';
 
 const ledgerStatus: Record<LedgerErrorCode, number> = {
   insufficient_balance: 409,

@@ -1,9 +1,9 @@
 // Budgets and flattrs over HTTP.
 import { z } from 'zod';
-import { FlattrLimit, type Flattrs } from '../flattrs.ts';
-import { handleSchema } from '../handles.ts';
-import { amountSat } from '../money.ts';
-import type { Supporters } from '../supporters.ts';
+import { FlattrLimit, type Flattrs } from '../flattrs/flattrs.ts';
+import { handleSchema } from '../escrow/handles.ts';
+import { amountSat } from '../ledger/money.ts';
+import type { Supporters } from '../supporters/supporters.ts';
 import { ApiError } from './errors.ts';
 import type { Api } from './openapi.ts';
 import { body, parse, requireSupporter, supporterOf } from './http.ts';

@@ -3,7 +3,7 @@
 import { hash } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
-import type { Supporters } from '../supporters.ts';
+import type { Supporters } from '../supporters/supporters.ts';
 import { ApiError } from './errors.ts';
 
 export function parse<S extends z.ZodType>(schema: S, value: unknown, what = 'request body'): z.output<S> {

@@ -4,16 +4,16 @@
 import express, { type Express } from 'express';
 import type { Network } from '../config.ts';
 import type { Claims } from '../claims/claims.ts';
-import type { Deposits } from '../deposits.ts';
-import type { Flattrs } from '../flattrs.ts';
+import type { Deposits } from '../deposits/deposits.ts';
+import type { Flattrs } from '../flattrs/flattrs.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import { LndError, type Lnd } from '../ln/lnd.ts';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../process/log.ts';
 import type { Payouts } from '../payouts/payouts.ts';
-import { jsonReviver } from '../money.ts';
-import type { Supporters } from '../supporters.ts';
-import type { Tips } from '../tips.ts';
-import type { Withdrawals } from '../withdrawals.ts';
+import { jsonReviver } from '../ledger/money.ts';
+import type { Supporters } from '../supporters/supporters.ts';
+import type { Tips } from '../escrow/tips.ts';
+import type { Withdrawals } from '../withdrawals/withdrawals.ts';
 import { adminRoutes } from './admin.ts';
 import { claimRoutes } from './claims.ts';
 import { Api, openApiDocument } from './openapi.ts';
@@ -86,7 +86,7 @@ export function createApp(deps: AppDeps): Express {
   api.route({ method: 'get', path: '/v1/openapi.json', summary: 'This description', auth: 'none', responses: { 200: 'OpenAPI 3.1' } }, (_req, res) => {
     res.json(document);
   });
-  // The websocket is upgraded outside express (events.ts); described here all the same.
+  // The websocket is upgraded outside express (events/hub.ts); described here all the same.
   api.operations.push({ method: 'get', path: '/v1/events', summary: 'Websocket of live events (see README)', auth: 'none', responses: { 101: 'switching to the websocket protocol', 401: 'wrong token' } });
   const document = openApiDocument(api.operations);
   app.use(api.router);

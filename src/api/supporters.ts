@@ -1,8 +1,8 @@
 // Supporter accounts over HTTP: create one, see it and its history, rotate its token.
 import { z } from 'zod';
 import { accounts, type Ledger } from '../ledger/ledger.ts';
-import { formatMsat } from '../money.ts';
-import type { Supporters } from '../supporters.ts';
+import { formatMsat } from '../ledger/money.ts';
+import type { Supporters } from '../supporters/supporters.ts';
 import { ApiError } from './errors.ts';
 import type { Api } from './openapi.ts';
 import { parse, requireSupporter, supporterOf } from './http.ts';

@@ -1,9 +1,9 @@
 // Tips over HTTP.
 import { z } from 'zod';
-import { handleSchema } from '../handles.ts';
-import { amountSat, satToMsat } from '../money.ts';
-import type { Supporters } from '../supporters.ts';
-import type { Tips } from '../tips.ts';
+import { handleSchema } from '../escrow/handles.ts';
+import { amountSat, satToMsat } from '../ledger/money.ts';
+import type { Supporters } from '../supporters/supporters.ts';
+import type { Tips } from '../escrow/tips.ts';
 import { tweetIdOf } from '../x/tweets.ts';
 import type { Api } from './openapi.ts';
 import { body, idempotencyOf, parse, requireSupporter, supporterOf } from './http.ts';

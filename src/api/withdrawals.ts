@@ -1,7 +1,7 @@
 // Withdrawals over HTTP: pay a supporter's own invoice from the balance, and see how it went.
 import { z } from 'zod';
-import type { Supporters } from '../supporters.ts';
-import { InvoiceRefused, type Withdrawals } from '../withdrawals.ts';
+import type { Supporters } from '../supporters/supporters.ts';
+import { InvoiceRefused, type Withdrawals } from '../withdrawals/withdrawals.ts';
 import { ApiError } from './errors.ts';
 import type { Api } from './openapi.ts';
 import { body, idempotencyOf, parse, requireSupporter, supporterOf } from './http.ts';

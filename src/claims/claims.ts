@@ -4,13 +4,13 @@
 // checks author, time, claim id and signature itself. A verified proof binds handle → node, keeping
 // the evidence. A proof from another X account than the bound one waits out a cooling-off time.
 import { randomBytes } from 'node:crypto';
-import type { Handle } from '../handles.ts';
+import type { Handle } from '../escrow/handles.ts';
 import type { Ledger, Tx } from '../ledger/ledger.ts';
 import { prefixEnd } from '../ledger/store.ts';
 import type { Lnd } from '../ln/lnd.ts';
-import type { Logger } from '../log.ts';
-import { repeat } from '../repeat.ts';
-import type { HandleRecord } from '../tips.ts';
+import type { Logger } from '../process/log.ts';
+import { repeat } from '../process/repeat.ts';
+import type { HandleRecord } from '../escrow/tips.ts';
 import type { XApi } from '../x/client.ts';
 import { snowflakeTime } from '../x/tweets.ts';
 import { isSignedBy, signaturePattern } from './signature.ts';

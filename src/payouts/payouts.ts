@@ -6,14 +6,14 @@
 // pending, to be looked up by payment hash, later in this run and at every start.
 import { hash, randomBytes } from 'node:crypto';
 import type { Binding } from '../claims/claims.ts';
-import { crashPoint } from '../crash.ts';
+import { crashPoint } from '../process/crash.ts';
 import { accounts, type Ledger, type LedgerEvent, type Tx } from '../ledger/ledger.ts';
 import { prefixEnd } from '../ledger/store.ts';
 import type { Lnd, PaymentState } from '../ln/lnd.ts';
-import { reconcilePending } from '../ln/pending.ts';
-import type { Logger } from '../log.ts';
-import { feeCap, formatMsat } from '../money.ts';
-import { repeat } from '../repeat.ts';
+import { reconcilePending } from '../payments/reconcile.ts';
+import type { Logger } from '../process/log.ts';
+import { feeCap, formatMsat } from '../ledger/money.ts';
+import { repeat } from '../process/repeat.ts';
 
 export type PayoutState = 'pending' | 'succeeded' | 'failed';
 

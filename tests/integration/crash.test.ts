@@ -5,11 +5,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Flattrs } from '../../src/flattrs.ts';
-import { parseHandle } from '../../src/handles.ts';
+import { Flattrs } from '../../src/flattrs/flattrs.ts';
+import { parseHandle } from '../../src/escrow/handles.ts';
 import { accounts, Ledger } from '../../src/ledger/ledger.ts';
 import { openStore } from '../../src/ledger/store.ts';
-import { Supporters } from '../../src/supporters.ts';
+import { Supporters } from '../../src/supporters/supporters.ts';
 import { api, eventually, lndOf, stack, startTipd, type TipdProcess } from './helpers.ts';
 
 let dataDir: string;

@@ -7,7 +7,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { Lnd } from '../../src/ln/lnd.ts';
-import { nodeEnv, nodeFlags } from '../../src/node-settings.ts';
+import { nodeEnv, nodeFlags } from '../../src/process/node-settings.ts';
 import { waitFor } from '../../regtest/procs.ts';
 import { repoRoot, tipdEnv, type Stack } from '../../regtest/stack.ts';
 import type { NodeName } from '../../regtest/topology.ts';
@@ -45,7 +45,7 @@ export interface TipdProcess {
 /**
  * Starts a tipd on the hub (tipd's own baked macaroon) on a free port; resolves once it listens.
  * Its data folder is a fresh temporary one, removed when it exits, unless `dataDir` is given. It
- * runs with tipd's Node.js settings (src/node-settings.ts), or with `flags`.
+ * runs with tipd's Node.js settings (src/process/node-settings.ts), or with `flags`.
  */
 export async function startTipd(env: Record<string, string> = {}, dataDir?: string, flags: readonly string[] = nodeFlags): Promise<TipdProcess> {
   const s = stack();

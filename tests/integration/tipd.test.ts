@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../regtest/stack.ts';
 import { portInUse } from '../../regtest/procs.ts';
-import { nodeFlags } from '../../src/node-settings.ts';
+import { nodeFlags } from '../../src/process/node-settings.ts';
 import { stack, startTipd, type TipdProcess } from './helpers.ts';
 
 describe('tipd on the hub', () => {

@@ -7,8 +7,8 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { defaultEventLimits, EventHub } from '../../src/events.ts';
-import { Supporters } from '../../src/supporters.ts';
+import { defaultEventLimits, EventHub } from '../../src/events/hub.ts';
+import { Supporters } from '../../src/supporters/supporters.ts';
 import { tempLedger } from './ledger-helpers.ts';
 
 let t: Awaited<ReturnType<typeof tempLedger>>;

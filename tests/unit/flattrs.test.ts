@@ -4,11 +4,11 @@
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Flattrs, splitEvenly } from '../../src/flattrs.ts';
-import { parseHandle } from '../../src/handles.ts';
+import { Flattrs, splitEvenly } from '../../src/flattrs/flattrs.ts';
+import { parseHandle } from '../../src/escrow/handles.ts';
 import { accounts, type LedgerEvent } from '../../src/ledger/ledger.ts';
 import { pad } from '../../src/ledger/store.ts';
-import { Supporters } from '../../src/supporters.ts';
+import { Supporters } from '../../src/supporters/supporters.ts';
 import { tempLedger } from './ledger-helpers.ts';
 
 const log = pino({ level: 'silent' });

@@ -1,10 +1,10 @@
-// tipd's Node.js settings (src/node-settings.ts) are written out twice where TypeScript cannot
+// tipd's Node.js settings (src/process/node-settings.ts) are written out twice where TypeScript cannot
 // import them: npm start and the Docker image. Both must say the same.
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../../regtest/stack.ts';
-import { nodeEnv, nodeFlags } from '../../src/node-settings.ts';
+import { nodeEnv, nodeFlags } from '../../src/process/node-settings.ts';
 
 const envWords = Object.entries(nodeEnv).map(([name, value]) => `${name}=${value}`);
 

@@ -2,15 +2,15 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/api/server.ts';
-import { Deposits } from '../../src/deposits.ts';
-import { Flattrs } from '../../src/flattrs.ts';
+import { Deposits } from '../../src/deposits/deposits.ts';
+import { Flattrs } from '../../src/flattrs/flattrs.ts';
 import { Lnd } from '../../src/ln/lnd.ts';
-import { Supporters } from '../../src/supporters.ts';
+import { Supporters } from '../../src/supporters/supporters.ts';
 import { Claims } from '../../src/claims/claims.ts';
 import { Payouts } from '../../src/payouts/payouts.ts';
 import { XApi } from '../../src/x/client.ts';
-import { Tips } from '../../src/tips.ts';
-import { Withdrawals } from '../../src/withdrawals.ts';
+import { Tips } from '../../src/escrow/tips.ts';
+import { Withdrawals } from '../../src/withdrawals/withdrawals.ts';
 import { tempLedger } from './ledger-helpers.ts';
 
 interface Layer {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { feeCap } from '../../src/money.ts';
+import { feeCap } from '../../src/ledger/money.ts';
 import { payoutSplit } from '../../src/payouts/payouts.ts';
 
 describe('a payout out of an escrow pays its own fee cap', () => {

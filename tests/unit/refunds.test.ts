@@ -2,10 +2,10 @@
 // week before, then each lot back to the supporter it came from, exactly and once.
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseHandle } from '../../src/handles.ts';
+import { parseHandle } from '../../src/escrow/handles.ts';
 import { accounts, type LedgerEvent } from '../../src/ledger/ledger.ts';
-import { Refunds } from '../../src/refunds.ts';
-import { Tips } from '../../src/tips.ts';
+import { Refunds } from '../../src/escrow/refunds.ts';
+import { Tips } from '../../src/escrow/tips.ts';
 import { inOneBatch, tempLedger } from './ledger-helpers.ts';
 
 const dayMs = 24 * 3600 * 1000;

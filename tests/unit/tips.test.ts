@@ -1,9 +1,9 @@
 // Tips on a real (temporary) LevelDB: the booking read ahead (without waiting) and the one that
 // reads as it goes give the same records; idempotency keys on tips.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseHandle } from '../../src/handles.ts';
+import { parseHandle } from '../../src/escrow/handles.ts';
 import { accounts, type LedgerEvent } from '../../src/ledger/ledger.ts';
-import { escrowKeys, intoEscrow, Tips, type HandleRecord } from '../../src/tips.ts';
+import { escrowKeys, intoEscrow, Tips, type HandleRecord } from '../../src/escrow/tips.ts';
 import { tempLedger } from './ledger-helpers.ts';
 
 const handle = (h: string) => parseHandle(h)!;

@@ -9,14 +9,14 @@
 // supporter in one ledger operation that leaves a marker, and keeps a cursor: a close cut short
 // by a crash resumes where it was and allocates nobody twice.
 import { randomBytes } from 'node:crypto';
-import { crashPoint } from './crash.ts';
-import type { Handle } from './handles.ts';
-import { type Account, accounts, unread, type Known, type Ledger, type Tx } from './ledger/ledger.ts';
-import { pad, prefixEnd } from './ledger/store.ts';
-import type { Logger } from './log.ts';
-import { formatMsat, satToMsat } from './money.ts';
-import type { Supporter } from './supporters.ts';
-import { announceClose, type EscrowKeys, escrowKeys, givenKey, intoEscrow, supporterAccount } from './tips.ts';
+import { crashPoint } from '../process/crash.ts';
+import type { Handle } from '../escrow/handles.ts';
+import { type Account, accounts, unread, type Known, type Ledger, type Tx } from '../ledger/ledger.ts';
+import { pad, prefixEnd } from '../ledger/store.ts';
+import type { Logger } from '../process/log.ts';
+import { formatMsat, satToMsat } from '../ledger/money.ts';
+import type { Supporter } from '../supporters/supporters.ts';
+import { announceClose, type EscrowKeys, escrowKeys, givenKey, intoEscrow, supporterAccount } from '../escrow/tips.ts';
 
 export interface Period {
   id: number;

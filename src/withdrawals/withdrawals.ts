@@ -5,16 +5,16 @@
 // timeout, a dropped connection) leaves it pending, and it is looked up by payment hash, never
 // paid again: later in this run, and at every start.
 import { randomBytes } from 'node:crypto';
-import type { Network } from './config.ts';
-import { accounts, type Ledger, type Tx } from './ledger/ledger.ts';
-import { prefixEnd } from './ledger/store.ts';
-import { decodeInvoice, invoiceNetworkOf, type DecodedInvoice } from './ln/bolt11.ts';
-import type { Lnd, PaymentState } from './ln/lnd.ts';
-import { reconcilePending } from './ln/pending.ts';
-import type { Logger } from './log.ts';
-import { crashPoint } from './crash.ts';
-import { feeCap } from './money.ts';
-import { repeat } from './repeat.ts';
+import type { Network } from '../config.ts';
+import { accounts, type Ledger, type Tx } from '../ledger/ledger.ts';
+import { prefixEnd } from '../ledger/store.ts';
+import { decodeInvoice, invoiceNetworkOf, type DecodedInvoice } from '../ln/bolt11.ts';
+import type { Lnd, PaymentState } from '../ln/lnd.ts';
+import { reconcilePending } from '../payments/reconcile.ts';
+import type { Logger } from '../process/log.ts';
+import { crashPoint } from '../process/crash.ts';
+import { feeCap } from '../ledger/money.ts';
+import { repeat } from '../process/repeat.ts';
 
 type WithdrawalState = 'pending' | 'succeeded' | 'failed';
 

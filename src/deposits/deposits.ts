@@ -5,12 +5,12 @@
 // settlements live from LND's settle index (kept with each credit), and at start looks up every
 // deposit still open, which catches invoices paid while tipd was down.
 import { hash, randomBytes } from 'node:crypto';
-import { accounts, type Ledger } from './ledger/ledger.ts';
-import { prefixEnd } from './ledger/store.ts';
-import type { Lnd, SettledInvoice } from './ln/lnd.ts';
-import type { Logger } from './log.ts';
-import { formatMsat } from './money.ts';
-import { crashPoint } from './crash.ts';
+import { accounts, type Ledger } from '../ledger/ledger.ts';
+import { prefixEnd } from '../ledger/store.ts';
+import type { Lnd, SettledInvoice } from '../ln/lnd.ts';
+import type { Logger } from '../process/log.ts';
+import { formatMsat } from '../ledger/money.ts';
+import { crashPoint } from '../process/crash.ts';
 
 type DepositState = 'creating' | 'open' | 'settled' | 'failed' | 'expired';
 

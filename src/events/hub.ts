@@ -11,10 +11,10 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { z } from 'zod';
-import { parseHandle } from './handles.ts';
-import type { Ledger, LedgerEvent } from './ledger/ledger.ts';
-import type { Logger } from './log.ts';
-import type { Supporters } from './supporters.ts';
+import { parseHandle } from '../escrow/handles.ts';
+import type { Ledger, LedgerEvent } from '../ledger/ledger.ts';
+import type { Logger } from '../process/log.ts';
+import type { Supporters } from '../supporters/supporters.ts';
 
 export interface EventLimits {
   clientsMax: number;

@@ -2,10 +2,10 @@
 // lot, which supporter each sat came from and when, so that unclaimed sats can go back exactly.
 // Handles are recorded as first seen, with counts of tips and distinct supporters.
 import type { Handle } from './handles.ts';
-import { Generations } from './ledger/generations.ts';
-import { type Account, accounts, unread, type Ledger, type Transfer, type Tx } from './ledger/ledger.ts';
-import { pad, prefixEnd } from './ledger/store.ts';
-import { formatMsat } from './money.ts';
+import { Generations } from '../ledger/generations.ts';
+import { type Account, accounts, unread, type Ledger, type Transfer, type Tx } from '../ledger/ledger.ts';
+import { pad, prefixEnd } from '../ledger/store.ts';
+import { formatMsat } from '../ledger/money.ts';
 
 export interface HandleRecord {
   key: string;
@@ -147,7 +147,7 @@ export function intoEscrow(tx: Tx, into: IntoEscrow): Escrowed | Promise<Escrowe
 /**
  * The transfer, the handle's record and counts, the lot, and for a tip its event: a movement into
  * escrow. A tip is one event for two audiences: its supporter sees `tip.sent`, followers of the
- * handle its public view, `handle.tipped` (see events.ts).
+ * handle its public view, `handle.tipped` (see events/hub.ts).
  */
 function book(tx: Tx, into: IntoEscrow, fromMsat: bigint, toMsat: bigint, stored: HandleRecord | undefined, firstFromThisSupporter: boolean): Escrowed {
   const { supporterId, handle, amountMsat, periodId, keys } = into;

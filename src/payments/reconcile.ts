@@ -1,8 +1,8 @@
 // Payments tipd sent through LND (withdrawals, payouts) that it has not yet booked an outcome for:
 // after a restart, or when LND gave no final answer, each is looked up in LND by payment hash and
 // settled by what LND says. A payment is never sent again.
-import type { Logger } from '../log.ts';
-import type { Lnd, PaymentState } from './lnd.ts';
+import type { Logger } from '../process/log.ts';
+import type { Lnd, PaymentState } from '../ln/lnd.ts';
 
 /**
  * LND records a payment before its first HTLC, so one it does not know was never sent; but a call

@@ -3,11 +3,11 @@
 // moved back to the supporter it came from, exactly, and each supporter is told a week before.
 // The lots a handle got in one ledger batch are stored together and come of age together: they
 // are returned in one ledger operation that deletes them, so none is returned twice.
-import { accounts, type Ledger } from './ledger/ledger.ts';
-import { prefixEnd } from './ledger/store.ts';
-import type { Logger } from './log.ts';
-import { formatMsat } from './money.ts';
-import { repeat } from './repeat.ts';
+import { accounts, type Ledger } from '../ledger/ledger.ts';
+import { prefixEnd } from '../ledger/store.ts';
+import type { Logger } from '../process/log.ts';
+import { formatMsat } from '../ledger/money.ts';
+import { repeat } from '../process/repeat.ts';
 import { lotsOf, type HandleRecord, type StoredLotEntry } from './tips.ts';
 
 export interface RefundOptions {
@@ -107,7 +107,7 @@ export class Refunds {
         for (const lot of lots) {
           const lotMsat = BigInt(lot.amountMsat);
           await tx.transfer('refund', accounts.escrow(handleKey), accounts.supporter(lot.supporterId), lotMsat, { handle: handleKey, lot: lot.transferId });
-          // One event: its supporter sees `refund`, followers of the handle `handle.refunded` (events.ts).
+          // One event: its supporter sees `refund`, followers of the handle `handle.refunded` (events/hub.ts).
           tx.emit('refund', [`account:${lot.supporterId}`, `handle:${handleKey}`], { handle, amountMsat: lot.amountMsat, tippedAt: at, pendingMsat: formatMsat(await tx.balance(accounts.escrow(handleKey))) });
           amountMsat += lotMsat;
         }

@@ -1,7 +1,7 @@
 // Supporter accounts and their bearer tokens. A token (256 random bits) is shown once, at
 // creation or rotation, and stored only as its SHA-256; rotation retires the old one at once.
 import { hash, randomBytes } from 'node:crypto';
-import type { Ledger } from './ledger/ledger.ts';
+import type { Ledger } from '../ledger/ledger.ts';
 
 export interface Supporter {
   id: string;
