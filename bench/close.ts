@@ -43,7 +43,8 @@ if (process.argv[2] === 'close') {
   try {
     if (prepared && fs.existsSync(path.join(prepared, 'made'))) {
       const made = Number(fs.readFileSync(path.join(prepared, 'made'), 'utf8'));
-      if (made !== supporterCount) throw new Error(`${prepared} holds the flattrs of ${made} supporters, not ${supporterCount} (BENCH_SUPPORTERS): prepare another folder`);
+      if (made !== supporterCount)
+        throw new Error(`${prepared} holds the flattrs of ${made} supporters, not ${supporterCount} (BENCH_SUPPORTERS): prepare another folder`);
       fs.cpSync(path.join(prepared, 'ledger'), path.join(dataDir, 'ledger'), { recursive: true });
       console.log(`close: reusing the flattrs made in ${prepared}`);
     } else {
@@ -53,15 +54,19 @@ if (process.argv[2] === 'close') {
       const handles = Array.from({ length: 5_000 }, (_, i) => parseHandle(`creator_${i}`)!);
       for (let i = 0; i < supporters.length; i += 2_000) {
         await Promise.all(
-          supporters.slice(i, i + 2_000).flatMap(({ id }, k) => [
-            flattrs.setBudget(id, 1_000),
-            ...Array.from({ length: flattrsEach }, (_, j) => flattrs.flattr(id, handles[(i + k * 7 + j * 131) % handles.length]!, null)),
-          ]),
+          supporters
+            .slice(i, i + 2_000)
+            .flatMap(({ id }, k) => [
+              flattrs.setBudget(id, 1_000),
+              ...Array.from({ length: flattrsEach }, (_, j) => flattrs.flattr(id, handles[(i + k * 7 + j * 131) % handles.length]!, null)),
+            ]),
         );
       }
       await ledger.close();
       await store.close();
-      console.log(`close: made ${supporterCount * flattrsEach} flattrs from ${supporterCount} supporters in ${(Number(process.hrtime.bigint() - made) / 1e9).toFixed(1)} s`);
+      console.log(
+        `close: made ${supporterCount * flattrsEach} flattrs from ${supporterCount} supporters in ${(Number(process.hrtime.bigint() - made) / 1e9).toFixed(1)} s`,
+      );
       if (prepared) {
         fs.mkdirSync(prepared, { recursive: true });
         fs.cpSync(path.join(dataDir, 'ledger'), path.join(prepared, 'ledger'), { recursive: true });
@@ -78,7 +83,9 @@ if (process.argv[2] === 'close') {
       const result = await inOwnProcess<CloseResult>(self, ['close', roundDir]);
       if (!result.sumIsZero) throw new Error('the ledger does not sum to zero after the close');
       results.push(result);
-      console.log(`close, round ${i} of ${rounds}: ${supporterCount * flattrsEach} flattrs, ${result.summary.supporters} supporters allocated in ${result.seconds.toFixed(1)} s, peak RSS ${mib(result.maxRssBytes)}`);
+      console.log(
+        `close, round ${i} of ${rounds}: ${supporterCount * flattrsEach} flattrs, ${result.summary.supporters} supporters allocated in ${result.seconds.toFixed(1)} s, peak RSS ${mib(result.maxRssBytes)}`,
+      );
     }
     const seconds = spread(results.map((r) => r.seconds));
     const peak = Math.max(...results.map((r) => r.maxRssBytes));

@@ -39,7 +39,8 @@ export function spread(figures: number[]): { median: number; min: number; max: n
 }
 
 /** Node.js options of the processes a bench starts (a ledger round, tipd, a close): tipd's own, unless BENCH_NODE_OPTIONS says otherwise. */
-export const benchNodeOptions = (): string[] => process.env.BENCH_NODE_OPTIONS === undefined ? [...nodeFlags] : process.env.BENCH_NODE_OPTIONS.split(' ').filter(Boolean);
+export const benchNodeOptions = (): string[] =>
+  process.env.BENCH_NODE_OPTIONS === undefined ? [...nodeFlags] : process.env.BENCH_NODE_OPTIONS.split(' ').filter(Boolean);
 
 /**
  * Runs `script` with `args` in a process of its own, started as tipd is (`benchNodeOptions`, tipd's
@@ -47,7 +48,10 @@ export const benchNodeOptions = (): string[] => process.env.BENCH_NODE_OPTIONS =
  * and malloc settings, and its peak RSS is its own.
  */
 export async function inOwnProcess<T>(script: string, args: string[]): Promise<T> {
-  const child = spawn(process.execPath, [...benchNodeOptions(), script, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...nodeEnv } });
+  const child = spawn(process.execPath, [...benchNodeOptions(), script, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...nodeEnv },
+  });
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   const code = await new Promise((resolve) => child.once('close', resolve));

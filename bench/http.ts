@@ -51,11 +51,22 @@ try {
   // tipd answers /healthz (503: no LND) once it listens.
   for (let tries = 0; ; tries++) {
     if (tries > 100) throw new Error('tipd did not start');
-    if (await fetch(`${url}/healthz`).then(() => true, () => false)) break;
+    if (
+      await fetch(`${url}/healthz`).then(
+        () => true,
+        () => false,
+      )
+    )
+      break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 
-  const stats = async () => ((await (await fetch(`${url}/v1/admin/stats`, { headers: { authorization: `Bearer ${adminToken}` } })).json()) as { ledger: { batches: number; operations: number } }).ledger;
+  const stats = async () =>
+    (
+      (await (await fetch(`${url}/v1/admin/stats`, { headers: { authorization: `Bearer ${adminToken}` } })).json()) as {
+        ledger: { batches: number; operations: number };
+      }
+    ).ledger;
 
   let n = 0;
   for (const connections of connectionCounts) {
@@ -83,8 +94,12 @@ try {
     const after = await stats();
     const ok = result['2xx'];
     const batches = after.batches - before.batches;
-    console.log(`http, ${connections} connections: ${ok} tips in ${result.duration.toFixed(1)} s = ${Math.round(ok / result.duration)} tips/s (non-2xx: ${result.non2xx}, errors: ${result.errors})`);
-    console.log(`http, ${connections} connections: latency p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms; ${batches} ledger batches, ${((after.operations - before.operations) / batches).toFixed(0)} operations per batch, each fsynced; tipd's node options: ${nodeOptions.join(' ') || 'none'}`);
+    console.log(
+      `http, ${connections} connections: ${ok} tips in ${result.duration.toFixed(1)} s = ${Math.round(ok / result.duration)} tips/s (non-2xx: ${result.non2xx}, errors: ${result.errors})`,
+    );
+    console.log(
+      `http, ${connections} connections: latency p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms; ${batches} ledger batches, ${((after.operations - before.operations) / batches).toFixed(0)} operations per batch, each fsynced; tipd's node options: ${nodeOptions.join(' ') || 'none'}`,
+    );
   }
 } finally {
   if (tipd.exitCode === null && tipd.signalCode === null) {

@@ -59,7 +59,9 @@ if (process.argv[2] === 'round') {
   for (let i = 1; i <= rounds; i++) {
     const result = await inOwnProcess<RoundResult>(self, ['round']);
     results.push(result);
-    console.log(`ledger, round ${i} of ${rounds}: ${tipCount} tips = ${Math.round(result.tipsPerSecond)} tips/s, ${result.tipsPerBatch.toFixed(0)} tips per batch`);
+    console.log(
+      `ledger, round ${i} of ${rounds}: ${tipCount} tips = ${Math.round(result.tipsPerSecond)} tips/s, ${result.tipsPerBatch.toFixed(0)} tips per batch`,
+    );
   }
   const rates = spread(results.map((r) => r.tipsPerSecond));
   const peak = Math.max(...results.map((r) => r.maxRssBytes));

@@ -94,7 +94,7 @@ export class MinerWallet {
     const blockHash = await rpc.call<string>('getblockhash', [height]);
     const block = await rpc.call<{ tx: string[] }>('getblock', [blockHash, 1]);
     const coinbaseTxid = block.tx[0]!;
-    const coinbase = await rpc.call<{ vout: { value: number; n: number; scriptPubKey: { hex: string } } []}>('getrawtransaction', [coinbaseTxid, 1]);
+    const coinbase = await rpc.call<{ vout: { value: number; n: number; scriptPubKey: { hex: string } }[] }>('getrawtransaction', [coinbaseTxid, 1]);
     const ours = coinbase.vout.find((o) => o.scriptPubKey.hex === Buffer.from(this.#script).toString('hex'));
     if (!ours) throw new Error(`coinbase of block ${height} does not pay the miner`);
     // JSON-RPC gives BTC as a decimal number; a coinbase amount has at most 8 decimals.
@@ -130,7 +130,11 @@ export class BtcdChain implements Chain {
     await this.#rpc.generate(blocks);
   }
   async send(address: string, sat: number, count: number): Promise<void> {
-    await this.#miner.payFromCoinbase(this.#rpc, this.#nextCoinbaseHeight++, Array.from({ length: count }, () => ({ address, sat })));
+    await this.#miner.payFromCoinbase(
+      this.#rpc,
+      this.#nextCoinbaseHeight++,
+      Array.from({ length: count }, () => ({ address, sat })),
+    );
   }
   async mempoolSize(): Promise<number> {
     return (await this.#rpc.call<string[]>('getrawmempool')).length;

@@ -27,7 +27,8 @@ export interface StackOptions {
 /** TIPD_REGTEST_DIR (default .regtest/) and TIPD_REGTEST_PORT_OFFSET (default 0). */
 export function stackOptions(env: NodeJS.ProcessEnv = process.env): StackOptions {
   const offset = env.TIPD_REGTEST_PORT_OFFSET ?? '0';
-  if (!/^\d{1,5}$/.test(offset) || Number(offset) > 50_000) throw new Error(`TIPD_REGTEST_PORT_OFFSET must be a whole number from 0 to 50000 (got "${offset}")`);
+  if (!/^\d{1,5}$/.test(offset) || Number(offset) > 50_000)
+    throw new Error(`TIPD_REGTEST_PORT_OFFSET must be a whole number from 0 to 50000 (got "${offset}")`);
   return { dataDir: path.resolve(env.TIPD_REGTEST_DIR || path.join(repoRoot, '.regtest')), portOffset: Number(offset) };
 }
 
@@ -38,7 +39,10 @@ export function localPorts(offset: number) {
     btcdP2p: backends.btcd.p2pPort + offset,
     tipd: tipdPort + offset,
     x: xPort + offset,
-    lnd: Object.fromEntries(nodeNames.map((n) => [n, { grpc: lndNodes[n].grpcPort + offset, p2p: lndNodes[n].p2pPort + offset }])) as Record<NodeName, { grpc: number; p2p: number }>,
+    lnd: Object.fromEntries(nodeNames.map((n) => [n, { grpc: lndNodes[n].grpcPort + offset, p2p: lndNodes[n].p2pPort + offset }])) as Record<
+      NodeName,
+      { grpc: number; p2p: number }
+    >,
   };
 }
 
@@ -154,7 +158,9 @@ export async function up({ dataDir, portOffset }: StackOptions, log: Log = stder
   const allPorts = [ports.btcdRpc, ports.btcdP2p, ports.tipd, ports.x, ...nodeNames.flatMap((n) => [ports.lnd[n].grpc, ports.lnd[n].p2p])];
   for (const port of allPorts) {
     if (await portInUse(port)) {
-      throw new Error(`port ${port} on 127.0.0.1 is in use by another program; the regtest stack needs ports ${allPorts.join(', ')} (shift them with TIPD_REGTEST_PORT_OFFSET)`);
+      throw new Error(
+        `port ${port} on 127.0.0.1 is in use by another program; the regtest stack needs ports ${allPorts.join(', ')} (shift them with TIPD_REGTEST_PORT_OFFSET)`,
+      );
     }
   }
 
@@ -184,13 +190,17 @@ export async function up({ dataDir, portOffset }: StackOptions, log: Log = stder
     '--nobanning',
     '--trickleinterval=100ms',
   ]);
-  const rpc = await waitFor('btcd RPC', async () => {
-    assertRunning(dataDir, 'btcd');
-    if (!fs.existsSync(rpcCert)) return undefined;
-    const client = new BtcdRpc(rpcCert, ports.btcdRpc);
-    await client.height();
-    return client;
-  }, 60_000);
+  const rpc = await waitFor(
+    'btcd RPC',
+    async () => {
+      assertRunning(dataDir, 'btcd');
+      if (!fs.existsSync(rpcCert)) return undefined;
+      const client = new BtcdRpc(rpcCert, ports.btcdRpc);
+      await client.height();
+      return client;
+    },
+    60_000,
+  );
   step('btcd started');
   await rpc.generate(activationBlocks);
   step(`mined ${activationBlocks} blocks`);
@@ -218,12 +228,22 @@ export async function up({ dataDir, portOffset }: StackOptions, log: Log = stder
   const xDir = path.join(dataDir, 'x');
   fs.mkdirSync(xDir, { recursive: true });
   const xEnv = { PATH: process.env.PATH, X_APP_TOKEN: x.appToken };
-  startDaemon(dataDir, 'x', process.execPath, [path.join(repoRoot, 'regtest/x-server.ts'), '--port', String(ports.x), '--state', path.join(xDir, 'state.json')], xEnv);
-  await waitFor('the local X API', async () => {
-    assertRunning(dataDir, 'x');
-    const res = await fetch(`${x.url}/2/tweets/1`, { headers: { authorization: `Bearer ${x.appToken}` }, signal: AbortSignal.timeout(5_000) });
-    return res.ok ? true : undefined;
-  }, 30_000);
+  startDaemon(
+    dataDir,
+    'x',
+    process.execPath,
+    [path.join(repoRoot, 'regtest/x-server.ts'), '--port', String(ports.x), '--state', path.join(xDir, 'state.json')],
+    xEnv,
+  );
+  await waitFor(
+    'the local X API',
+    async () => {
+      assertRunning(dataDir, 'x');
+      const res = await fetch(`${x.url}/2/tweets/1`, { headers: { authorization: `Bearer ${x.appToken}` }, signal: AbortSignal.timeout(5_000) });
+      return res.ok ? true : undefined;
+    },
+    30_000,
+  );
   step(`local X API at ${x.url}`);
 
   // tipd on the hub, with a macaroon baked for just what it needs.
@@ -238,7 +258,17 @@ export async function up({ dataDir, portOffset }: StackOptions, log: Log = stder
     nodes: Object.fromEntries(
       nodeNames.map((name) => {
         const p = paths[name];
-        return [name, { socket: p.socket, cert: p.cert, macaroon: p.macaroon, pubkey: pubkeys[name], p2p: `127.0.0.1:${ports.lnd[name].p2p}`, lncli: cli[name].commandLine }];
+        return [
+          name,
+          {
+            socket: p.socket,
+            cert: p.cert,
+            macaroon: p.macaroon,
+            pubkey: pubkeys[name],
+            p2p: `127.0.0.1:${ports.lnd[name].p2p}`,
+            lncli: cli[name].commandLine,
+          },
+        ];
       }),
     ) as Record<NodeName, StackNode>,
     btcd: {
@@ -248,7 +278,13 @@ export async function up({ dataDir, portOffset }: StackOptions, log: Log = stder
       cert: rpcCert,
       btcctl: `${path.join(binDir, 'btcctl')} --rpcserver=127.0.0.1:${ports.btcdRpc} --rpcuser=${rpcUser} --rpcpass=${rpcPass} --rpccert=${rpcCert}`,
     },
-    tipd: { url: `http://127.0.0.1:${ports.tipd}`, adminToken: randomBytes(32).toString('hex'), macaroon: tipdMacaroon, dataDir: tipdDir, log: path.join(dataDir, 'logs/tipd.log') },
+    tipd: {
+      url: `http://127.0.0.1:${ports.tipd}`,
+      adminToken: randomBytes(32).toString('hex'),
+      macaroon: tipdMacaroon,
+      dataDir: tipdDir,
+      log: path.join(dataDir, 'logs/tipd.log'),
+    },
     x,
     logs: path.join(dataDir, 'logs'),
   };
@@ -258,11 +294,15 @@ export async function up({ dataDir, portOffset }: StackOptions, log: Log = stder
   // Only what tipd needs: a TIPD_* variable of the caller's must not reach the stack's tipd.
   const env = { PATH: process.env.PATH, HOME: process.env.HOME, ...nodeEnv, ...tipdEnv(stack, stack.nodes.hub, tipdMacaroon, ports.tipd, tipdDir) };
   startDaemon(dataDir, 'tipd', process.execPath, [...nodeFlags, path.join(repoRoot, 'src/main.ts')], env);
-  await waitFor('tipd to report healthy', async () => {
-    assertRunning(dataDir, 'tipd');
-    const res = await fetch(`${stack.tipd.url}/healthz`, { signal: AbortSignal.timeout(5_000) });
-    return res.ok ? true : undefined;
-  }, 60_000);
+  await waitFor(
+    'tipd to report healthy',
+    async () => {
+      assertRunning(dataDir, 'tipd');
+      const res = await fetch(`${stack.tipd.url}/healthz`, { signal: AbortSignal.timeout(5_000) });
+      return res.ok ? true : undefined;
+    },
+    60_000,
+  );
   fs.writeFileSync(stackFile(dataDir), `${JSON.stringify(stack, null, 2)}\n`, { mode: 0o600 });
   step(`up: tipd healthy at ${stack.tipd.url}`);
   return stack;

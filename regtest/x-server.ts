@@ -77,7 +77,17 @@ const invalidRequest = (errors: unknown[]) =>
 const invalidId = (id: string) => invalidRequest([{ parameters: { id: [id] }, message: `The \`id\` query parameter value [${id}] is not valid` }]);
 const withHeaders = (answer: Answer, headers: Record<string, string>) => new Answer(answer.status, answer.body, { ...answer.headers, ...headers });
 const notFoundErrors = (id: string) => ({
-  errors: [{ value: id, detail: `Could not find tweet with id: [${id}].`, title: 'Not Found Error', resource_type: 'tweet', parameter: 'id', resource_id: id, type: problemType('resource-not-found') }],
+  errors: [
+    {
+      value: id,
+      detail: `Could not find tweet with id: [${id}].`,
+      title: 'Not Found Error',
+      resource_type: 'tweet',
+      parameter: 'id',
+      resource_id: id,
+      type: problemType('resource-not-found'),
+    },
+  ],
 });
 const unauthorized = () => plainProblem(401, 'Unauthorized');
 
@@ -249,7 +259,8 @@ export async function startXServer(options: XServerOptions): Promise<XServer> {
     if (token && sameToken(token, options.appToken)) {
       return new Answer(403, {
         title: 'Unsupported Authentication',
-        detail: 'Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.  Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context].',
+        detail:
+          'Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.  Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context].',
         type: problemType('unsupported-authentication'),
         status: 403,
       });
@@ -266,7 +277,12 @@ export async function startXServer(options: XServerOptions): Promise<XServer> {
     if (mode === 'unavailable') return withHeaders(plainProblem(503, 'Service Unavailable'), headers);
     const unknown = [...query.keys()].filter((k) => !lookupParameters.includes(k));
     if (unknown.length > 0) {
-      return withHeaders(invalidRequest(unknown.map((k) => ({ parameters: { [k]: query.getAll(k) }, message: `The query parameter [${k}] is not one of [${lookupParameters.join(',')}]` }))), headers);
+      return withHeaders(
+        invalidRequest(
+          unknown.map((k) => ({ parameters: { [k]: query.getAll(k) }, message: `The query parameter [${k}] is not one of [${lookupParameters.join(',')}]` })),
+        ),
+        headers,
+      );
     }
     if (!digits.safeParse(id).success) return withHeaders(invalidId(id), headers);
     const tweet = world.tweet(id);
@@ -313,7 +329,13 @@ export async function startXServer(options: XServerOptions): Promise<XServer> {
       const id = tweetPath[1]!;
       if (!digits.safeParse(id).success) return invalidId(id);
       const tweet = world.tweet(id);
-      if (!tweet || tweet.deleted) return new Answer(404, { ...notFoundErrors(id), title: 'Not Found Error', detail: `Could not find tweet with id: [${id}].`, type: problemType('resource-not-found') });
+      if (!tweet || tweet.deleted)
+        return new Answer(404, {
+          ...notFoundErrors(id),
+          title: 'Not Found Error',
+          detail: `Could not find tweet with id: [${id}].`,
+          type: problemType('resource-not-found'),
+        });
       if (tweet.authorId !== world.user(name)?.id) return plainProblem(403, 'Forbidden', 'You are not allowed to delete a Tweet that belongs to another user.');
       world.delete(tweet);
       return new Answer(200, { data: { deleted: true } });
@@ -343,7 +365,19 @@ export async function startXServer(options: XServerOptions): Promise<XServer> {
       if (!token || !sameToken(token, options.appToken)) return unauthorized();
       const user = world.user(userPath[1]!);
       if (!user) {
-        return new Answer(200, { errors: [{ value: userPath[1], detail: `Could not find user with username: [${userPath[1]}].`, title: 'Not Found Error', resource_type: 'user', parameter: 'username', resource_id: userPath[1], type: problemType('resource-not-found') }] });
+        return new Answer(200, {
+          errors: [
+            {
+              value: userPath[1],
+              detail: `Could not find user with username: [${userPath[1]}].`,
+              title: 'Not Found Error',
+              resource_type: 'user',
+              parameter: 'username',
+              resource_id: userPath[1],
+              type: problemType('resource-not-found'),
+            },
+          ],
+        });
       }
       return new Answer(200, { data: user });
     }
@@ -408,13 +442,23 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     options: { port: { type: 'string' }, host: { type: 'string' }, 'app-token': { type: 'string' }, state: { type: 'string' } },
     strict: true,
   });
-  const port = z.string().regex(/^\d{1,5}$/).transform(Number).pipe(z.number().max(65_535)).safeParse(values.port);
+  const port = z
+    .string()
+    .regex(/^\d{1,5}$/)
+    .transform(Number)
+    .pipe(z.number().max(65_535))
+    .safeParse(values.port);
   const appToken = values['app-token'] ?? process.env.X_APP_TOKEN;
   if (!port.success || !appToken) {
     console.error('usage: node regtest/x-server.ts --port N --app-token TOKEN [--host 127.0.0.1] [--state state.json]  (or X_APP_TOKEN in the environment)');
     process.exit(2);
   }
-  const server = await startXServer({ port: port.data, appToken, ...(values.host ? { host: values.host } : {}), ...(values.state ? { stateFile: values.state } : {}) });
+  const server = await startXServer({
+    port: port.data,
+    appToken,
+    ...(values.host ? { host: values.host } : {}),
+    ...(values.state ? { stateFile: values.state } : {}),
+  });
   console.log(`x-server listening on ${server.url}`);
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {

@@ -10,12 +10,18 @@ import type { NodeName } from '../regtest/topology.ts';
 
 const started = Date.now();
 const say = (text: string) => console.log(`[demo ${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${text}`);
-const sat = (msat: string | bigint) => `${(BigInt(msat) / 1000n).toLocaleString('en-US')}${BigInt(msat) % 1000n ? `.${(BigInt(msat) % 1000n).toString().padStart(3, '0')}` : ''} sat`;
+const sat = (msat: string | bigint) =>
+  `${(BigInt(msat) / 1000n).toLocaleString('en-US')}${BigInt(msat) % 1000n ? `.${(BigInt(msat) % 1000n).toString().padStart(3, '0')}` : ''} sat`;
 
 const stack: Stack = await up(stackOptions(), (line) => console.log(line));
 const node = (name: NodeName) => {
   const n = stack.nodes[name];
-  return new Lnd({ socket: n.socket, cert: fs.readFileSync(n.cert).toString('base64'), macaroon: fs.readFileSync(n.macaroon).toString('base64'), timeoutMs: 30_000 });
+  return new Lnd({
+    socket: n.socket,
+    cert: fs.readFileSync(n.cert).toString('base64'),
+    macaroon: fs.readFileSync(n.macaroon).toString('base64'),
+    timeoutMs: 30_000,
+  });
 };
 const [alice, carol] = [node('alice'), node('carol')];
 
@@ -60,7 +66,9 @@ await fetch(`${stack.tipd.url}/v1/admin/periods/close`, { method: 'POST', header
   if (!res.ok) throw new Error(`closing the period: ${res.status}`);
 });
 const waiting = await call('GET', `/v1/handles/${handle}`);
-say(`the operator closes the period: alice's budget goes to the handle; escrow: ${sat(waiting.pendingMsat)}, alice: ${sat((await call('GET', '/v1/account', { token })).balanceMsat)}`);
+say(
+  `the operator closes the period: alice's budget goes to the handle; escrow: ${sat(waiting.pendingMsat)}, alice: ${sat((await call('GET', '/v1/account', { token })).balanceMsat)}`,
+);
 say(`what a supporter can tweet to tell the creator: "${(await call('GET', `/v1/handles/${handle}/notify`)).text}"`);
 
 // 3. carol claims it: a challenge, signed by her node, tweeted, proven.
@@ -69,7 +77,11 @@ say(`carol asks for a challenge (claim ${claim.id}); message to sign:\n    ${cla
 const signature = await carol.signMessage(claim.message);
 say(`carol signs it with her node (lncli signmessage): ${signature.slice(0, 24)}…`);
 const text = claim.tweetTemplate.replace('<signature>', signature);
-const posted = await fetch(`${stack.x.url}/2/tweets`, { method: 'POST', headers: { authorization: `Bearer user:${handle}`, 'content-type': 'application/json' }, body: JSON.stringify({ text }) });
+const posted = await fetch(`${stack.x.url}/2/tweets`, {
+  method: 'POST',
+  headers: { authorization: `Bearer user:${handle}`, 'content-type': 'application/json' },
+  body: JSON.stringify({ text }),
+});
 const tweetId = ((await posted.json()) as { data: { id: string } }).data.id;
 say(`carol tweets it as @${handle} on the local X server: https://x.com/${handle}/status/${tweetId}`);
 const carolBefore = await carol.getChannelBalanceMsat();
@@ -83,7 +95,9 @@ const payoutsDone = (count: number) =>
     return payouts.filter((p: { state: string }) => p.state === 'succeeded').length >= count ? payouts : undefined;
   });
 const [first] = await payoutsDone(1);
-say(`payout by keysend: ${sat(first.amountMsat)} sent, fee ${sat(first.feeMsat)} (cap ${sat(first.feeCapMsat)}); carol's channel balance ${sat(carolBefore)} → ${sat(await carol.getChannelBalanceMsat())}`);
+say(
+  `payout by keysend: ${sat(first.amountMsat)} sent, fee ${sat(first.feeMsat)} (cap ${sat(first.feeCapMsat)}); carol's channel balance ${sat(carolBefore)} → ${sat(await carol.getChannelBalanceMsat())}`,
+);
 say(`escrow left (the unused fee cap, waiting for the next payout): ${sat((await call('GET', `/v1/handles/${handle}`)).pendingMsat)}`);
 
 // 5. A later tip is forwarded by itself.
@@ -91,9 +105,15 @@ const carolMiddle = await carol.getChannelBalanceMsat();
 await call('POST', '/v1/tips', { token, body: { handle, amountSat: 1_500 } });
 say(`alice tips @${handle} again, 1,500 sat: the handle is claimed, so it is forwarded`);
 const [second] = await payoutsDone(2);
-await until("carol's channel to show it", async () => ((await carol.getChannelBalanceMsat()) - carolMiddle === BigInt(second.amountMsat) ? true : undefined), 20_000);
+await until(
+  "carol's channel to show it",
+  async () => ((await carol.getChannelBalanceMsat()) - carolMiddle === BigInt(second.amountMsat) ? true : undefined),
+  20_000,
+);
 say(`payout by keysend: ${sat(second.amountMsat)}; carol's channel balance ${sat(carolMiddle)} → ${sat(await carol.getChannelBalanceMsat())}`);
-say(`alice's balance: ${sat((await call('GET', '/v1/account', { token })).balanceMsat)}; every payout of the handle: ${stack.tipd.url}/v1/payouts?handle=${handle}`);
+say(
+  `alice's balance: ${sat((await call('GET', '/v1/account', { token })).balanceMsat)}; every payout of the handle: ${stack.tipd.url}/v1/payouts?handle=${handle}`,
+);
 say('done: the stack keeps running (npm run regtest:down stops it)');
 // The LND clients keep their gRPC channels open.
 process.exit(0);

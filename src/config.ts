@@ -58,7 +58,11 @@ const schema = z
       const value = env[`TIPD_LND_${name}`];
       const file = env[`TIPD_LND_${name}_PATH`];
       if ((value === undefined) === (file === undefined)) {
-        ctx.addIssue({ code: 'custom', path: [`TIPD_LND_${name}_PATH`], message: `set exactly one of TIPD_LND_${name}_PATH (a file) or TIPD_LND_${name} (base64)` });
+        ctx.addIssue({
+          code: 'custom',
+          path: [`TIPD_LND_${name}_PATH`],
+          message: `set exactly one of TIPD_LND_${name}_PATH (a file) or TIPD_LND_${name} (base64)`,
+        });
       }
     }
   });
@@ -124,7 +128,11 @@ export function loadConfig(environment: NodeJS.ProcessEnv): Config {
     unclaimedReturnMs: env.TIPD_UNCLAIMED_RETURN_DAYS * 24 * 3600 * 1000,
     rateLimitPerMinute: env.TIPD_RATE_LIMIT_PER_MINUTE,
     x: { baseUrl: env.TIPD_X_API_URL.replace(/\/+$/, ''), bearerToken: env.TIPD_X_BEARER_TOKEN, timeoutMs: env.TIPD_X_TIMEOUT_MS },
-    claims: { expiryMs: env.TIPD_CLAIM_EXPIRY_SECONDS * 1000, coolingOffMs: env.TIPD_CLAIM_COOLING_OFF_SECONDS * 1000, ratePerMinute: env.TIPD_CLAIM_RATE_LIMIT_PER_MINUTE },
+    claims: {
+      expiryMs: env.TIPD_CLAIM_EXPIRY_SECONDS * 1000,
+      coolingOffMs: env.TIPD_CLAIM_COOLING_OFF_SECONDS * 1000,
+      ratePerMinute: env.TIPD_CLAIM_RATE_LIMIT_PER_MINUTE,
+    },
     payouts: {
       minMsat: BigInt(env.TIPD_PAYOUT_MIN_SAT) * 1000n,
       feeBaseMsat: BigInt(env.TIPD_PAYOUT_FEE_BASE_MSAT),

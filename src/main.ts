@@ -33,7 +33,8 @@ try {
 }
 
 const log = createLogger(config.logLevel);
-if (!startedWithNodeFlags()) log.warn({ nodeFlags }, 'started without tipd\'s Node.js settings (npm start and the Docker image use them): a period close may take about twice the memory');
+if (!startedWithNodeFlags())
+  log.warn({ nodeFlags }, "started without tipd's Node.js settings (npm start and the Docker image use them): a period close may take about twice the memory");
 /** Exits once every log line is out. */
 const exit = (code: number) => log.flush(() => process.exit(code));
 fs.mkdirSync(config.dataDir, { recursive: true });
@@ -71,7 +72,22 @@ const claims = new Claims(ledger, lnd, new XApi(config.x), log, {
   probeFeeCapMsat: feeCap(config.payouts.minMsat, { baseMsat: config.payouts.feeBaseMsat, ppm: config.payouts.feePpm }),
 });
 claims.onBound((handleKey) => payouts.kick(handleKey));
-const app = createApp({ lnd, network: config.network, log, ledger, supporters, tips, deposits, withdrawals, flattrs, claims, payouts, adminToken: config.adminToken, rateLimitPerMinute: config.rateLimitPerMinute, claimRateLimitPerMinute: config.claims.ratePerMinute });
+const app = createApp({
+  lnd,
+  network: config.network,
+  log,
+  ledger,
+  supporters,
+  tips,
+  deposits,
+  withdrawals,
+  flattrs,
+  claims,
+  payouts,
+  adminToken: config.adminToken,
+  rateLimitPerMinute: config.rateLimitPerMinute,
+  claimRateLimitPerMinute: config.claims.ratePerMinute,
+});
 const server = app.listen(config.http.port, config.http.host);
 const events = new EventHub(ledger, supporters, log);
 events.attach(server);

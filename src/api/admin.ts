@@ -24,25 +24,60 @@ export function requireAdmin(adminToken: string | undefined): RequestHandler {
 export function adminRoutes(api: Api, adminToken: string | undefined, flattrs: Flattrs, ledger: Ledger, lnd: Pick<Lnd, 'getChannelBalanceMsat'>): void {
   const admin = requireAdmin(adminToken);
 
-  api.route({ method: 'post', path: '/v1/admin/periods/close', summary: 'Close the current flattr period now', auth: 'admin', responses: { 200: '{ periodId, supporters, allocatedMsat, closedAt }', 401: 'unauthorized', 403: 'admin_disabled' } }, admin, async (_req, res) => {
-    res.json(await flattrs.close());
-  });
+  api.route(
+    {
+      method: 'post',
+      path: '/v1/admin/periods/close',
+      summary: 'Close the current flattr period now',
+      auth: 'admin',
+      responses: { 200: '{ periodId, supporters, allocatedMsat, closedAt }', 401: 'unauthorized', 403: 'admin_disabled' },
+    },
+    admin,
+    async (_req, res) => {
+      res.json(await flattrs.close());
+    },
+  );
 
-  api.route({ method: 'get', path: '/v1/admin/stats', summary: 'Ledger batch figures, uptime, memory', auth: 'admin', responses: { 200: '{ ledger, uptimeSeconds, memoryRssBytes }' } }, admin, (_req, res) => {
-    res.json({ ledger: { ...ledger.stats }, uptimeSeconds: Math.round(process.uptime()), memoryRssBytes: process.memoryUsage().rss });
-  });
+  api.route(
+    {
+      method: 'get',
+      path: '/v1/admin/stats',
+      summary: 'Ledger batch figures, uptime, memory',
+      auth: 'admin',
+      responses: { 200: '{ ledger, uptimeSeconds, memoryRssBytes }' },
+    },
+    admin,
+    (_req, res) => {
+      res.json({ ledger: { ...ledger.stats }, uptimeSeconds: Math.round(process.uptime()), memoryRssBytes: process.memoryUsage().rss });
+    },
+  );
 
   // What tipd owes (supporter balances, escrow, money held for payments in flight) next to what
   // the hub holds in its channels, and whether the ledger sums to zero.
-  api.route({ method: 'get', path: '/v1/admin/audit', summary: "Liabilities next to the hub's channel balance; the ledger sum", auth: 'admin', responses: { 200: '{ liabilitiesMsat, hub, ledger }', 503: 'lnd_unavailable' } }, admin, async (_req, res) => {
-    const totals = await ledger.totalsByKind();
-    const liabilities = totals.supporter + totals.escrow + totals.pending;
-    const channelBalanceMsat = await lnd.getChannelBalanceMsat();
-    const sum = liabilities + totals.system;
-    res.json({
-      liabilitiesMsat: { supporters: formatMsat(totals.supporter), escrow: formatMsat(totals.escrow), inFlight: formatMsat(totals.pending), total: formatMsat(liabilities) },
-      hub: { channelBalanceMsat: formatMsat(channelBalanceMsat), coversLiabilities: channelBalanceMsat >= liabilities },
-      ledger: { sumMsat: formatMsat(sum), balanced: sum === 0n },
-    });
-  });
+  api.route(
+    {
+      method: 'get',
+      path: '/v1/admin/audit',
+      summary: "Liabilities next to the hub's channel balance; the ledger sum",
+      auth: 'admin',
+      responses: { 200: '{ liabilitiesMsat, hub, ledger }', 503: 'lnd_unavailable' },
+    },
+    admin,
+    async (_req, res) => {
+      const totals = await ledger.totalsByKind();
+      const liabilities = totals.supporter + totals.escrow + totals.pending;
+      const channelBalanceMsat = await lnd.getChannelBalanceMsat();
+      const sum = liabilities + totals.system;
+      res.json({
+        liabilitiesMsat: {
+          supporters: formatMsat(totals.supporter),
+          escrow: formatMsat(totals.escrow),
+          inFlight: formatMsat(totals.pending),
+          total: formatMsat(liabilities),
+        },
+        hub: { channelBalanceMsat: formatMsat(channelBalanceMsat), coversLiabilities: channelBalanceMsat >= liabilities },
+        ledger: { sumMsat: formatMsat(sum), balanced: sum === 0n },
+      });
+    },
+  );
 }

@@ -81,7 +81,12 @@ export function claimRoutes(api: Api, claims: Claims, payouts: Payouts, tips: Ti
       summary: 'Ask for a challenge to claim a handle for a Lightning node',
       auth: 'none',
       body: claimBody,
-      responses: { 201: '{ id, message, expiresAt, tweetTemplate }', 400: 'invalid_request | own_node', 422: 'node_unreachable | keysend_unsupported', 429: 'rate_limited' },
+      responses: {
+        201: '{ id, message, expiresAt, tweetTemplate }',
+        400: 'invalid_request | own_node',
+        422: 'node_unreachable | keysend_unsupported',
+        429: 'rate_limited',
+      },
     },
     limit,
     async (req, res) => {
@@ -94,11 +99,14 @@ export function claimRoutes(api: Api, claims: Claims, payouts: Payouts, tips: Ti
     },
   );
 
-  api.route({ method: 'get', path: '/v1/claims/:id', summary: 'A claim and where it stands', auth: 'none', responses: { 200: 'the claim', 404: 'claim_not_found' } }, async (req, res) => {
-    const claim = await claims.get(req.params.id as string);
-    if (!claim) throw new ApiError(404, 'claim_not_found', 'no such claim');
-    res.json(claim);
-  });
+  api.route(
+    { method: 'get', path: '/v1/claims/:id', summary: 'A claim and where it stands', auth: 'none', responses: { 200: 'the claim', 404: 'claim_not_found' } },
+    async (req, res) => {
+      const claim = await claims.get(req.params.id as string);
+      if (!claim) throw new ApiError(404, 'claim_not_found', 'no such claim');
+      res.json(claim);
+    },
+  );
 
   api.route(
     {
@@ -129,27 +137,55 @@ export function claimRoutes(api: Api, claims: Claims, payouts: Payouts, tips: Ti
     },
   );
 
-  api.route({ method: 'get', path: '/v1/handles/:handle', summary: "A handle's escrow and binding, public", auth: 'none', responses: { 200: '{ handle, claimed, pendingMsat, supporters, tips, binding, pendingBinding }', 400: 'invalid_handle' } }, async (req, res) => {
-    const handle = handleParam(req);
-    const [view, { binding, pending }] = await Promise.all([tips.handle(handle), claims.bindingOf(handle.key)]);
-    res.json({ ...view, binding: binding ?? null, pendingBinding: pending ?? null });
-  });
+  api.route(
+    {
+      method: 'get',
+      path: '/v1/handles/:handle',
+      summary: "A handle's escrow and binding, public",
+      auth: 'none',
+      responses: { 200: '{ handle, claimed, pendingMsat, supporters, tips, binding, pendingBinding }', 400: 'invalid_handle' },
+    },
+    async (req, res) => {
+      const handle = handleParam(req);
+      const [view, { binding, pending }] = await Promise.all([tips.handle(handle), claims.bindingOf(handle.key)]);
+      res.json({ ...view, binding: binding ?? null, pendingBinding: pending ?? null });
+    },
+  );
 
-  api.route({ method: 'get', path: '/v1/handles/:handle/notify', summary: 'A text (and tweet link) telling the creator that sats wait', auth: 'none', responses: { 200: '{ text, intentUrl, pendingMsat }', 400: 'invalid_handle', 409: 'handle_claimed | nothing_waiting' } }, async (req, res) => {
-    const handle = handleParam(req);
-    const view = await tips.handle(handle);
-    if (view.claimed) throw new ApiError(409, 'handle_claimed', `@${view.handle} has claimed its tips: they are paid out as they come`);
-    const pendingSat = BigInt(view.pendingMsat) / 1000n;
-    if (pendingSat === 0n) throw new ApiError(409, 'nothing_waiting', `no sats wait for @${view.handle}`);
-    const site = `${req.protocol}://${req.get('host')}`;
-    const supporters = view.supporters === 1 ? '1 supporter' : `${view.supporters} supporters`;
-    const text = `@${view.handle} ${pendingSat.toLocaleString('en-US')} sats from ${supporters} are waiting for you on tipd. Claim them with your Lightning node: POST ${site}/v1/claims`;
-    res.json({ handle: view.handle, pendingMsat: view.pendingMsat, text, intentUrl: `https://x.com/intent/tweet?text=${encodeURIComponent(text)}` });
-  });
+  api.route(
+    {
+      method: 'get',
+      path: '/v1/handles/:handle/notify',
+      summary: 'A text (and tweet link) telling the creator that sats wait',
+      auth: 'none',
+      responses: { 200: '{ text, intentUrl, pendingMsat }', 400: 'invalid_handle', 409: 'handle_claimed | nothing_waiting' },
+    },
+    async (req, res) => {
+      const handle = handleParam(req);
+      const view = await tips.handle(handle);
+      if (view.claimed) throw new ApiError(409, 'handle_claimed', `@${view.handle} has claimed its tips: they are paid out as they come`);
+      const pendingSat = BigInt(view.pendingMsat) / 1000n;
+      if (pendingSat === 0n) throw new ApiError(409, 'nothing_waiting', `no sats wait for @${view.handle}`);
+      const site = `${req.protocol}://${req.get('host')}`;
+      const supporters = view.supporters === 1 ? '1 supporter' : `${view.supporters} supporters`;
+      const text = `@${view.handle} ${pendingSat.toLocaleString('en-US')} sats from ${supporters} are waiting for you on tipd. Claim them with your Lightning node: POST ${site}/v1/claims`;
+      res.json({ handle: view.handle, pendingMsat: view.pendingMsat, text, intentUrl: `https://x.com/intent/tweet?text=${encodeURIComponent(text)}` });
+    },
+  );
 
-  api.route({ method: 'get', path: '/v1/payouts', summary: "A handle's payouts, newest first, public", auth: 'none', query: payoutQuery, responses: { 200: '{ handle, payouts, next }', 400: 'invalid_request' } }, async (req, res) => {
-    const query = parse(payoutQuery, req.query, 'query');
-    const page = await payouts.list(query.handle.key, query.limit, query.cursor);
-    res.json({ handle: query.handle.display, payouts: page.payouts, next: page.next ?? null });
-  });
+  api.route(
+    {
+      method: 'get',
+      path: '/v1/payouts',
+      summary: "A handle's payouts, newest first, public",
+      auth: 'none',
+      query: payoutQuery,
+      responses: { 200: '{ handle, payouts, next }', 400: 'invalid_request' },
+    },
+    async (req, res) => {
+      const query = parse(payoutQuery, req.query, 'query');
+      const page = await payouts.list(query.handle.key, query.limit, query.cursor);
+      res.json({ handle: query.handle.display, payouts: page.payouts, next: page.next ?? null });
+    },
+  );
 }

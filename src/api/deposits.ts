@@ -15,14 +15,35 @@ const depositBody = z.strictObject({ amountSat: amountSat(depositSatMax) });
 export function depositRoutes(api: Api, supporters: Supporters, deposits: Deposits): void {
   const auth = requireSupporter(supporters);
 
-  api.route({ method: 'post', path: '/v1/deposits', summary: 'A BOLT11 invoice of the hub; paying it credits the balance', auth: 'supporter', body: depositBody, responses: { 201: '{ id, paymentRequest, paymentHash, expiresAt, state }', 400: 'invalid input', 503: 'lnd_unavailable' } }, auth, async (req, res) => {
-    const input = parse(depositBody, body(req));
-    res.status(201).json(await deposits.create(supporterOf(res), satToMsat(input.amountSat), idempotencyOf(req)));
-  });
+  api.route(
+    {
+      method: 'post',
+      path: '/v1/deposits',
+      summary: 'A BOLT11 invoice of the hub; paying it credits the balance',
+      auth: 'supporter',
+      body: depositBody,
+      responses: { 201: '{ id, paymentRequest, paymentHash, expiresAt, state }', 400: 'invalid input', 503: 'lnd_unavailable' },
+    },
+    auth,
+    async (req, res) => {
+      const input = parse(depositBody, body(req));
+      res.status(201).json(await deposits.create(supporterOf(res), satToMsat(input.amountSat), idempotencyOf(req)));
+    },
+  );
 
-  api.route({ method: 'get', path: '/v1/deposits/:id', summary: 'A deposit: open, settled or expired', auth: 'supporter', responses: { 200: 'the deposit', 404: 'not_found' } }, auth, async (req, res) => {
-    const deposit = await deposits.get(supporterOf(res), req.params.id as string);
-    if (!deposit) throw new ApiError(404, 'not_found', 'no such deposit');
-    res.json(deposit);
-  });
+  api.route(
+    {
+      method: 'get',
+      path: '/v1/deposits/:id',
+      summary: 'A deposit: open, settled or expired',
+      auth: 'supporter',
+      responses: { 200: 'the deposit', 404: 'not_found' },
+    },
+    auth,
+    async (req, res) => {
+      const deposit = await deposits.get(supporterOf(res), req.params.id as string);
+      if (!deposit) throw new ApiError(404, 'not_found', 'no such deposit');
+      res.json(deposit);
+    },
+  );
 }

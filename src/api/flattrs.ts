@@ -18,32 +18,68 @@ const flattrBody = z.strictObject({ handle: handleSchema, tweet: tweetIdSchema.o
 export function flattrRoutes(api: Api, supporters: Supporters, flattrs: Flattrs): void {
   const auth = requireSupporter(supporters);
 
-  api.route({ method: 'put', path: '/v1/budget', summary: 'The monthly budget split at each period close', auth: 'supporter', body: budgetBody, responses: { 200: '{ monthlyBudgetSat }', 400: 'invalid input' } }, auth, async (req, res) => {
-    const input = parse(budgetBody, body(req));
-    await flattrs.setBudget(supporterOf(res), input.monthlyBudgetSat);
-    res.json({ monthlyBudgetSat: input.monthlyBudgetSat });
-  });
+  api.route(
+    {
+      method: 'put',
+      path: '/v1/budget',
+      summary: 'The monthly budget split at each period close',
+      auth: 'supporter',
+      body: budgetBody,
+      responses: { 200: '{ monthlyBudgetSat }', 400: 'invalid input' },
+    },
+    auth,
+    async (req, res) => {
+      const input = parse(budgetBody, body(req));
+      await flattrs.setBudget(supporterOf(res), input.monthlyBudgetSat);
+      res.json({ monthlyBudgetSat: input.monthlyBudgetSat });
+    },
+  );
 
-  api.route({ method: 'post', path: '/v1/flattrs', summary: 'Flattr a handle, or one tweet of it, in the current period', auth: 'supporter', body: flattrBody, responses: { 201: 'the flattr', 200: 'already flattred this period', 409: 'too_many_flattrs' } }, auth, async (req, res) => {
-    const input = parse(flattrBody, body(req));
-    try {
-      const { flattr, created } = await flattrs.flattr(supporterOf(res), input.handle, input.tweet ?? null);
-      res.status(created ? 201 : 200).json(flattr);
-    } catch (err) {
-      if (err instanceof FlattrLimit) throw new ApiError(409, 'too_many_flattrs', err.message);
-      throw err;
-    }
-  });
+  api.route(
+    {
+      method: 'post',
+      path: '/v1/flattrs',
+      summary: 'Flattr a handle, or one tweet of it, in the current period',
+      auth: 'supporter',
+      body: flattrBody,
+      responses: { 201: 'the flattr', 200: 'already flattred this period', 409: 'too_many_flattrs' },
+    },
+    auth,
+    async (req, res) => {
+      const input = parse(flattrBody, body(req));
+      try {
+        const { flattr, created } = await flattrs.flattr(supporterOf(res), input.handle, input.tweet ?? null);
+        res.status(created ? 201 : 200).json(flattr);
+      } catch (err) {
+        if (err instanceof FlattrLimit) throw new ApiError(409, 'too_many_flattrs', err.message);
+        throw err;
+      }
+    },
+  );
 
-  api.route({ method: 'get', path: '/v1/flattrs', summary: "This period's flattrs", auth: 'supporter', responses: { 200: '{ period, items }' } }, auth, async (_req, res) => {
-    const period = await flattrs.currentPeriod();
-    res.json({ period, items: await flattrs.list(supporterOf(res)) });
-  });
+  api.route(
+    { method: 'get', path: '/v1/flattrs', summary: "This period's flattrs", auth: 'supporter', responses: { 200: '{ period, items }' } },
+    auth,
+    async (_req, res) => {
+      const period = await flattrs.currentPeriod();
+      res.json({ period, items: await flattrs.list(supporterOf(res)) });
+    },
+  );
 
-  api.route({ method: 'delete', path: '/v1/flattrs/:id', summary: 'Take a flattr back before its period closes', auth: 'supporter', responses: { 204: 'removed', 404: 'not_found', 409: 'period_closed' } }, auth, async (req, res) => {
-    const outcome = await flattrs.unflattr(supporterOf(res), req.params.id as string);
-    if (outcome === 'not_found') throw new ApiError(404, 'not_found', 'no such flattr');
-    if (outcome === 'period_closed') throw new ApiError(409, 'period_closed', 'the period of this flattr is closed');
-    res.status(204).end();
-  });
+  api.route(
+    {
+      method: 'delete',
+      path: '/v1/flattrs/:id',
+      summary: 'Take a flattr back before its period closes',
+      auth: 'supporter',
+      responses: { 204: 'removed', 404: 'not_found', 409: 'period_closed' },
+    },
+    auth,
+    async (req, res) => {
+      const outcome = await flattrs.unflattr(supporterOf(res), req.params.id as string);
+      if (outcome === 'not_found') throw new ApiError(404, 'not_found', 'no such flattr');
+      if (outcome === 'period_closed') throw new ApiError(409, 'period_closed', 'the period of this flattr is closed');
+      res.status(204).end();
+    },
+  );
 }

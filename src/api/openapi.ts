@@ -42,7 +42,12 @@ export function openApiDocument(operations: Operation[]): Record<string, unknown
     const path = op.path.replace(/:(\w+)/g, '{$1}');
     const parameters = [
       ...[...op.path.matchAll(/:(\w+)/g)].map(([, name]) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
-      ...Object.entries(op.query?.shape ?? {}).map(([name, schema]) => ({ name, in: 'query', required: !(schema as z.ZodType).safeParse(undefined).success, schema: schemaOf(schema as z.ZodType) })),
+      ...Object.entries(op.query?.shape ?? {}).map(([name, schema]) => ({
+        name,
+        in: 'query',
+        required: !(schema as z.ZodType).safeParse(undefined).success,
+        schema: schemaOf(schema as z.ZodType),
+      })),
     ];
     paths[path] ??= {};
     paths[path][op.method] = {
@@ -60,7 +65,12 @@ export function openApiDocument(operations: Operation[]): Record<string, unknown
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'tipd', version: '1', description: 'Lightning tipping: deposits, tips and flattrs to X handles, escrow, withdrawals. Amounts in: whole sats; amounts out: millisatoshis as decimal strings.' },
+    info: {
+      title: 'tipd',
+      version: '1',
+      description:
+        'Lightning tipping: deposits, tips and flattrs to X handles, escrow, withdrawals. Amounts in: whole sats; amounts out: millisatoshis as decimal strings.',
+    },
     paths,
     components: {
       schemas: { Error: errorSchema },

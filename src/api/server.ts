@@ -61,20 +61,32 @@ export function createApp(deps: AppDeps): Express {
     });
     next();
   });
-  app.use('/v1', rateLimiter(deps.rateLimitPerMinute, async (token) => (await deps.supporters.authenticate(token)) !== undefined));
+  app.use(
+    '/v1',
+    rateLimiter(deps.rateLimitPerMinute, async (token) => (await deps.supporters.authenticate(token)) !== undefined),
+  );
   app.use(express.json({ limit: bodyLimitBytes, strict: true, reviver: jsonReviver as (key: string, value: unknown) => unknown }));
 
   const api = new Api();
   // 200 only when LND answers, is on the configured network and synced; 503 with the reason otherwise.
-  api.route({ method: 'get', path: '/healthz', summary: 'Healthy when LND answers, is on the configured network and synced', auth: 'none', responses: { 200: '{ status, network, lnd }', 503: 'lnd_unavailable | lnd_not_synced | lnd_wrong_network' } }, async (_req, res) => {
-    try {
-      const node = await lnd.checkReady(network, healthTimeoutMs);
-      res.json({ status: 'ok', network, lnd: { pubkey: node.pubkey, alias: node.alias, blockHeight: node.blockHeight, version: node.version } });
-    } catch (err) {
-      if (!(err instanceof LndError)) throw err;
-      res.status(503).json(errorBody(err.code, err.message));
-    }
-  });
+  api.route(
+    {
+      method: 'get',
+      path: '/healthz',
+      summary: 'Healthy when LND answers, is on the configured network and synced',
+      auth: 'none',
+      responses: { 200: '{ status, network, lnd }', 503: 'lnd_unavailable | lnd_not_synced | lnd_wrong_network' },
+    },
+    async (_req, res) => {
+      try {
+        const node = await lnd.checkReady(network, healthTimeoutMs);
+        res.json({ status: 'ok', network, lnd: { pubkey: node.pubkey, alias: node.alias, blockHeight: node.blockHeight, version: node.version } });
+      } catch (err) {
+        if (!(err instanceof LndError)) throw err;
+        res.status(503).json(errorBody(err.code, err.message));
+      }
+    },
+  );
 
   supporterRoutes(api, deps.supporters, deps.ledger);
   tipRoutes(api, deps.supporters, deps.tips);
@@ -87,7 +99,13 @@ export function createApp(deps: AppDeps): Express {
     res.json(document);
   });
   // The websocket is upgraded outside express (events/hub.ts); described here all the same.
-  api.operations.push({ method: 'get', path: '/v1/events', summary: 'Websocket of live events (see README)', auth: 'none', responses: { 101: 'switching to the websocket protocol', 401: 'wrong token' } });
+  api.operations.push({
+    method: 'get',
+    path: '/v1/events',
+    summary: 'Websocket of live events (see README)',
+    auth: 'none',
+    responses: { 101: 'switching to the websocket protocol', 401: 'wrong token' },
+  });
   const document = openApiDocument(api.operations);
   app.use(api.router);
 

@@ -8,48 +8,91 @@ import type { Api } from './openapi.ts';
 import { parse, requireSupporter, supporterOf } from './http.ts';
 
 const historyQuery = z.object({
-  cursor: z.string().regex(/^\d{16}$/, 'must be a cursor from a previous page').optional(),
+  cursor: z
+    .string()
+    .regex(/^\d{16}$/, 'must be a cursor from a previous page')
+    .optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 
 export function supporterRoutes(api: Api, supporters: Supporters, ledger: Ledger): void {
   const auth = requireSupporter(supporters);
 
-  api.route({ method: 'post', path: '/v1/accounts', summary: 'Create a supporter account; its token is shown only here', auth: 'none', responses: { 201: '{ id, token }' } }, async (_req, res) => {
-    res.status(201).json(await supporters.create());
-  });
+  api.route(
+    {
+      method: 'post',
+      path: '/v1/accounts',
+      summary: 'Create a supporter account; its token is shown only here',
+      auth: 'none',
+      responses: { 201: '{ id, token }' },
+    },
+    async (_req, res) => {
+      res.status(201).json(await supporters.create());
+    },
+  );
 
-  api.route({ method: 'get', path: '/v1/account', summary: 'The supporter: balance and budget', auth: 'supporter', responses: { 200: '{ id, balanceMsat, monthlyBudgetSat, createdAt }', 401: 'no or wrong token' } }, auth, async (_req, res) => {
-    const id = supporterOf(res);
-    const supporter = await supporters.get(id);
-    if (!supporter) throw new ApiError(401, 'unauthorized', 'unknown supporter');
-    res.json({
-      id,
-      balanceMsat: formatMsat(await ledger.balance(accounts.supporter(id))),
-      monthlyBudgetSat: supporter.monthlyBudgetSat,
-      createdAt: supporter.createdAt,
-    });
-  });
+  api.route(
+    {
+      method: 'get',
+      path: '/v1/account',
+      summary: 'The supporter: balance and budget',
+      auth: 'supporter',
+      responses: { 200: '{ id, balanceMsat, monthlyBudgetSat, createdAt }', 401: 'no or wrong token' },
+    },
+    auth,
+    async (_req, res) => {
+      const id = supporterOf(res);
+      const supporter = await supporters.get(id);
+      if (!supporter) throw new ApiError(401, 'unauthorized', 'unknown supporter');
+      res.json({
+        id,
+        balanceMsat: formatMsat(await ledger.balance(accounts.supporter(id))),
+        monthlyBudgetSat: supporter.monthlyBudgetSat,
+        createdAt: supporter.createdAt,
+      });
+    },
+  );
 
-  api.route({ method: 'get', path: '/v1/account/history', summary: 'Every movement of the account, newest first', auth: 'supporter', query: historyQuery, responses: { 200: '{ items, nextCursor }', 400: 'bad cursor or limit' } }, auth, async (req, res) => {
-    const account = accounts.supporter(supporterOf(res));
-    const query = parse(historyQuery, req.query, 'query');
-    const page = await ledger.history(account, query.limit, query.cursor);
-    res.json({
-      items: page.map((t) => ({
-        id: t.id,
-        kind: t.kind,
-        direction: t.credit === account ? 'in' : 'out',
-        amountMsat: formatMsat(t.amountMsat),
-        counterparty: t.credit === account ? t.debit : t.credit,
-        at: t.at,
-        ...(t.meta ?? {}),
-      })),
-      nextCursor: page.length === query.limit ? page.at(-1)!.id : null,
-    });
-  });
+  api.route(
+    {
+      method: 'get',
+      path: '/v1/account/history',
+      summary: 'Every movement of the account, newest first',
+      auth: 'supporter',
+      query: historyQuery,
+      responses: { 200: '{ items, nextCursor }', 400: 'bad cursor or limit' },
+    },
+    auth,
+    async (req, res) => {
+      const account = accounts.supporter(supporterOf(res));
+      const query = parse(historyQuery, req.query, 'query');
+      const page = await ledger.history(account, query.limit, query.cursor);
+      res.json({
+        items: page.map((t) => ({
+          id: t.id,
+          kind: t.kind,
+          direction: t.credit === account ? 'in' : 'out',
+          amountMsat: formatMsat(t.amountMsat),
+          counterparty: t.credit === account ? t.debit : t.credit,
+          at: t.at,
+          ...(t.meta ?? {}),
+        })),
+        nextCursor: page.length === query.limit ? page.at(-1)!.id : null,
+      });
+    },
+  );
 
-  api.route({ method: 'post', path: '/v1/account/token', summary: 'A new token; the old one stops working at once', auth: 'supporter', responses: { 201: '{ token }' } }, auth, async (_req, res) => {
-    res.status(201).json({ token: await supporters.rotateToken(supporterOf(res)) });
-  });
+  api.route(
+    {
+      method: 'post',
+      path: '/v1/account/token',
+      summary: 'A new token; the old one stops working at once',
+      auth: 'supporter',
+      responses: { 201: '{ token }' },
+    },
+    auth,
+    async (_req, res) => {
+      res.status(201).json({ token: await supporters.rotateToken(supporterOf(res)) });
+    },
+  );
 }

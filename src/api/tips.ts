@@ -20,14 +20,26 @@ const tipBody = z.strictObject({ handle: handleSchema, amountSat: amountSat(), t
 
 export function tipRoutes(api: Api, supporters: Supporters, tips: Tips): void {
   api.route(
-    { method: 'post', path: '/v1/tips', summary: "Tip a handle: the amount moves into its escrow at once (Idempotency-Key accepted)", auth: 'supporter', body: tipBody, responses: { 201: 'the tip', 400: 'invalid input', 409: 'insufficient_balance', 422: 'idempotency_key_reused' } },
+    {
+      method: 'post',
+      path: '/v1/tips',
+      summary: 'Tip a handle: the amount moves into its escrow at once (Idempotency-Key accepted)',
+      auth: 'supporter',
+      body: tipBody,
+      responses: { 201: 'the tip', 400: 'invalid input', 409: 'insufficient_balance', 422: 'idempotency_key_reused' },
+    },
     requireSupporter(supporters),
     async (req, res) => {
-    const input = parse(tipBody, body(req));
-    const idempotency = idempotencyOf(req);
-    const tip = await tips.tip({ supporterId: supporterOf(res), handle: input.handle, amountMsat: satToMsat(input.amountSat), tweetId: input.tweet ?? null, ...(idempotency ? { idempotency } : {}) });
-    res.status(201).json(tip);
+      const input = parse(tipBody, body(req));
+      const idempotency = idempotencyOf(req);
+      const tip = await tips.tip({
+        supporterId: supporterOf(res),
+        handle: input.handle,
+        amountMsat: satToMsat(input.amountSat),
+        tweetId: input.tweet ?? null,
+        ...(idempotency ? { idempotency } : {}),
+      });
+      res.status(201).json(tip);
     },
   );
-
 }

@@ -18,23 +18,37 @@ export function withdrawalRoutes(api: Api, supporters: Supporters, withdrawals: 
       summary: "Pay the supporter's own BOLT11 invoice from the balance",
       auth: 'supporter',
       body: withdrawalBody,
-      responses: { 201: '{ id, state, amountMsat, feeReserveMsat, feeMsat }', 400: 'invalid_payment_request | amount_missing | invoice_expired | wrong_network | own_invoice', 409: 'insufficient_balance | invoice_already_used' },
+      responses: {
+        201: '{ id, state, amountMsat, feeReserveMsat, feeMsat }',
+        400: 'invalid_payment_request | amount_missing | invoice_expired | wrong_network | own_invoice',
+        409: 'insufficient_balance | invoice_already_used',
+      },
     },
     auth,
     async (req, res) => {
-    const input = parse(withdrawalBody, body(req));
-    try {
-      res.status(201).json(await withdrawals.create(supporterOf(res), input.paymentRequest, idempotencyOf(req)));
-    } catch (err) {
-      if (err instanceof InvoiceRefused) throw new ApiError(err.code === 'invoice_already_used' ? 409 : 400, err.code, err.message);
-      throw err;
-    }
+      const input = parse(withdrawalBody, body(req));
+      try {
+        res.status(201).json(await withdrawals.create(supporterOf(res), input.paymentRequest, idempotencyOf(req)));
+      } catch (err) {
+        if (err instanceof InvoiceRefused) throw new ApiError(err.code === 'invoice_already_used' ? 409 : 400, err.code, err.message);
+        throw err;
+      }
     },
   );
 
-  api.route({ method: 'get', path: '/v1/withdrawals/:id', summary: 'A withdrawal: pending, succeeded or failed', auth: 'supporter', responses: { 200: 'the withdrawal', 404: 'not_found' } }, auth, async (req, res) => {
-    const withdrawal = await withdrawals.get(supporterOf(res), req.params.id as string);
-    if (!withdrawal) throw new ApiError(404, 'not_found', 'no such withdrawal');
-    res.json(withdrawal);
-  });
+  api.route(
+    {
+      method: 'get',
+      path: '/v1/withdrawals/:id',
+      summary: 'A withdrawal: pending, succeeded or failed',
+      auth: 'supporter',
+      responses: { 200: 'the withdrawal', 404: 'not_found' },
+    },
+    auth,
+    async (req, res) => {
+      const withdrawal = await withdrawals.get(supporterOf(res), req.params.id as string);
+      if (!withdrawal) throw new ApiError(404, 'not_found', 'no such withdrawal');
+      res.json(withdrawal);
+    },
+  );
 }

@@ -136,11 +136,18 @@ export class Claims {
     if (nodePubkey === (await this.#lnd.ownPubkey())) throw new ClaimRefused('own_node', 'nodePubkey is the node of this tipd itself');
     const node = await this.#lnd.getNode(nodePubkey);
     if (!node || node.channelCount === 0) {
-      throw new ClaimRefused('node_unreachable', 'the hub does not know this node or any public channel of it; open a public channel and wait for it to be announced');
+      throw new ClaimRefused(
+        'node_unreachable',
+        'the hub does not know this node or any public channel of it; open a public channel and wait for it to be announced',
+      );
     }
     if (!node.keysend) throw new ClaimRefused('keysend_unsupported', 'the node does not advertise keysend; start LND with --accept-keysend');
     const routed = await this.#lnd.hasRoute({ destination: nodePubkey, amountMsat: this.#options.probeAmountMsat, maxFeeMsat: this.#options.probeFeeCapMsat });
-    if (!routed) throw new ClaimRefused('node_unreachable', `the hub finds no route to this node for ${this.#options.probeAmountMsat / 1000n} sat; it needs inbound liquidity from the network`);
+    if (!routed)
+      throw new ClaimRefused(
+        'node_unreachable',
+        `the hub finds no route to this node for ${this.#options.probeAmountMsat / 1000n} sat; it needs inbound liquidity from the network`,
+      );
   }
 
   /** Issues a challenge for `handle` to be paid to `nodePubkey`. */
@@ -181,7 +188,10 @@ export class Claims {
   }
 
   async bindingOf(handleKey: string): Promise<{ binding: Binding | undefined; pending: PendingBinding | undefined }> {
-    const [binding, pending] = await Promise.all([this.#ledger.read<Binding>(`binding:${handleKey}`), this.#ledger.read<PendingBinding>(`rebind:${handleKey}`)]);
+    const [binding, pending] = await Promise.all([
+      this.#ledger.read<Binding>(`binding:${handleKey}`),
+      this.#ledger.read<PendingBinding>(`rebind:${handleKey}`),
+    ]);
     return { binding, pending };
   }
 
@@ -198,10 +208,14 @@ export class Claims {
     if ((await this.#ledger.read(`tweetused:${tweetId}`)) !== undefined) throw new ClaimRefused('challenge_used', 'this tweet has already proven a claim');
     const tweetAt = snowflakeTime(tweetId);
     if (tweetAt < new Date(claim.createdAt)) throw new ClaimRefused('tweet_before_challenge', 'the tweet is older than the challenge');
-    if (tweetAt > new Date(claim.expiresAt)) throw new ClaimRefused('challenge_expired', `the challenge expired at ${claim.expiresAt}, before the tweet was posted; ask for a new one`);
+    if (tweetAt > new Date(claim.expiresAt))
+      throw new ClaimRefused('challenge_expired', `the challenge expired at ${claim.expiresAt}, before the tweet was posted; ask for a new one`);
     const lookup = await this.#x.lookupTweet(tweetId);
     if (!lookup.found) {
-      throw new ClaimRefused('tweet_not_found', lookup.reason === 'not_found' ? `the X API has no tweet ${tweetId} (deleted, or never posted)` : `tweet ${tweetId} is not public`);
+      throw new ClaimRefused(
+        'tweet_not_found',
+        lookup.reason === 'not_found' ? `the X API has no tweet ${tweetId} (deleted, or never posted)` : `tweet ${tweetId} is not public`,
+      );
     }
     const tweet = lookup.tweet;
     if (tweet.id !== tweetId) throw new ClaimRefused('tweet_not_found', `the X API answered with tweet ${tweet.id} for ${tweetId}`);
@@ -209,7 +223,8 @@ export class Claims {
       throw new ClaimRefused('author_mismatch', `the tweet was posted by @${tweet.authorUsername}, not @${claim.handle}`);
     }
     // A retweet is by the handle but in someone else's words: retweeting a stranger's claim must not hand the handle over.
-    if (tweet.retweetOf !== undefined || tweet.text.startsWith('RT @')) throw new ClaimRefused('tweet_is_retweet', 'the tweet is a retweet; post the signature in a tweet of your own');
+    if (tweet.retweetOf !== undefined || tweet.text.startsWith('RT @'))
+      throw new ClaimRefused('tweet_is_retweet', 'the tweet is a retweet; post the signature in a tweet of your own');
     if (!tweet.text.includes(claim.id)) throw new ClaimRefused('claim_id_missing', `the tweet does not mention the claim id ${claim.id}`);
     const signature = (tweet.text.match(signaturePattern) ?? []).find((candidate) => isSignedBy(claim.message, candidate, claim.nodePubkey));
     if (!signature) throw new ClaimRefused('bad_signature', "the tweet carries no signature of the claim's message by the claimed node");
@@ -247,7 +262,14 @@ export class Claims {
           const pending: PendingBinding = { ...evidence, effectiveAt };
           tx.put(`rebind:${claim.handleKey}`, pending);
           tx.put(`claim:${id}`, { ...current, state: 'cooling_off', tweetId: tweet.id } satisfies ClaimRecord);
-          tx.emit('claim.cooling_off', topics, { handle: evidence.handle, nodePubkey: evidence.nodePubkey, xUserId: evidence.xUserId, boundXUserId: bound.xUserId, effectiveAt: pending.effectiveAt, claimId: id });
+          tx.emit('claim.cooling_off', topics, {
+            handle: evidence.handle,
+            nodePubkey: evidence.nodePubkey,
+            xUserId: evidence.xUserId,
+            boundXUserId: bound.xUserId,
+            effectiveAt: pending.effectiveAt,
+            claimId: id,
+          });
           return { state: 'cooling_off', binding: pending };
         }
         // The bound account proving again cancels a pending move to another account.
@@ -270,13 +292,24 @@ export class Claims {
       ...(record ?? { key: handleKey, display: binding.handle, firstSeenAt: tx.now.toISOString(), tips: 0, supporters: 0 }),
       claimed: true,
     } satisfies HandleRecord);
-    tx.emit('claim.verified', [`handle:${handleKey}`], { handle: binding.handle, nodePubkey: binding.nodePubkey, xUserId: binding.xUserId, tweetId: binding.tweetId, claimId: binding.claimId });
+    tx.emit('claim.verified', [`handle:${handleKey}`], {
+      handle: binding.handle,
+      nodePubkey: binding.nodePubkey,
+      xUserId: binding.xUserId,
+      tweetId: binding.tweetId,
+      claimId: binding.claimId,
+    });
   }
 
   async #cancel(tx: Tx, handleKey: string, waiting: PendingBinding): Promise<void> {
     const claim = await tx.get<ClaimRecord>(`claim:${waiting.claimId}`);
     if (claim) tx.put(`claim:${claim.id}`, { ...claim, state: 'cancelled' } satisfies ClaimRecord);
-    tx.emit('claim.cancelled', [`handle:${handleKey}`], { handle: waiting.handle, nodePubkey: waiting.nodePubkey, xUserId: waiting.xUserId, claimId: waiting.claimId });
+    tx.emit('claim.cancelled', [`handle:${handleKey}`], {
+      handle: waiting.handle,
+      nodePubkey: waiting.nodePubkey,
+      xUserId: waiting.xUserId,
+      claimId: waiting.claimId,
+    });
   }
 
   /** Forgets claims that were never proven, a while after they expired. */
@@ -339,10 +372,15 @@ export class Claims {
   start(): void {
     this.stop();
     const intervalMs = Math.min(60_000, Math.max(1_000, Math.floor(this.#options.coolingOffMs / 4)));
-    this.#loop = repeat('settling cooled-off claims', intervalMs, async () => {
-      await this.settleCoolingOff();
-      await this.forgetExpired();
-    }, this.#log);
+    this.#loop = repeat(
+      'settling cooled-off claims',
+      intervalMs,
+      async () => {
+        await this.settleCoolingOff();
+        await this.forgetExpired();
+      },
+      this.#log,
+    );
   }
 
   stop(): void {

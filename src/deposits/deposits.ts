@@ -153,10 +153,19 @@ export class Deposits {
           deposit: id,
           paymentHash: settled.paymentHash,
         });
-        const updated: DepositRecord = { ...record, state: 'settled', receivedMsat: settled.receivedMsat.toString(), settledAt: settled.settledAt.toISOString() };
+        const updated: DepositRecord = {
+          ...record,
+          state: 'settled',
+          receivedMsat: settled.receivedMsat.toString(),
+          settledAt: settled.settledAt.toISOString(),
+        };
         tx.put(`dep:${id}`, updated);
         tx.del(`depopen:${id}`);
-        tx.emit('deposit.settled', [`account:${record.supporterId}`], { ...this.#view(updated), transferId: transfer.id, receivedMsat: formatMsat(settled.receivedMsat) });
+        tx.emit('deposit.settled', [`account:${record.supporterId}`], {
+          ...this.#view(updated),
+          transferId: transfer.id,
+          receivedMsat: formatMsat(settled.receivedMsat),
+        });
         return id;
       },
       { sync: true },
@@ -182,7 +191,8 @@ export class Deposits {
       checked += 1;
       const invoice = await this.#lnd.getInvoice(record.paymentHash);
       if (invoice?.state === 'settled' && invoice.settled) await this.credit(invoice.settled);
-      else if (!invoice && record.state === 'creating' && Date.now() - Date.parse(record.createdAt) > creatingGraceMs) await this.#close(record.id, 'creating', 'failed');
+      else if (!invoice && record.state === 'creating' && Date.now() - Date.parse(record.createdAt) > creatingGraceMs)
+        await this.#close(record.id, 'creating', 'failed');
       // Past its expiry LND cannot settle it any more: it leaves this scan for good.
       else if (invoice && invoice.state !== 'settled' && Date.parse(record.expiresAt) < Date.now()) await this.#close(record.id, record.state, 'expired');
     }

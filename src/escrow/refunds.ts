@@ -108,7 +108,12 @@ export class Refunds {
           const lotMsat = BigInt(lot.amountMsat);
           await tx.transfer('refund', accounts.escrow(handleKey), accounts.supporter(lot.supporterId), lotMsat, { handle: handleKey, lot: lot.transferId });
           // One event: its supporter sees `refund`, followers of the handle `handle.refunded` (events/hub.ts).
-          tx.emit('refund', [`account:${lot.supporterId}`, `handle:${handleKey}`], { handle, amountMsat: lot.amountMsat, tippedAt: at, pendingMsat: formatMsat(await tx.balance(accounts.escrow(handleKey))) });
+          tx.emit('refund', [`account:${lot.supporterId}`, `handle:${handleKey}`], {
+            handle,
+            amountMsat: lot.amountMsat,
+            tippedAt: at,
+            pendingMsat: formatMsat(await tx.balance(accounts.escrow(handleKey))),
+          });
           amountMsat += lotMsat;
         }
         return { kind: 'returned' as const, lots: lots.length, amountMsat };
@@ -128,7 +133,8 @@ export class Refunds {
       tx.put(warnKey, tx.now.toISOString());
       const returnsAt = new Date(at + this.#options.returnAfterMs).toISOString();
       const { at: tippedAt, lots } = lotsOf(id, stored);
-      for (const lot of lots) tx.emit('refund.upcoming', [`account:${lot.supporterId}`], { handle: record?.display ?? handleKey, amountMsat: lot.amountMsat, tippedAt, returnsAt });
+      for (const lot of lots)
+        tx.emit('refund.upcoming', [`account:${lot.supporterId}`], { handle: record?.display ?? handleKey, amountMsat: lot.amountMsat, tippedAt, returnsAt });
       return { kind: 'warned' as const, lots: lots.length };
     });
   }

@@ -57,7 +57,13 @@ export interface TipView {
 }
 
 /** A tip as its supporter sees it: the HTTP answer, and (with the handle's pending sum) its event. */
-const tipView = (transfer: Transfer, display: string): TipView => ({ id: transfer.id, handle: display, amountMsat: formatMsat(transfer.amountMsat), tweetId: transfer.meta?.tweetId ?? null, createdAt: transfer.at });
+const tipView = (transfer: Transfer, display: string): TipView => ({
+  id: transfer.id,
+  handle: display,
+  amountMsat: formatMsat(transfer.amountMsat),
+  tweetId: transfer.meta?.tweetId ?? null,
+  createdAt: transfer.at,
+});
 
 /** Marks that a supporter has given to a handle (supporter first: a close reads them in ranges). */
 export const givenKey = (supporterId: string, handleKey: string) => `given:${supporterId}:${handleKey}`;
@@ -188,22 +194,31 @@ export async function announceClose(ledger: Ledger, periodId: number): Promise<n
   for (;;) {
     const keys = await ledger.db.keys({ gt: prefix, lt: prefixEnd(prefix), limit: announcePage }).all();
     if (keys.length === 0) return announced;
-    announced += await ledger.run(async (tx) => {
-      let count = 0;
-      for (const key of keys) {
-        tx.del(key);
-        const handleKey = key.slice(prefix.length);
-        const record = await tx.get<HandleRecord>(`handle:${handleKey}`);
-        const sum = record?.closing;
-        if (!record || sum?.periodId !== periodId) continue;
-        const { closing: _, ...rest } = record;
-        tx.put(`handle:${handleKey}`, rest);
-        const pendingMsat = await tx.balance(accounts.escrow(handleKey));
-        tx.emit('handle.allocated', [`handle:${handleKey}`], { handle: record.display, periodId, amountMsat: formatMsat(BigInt(sum.amountMsat)), allocations: sum.allocations, pendingMsat: formatMsat(pendingMsat) });
-        count += 1;
-      }
-      return count;
-    }, { prefetch: keys.map((key) => `handle:${key.slice(prefix.length)}`), balances: keys.map((key) => accounts.escrow(key.slice(prefix.length))) });
+    announced += await ledger.run(
+      async (tx) => {
+        let count = 0;
+        for (const key of keys) {
+          tx.del(key);
+          const handleKey = key.slice(prefix.length);
+          const record = await tx.get<HandleRecord>(`handle:${handleKey}`);
+          const sum = record?.closing;
+          if (!record || sum?.periodId !== periodId) continue;
+          const { closing: _, ...rest } = record;
+          tx.put(`handle:${handleKey}`, rest);
+          const pendingMsat = await tx.balance(accounts.escrow(handleKey));
+          tx.emit('handle.allocated', [`handle:${handleKey}`], {
+            handle: record.display,
+            periodId,
+            amountMsat: formatMsat(BigInt(sum.amountMsat)),
+            allocations: sum.allocations,
+            pendingMsat: formatMsat(pendingMsat),
+          });
+          count += 1;
+        }
+        return count;
+      },
+      { prefetch: keys.map((key) => `handle:${key.slice(prefix.length)}`), balances: keys.map((key) => accounts.escrow(key.slice(prefix.length))) },
+    );
   }
 }
 
@@ -216,7 +231,13 @@ export class Tips {
     this.#ledger = ledger;
   }
 
-  tip(args: { supporterId: string; handle: Handle; amountMsat: bigint; tweetId: string | null; idempotency?: { key: string; fingerprint: string } }): Promise<TipView> {
+  tip(args: {
+    supporterId: string;
+    handle: Handle;
+    amountMsat: bigint;
+    tweetId: string | null;
+    idempotency?: { key: string; fingerprint: string };
+  }): Promise<TipView> {
     const { supporterId, handle, amountMsat, tweetId } = args;
     const sent = ({ transfer, display }: Escrowed): TipView => tipView(transfer, display);
     const keys = escrowKeys(supporterId, handle.key);

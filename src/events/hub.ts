@@ -118,7 +118,9 @@ export class EventHub {
 
   async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const refuse = (status: number, text: string) => {
-      socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify({ error: { code: text.toLowerCase().replace(/ /g, '_'), message: text } })}`);
+      socket.end(
+        `HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify({ error: { code: text.toLowerCase().replace(/ /g, '_'), message: text } })}`,
+      );
     };
     if (new URL(req.url ?? '/', 'http://tipd').pathname !== '/v1/events') return refuse(404, 'Not Found');
     if (this.#clients.size >= this.#limits.clientsMax) return refuse(503, 'Too Many Clients');
@@ -153,7 +155,11 @@ export class EventHub {
       if (isBinary) throw new Error('binary');
       message = clientMessage.parse(JSON.parse(text));
     } catch {
-      return this.#send(client, { type: 'error', code: 'invalid_message', message: 'send JSON: {type:"auth",token} | {type:"follow",handle} | {type:"resume",after}' });
+      return this.#send(client, {
+        type: 'error',
+        code: 'invalid_message',
+        message: 'send JSON: {type:"auth",token} | {type:"follow",handle} | {type:"resume",after}',
+      });
     }
     switch (message.type) {
       case 'auth': {
@@ -165,7 +171,8 @@ export class EventHub {
       case 'follow': {
         const handle = parseHandle(message.handle);
         if (!handle) return this.#send(client, { type: 'error', code: 'invalid_handle', message: 'not an X handle' });
-        if (client.topics.size >= this.#limits.followsMax) return this.#send(client, { type: 'error', code: 'too_many_follows', message: `at most ${this.#limits.followsMax} topics` });
+        if (client.topics.size >= this.#limits.followsMax)
+          return this.#send(client, { type: 'error', code: 'too_many_follows', message: `at most ${this.#limits.followsMax} topics` });
         client.topics.add(`handle:${handle.key}`);
         return this.#send(client, { type: 'ready', topics: [...client.topics] });
       }

@@ -159,7 +159,15 @@ export class Flattrs {
         const countKey = `flcount:${pad(period.id)}:${supporterId}`;
         const count = (await tx.get<number>(countKey)) ?? 0;
         if (count >= flattrsPerPeriodMax) throw new FlattrLimit();
-        const record: FlattrRecord = { id: randomBytes(12).toString('base64url'), supporterId, periodId: period.id, handleKey: handle.key, handle: handle.display, tweetId, at: tx.now.toISOString() };
+        const record: FlattrRecord = {
+          id: randomBytes(12).toString('base64url'),
+          supporterId,
+          periodId: period.id,
+          handleKey: handle.key,
+          handle: handle.display,
+          tweetId,
+          at: tx.now.toISOString(),
+        };
         tx.put(key, record);
         tx.put(`flid:${record.id}`, key);
         tx.put(countKey, count + 1);
@@ -218,7 +226,15 @@ export class Flattrs {
         if (onlyPeriodId !== undefined && current.id !== onlyPeriodId) return undefined;
         const next: Period = { id: current.id + 1, startedAt: tx.now.toISOString(), endsAt: periodEnd(tx.now, this.#periodMs).toISOString() };
         tx.put('period:current', next);
-        const close: CloseRecord = { periodId: current.id, state: 'closing', cursor: null, supporters: 0, allocatedMsat: '0', startedAt: tx.now.toISOString(), closedAt: null };
+        const close: CloseRecord = {
+          periodId: current.id,
+          state: 'closing',
+          cursor: null,
+          supporters: 0,
+          allocatedMsat: '0',
+          startedAt: tx.now.toISOString(),
+          closedAt: null,
+        };
         tx.put(closeKey(current.id), close);
         return current.id;
       },
@@ -369,9 +385,15 @@ export class Flattrs {
       const allocationMsat = budgetMsat < balanceMsat ? budgetMsat : balanceMsat;
       const shares = allocationMsat > 0n ? splitEvenly(allocationMsat, things.length) : [];
       const finish = () => {
-        if (allocationMsat > 0n) tx.emit('allocation', [`account:${supporterId}`], { periodId, allocatedMsat: formatMsat(allocationMsat), things: things.length });
+        if (allocationMsat > 0n)
+          tx.emit('allocation', [`account:${supporterId}`], { periodId, allocatedMsat: formatMsat(allocationMsat), things: things.length });
         tx.put(marker, { allocationMsat: allocationMsat.toString(), things: things.length });
-        tx.put(closeKey(periodId), { ...close, cursor: supporterId, supporters: close.supporters + 1, allocatedMsat: (BigInt(close.allocatedMsat) + allocationMsat).toString() });
+        tx.put(closeKey(periodId), {
+          ...close,
+          cursor: supporterId,
+          supporters: close.supporters + 1,
+          allocatedMsat: (BigInt(close.allocatedMsat) + allocationMsat).toString(),
+        });
       };
       return inOrder(
         shares.length,

@@ -63,7 +63,15 @@ const isRun = (stored: StoredTransfer | StoredRun): stored is StoredRun => Array
 const encodeTransfer = (t: Transfer): StoredTransfer =>
   t.meta === undefined ? [t.kind, t.debit, t.credit, t.amountMsat.toString(), t.at] : [t.kind, t.debit, t.credit, t.amountMsat.toString(), t.at, t.meta];
 
-const decodeTransfer = (id: string, [kind, debit, credit, amountMsat, at, meta]: StoredTransfer): Transfer => ({ id, kind, debit, credit, amountMsat: BigInt(amountMsat), at, meta });
+const decodeTransfer = (id: string, [kind, debit, credit, amountMsat, at, meta]: StoredTransfer): Transfer => ({
+  id,
+  kind,
+  debit,
+  credit,
+  amountMsat: BigInt(amountMsat),
+  at,
+  meta,
+});
 
 export interface LedgerEvent {
   seq: number;
@@ -210,7 +218,9 @@ export class Tx {
 
   /** The balance of `account` as this operation sees it, if it is in memory (read ahead). */
   knownBalance(account: Account): bigint | undefined {
-    return this.#staged.balances.get(account) ?? this.#writing?.balances.get(account) ?? this.#reads.balances.get(account) ?? this.#ledger.cachedBalance(account);
+    return (
+      this.#staged.balances.get(account) ?? this.#writing?.balances.get(account) ?? this.#reads.balances.get(account) ?? this.#ledger.cachedBalance(account)
+    );
   }
 
   #setBalance(account: Account, value: bigint): void {
@@ -228,7 +238,15 @@ export class Tx {
   }
 
   /** `transfer` when both balances are in memory (read ahead): no waiting. */
-  transferKnown(kind: string, debit: Account, credit: Account, amountMsat: bigint, meta: Record<string, string> | undefined, from = this.knownBalance(debit), to = this.knownBalance(credit)): Transfer {
+  transferKnown(
+    kind: string,
+    debit: Account,
+    credit: Account,
+    amountMsat: bigint,
+    meta: Record<string, string> | undefined,
+    from = this.knownBalance(debit),
+    to = this.knownBalance(credit),
+  ): Transfer {
     if (amountMsat <= 0n) throw new Error(`transfer of ${amountMsat} msat: amounts must be positive`);
     if (debit === credit) throw new Error(`transfer from ${debit} to itself`);
     if (from === undefined || to === undefined) throw new Error(`transferKnown: the balances of ${debit} and ${credit} were not read ahead`);
@@ -475,9 +493,11 @@ export class Ledger {
   /** Runs `run` inside the writer; resolves once its batch is on disk. */
   run<T>(run: (tx: Tx) => Promise<T> | T, options: RunOptions = {}): Promise<T> {
     if (this.#closed) return Promise.reject(new Error('ledger is closed'));
-    if ((options.prefetch?.length ?? 0) + (options.balances?.length ?? 0) > prefetchKeysMax) return Promise.reject(new Error(`an operation may name at most ${prefetchKeysMax} keys and balances to read ahead`));
+    if ((options.prefetch?.length ?? 0) + (options.balances?.length ?? 0) > prefetchKeysMax)
+      return Promise.reject(new Error(`an operation may name at most ${prefetchKeysMax} keys and balances to read ahead`));
     // Read ahead as a value, a balance would be kept where balance writes never update it.
-    if (options.prefetch?.some((key) => key.startsWith('bal:'))) return Promise.reject(new Error('name balances to read ahead by account (RunOptions.balances), not as bal: keys'));
+    if (options.prefetch?.some((key) => key.startsWith('bal:')))
+      return Promise.reject(new Error('name balances to read ahead by account (RunOptions.balances), not as bal: keys'));
     if (this.#queue.length >= this.#queueMax) return Promise.reject(new LedgerError('overloaded', 'too many operations waiting; try again shortly'));
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ run, options, resolve: resolve as (v: unknown) => void, reject });
@@ -491,7 +511,8 @@ export class Ledger {
     const generation = this.#generation;
     const value = await this.#db.get(key);
     // A key found absent may have been appended since (appends are not tracked by #current).
-    if (value === undefined ? generation === this.#generation : this.#current('values', key, generation)) this.#cache.set(key, value === undefined ? deleted : value);
+    if (value === undefined ? generation === this.#generation : this.#current('values', key, generation))
+      this.#cache.set(key, value === undefined ? deleted : value);
     return value as T | undefined;
   }
 
@@ -852,7 +873,8 @@ export class Ledger {
       prepared.runs.forEach((run) => this.#appendToBatch(prepared, [run.key, run.records]));
       prepared.runs = undefined;
     }
-    if (isEmpty(prepared.staged) && prepared.events.length === 0 && !prepared.batch && prepared.failure === undefined) return { ...prepared, written: Promise.resolve({ ok: true }) };
+    if (isEmpty(prepared.staged) && prepared.events.length === 0 && !prepared.batch && prepared.failure === undefined)
+      return { ...prepared, written: Promise.resolve({ ok: true }) };
     for (const [name, value] of prepared.seqs) values.set(`seq:${name}`, value.toString());
     let written: Writing['written'];
     try {

@@ -27,10 +27,20 @@ export const invoiceNetworkOf: Record<Network, string> = {
 /** `undefined` when `request` is not a valid BOLT11 payment request. */
 export function decodeInvoice(request: string): DecodedInvoice | undefined {
   try {
-    const normalised = request.trim().toLowerCase().replace(/^lightning:/, '');
+    const normalised = request
+      .trim()
+      .toLowerCase()
+      .replace(/^lightning:/, '');
     const parsed = parsePaymentRequest({ request: normalised });
     const amountMsat = parsed.mtokens && parsed.mtokens !== '0' ? BigInt(parsed.mtokens) : undefined;
-    return { request: normalised, paymentHash: parsed.id, payee: parsed.destination, amountMsat, expiresAt: new Date(parsed.expires_at), network: parsed.network };
+    return {
+      request: normalised,
+      paymentHash: parsed.id,
+      payee: parsed.destination,
+      amountMsat,
+      expiresAt: new Date(parsed.expires_at),
+      network: parsed.network,
+    };
   } catch {
     return undefined;
   }

@@ -82,7 +82,8 @@ export function asLndError(err: unknown, what: string): unknown {
   const grpcCode = extra?.err?.code;
   const text = `${what}: ${name}${detail ? ` (${detail})` : ''}`;
   if ((grpcCode !== undefined && grpcDenied.has(grpcCode)) || denied.test(detail)) return new LndError('lnd_permission_denied', text, name, grpcCode);
-  if ((grpcCode !== undefined && grpcUnavailable.has(grpcCode)) || unreachable.test(`${name} ${detail}`)) return new LndError('lnd_unavailable', text, name, grpcCode);
+  if ((grpcCode !== undefined && grpcUnavailable.has(grpcCode)) || unreachable.test(`${name} ${detail}`))
+    return new LndError('lnd_unavailable', text, name, grpcCode);
   return new LndError('lnd_rejected', text, name, grpcCode);
 }
 
@@ -92,7 +93,10 @@ const errorText = (err: unknown, what: string): string => {
 };
 
 /** The first is_* flag LND set on a failed payment, e.g. "route_not_found". */
-const failureReason = (failed: Record<string, unknown>): string => Object.entries(failed).find(([key, value]) => key.startsWith('is_') && value === true)?.[0].slice(3) ?? 'failed';
+const failureReason = (failed: Record<string, unknown>): string =>
+  Object.entries(failed)
+    .find(([key, value]) => key.startsWith('is_') && value === true)?.[0]
+    .slice(3) ?? 'failed';
 
 const msat = z.string().regex(/^\d+$/).transform(BigInt);
 const hex32 = z.string().regex(/^[0-9a-f]{64}$/);
@@ -206,7 +210,11 @@ export class Lnd {
 
   #parse<T>(what: string, schema: z.ZodType<T>, value: unknown): T {
     const parsed = schema.safeParse(value);
-    if (!parsed.success) throw new LndError('lnd_invalid_answer', `${what}: unexpected answer from LND (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message})`);
+    if (!parsed.success)
+      throw new LndError(
+        'lnd_invalid_answer',
+        `${what}: unexpected answer from LND (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message})`,
+      );
     return parsed.data;
   }
 
@@ -255,7 +263,9 @@ export class Lnd {
   }
 
   /** An invoice of this node by payment hash; `undefined` when LND has none. */
-  async getInvoice(paymentHash: string): Promise<{ state: 'open' | 'settled' | 'canceled'; request: string | undefined; settled?: SettledInvoice } | undefined> {
+  async getInvoice(
+    paymentHash: string,
+  ): Promise<{ state: 'open' | 'settled' | 'canceled'; request: string | undefined; settled?: SettledInvoice } | undefined> {
     let invoice;
     try {
       invoice = await this.#call('getInvoice', () => getInvoice({ lnd: this.#lnd, id: paymentHash }));
@@ -277,7 +287,12 @@ export class Lnd {
    * `onSettled` has resolved. When it throws, or the stream breaks or says something unexpected,
    * the subscription starts again from the last handled index, so nothing is skipped.
    */
-  watchSettledInvoices(settledAfterIndex: number, onSettled: (invoice: SettledInvoice) => Promise<void>, onError: (err: LndError) => void, retryDelayMs = 2_000): { stop(): void } {
+  watchSettledInvoices(
+    settledAfterIndex: number,
+    onSettled: (invoice: SettledInvoice) => Promise<void>,
+    onError: (err: LndError) => void,
+    retryDelayMs = 2_000,
+  ): { stop(): void } {
     let handled = settledAfterIndex;
     let stopped = false;
     let subscription: EventEmitter | undefined;
@@ -310,7 +325,9 @@ export class Lnd {
             await onSettled(toSettled(update));
             handled = update.confirmed_index;
           })
-          .catch((err: unknown) => restart(err instanceof LndError ? err : new LndError('lnd_rejected', `handling a settled invoice failed: ${errorText(err, 'onSettled')}`)));
+          .catch((err: unknown) =>
+            restart(err instanceof LndError ? err : new LndError('lnd_rejected', `handling a settled invoice failed: ${errorText(err, 'onSettled')}`)),
+          );
       });
       sub.on('error', (err: unknown) => {
         const error = asLndError(err, 'subscribeToInvoices');
@@ -370,14 +387,20 @@ export class Lnd {
    */
   async getPayment(paymentHash: string): Promise<PaymentState | undefined> {
     let notFound = false;
-    const state = await this.#follow(paymentHash, 'getPayment', this.#timeoutMs, () => subscribeToPastPayment({ lnd: this.#lnd, id: paymentHash }), (err) => {
-      const error = asLndError(err, 'getPayment');
-      if (error instanceof LndError && error.lndMessage === 'SentPaymentNotFound') {
-        notFound = true;
-        return { state: 'unknown', paymentHash, reason: 'not found' };
-      }
-      throw error;
-    });
+    const state = await this.#follow(
+      paymentHash,
+      'getPayment',
+      this.#timeoutMs,
+      () => subscribeToPastPayment({ lnd: this.#lnd, id: paymentHash }),
+      (err) => {
+        const error = asLndError(err, 'getPayment');
+        if (error instanceof LndError && error.lndMessage === 'SentPaymentNotFound') {
+          notFound = true;
+          return { state: 'unknown', paymentHash, reason: 'not found' };
+        }
+        throw error;
+      },
+    );
     return notFound ? undefined : state;
   }
 
@@ -396,7 +419,10 @@ export class Lnd {
           reject(err);
         }
       };
-      const timer = setTimeout(() => finish(() => ({ state: 'unknown', paymentHash, reason: `${what}: no final answer from LND within ${timeoutMs} ms` })), timeoutMs);
+      const timer = setTimeout(
+        () => finish(() => ({ state: 'unknown', paymentHash, reason: `${what}: no final answer from LND within ${timeoutMs} ms` })),
+        timeoutMs,
+      );
       try {
         sub = start();
       } catch (err) {

@@ -24,7 +24,21 @@ export interface PendingPayment {
  */
 export async function reconcilePending(
   pending: PendingPayment[],
-  { lnd, sending, now, settle, log, what }: { lnd: Lnd; sending: ReadonlySet<string>; now: Date; settle: (id: string, state: PaymentState) => Promise<unknown>; log: Logger; what: 'withdrawal' | 'payout' },
+  {
+    lnd,
+    sending,
+    now,
+    settle,
+    log,
+    what,
+  }: {
+    lnd: Lnd;
+    sending: ReadonlySet<string>;
+    now: Date;
+    settle: (id: string, state: PaymentState) => Promise<unknown>;
+    log: Logger;
+    what: 'withdrawal' | 'payout';
+  },
 ): Promise<void> {
   for (const payment of pending) {
     if (sending.has(payment.id)) continue;

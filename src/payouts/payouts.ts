@@ -139,10 +139,13 @@ export class Payouts {
   #retryAt(handleKey: string, at: Date): void {
     if (this.#stopped) return;
     clearTimeout(this.#retryTimers.get(handleKey));
-    const timer = setTimeout(() => {
-      this.#retryTimers.delete(handleKey);
-      this.kick(handleKey);
-    }, Math.max(0, at.getTime() - this.#now().getTime()));
+    const timer = setTimeout(
+      () => {
+        this.#retryTimers.delete(handleKey);
+        this.kick(handleKey);
+      },
+      Math.max(0, at.getTime() - this.#now().getTime()),
+    );
     this.#retryTimers.set(handleKey, timer);
   }
 
@@ -183,11 +186,22 @@ export class Payouts {
       crashPoint('payout.held-not-sent');
       // Stopping: not sent; the next start finds LND never saw it and voids it after the grace time.
       if (this.#stopped) return;
-      this.#log.info({ payout: id, handle: handleKey, nodePubkey: held.nodePubkey, amountMsat: held.amountMsat, feeCapMsat: held.feeCapMsat }, 'payout held; sending');
-      const outcome = await this.#lnd.keysend({ destination: held.nodePubkey, amountMsat: BigInt(held.amountMsat), maxFeeMsat: BigInt(held.feeCapMsat), preimage });
+      this.#log.info(
+        { payout: id, handle: handleKey, nodePubkey: held.nodePubkey, amountMsat: held.amountMsat, feeCapMsat: held.feeCapMsat },
+        'payout held; sending',
+      );
+      const outcome = await this.#lnd.keysend({
+        destination: held.nodePubkey,
+        amountMsat: BigInt(held.amountMsat),
+        maxFeeMsat: BigInt(held.feeCapMsat),
+        preimage,
+      });
       crashPoint('payout.sent-not-booked');
       if (outcome.state !== 'succeeded' && outcome.state !== 'failed') {
-        this.#log.warn({ payout: id, handle: handleKey, state: outcome.state, reason: 'reason' in outcome ? outcome.reason : undefined }, 'payout outcome unknown: it stays pending and is looked up by payment hash');
+        this.#log.warn(
+          { payout: id, handle: handleKey, state: outcome.state, reason: 'reason' in outcome ? outcome.reason : undefined },
+          'payout outcome unknown: it stays pending and is looked up by payment hash',
+        );
       }
       await this.#settle(id, outcome);
     } finally {
@@ -234,7 +248,10 @@ export class Payouts {
         const record = (await tx.get<PayoutRecord>(`payout:${id}`))!;
         if (record.state === 'failed' && outcome.state === 'succeeded') {
           // Voided, yet LND paid it: its escrow may have been paid again. Never silently.
-          this.#log.fatal({ payout: id, handle: record.handleKey, amountMsat: record.amountMsat }, 'a payout booked as failed was paid by LND: check this handle by hand');
+          this.#log.fatal(
+            { payout: id, handle: record.handleKey, amountMsat: record.amountMsat },
+            'a payout booked as failed was paid by LND: check this handle by hand',
+          );
         }
         if (record.state !== 'pending' || (outcome.state !== 'succeeded' && outcome.state !== 'failed')) return undefined;
         const pending = pendingAccount(id);
@@ -266,7 +283,10 @@ export class Payouts {
       { sync: true },
     );
     if (!settled) return;
-    this.#log.info({ payout: id, handle: settled.handleKey, state: settled.state, amountMsat: settled.amountMsat, feeMsat: settled.feeMsat, reason: settled.failureReason }, 'payout settled');
+    this.#log.info(
+      { payout: id, handle: settled.handleKey, state: settled.state, amountMsat: settled.amountMsat, feeMsat: settled.feeMsat, reason: settled.failureReason },
+      'payout settled',
+    );
     // More may have come in meanwhile; after a failure, the retry state says when to try again.
     this.kick(settled.handleKey);
   }
@@ -277,7 +297,14 @@ export class Payouts {
     const pending = ((await this.#ledger.db.getMany(open.map((id) => `payout:${id}`))) as (PayoutRecord | undefined)[]).filter(
       (record): record is PayoutRecord => record?.state === 'pending',
     );
-    await reconcilePending(pending, { lnd: this.#lnd, sending: this.#sending, now: this.#now(), settle: (id, state) => this.#settle(id, state), log: this.#log, what: 'payout' });
+    await reconcilePending(pending, {
+      lnd: this.#lnd,
+      sending: this.#sending,
+      now: this.#now(),
+      settle: (id, state) => this.#settle(id, state),
+      log: this.#log,
+      what: 'payout',
+    });
   }
 
   /** Kicks every bound handle once (pages of bindings), and wakes handles waiting to retry. */
@@ -329,6 +356,13 @@ export class Payouts {
   }
 }
 
-async function release(tx: Tx, pending: ReturnType<typeof pendingAccount>, escrow: ReturnType<typeof accounts.escrow>, amountMsat: bigint, kind: string, meta: Record<string, string>) {
+async function release(
+  tx: Tx,
+  pending: ReturnType<typeof pendingAccount>,
+  escrow: ReturnType<typeof accounts.escrow>,
+  amountMsat: bigint,
+  kind: string,
+  meta: Record<string, string>,
+) {
   if (amountMsat > 0n) await tx.transfer(kind, pending, escrow, amountMsat, meta);
 }

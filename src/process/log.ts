@@ -12,7 +12,10 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       // Belt and braces: these never belong in a log line, whoever passes them.
-      redact: { paths: ['token', 'adminToken', 'macaroon', 'cert', 'preimage', '*.token', '*.macaroon', '*.cert', '*.preimage', 'req.headers.authorization'], censor: '[redacted]' },
+      redact: {
+        paths: ['token', 'adminToken', 'macaroon', 'cert', 'preimage', '*.token', '*.macaroon', '*.cert', '*.preimage', 'req.headers.authorization'],
+        censor: '[redacted]',
+      },
     },
     destination ?? pino.destination({ dest: 1, sync: true }),
   );

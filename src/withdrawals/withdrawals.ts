@@ -209,7 +209,14 @@ export class Withdrawals {
     const pending = ((await this.#ledger.db.getMany(ids.map((id) => `wd:${id}`))) as (WithdrawalRecord | undefined)[]).filter(
       (record): record is WithdrawalRecord => record?.state === 'pending',
     );
-    await reconcilePending(pending, { lnd: this.#lnd, sending: this.#sending, now: new Date(), settle: (id, state) => this.#settle(id, state), log: this.#log, what: 'withdrawal' });
+    await reconcilePending(pending, {
+      lnd: this.#lnd,
+      sending: this.#sending,
+      now: new Date(),
+      settle: (id, state) => this.#settle(id, state),
+      log: this.#log,
+      what: 'withdrawal',
+    });
   }
 
   start(): void {
@@ -222,6 +229,12 @@ export class Withdrawals {
   }
 }
 
-async function releaseRest(tx: Tx, pending: ReturnType<typeof pendingAccount>, supporter: ReturnType<typeof accounts.supporter>, amountMsat: bigint, id: string) {
+async function releaseRest(
+  tx: Tx,
+  pending: ReturnType<typeof pendingAccount>,
+  supporter: ReturnType<typeof accounts.supporter>,
+  amountMsat: bigint,
+  id: string,
+) {
   if (amountMsat > 0n) await tx.transfer('withdrawal.release', pending, supporter, amountMsat, { withdrawal: id });
 }

@@ -96,7 +96,8 @@ export class XApi {
   async lookupTweet(id: string): Promise<LookupResult> {
     if (!tweetIdPattern.test(id)) throw new RangeError(`lookupTweet: a tweet id is 1 to 19 digits (got "${id.slice(0, 40)}")`);
     const what = `the X API lookup of tweet ${id}`;
-    if (this.#bearerToken === undefined) throw new XApiError('x_not_configured', `${what} was not made: no X API bearer token is configured (TIPD_X_BEARER_TOKEN)`);
+    if (this.#bearerToken === undefined)
+      throw new XApiError('x_not_configured', `${what} was not made: no X API bearer token is configured (TIPD_X_BEARER_TOKEN)`);
 
     const url = `${this.#baseUrl}/2/tweets/${id}?expansions=author_id&user.fields=username&tweet.fields=created_at,note_tweet,referenced_tweets`;
     let status: number | undefined;
@@ -111,7 +112,12 @@ export class XApi {
       if (status === 429) {
         await res.body?.cancel();
         const resetAt = resetOf(res.headers.get('x-rate-limit-reset'));
-        throw new XApiError('x_rate_limited', `${what} was refused with HTTP 429: rate limited${resetAt ? ` until ${resetAt.toISOString()}` : ''}`, status, resetAt);
+        throw new XApiError(
+          'x_rate_limited',
+          `${what} was refused with HTTP 429: rate limited${resetAt ? ` until ${resetAt.toISOString()}` : ''}`,
+          status,
+          resetAt,
+        );
       }
       if (status === 401 || status === 403) {
         await res.body?.cancel();
@@ -191,6 +197,13 @@ function parseLookup(id: string, text: string, what: string): LookupResult {
   if (!author) throw invalid(`the author ${data.author_id} is not in includes.users`);
   return {
     found: true,
-    tweet: { id, text: data.note_tweet?.text ?? data.text, authorId: data.author_id, authorUsername: author.username, createdAt: new Date(data.created_at), retweetOf: data.referenced_tweets?.find((r) => r.type === 'retweeted')?.id },
+    tweet: {
+      id,
+      text: data.note_tweet?.text ?? data.text,
+      authorId: data.author_id,
+      authorUsername: author.username,
+      createdAt: new Date(data.created_at),
+      retweetOf: data.referenced_tweets?.find((r) => r.type === 'retweeted')?.id,
+    },
   };
 }

@@ -19,7 +19,6 @@ export function tweetIdOf(input: string): string | undefined {
   return id !== undefined && BigInt(id) <= tweetIdMax ? id : undefined;
 }
 
-
 /** Milliseconds since the Unix epoch of snowflake 0: 2010-11-04T01:42:54.657Z. */
 export const snowflakeEpochMs = 1_288_834_974_657;
 

@@ -5,7 +5,12 @@ import { claimWithTweet, freshHandle, xServer } from './creators.ts';
 import { api, eventually, fundedSupporter, lndOf, stack, startTipd, tipdForFile } from './helpers.ts';
 import { connect } from './websocket.ts';
 
-const tipd = tipdForFile({ TIPD_CLAIM_COOLING_OFF_SECONDS: '4', TIPD_CLAIM_RATE_LIMIT_PER_MINUTE: '0', TIPD_PAYOUT_MIN_SAT: '1000', TIPD_PAYOUT_RETRY_SECONDS: '1' });
+const tipd = tipdForFile({
+  TIPD_CLAIM_COOLING_OFF_SECONDS: '4',
+  TIPD_CLAIM_RATE_LIMIT_PER_MINUTE: '0',
+  TIPD_PAYOUT_MIN_SAT: '1000',
+  TIPD_PAYOUT_RETRY_SECONDS: '1',
+});
 const { call } = tipd;
 const pubkey = (node: 'carol' | 'dave' | 'alice' | 'hub') => stack().nodes[node].pubkey;
 
@@ -99,7 +104,10 @@ describe('a proof', () => {
       {
         attack: 'a tweet by another account carrying a valid signature',
         code: 'author_mismatch',
-        forge: async (message: string, id: string, handle: string) => ({ author: `${handle.slice(0, 10)}_x`, text: `claim ${id} sig ${await lndOf('carol').signMessage(message)}` }),
+        forge: async (message: string, id: string, handle: string) => ({
+          author: `${handle.slice(0, 10)}_x`,
+          text: `claim ${id} sig ${await lndOf('carol').signMessage(message)}`,
+        }),
       },
       {
         attack: 'a valid tweet whose signature is by another key',
@@ -195,17 +203,20 @@ describe('a proof', () => {
     ['rate_limited', 503, 'x_rate_limited', 429],
     ['unauthorized', 502, 'x_unauthorized', 401],
     ['unavailable', 503, 'x_unavailable', 503],
-  ] as const)('when the X API answers %s, says so with the upstream status; the same proof works once it is back', async (mode, status, code, upstreamStatus) => {
-    const handle = freshHandle('xdown');
-    const claim = await call('POST', '/v1/claims', { body: { handle, nodePubkey: pubkey('carol') } });
-    const tweetId = await xServer.post(handle, claim.body.tweetTemplate.replace('<signature>', await lndOf('carol').signMessage(claim.body.message)));
-    await xServer.mode(mode);
-    const res = await call('POST', `/v1/claims/${claim.body.id}/proof`, { body: { tweet: tweetId } });
-    expect(res.status).toBe(status);
-    expect(res.body.error).toMatchObject({ code, details: { upstreamStatus } });
-    await xServer.mode('ok');
-    expect((await call('POST', `/v1/claims/${claim.body.id}/proof`, { body: { tweet: tweetId } })).body.state).toBe('verified');
-  });
+  ] as const)(
+    'when the X API answers %s, says so with the upstream status; the same proof works once it is back',
+    async (mode, status, code, upstreamStatus) => {
+      const handle = freshHandle('xdown');
+      const claim = await call('POST', '/v1/claims', { body: { handle, nodePubkey: pubkey('carol') } });
+      const tweetId = await xServer.post(handle, claim.body.tweetTemplate.replace('<signature>', await lndOf('carol').signMessage(claim.body.message)));
+      await xServer.mode(mode);
+      const res = await call('POST', `/v1/claims/${claim.body.id}/proof`, { body: { tweet: tweetId } });
+      expect(res.status).toBe(status);
+      expect(res.body.error).toMatchObject({ code, details: { upstreamStatus } });
+      await xServer.mode('ok');
+      expect((await call('POST', `/v1/claims/${claim.body.id}/proof`, { body: { tweet: tweetId } })).body.state).toBe('verified');
+    },
+  );
 });
 
 describe('a handle that changes hands', () => {

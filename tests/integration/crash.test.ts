@@ -123,7 +123,7 @@ describe('tipd killed', () => {
     running = undefined;
 
     await withLedger(async (ledger) => {
-      expect((await ledger.read<{ state: string; supporters: number }>('close:0000000000000001'))).toMatchObject({ state: 'closed', supporters: supporterCount });
+      expect(await ledger.read<{ state: string; supporters: number }>('close:0000000000000001')).toMatchObject({ state: 'closed', supporters: supporterCount });
       expect(await ledger.totalsByKind()).toMatchObject({ supporter: BigInt(supporterCount) * 40_000n, escrow: BigInt(supporterCount) * 10_000n });
       // Each handle's allocations are announced once, in full, though the close was cut short.
       const announced = (await ledger.eventsAfter(0, 100_000)).filter((e) => e.type.startsWith('handle.'));

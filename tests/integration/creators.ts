@@ -23,7 +23,8 @@ async function x<T = any>(method: string, route: string, options: { user?: strin
 
 export const xServer = {
   /** Posts `text` as `username`; the tweet's id. */
-  post: async (username: string, text: string): Promise<string> => (await x<{ data: { id: string } }>('POST', '/2/tweets', { user: username, body: { text } })).data.id,
+  post: async (username: string, text: string): Promise<string> =>
+    (await x<{ data: { id: string } }>('POST', '/2/tweets', { user: username, body: { text } })).data.id,
   remove: (username: string, id: string) => x('DELETE', `/2/tweets/${id}`, { user: username }),
   /** `username` retweets tweet `id`; the retweet's own id. */
   retweet: async (username: string, id: string): Promise<string> => {

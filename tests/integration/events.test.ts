@@ -21,7 +21,7 @@ afterAll(async () => {
 const tip = (url: string, token: string, handle: string, amountSat: number) => api(url, 'POST', '/v1/tips', { token, body: { handle, amountSat } });
 
 describe('the events websocket', () => {
-  it("shows a supporter their own deposit and tips, with sequence numbers", async () => {
+  it('shows a supporter their own deposit and tips, with sequence numbers', async () => {
     const { token } = (await api(tipd.url, 'POST', '/v1/accounts')).body;
     const own = await connect(tipd.url, { authorization: `Bearer ${token}` });
     try {

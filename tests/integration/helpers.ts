@@ -95,7 +95,12 @@ export interface ApiAnswer<T = any> {
 }
 
 /** One HTTP call to a tipd; `body` may be an object (sent as JSON) or raw text. */
-export async function api<T = any>(url: string, method: string, route: string, options: { token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<ApiAnswer<T>> {
+export async function api<T = any>(
+  url: string,
+  method: string,
+  route: string,
+  options: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<ApiAnswer<T>> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   let body: string | undefined;
@@ -132,6 +137,8 @@ export async function fundedSupporter(url: string, sat: number): Promise<{ id: s
   expect(deposit.status).toBe(201);
   const paid = await lndOf('alice').payInvoice({ paymentRequest: deposit.body.paymentRequest, maxFeeMsat: 10_000n });
   expect(paid.state).toBe('succeeded');
-  await eventually(async () => ((await api(url, 'GET', `/v1/deposits/${deposit.body.id}`, { token: supporter.token })).body.state === 'settled' ? true : undefined));
+  await eventually(async () =>
+    (await api(url, 'GET', `/v1/deposits/${deposit.body.id}`, { token: supporter.token })).body.state === 'settled' ? true : undefined,
+  );
   return { ...supporter, depositId: deposit.body.id as string };
 }

@@ -22,7 +22,9 @@ let erinPubkey: string | undefined;
 afterAll(async () => {
   try {
     // Closed together while erin is up: alice's sats are back after one block.
-    const { channels } = erinPubkey ? await lncli<{ channels: { remote_pubkey: string; channel_point: string }[] }>('alice', 'listchannels', '--peer', erinPubkey) : { channels: [] };
+    const { channels } = erinPubkey
+      ? await lncli<{ channels: { remote_pubkey: string; channel_point: string }[] }>('alice', 'listchannels', '--peer', erinPubkey)
+      : { channels: [] };
     for (const { channel_point } of channels) await lncli('alice', 'closechannel', '--chan_point', channel_point);
     if (channels.length > 0) await new BtcdRpc(stack().btcd.cert, Number(stack().btcd.rpc.split(':')[1])).generate(1);
   } finally {
@@ -59,7 +61,12 @@ describe('a claim for a node without keysend', () => {
     const macaroon = path.join(dir, 'data/chain/bitcoin/regtest/admin.macaroon');
     const erin = await eventually(async () => {
       if (!fs.existsSync(macaroon)) return undefined;
-      const lnd = new Lnd({ socket: `127.0.0.1:${grpcPort}`, cert: fs.readFileSync(path.join(dir, 'tls.cert')).toString('base64'), macaroon: fs.readFileSync(macaroon).toString('base64'), timeoutMs: 5_000 });
+      const lnd = new Lnd({
+        socket: `127.0.0.1:${grpcPort}`,
+        cert: fs.readFileSync(path.join(dir, 'tls.cert')).toString('base64'),
+        macaroon: fs.readFileSync(macaroon).toString('base64'),
+        timeoutMs: 5_000,
+      });
       return (await lnd.getInfo().catch(() => undefined)) ? lnd : undefined;
     }, 90_000);
     const pubkey = (await erin.getInfo()).pubkey;

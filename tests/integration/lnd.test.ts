@@ -29,7 +29,11 @@ describe('the LND adapter on the regtest stack', () => {
     const cursor = (await settledIndexOf(first.paymentHash))!;
 
     const seen: SettledInvoice[] = [];
-    const watch = hub().watchSettledInvoices(cursor, async (i) => void seen.push(i), () => {});
+    const watch = hub().watchSettledInvoices(
+      cursor,
+      async (i) => void seen.push(i),
+      () => {},
+    );
     try {
       const caughtUp = await eventually(async () => seen.find((s) => s.paymentHash === whileAway.paymentHash));
       expect(caughtUp.receivedMsat).toBe(2_000_000n);
@@ -72,7 +76,9 @@ describe('the LND adapter on the regtest stack', () => {
     const sent = await hub().keysend({ destination: stack().nodes.carol.pubkey, amountMsat: 12_345_000n, maxFeeMsat: 1_000n, preimage });
 
     expect(sent).toMatchObject({ state: 'succeeded', amountMsat: 12_345_000n, feeMsat: 0n, preimage: preimage.toString('hex') });
-    expect(await eventually(async () => ((await carol.getChannelBalanceMsat()) !== before ? carol.getChannelBalanceMsat() : undefined))).toBe(before + 12_345_000n);
+    expect(await eventually(async () => ((await carol.getChannelBalanceMsat()) !== before ? carol.getChannelBalanceMsat() : undefined))).toBe(
+      before + 12_345_000n,
+    );
     // LND keeps the outcome: a lookup by hash after the fact agrees.
     expect(await hub().getPayment(sent.paymentHash)).toEqual(sent);
   });
@@ -87,7 +93,9 @@ describe('the LND adapter on the regtest stack', () => {
     if (sent.state !== 'succeeded') return;
     expect(sent.feeMsat).toBeGreaterThan(0n);
     expect(sent.feeMsat).toBeLessThanOrEqual(100_000n);
-    expect(await eventually(async () => ((await dave.getChannelBalanceMsat()) !== before ? dave.getChannelBalanceMsat() : undefined))).toBe(before + 50_000_000n);
+    expect(await eventually(async () => ((await dave.getChannelBalanceMsat()) !== before ? dave.getChannelBalanceMsat() : undefined))).toBe(
+      before + 50_000_000n,
+    );
   });
 
   it('fails, and says so, a keysend to dave whose fee cap is below what carol charges', async () => {

@@ -117,7 +117,9 @@ describe('a payout cut off from LND', () => {
 
     proxy.cut();
     // The keysend's stream dropped with the connection (not a timeout of tipd's): unknown, not failed.
-    const unknown = await eventually(async () => running!.logs.find((l) => l.msg === 'payout outcome unknown: it stays pending and is looked up by payment hash'));
+    const unknown = await eventually(async () =>
+      running!.logs.find((l) => l.msg === 'payout outcome unknown: it stays pending and is looked up by payment hash'),
+    );
     expect(unknown).toMatchObject({ payout: payout.id, state: 'unknown' });
     expect(String(unknown.reason)).not.toMatch(/no final answer/);
     signalNode('carol', 'SIGCONT');

@@ -91,7 +91,18 @@ describe('payouts by keysend', () => {
       const info = await lncli('carol', 'getchaninfo', '--chan_point', channel.channel_point);
       const policy = info.node1_pub === stack().nodes.carol.pubkey ? info.node1_policy : info.node2_policy;
       const setPolicy = (base: string, ppm: string) =>
-        lncli('carol', 'updatechanpolicy', '--base_fee_msat', base, '--fee_rate_ppm', ppm, '--time_lock_delta', String(policy.time_lock_delta), '--chan_point', channel.channel_point);
+        lncli(
+          'carol',
+          'updatechanpolicy',
+          '--base_fee_msat',
+          base,
+          '--fee_rate_ppm',
+          ppm,
+          '--time_lock_delta',
+          String(policy.time_lock_delta),
+          '--chan_point',
+          channel.channel_point,
+        );
       await setPolicy('1000', '100000');
       restore = () => setPolicy(policy.fee_base_msat, policy.fee_rate_milli_msat);
 
@@ -103,7 +114,9 @@ describe('payouts by keysend', () => {
       expect(failed.every((p) => p.state !== 'succeeded')).toBe(true);
       // Each attempt is a new payment: a new hash, never the same one twice.
       expect(new Set(failed.map((p) => p.paymentHash)).size).toBe(failed.length);
-      expect(await pendingOf(handle) + failed.filter((p) => p.state === 'pending').reduce((sum, p) => sum + BigInt(p.amountMsat) + BigInt(p.feeCapMsat), 0n)).toBe(5_000_000n);
+      expect(
+        (await pendingOf(handle)) + failed.filter((p) => p.state === 'pending').reduce((sum, p) => sum + BigInt(p.amountMsat) + BigInt(p.feeCapMsat), 0n),
+      ).toBe(5_000_000n);
 
       await restore();
       restore = undefined;

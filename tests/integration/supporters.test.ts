@@ -97,7 +97,10 @@ describe('deposits', () => {
 describe('tips', () => {
   it('move sats from the supporter into the handle’s escrow at once', async () => {
     const { token } = await funded(10_000);
-    const tip = await call('POST', '/v1/tips', { token, body: { handle: '@Carol_Creator', amountSat: 1_500, tweet: 'https://x.com/Carol_Creator/status/1790000000000000000?s=20' } });
+    const tip = await call('POST', '/v1/tips', {
+      token,
+      body: { handle: '@Carol_Creator', amountSat: 1_500, tweet: 'https://x.com/Carol_Creator/status/1790000000000000000?s=20' },
+    });
     expect(tip.status).toBe(201);
     expect(tip.body).toMatchObject({ handle: 'Carol_Creator', amountMsat: '1500000', tweetId: '1790000000000000000' });
     expect((await call('GET', '/v1/account', { token })).body.balanceMsat).toBe('8500000');
@@ -219,7 +222,9 @@ describe('flood protection', () => {
       expect(refused[0]!.body.error.code).toBe('rate_limited');
       expect((await api(limited.url, 'GET', '/v1/account', { token: b })).status).toBe(200);
       // Made-up tokens are no way around it: they count against the address.
-      const madeUp = await Promise.all(Array.from({ length: 200 }, (_, i) => api(limited.url, 'POST', '/v1/accounts', { headers: { authorization: `Bearer fake${i}` } })));
+      const madeUp = await Promise.all(
+        Array.from({ length: 200 }, (_, i) => api(limited.url, 'POST', '/v1/accounts', { headers: { authorization: `Bearer fake${i}` } })),
+      );
       expect(madeUp.filter((r) => r.status === 429).length).toBeGreaterThanOrEqual(40);
     } finally {
       await limited.stop();

@@ -27,7 +27,14 @@ describe('tipd on the hub', () => {
   it.each([
     { what: 'an unknown route', method: 'GET', route: '/v1/nothing-here', body: undefined, status: 404, code: 'not_found' },
     { what: 'a body that is not JSON', method: 'POST', route: '/v1/anything', body: '{"amountSat": 1', status: 400, code: 'invalid_json' },
-    { what: 'a body over the size limit', method: 'POST', route: '/v1/anything', body: JSON.stringify({ pad: 'x'.repeat(20_000) }), status: 413, code: 'body_too_large' },
+    {
+      what: 'a body over the size limit',
+      method: 'POST',
+      route: '/v1/anything',
+      body: JSON.stringify({ pad: 'x'.repeat(20_000) }),
+      status: 413,
+      code: 'body_too_large',
+    },
   ])('answers $what with $status and code $code in the JSON error format', async ({ method, route, body, status, code }) => {
     const res = await fetch(`${tipd.url}${route}`, { method, body, headers: body ? { 'content-type': 'application/json' } : {} });
     expect(res.status).toBe(status);
@@ -98,7 +105,14 @@ describe('tipd with a bad configuration', () => {
   ])('with %o exits 1 at once with one line naming %s', async (env, variable) => {
     const s = stack();
     const child = spawn(process.execPath, [path.join(repoRoot, 'src/main.ts')], {
-      env: { PATH: process.env.PATH, TIPD_NETWORK: 'regtest', TIPD_LND_SOCKET: s.nodes.hub.socket, TIPD_LND_CERT_PATH: s.nodes.hub.cert, TIPD_LND_MACAROON_PATH: s.tipd.macaroon, ...env },
+      env: {
+        PATH: process.env.PATH,
+        TIPD_NETWORK: 'regtest',
+        TIPD_LND_SOCKET: s.nodes.hub.socket,
+        TIPD_LND_CERT_PATH: s.nodes.hub.cert,
+        TIPD_LND_MACAROON_PATH: s.tipd.macaroon,
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';

@@ -9,7 +9,8 @@ const balance = async (token: string) => BigInt((await call('GET', '/v1/account'
 const funded = async (sat: number): Promise<string> => (await fundedSupporter(tipd.url, sat)).token;
 
 const invoiceOf = async (node: 'alice' | 'dave' | 'hub', sat: number) =>
-  (await lndOf(node).createInvoice({ amountMsat: BigInt(sat) * 1000n, description: 'withdrawal test', expiresAt: new Date(Date.now() + 600_000) })).paymentRequest;
+  (await lndOf(node).createInvoice({ amountMsat: BigInt(sat) * 1000n, description: 'withdrawal test', expiresAt: new Date(Date.now() + 600_000) }))
+    .paymentRequest;
 
 describe('withdrawals', () => {
   it("pay the supporter's invoice at alice over the direct channel: no fee, the reserve released", async () => {

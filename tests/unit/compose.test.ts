@@ -45,14 +45,33 @@ describe('docker-compose.yml', () => {
     const b = backends.bitcoind;
     const s = service(b.host);
     expect(s.image).toBe(b.image);
-    expect(s.command).toEqual(expect.arrayContaining(['-regtest=1', `-rpcport=${b.rpcPort}`, `-port=${b.p2pPort}`, `-zmqpubrawblock=tcp://0.0.0.0:${b.zmqBlockPort}`, `-zmqpubrawtx=tcp://0.0.0.0:${b.zmqTxPort}`, `-rpcuser=${b.rpcUser}`, `-rpcpassword=${b.rpcPass}`]));
+    expect(s.command).toEqual(
+      expect.arrayContaining([
+        '-regtest=1',
+        `-rpcport=${b.rpcPort}`,
+        `-port=${b.p2pPort}`,
+        `-zmqpubrawblock=tcp://0.0.0.0:${b.zmqBlockPort}`,
+        `-zmqpubrawtx=tcp://0.0.0.0:${b.zmqTxPort}`,
+        `-rpcuser=${b.rpcUser}`,
+        `-rpcpassword=${b.rpcPass}`,
+      ]),
+    );
   });
 
   it.each(nodeNames)('runs LND %s with the ports, flags and volume of the table, on bitcoind', (name) => {
     const { grpcPort, p2pPort } = lndNodes[name];
     const s = service(name);
     expect(s.image).toBe(lndImage);
-    expect(s.command).toEqual(expect.arrayContaining([`--rpclisten=0.0.0.0:${grpcPort}`, `--listen=0.0.0.0:${p2pPort}`, `--lnddir=${composePaths.lndDir(name)}`, `--tlsextradomain=${name}`, ...lndCommonFlags, ...backends.bitcoind.lndFlags()]));
+    expect(s.command).toEqual(
+      expect.arrayContaining([
+        `--rpclisten=0.0.0.0:${grpcPort}`,
+        `--listen=0.0.0.0:${p2pPort}`,
+        `--lnddir=${composePaths.lndDir(name)}`,
+        `--tlsextradomain=${name}`,
+        ...lndCommonFlags,
+        ...backends.bitcoind.lndFlags(),
+      ]),
+    );
     expect(s.ports).toEqual([`127.0.0.1:${grpcPort}:${grpcPort}`]);
     expect(s.volumes).toEqual([`${name}:${composePaths.lndDir(name)}`]);
     expect(s.depends_on).toContain(backends.bitcoind.host);

@@ -41,7 +41,10 @@ afterAll(async () => {
 
 /** A websocket client that keeps the events it gets, signed in with `token` if given. */
 async function client(token?: string) {
-  const socket = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/v1/events`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+  const socket = new WebSocket(
+    `ws://127.0.0.1:${(server.address() as AddressInfo).port}/v1/events`,
+    token ? { headers: { authorization: `Bearer ${token}` } } : {},
+  );
   const events: { seq: number; event: string; data: Record<string, unknown> }[] = [];
   let onReady: ((topics: string[]) => void) | undefined;
   socket.on('message', (data) => {
@@ -69,7 +72,12 @@ describe('an event of a supporter that a handle’s followers see too', () => {
     const tipData = { id: '0000000000000007', handle: 'Shared', amountMsat: '1000', tweetId: '20', createdAt: '2026-01-01T00:00:00.000Z', pendingMsat: '5000' };
     await t.ledger.run((tx) => {
       tx.emit('tip.sent', [`account:${ann.id}`, 'handle:shared'], tipData);
-      tx.emit('refund', [`account:${ann.id}`, 'handle:shared'], { handle: 'shared', amountMsat: '300', tippedAt: '2026-01-01T00:00:00.000Z', pendingMsat: '4700' });
+      tx.emit('refund', [`account:${ann.id}`, 'handle:shared'], {
+        handle: 'shared',
+        amountMsat: '300',
+        tippedAt: '2026-01-01T00:00:00.000Z',
+        pendingMsat: '4700',
+      });
       // A supporter's event of a type with no public view: never shown to the followers.
       tx.emit('budget.spent', [`account:${ann.id}`, 'handle:shared'], { secret: ann.id });
       tx.emit('handle.allocated', ['handle:shared'], { handle: 'Shared', amountMsat: '9' });

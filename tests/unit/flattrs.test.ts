@@ -104,7 +104,13 @@ describe('a period close', () => {
     // The next close announces only its own.
     await flattrs.flattr(ben, handle('carol'), null);
     await flattrs.close();
-    expect(events.filter((e) => e.type === 'handle.allocated').at(-1)?.data).toMatchObject({ handle: 'carol', periodId: 2, amountMsat: '3000', allocations: 1, pendingMsat: '6333' });
+    expect(events.filter((e) => e.type === 'handle.allocated').at(-1)?.data).toMatchObject({
+      handle: 'carol',
+      periodId: 2,
+      amountMsat: '3000',
+      allocations: 1,
+      pendingMsat: '6333',
+    });
   });
 
   it('allocates the balance when it is smaller than the budget, and nothing from an empty account', async () => {

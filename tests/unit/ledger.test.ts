@@ -205,7 +205,7 @@ describe('the ledger', () => {
     });
     expect(await t.db.keys({ gt: `hist:${alice}:`, lt: `hist:${alice}:\xff` }).all()).toHaveLength(4);
     const seen: bigint[] = [];
-    for (let before: string | undefined; ; ) {
+    for (let before: string | undefined; ;) {
       const page = await t.ledger.history(alice, 30, before);
       seen.push(...page.map((x) => x.amountMsat));
       if (page.length < 30) break;
@@ -341,7 +341,8 @@ describe('the ledger', () => {
 
   it('loses no update when operations read ahead what the batches before them write', async () => {
     const counters = ['c0', 'c1', 'c2'];
-    const total = async (ledger: Awaited<ReturnType<typeof t.reopen>>) => (await Promise.all(counters.map((c) => ledger.read<number>(c)))).reduce<number>((a, b) => a + (b ?? 0), 0);
+    const total = async (ledger: Awaited<ReturnType<typeof t.reopen>>) =>
+      (await Promise.all(counters.map((c) => ledger.read<number>(c)))).reduce<number>((a, b) => a + (b ?? 0), 0);
     let expected = 0;
     for (const batchSizeMax of [1, 2, 3, 50]) {
       // A tiny cache, so that what is read ahead is used rather than what is kept in memory.
@@ -378,12 +379,20 @@ describe('the ledger', () => {
     // It was for that batch: not kept in memory for the next.
     expect(ledger.cached('mark')).toBe(unread);
     // Read before a batch that changes the key: stale, so the ledger reads it itself.
-    const readBefore = { generation: ledger.generation, values: new Map<string, unknown>([['mark', 'stored']]), balances: new Map<string, unknown>([[carolEscrow, '0']]) };
+    const readBefore = {
+      generation: ledger.generation,
+      values: new Map<string, unknown>([['mark', 'stored']]),
+      balances: new Map<string, unknown>([[carolEscrow, '0']]),
+    };
     await ledger.run(async (tx) => {
       tx.put('mark', 'changed');
       await tx.transfer('tip', accounts.deposits, carolEscrow, 5n);
     });
-    const seen = await ledger.run(async (tx) => [await tx.get('mark'), await tx.balance(carolEscrow)], { prefetch: ['mark'], balances: [carolEscrow], known: readBefore });
+    const seen = await ledger.run(async (tx) => [await tx.get('mark'), await tx.balance(carolEscrow)], {
+      prefetch: ['mark'],
+      balances: [carolEscrow],
+      known: readBefore,
+    });
     expect(seen).toEqual(['changed', 5n]);
     // A balance is named by account: as a bal: key it would be kept as a value, never updated.
     await expect(ledger.run(() => 'ran', { prefetch: [`bal:${carolEscrow}`] })).rejects.toThrow('RunOptions.balances');
@@ -399,7 +408,7 @@ describe('the ledger', () => {
     const all = await ledger.eventsAfter(0, 10_000);
     expect(all.map((e) => e.seq)).toEqual(Array.from({ length: 610 }, (_, i) => i + 1));
     const paged: number[] = [];
-    for (let after = 123; ; ) {
+    for (let after = 123; ;) {
       const page = await ledger.eventsAfter(after, 100);
       paged.push(...page.map((e) => e.seq));
       if (page.length < 100) break;
@@ -448,8 +457,18 @@ describe('the ledger', () => {
     const handles = [carolEscrow, accounts.escrow('dave')];
     const op = fc.oneof(
       fc.record({ kind: fc.constant('deposit' as const), to: fc.constantFrom(...people), msat: fc.bigInt({ min: 1n, max: 5_000n }) }),
-      fc.record({ kind: fc.constant('tip' as const), from: fc.constantFrom(...people), to: fc.constantFrom(...handles), msat: fc.bigInt({ min: 1n, max: 3_000n }) }),
-      fc.record({ kind: fc.constant('refund' as const), from: fc.constantFrom(...handles), to: fc.constantFrom(...people), msat: fc.bigInt({ min: 1n, max: 3_000n }) }),
+      fc.record({
+        kind: fc.constant('tip' as const),
+        from: fc.constantFrom(...people),
+        to: fc.constantFrom(...handles),
+        msat: fc.bigInt({ min: 1n, max: 3_000n }),
+      }),
+      fc.record({
+        kind: fc.constant('refund' as const),
+        from: fc.constantFrom(...handles),
+        to: fc.constantFrom(...people),
+        msat: fc.bigInt({ min: 1n, max: 3_000n }),
+      }),
     );
     await fc.assert(
       fc.asyncProperty(fc.array(op, { maxLength: 60 }), async (ops) => {
@@ -459,7 +478,11 @@ describe('the ledger', () => {
           const get = (a: Account) => model.get(a) ?? 0n;
           // All at once, so they share batches, in the order given.
           const results = await Promise.allSettled(
-            ops.map((o) => run.ledger.run((tx) => (o.kind === 'deposit' ? tx.transfer('deposit', accounts.deposits, o.to, o.msat) : tx.transfer(o.kind, o.from, o.to, o.msat)))),
+            ops.map((o) =>
+              run.ledger.run((tx) =>
+                o.kind === 'deposit' ? tx.transfer('deposit', accounts.deposits, o.to, o.msat) : tx.transfer(o.kind, o.from, o.to, o.msat),
+              ),
+            ),
           );
           ops.forEach((o, i) => {
             const from = o.kind === 'deposit' ? accounts.deposits : o.from;

@@ -8,7 +8,10 @@ describe('LND errors', () => {
     { thrown: [503, 'FailedToConnectToDaemon'], code: 'lnd_unavailable' },
     { thrown: [503, 'GetWalletInfoErr', { err: { code: 14, details: 'read ECONNRESET' } }], code: 'lnd_unavailable' },
     { thrown: [503, 'UnexpectedErr', { err: { code: 4, details: 'Deadline exceeded' } }], code: 'lnd_unavailable' },
-    { thrown: [503, 'GetWalletInfoErr', { err: { code: 2, details: 'verification failed: signature mismatch after caveat verification' } }], code: 'lnd_permission_denied' },
+    {
+      thrown: [503, 'GetWalletInfoErr', { err: { code: 2, details: 'verification failed: signature mismatch after caveat verification' } }],
+      code: 'lnd_permission_denied',
+    },
     { thrown: [503, 'UnexpectedErr', { err: { code: 7, details: 'permission denied' } }], code: 'lnd_permission_denied' },
     { thrown: [404, 'SentPaymentNotFound'], code: 'lnd_rejected' },
     { thrown: [409, 'InvoiceWithGivenHashAlreadyExists'], code: 'lnd_rejected' },

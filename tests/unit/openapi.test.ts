@@ -44,8 +44,21 @@ describe('the OpenAPI document', () => {
       deposits: new Deposits(t.ledger, lnd, log, { expiryMs: 60_000 }),
       withdrawals: new Withdrawals(t.ledger, lnd, log, { network: 'regtest', feeBaseMsat: 0n, feePpm: 0n, recheckMs: 60_000 }),
       flattrs: new Flattrs(t.ledger, log, {}),
-      claims: new Claims(t.ledger, lnd, new XApi({ baseUrl: 'http://127.0.0.1:9', bearerToken: undefined, timeoutMs: 1_000 }), log, { expiryMs: 60_000, coolingOffMs: 0, probeAmountMsat: 1_000n, probeFeeCapMsat: 0n }),
-      payouts: new Payouts(t.ledger, lnd, log, { minMsat: 1_000n, feeBaseMsat: 0n, feePpm: 0n, retryMs: 1_000, retryMaxMs: 1_000, recheckMs: 60_000, sendingMax: 1 }),
+      claims: new Claims(t.ledger, lnd, new XApi({ baseUrl: 'http://127.0.0.1:9', bearerToken: undefined, timeoutMs: 1_000 }), log, {
+        expiryMs: 60_000,
+        coolingOffMs: 0,
+        probeAmountMsat: 1_000n,
+        probeFeeCapMsat: 0n,
+      }),
+      payouts: new Payouts(t.ledger, lnd, log, {
+        minMsat: 1_000n,
+        feeBaseMsat: 0n,
+        feePpm: 0n,
+        retryMs: 1_000,
+        retryMaxMs: 1_000,
+        recheckMs: 60_000,
+        sendingMax: 1,
+      }),
       adminToken: undefined,
       rateLimitPerMinute: 0,
       claimRateLimitPerMinute: 0,
@@ -67,7 +80,9 @@ describe('the OpenAPI document', () => {
   it('has every route of the app, and nothing the app does not answer but the websocket', async () => {
     const doc = await document();
     expect(doc.openapi).toBe('3.1.0');
-    const described = Object.entries(doc.paths).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`));
+    const described = Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.keys(methods).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`),
+    );
     const served = routesOf((app as unknown as { router: { stack: Layer[] } }).router.stack);
     expect(served.length).toBeGreaterThan(15);
     expect(described.sort()).toEqual([...served, 'GET /v1/events'].sort());

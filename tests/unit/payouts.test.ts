@@ -25,7 +25,11 @@ describe('a payout out of an escrow pays its own fee cap', () => {
         const split = payoutSplit(escrow, base, ppm);
         const cap = (amount: bigint) => feeCap(amount, { baseMsat: base, ppm });
         if (!split) return escrow <= cap(1n);
-        return split.feeCapMsat === cap(split.amountMsat) && split.amountMsat + split.feeCapMsat <= escrow && split.amountMsat + 1n + cap(split.amountMsat + 1n) > escrow;
+        return (
+          split.feeCapMsat === cap(split.amountMsat) &&
+          split.amountMsat + split.feeCapMsat <= escrow &&
+          split.amountMsat + 1n + cap(split.amountMsat + 1n) > escrow
+        );
       }),
       { numRuns: 2_000 },
     );

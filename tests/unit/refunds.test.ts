@@ -31,7 +31,8 @@ describe('unclaimed tips', () => {
   });
 
   const deposit = (id: string, msat: bigint) => t.ledger.run((tx) => tx.transfer('deposit', accounts.deposits, accounts.supporter(id), msat));
-  const tip = (id: string, handle: string, msat: bigint) => new Tips(t.ledger).tip({ supporterId: id, handle: parseHandle(handle)!, amountMsat: msat, tweetId: null });
+  const tip = (id: string, handle: string, msat: bigint) =>
+    new Tips(t.ledger).tip({ supporterId: id, handle: parseHandle(handle)!, amountMsat: msat, tweetId: null });
 
   it('go back to each supporter exactly, after 180 days, with a warning a week before', async () => {
     await deposit('ann', 10_000n);
@@ -46,14 +47,19 @@ describe('unclaimed tips', () => {
     at(174);
     expect(await refunds.sweep()).toMatchObject({ warned: 1, returned: 0 });
     expect(events.filter((e) => e.type === 'refund.upcoming')).toEqual([
-      expect.objectContaining({ topics: ['account:ann'], data: expect.objectContaining({ handle: 'Quiet', amountMsat: '3001', returnsAt: '2026-06-30T00:00:00.000Z' }) }),
+      expect.objectContaining({
+        topics: ['account:ann'],
+        data: expect.objectContaining({ handle: 'Quiet', amountMsat: '3001', returnsAt: '2026-06-30T00:00:00.000Z' }),
+      }),
     ]);
     expect(await refunds.sweep()).toMatchObject({ warned: 0 });
 
     at(181);
     expect(await refunds.sweep()).toMatchObject({ returned: 1, returnedMsat: 3_001n });
     // The handle as first seen, as a tip's event shows it.
-    expect(events.filter((e) => e.type === 'refund').map((e) => [e.topics, e.data.handle, e.data.amountMsat])).toEqual([[['account:ann', 'handle:quiet'], 'Quiet', '3001']]);
+    expect(events.filter((e) => e.type === 'refund').map((e) => [e.topics, e.data.handle, e.data.amountMsat])).toEqual([
+      [['account:ann', 'handle:quiet'], 'Quiet', '3001'],
+    ]);
     expect(await t.ledger.balance(accounts.supporter('ann'))).toBe(10_000n - 999n);
     at(191);
     expect(await refunds.sweep()).toMatchObject({ returned: 2, returnedMsat: 2_999n });
@@ -70,7 +76,13 @@ describe('unclaimed tips', () => {
   it('that came in one batch are stored together, and go back together, each to its supporter exactly', async () => {
     await deposit('ann', 10_000n);
     await deposit('ben', 10_000n);
-    const [annFirst, benTip, annSecond, cidTip] = await inOneBatch(t.ledger, () => [tip('ann', 'busy', 1_000n), tip('ben', 'busy', 2_000n), tip('ann', 'busy', 3_000n), tip('cid', 'busy', 500n), tip('ben', 'other', 700n)]);
+    const [annFirst, benTip, annSecond, cidTip] = await inOneBatch(t.ledger, () => [
+      tip('ann', 'busy', 1_000n),
+      tip('ben', 'busy', 2_000n),
+      tip('ann', 'busy', 3_000n),
+      tip('cid', 'busy', 500n),
+      tip('ben', 'other', 700n),
+    ]);
     expect(cidTip).toMatchObject({ status: 'rejected', reason: { code: 'insufficient_balance' } });
     expect(await t.db.keys({ gt: 'lot:busy:', lt: 'lot:busy;' }).all()).toEqual([`lot:busy:${(annFirst as PromiseFulfilledResult<{ id: string }>).value.id}`]);
 
@@ -97,7 +109,9 @@ describe('unclaimed tips', () => {
       [['account:ann', 'handle:busy'], '3000', '0'],
     ]);
     const tipIds = [annFirst, benTip, annSecond].map((r) => (r as PromiseFulfilledResult<{ id: string }>).value.id);
-    const refunded = [...(await t.ledger.history(accounts.supporter('ann'), 2)), ...(await t.ledger.history(accounts.supporter('ben'), 2))].filter((x) => x.kind === 'refund' && x.meta?.handle === 'busy');
+    const refunded = [...(await t.ledger.history(accounts.supporter('ann'), 2)), ...(await t.ledger.history(accounts.supporter('ben'), 2))].filter(
+      (x) => x.kind === 'refund' && x.meta?.handle === 'busy',
+    );
     expect(refunded.map((x) => x.meta?.lot).sort()).toEqual([...tipIds].sort());
     expect(await refunds.sweep()).toEqual({ warned: 0, returned: 0, returnedMsat: 0n });
     expect(await t.ledger.sumOfBalances()).toBe(0n);

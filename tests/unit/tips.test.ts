@@ -28,7 +28,9 @@ describe('a tip', () => {
     // Without prefetch, on a fresh ledger: every read waits.
     const ledger = await t.reopen();
     ledger.onEvents((e) => events.push(...e));
-    const { transfer, display } = await ledger.run((tx) => intoEscrow(tx, { kind: 'tip', supporterId: 'ben', handle: handle('quiet'), amountMsat: 2_000n, keys: escrowKeys('ben', 'quiet') }));
+    const { transfer, display } = await ledger.run((tx) =>
+      intoEscrow(tx, { kind: 'tip', supporterId: 'ben', handle: handle('quiet'), amountMsat: 2_000n, keys: escrowKeys('ben', 'quiet') }),
+    );
     expect(display).toBe('Quiet');
     // ben again, his first gift not in memory: still one supporter more, not two.
     const again = await t.reopen();
@@ -50,12 +52,16 @@ describe('a tip', () => {
     const first = await tips.tip({ supporterId: 'ann', handle: handle('@Quiet'), amountMsat: 1_000n, tweetId: null });
     const again = await tips.tip({ supporterId: 'ben', handle: handle('QUIET'), amountMsat: 1_000n, tweetId: '7' });
     expect([first.handle, again.handle]).toEqual(['Quiet', 'Quiet']);
-    expect(events.map((e) => [e.data.handle, e.data.tweetId])).toEqual([['Quiet', null], ['Quiet', '7']]);
+    expect(events.map((e) => [e.data.handle, e.data.tweetId])).toEqual([
+      ['Quiet', null],
+      ['Quiet', '7'],
+    ]);
     expect((await tips.handle(handle('quiet'))).handle).toBe('Quiet');
   });
 
   it('with an idempotency key is booked once, and the key refused for another tip', async () => {
-    const tip = (amountMsat: bigint, fingerprint: string) => tips.tip({ supporterId: 'ann', handle: handle('carol'), amountMsat, tweetId: null, idempotency: { key: 'k1', fingerprint } });
+    const tip = (amountMsat: bigint, fingerprint: string) =>
+      tips.tip({ supporterId: 'ann', handle: handle('carol'), amountMsat, tweetId: null, idempotency: { key: 'k1', fingerprint } });
     const [first, ...again] = await Promise.all([tip(1_000n, 'a'), tip(1_000n, 'a'), tip(1_000n, 'a')]);
     expect(again).toEqual([first, first]);
     await expect(tip(2_000n, 'b')).rejects.toMatchObject({ code: 'idempotency_key_reused' });

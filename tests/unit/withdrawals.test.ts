@@ -5,7 +5,14 @@ import { invoiceProblem } from '../../src/withdrawals/withdrawals.ts';
 
 const hubPubkey = `02${'aa'.repeat(32)}`;
 const now = new Date('2026-11-24T12:00:00Z');
-const good: DecodedInvoice = { request: 'lnbcrt1…', paymentHash: 'ab'.repeat(32), payee: `03${'bb'.repeat(32)}`, amountMsat: 5_000n, expiresAt: new Date('2026-11-24T13:00:00Z'), network: 'regtest' };
+const good: DecodedInvoice = {
+  request: 'lnbcrt1…',
+  paymentHash: 'ab'.repeat(32),
+  payee: `03${'bb'.repeat(32)}`,
+  amountMsat: 5_000n,
+  expiresAt: new Date('2026-11-24T13:00:00Z'),
+  network: 'regtest',
+};
 
 describe('invoices a withdrawal may pay', () => {
   it.each([

@@ -67,17 +67,31 @@ describe('looking a tweet up', () => {
     const result = await x.lookupTweet(id);
     expect(result).toEqual({
       found: true,
-      tweet: { id, text: 'tipd claim: @Carol_Creator 02ab…', authorId: expect.stringMatching(/^[0-9]{1,19}$/), authorUsername: 'Carol_Creator', createdAt: snowflakeTime(id) },
+      tweet: {
+        id,
+        text: 'tipd claim: @Carol_Creator 02ab…',
+        authorId: expect.stringMatching(/^[0-9]{1,19}$/),
+        authorUsername: 'Carol_Creator',
+        createdAt: snowflakeTime(id),
+      },
     });
   });
 
   it('tells a retweet from a tweet, by the tweet it retweets', async () => {
     const original = await post('someone_else', 'claim tipd-1 sig abc');
-    const user = (await (await fetch(`${server.url}/2/users/by/username/retweeter`, { headers: { authorization: `Bearer ${appToken}` } })).json()) as { data?: { id: string } };
+    const user = (await (await fetch(`${server.url}/2/users/by/username/retweeter`, { headers: { authorization: `Bearer ${appToken}` } })).json()) as {
+      data?: { id: string };
+    };
     expect(user.data).toBeUndefined();
     await post('retweeter', 'hello');
-    const { data } = (await (await fetch(`${server.url}/2/users/by/username/retweeter`, { headers: { authorization: `Bearer ${appToken}` } })).json()) as { data: { id: string } };
-    const res = await fetch(`${server.url}/2/users/${data.id}/retweets`, { method: 'POST', headers: { authorization: 'Bearer user:retweeter' }, body: JSON.stringify({ tweet_id: original }) });
+    const { data } = (await (await fetch(`${server.url}/2/users/by/username/retweeter`, { headers: { authorization: `Bearer ${appToken}` } })).json()) as {
+      data: { id: string };
+    };
+    const res = await fetch(`${server.url}/2/users/${data.id}/retweets`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer user:retweeter' },
+      body: JSON.stringify({ tweet_id: original }),
+    });
     const retweetId = ((await res.json()) as { data: { id: string } }).data.id;
     const result = await x.lookupTweet(retweetId);
     expect(result).toMatchObject({ found: true, tweet: { authorUsername: 'retweeter', text: 'RT @someone_else: claim tipd-1 sig abc', retweetOf: original } });
@@ -201,8 +215,18 @@ describe('failures of the X API', () => {
   const tweet = { id, text: 'hi', author_id: '42', created_at: '2024-05-13T12:43:51.000Z', edit_history_tweet_ids: [id] };
   const users = [{ id: '42', name: 'Carol', username: 'carol' }];
   it.each<{ what: string; status?: number; headers?: Record<string, string>; body: string; code: XApiErrorCode; result?: unknown }>([
-    { what: 'a protected tweet', body: JSON.stringify({ errors: [{ resource_id: id, type: 'https://api.x.com/2/problems/not-authorized-for-resource' }] }), code: 'x_invalid_answer', result: { found: false, reason: 'not_authorized' } },
-    { what: 'a not-found on api.x.com', body: JSON.stringify({ errors: [{ value: id, resource_id: id, type: 'https://api.x.com/2/problems/resource-not-found' }] }), code: 'x_invalid_answer', result: { found: false, reason: 'not_found' } },
+    {
+      what: 'a protected tweet',
+      body: JSON.stringify({ errors: [{ resource_id: id, type: 'https://api.x.com/2/problems/not-authorized-for-resource' }] }),
+      code: 'x_invalid_answer',
+      result: { found: false, reason: 'not_authorized' },
+    },
+    {
+      what: 'a not-found on api.x.com',
+      body: JSON.stringify({ errors: [{ value: id, resource_id: id, type: 'https://api.x.com/2/problems/resource-not-found' }] }),
+      code: 'x_invalid_answer',
+      result: { found: false, reason: 'not_found' },
+    },
     { what: 'a 403 problem', status: 403, body: JSON.stringify({ title: 'Forbidden', type: 'about:blank', status: 403 }), code: 'x_unauthorized' },
     { what: 'a 500', status: 500, body: 'oops', code: 'x_unavailable' },
     { what: 'a 502 without a body', status: 502, body: '', code: 'x_unavailable' },
@@ -212,14 +236,30 @@ describe('failures of the X API', () => {
     { what: 'a redirect', status: 302, headers: { location: 'https://elsewhere.example/' }, body: '', code: 'x_invalid_answer' },
     { what: 'HTML', body: '<html>maintenance</html>', code: 'x_invalid_answer' },
     { what: 'an empty object', body: '{}', code: 'x_invalid_answer' },
-    { what: 'errors of another kind', body: JSON.stringify({ errors: [{ type: 'https://api.twitter.com/2/problems/invalid-request' }] }), code: 'x_invalid_answer' },
-    { what: 'a not-found about another tweet', body: JSON.stringify({ errors: [{ resource_id: '7', type: 'https://api.twitter.com/2/problems/resource-not-found' }] }), code: 'x_invalid_answer' },
+    {
+      what: 'errors of another kind',
+      body: JSON.stringify({ errors: [{ type: 'https://api.twitter.com/2/problems/invalid-request' }] }),
+      code: 'x_invalid_answer',
+    },
+    {
+      what: 'a not-found about another tweet',
+      body: JSON.stringify({ errors: [{ resource_id: '7', type: 'https://api.twitter.com/2/problems/resource-not-found' }] }),
+      code: 'x_invalid_answer',
+    },
     { what: 'a tweet without includes', body: JSON.stringify({ data: tweet }), code: 'x_invalid_answer' },
-    { what: 'an author missing from includes', body: JSON.stringify({ data: tweet, includes: { users: [{ ...users[0], id: '43' }] } }), code: 'x_invalid_answer' },
+    {
+      what: 'an author missing from includes',
+      body: JSON.stringify({ data: tweet, includes: { users: [{ ...users[0], id: '43' }] } }),
+      code: 'x_invalid_answer',
+    },
     { what: 'another tweet than asked for', body: JSON.stringify({ data: { ...tweet, id: '1' }, includes: { users } }), code: 'x_invalid_answer' },
     { what: 'a numeric author id', body: JSON.stringify({ data: { ...tweet, author_id: 42 }, includes: { users } }), code: 'x_invalid_answer' },
     { what: 'no created_at', body: JSON.stringify({ data: { ...tweet, created_at: undefined }, includes: { users } }), code: 'x_invalid_answer' },
-    { what: 'a username with a dash', body: JSON.stringify({ data: tweet, includes: { users: [{ ...users[0], username: 'car-ol' }] } }), code: 'x_invalid_answer' },
+    {
+      what: 'a username with a dash',
+      body: JSON.stringify({ data: tweet, includes: { users: [{ ...users[0], username: 'car-ol' }] } }),
+      code: 'x_invalid_answer',
+    },
     { what: 'an answer over 1 MiB', body: JSON.stringify({ data: { ...tweet, text: 'a'.repeat(1_100_000) }, includes: { users } }), code: 'x_invalid_answer' },
     {
       what: 'a good answer (the control row)',

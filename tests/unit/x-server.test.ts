@@ -77,7 +77,11 @@ describe('posting a tweet', () => {
   ])('refuses $what with a 400 invalid-request problem', async ({ raw }) => {
     const res = await call('POST', '/2/tweets', { token: 'user:alice', raw });
     expect(res.status).toBe(400);
-    expect(res.body).toMatchObject({ title: 'Invalid Request', type: 'https://api.twitter.com/2/problems/invalid-request', errors: [{ message: expect.any(String) }] });
+    expect(res.body).toMatchObject({
+      title: 'Invalid Request',
+      type: 'https://api.twitter.com/2/problems/invalid-request',
+      errors: [{ message: expect.any(String) }],
+    });
   });
 
   it('refuses a body over 64 KiB with 413', async () => {
@@ -93,7 +97,13 @@ describe('looking a tweet up with the app token', () => {
     expect(res.status).toBe(200);
     const author = res.body.includes.users[0];
     expect(res.body).toEqual({
-      data: { id, text: 'claiming @Carol_Creator for tipd', author_id: author.id, created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), edit_history_tweet_ids: [id] },
+      data: {
+        id,
+        text: 'claiming @Carol_Creator for tipd',
+        author_id: author.id,
+        created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+        edit_history_tweet_ids: [id],
+      },
       includes: { users: [{ id: author.id, name: 'Carol_Creator', username: 'Carol_Creator' }] },
     });
     expect(author.id).toMatch(/^[0-9]{1,19}$/);
@@ -154,7 +164,10 @@ describe('looking a tweet up with the app token', () => {
   it.each(['abc', '12345678901234567890', '1.5'])('refuses the id %j with a 400 naming it', async (id) => {
     const res = await lookup(id);
     expect(res.status).toBe(400);
-    expect(res.body).toMatchObject({ title: 'Invalid Request', errors: [{ parameters: { id: [id] }, message: `The \`id\` query parameter value [${id}] is not valid` }] });
+    expect(res.body).toMatchObject({
+      title: 'Invalid Request',
+      errors: [{ parameters: { id: [id] }, message: `The \`id\` query parameter value [${id}] is not valid` }],
+    });
   });
 
   it('refuses an unknown query parameter with a 400 naming it', async () => {
