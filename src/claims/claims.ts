@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Handle } from '../escrow/handles.ts';
 import type { Ledger, Tx } from '../ledger/ledger.ts';
-import { prefixEnd } from '../ledger/store.ts';
+import { prefixEnd } from '../ledger/keys.ts';
 import type { Lnd } from '../ln/lnd.ts';
 import type { Logger } from '../process/log.ts';
 import { repeat } from '../process/repeat.ts';

@@ -6,7 +6,7 @@
 // deposit still open, which catches invoices paid while tipd was down.
 import { hash, randomBytes } from 'node:crypto';
 import { accounts, type Ledger } from '../ledger/ledger.ts';
-import { prefixEnd } from '../ledger/store.ts';
+import { prefixEnd } from '../ledger/keys.ts';
 import type { Lnd, SettledInvoice } from '../ln/lnd.ts';
 import type { Logger } from '../process/log.ts';
 import { formatMsat } from '../ledger/money.ts';

@@ -4,7 +4,7 @@
 // The lots a handle got in one ledger batch are stored together and come of age together: they
 // are returned in one ledger operation that deletes them, so none is returned twice.
 import { accounts, type Ledger } from '../ledger/ledger.ts';
-import { prefixEnd } from '../ledger/store.ts';
+import { prefixEnd } from '../ledger/keys.ts';
 import type { Logger } from '../process/log.ts';
 import { formatMsat } from '../ledger/money.ts';
 import { repeat } from '../process/repeat.ts';

@@ -4,7 +4,7 @@
 import type { Handle } from './handles.ts';
 import { Generations } from '../ledger/generations.ts';
 import { type Account, accounts, unread, type Ledger, type Transfer, type Tx } from '../ledger/ledger.ts';
-import { pad, prefixEnd } from '../ledger/store.ts';
+import { pad, prefixEnd } from '../ledger/keys.ts';
 import { formatMsat } from '../ledger/money.ts';
 
 export interface HandleRecord {

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { crashPoint } from '../process/crash.ts';
 import type { Handle } from '../escrow/handles.ts';
 import { type Account, accounts, unread, type Known, type Ledger, type Tx } from '../ledger/ledger.ts';
-import { pad, prefixEnd } from '../ledger/store.ts';
+import { pad, prefixEnd } from '../ledger/keys.ts';
 import type { Logger } from '../process/log.ts';
 import { formatMsat, satToMsat } from '../ledger/money.ts';
 import type { Supporter } from '../supporters/supporters.ts';

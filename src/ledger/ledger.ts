@@ -5,26 +5,11 @@
 // zero, and no supporter, escrow or pending account ever goes below zero. An operation may carry
 // an idempotency key: the same key again returns the first result and changes nothing.
 import { Generations } from './generations.ts';
-import { pad, prefixEnd, type Store } from './store.ts';
+import { type Account, accounts, mayGoNegative } from './accounts.ts';
+import { pad, prefixEnd } from './keys.ts';
+import type { Store } from './store.ts';
 
-export type Account = `supporter:${string}` | `escrow:${string}` | `pending:${string}` | `system:${string}`;
-
-export const accounts = {
-  supporter: (id: string): Account => `supporter:${id}`,
-  escrow: (handleKey: string): Account => `escrow:${handleKey}`,
-  pending: (what: string): Account => `pending:${what}`,
-  /** Money that came in over Lightning (deposits): goes negative as it is credited out. */
-  deposits: 'system:deposits' as Account,
-  /** Money that left over Lightning to a supporter's own invoice (withdrawals). */
-  withdrawals: 'system:withdrawals' as Account,
-  /** Money that left over Lightning to creators' nodes (keysend payouts of escrow). */
-  payouts: 'system:payouts' as Account,
-  /** Routing fees paid to the Lightning network. */
-  fees: 'system:fees' as Account,
-};
-
-/** Only system accounts (the outside world) may go negative. */
-const mayGoNegative = (account: Account) => account.startsWith('system:');
+export { type Account, accounts };
 
 export type LedgerErrorCode = 'insufficient_balance' | 'idempotency_key_reused' | 'overloaded';
 

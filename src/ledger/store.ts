@@ -28,9 +28,3 @@ export async function openStore(path: string): Promise<Store> {
   }
   return db;
 }
-
-/** Keys sort as strings: numbers in keys are zero-padded to this width. */
-export const pad = (n: number | bigint): string => n.toString().padStart(16, '0');
-
-/** The smallest string above every key that starts with `prefix` (for range reads). */
-export const prefixEnd = (prefix: string): string => `${prefix}\xff`;

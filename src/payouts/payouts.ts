@@ -8,7 +8,7 @@ import { hash, randomBytes } from 'node:crypto';
 import type { Binding } from '../claims/claims.ts';
 import { crashPoint } from '../process/crash.ts';
 import { accounts, type Ledger, type LedgerEvent, type Tx } from '../ledger/ledger.ts';
-import { prefixEnd } from '../ledger/store.ts';
+import { prefixEnd } from '../ledger/keys.ts';
 import type { Lnd, PaymentState } from '../ln/lnd.ts';
 import { reconcilePending } from '../payments/reconcile.ts';
 import type { Logger } from '../process/log.ts';

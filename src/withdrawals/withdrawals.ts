@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Network } from '../config.ts';
 import { accounts, type Ledger, type Tx } from '../ledger/ledger.ts';
-import { prefixEnd } from '../ledger/store.ts';
+import { prefixEnd } from '../ledger/keys.ts';
 import { decodeInvoice, invoiceNetworkOf, type DecodedInvoice } from '../ln/bolt11.ts';
 import type { Lnd, PaymentState } from '../ln/lnd.ts';
 import { reconcilePending } from '../payments/reconcile.ts';

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Flattrs, splitEvenly } from '../../src/flattrs/flattrs.ts';
 import { parseHandle } from '../../src/escrow/handles.ts';
 import { accounts, type LedgerEvent } from '../../src/ledger/ledger.ts';
-import { pad } from '../../src/ledger/store.ts';
+import { pad } from '../../src/ledger/keys.ts';
 import { Supporters } from '../../src/supporters/supporters.ts';
 import { tempLedger } from './ledger-helpers.ts';
 

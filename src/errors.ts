@@ -1,0 +1,93 @@
+// Every error code tipd answers with, in one table: its HTTP status and what it means. An expected
+// failure (bad input, not enough balance, an upstream down) is a `Refusal` with one of these codes,
+// thrown wherever it is found and turned into the JSON error format in one place (api/errors.ts);
+// the OpenAPI document lists each route's codes from here. Anything else is a bug: a 500.
+
+interface ErrorKind {
+  status: number;
+  /** What it means, when the refusal gives no message of its own. */
+  message: string;
+}
+
+export const errorCodes = {
+  // Any request
+  invalid_request: { status: 400, message: 'the request is not valid (details.issues says where)' },
+  invalid_json: { status: 400, message: 'request body is not valid JSON' },
+  invalid_handle: { status: 400, message: 'must be an X handle: 1 to 15 letters, digits or _, with an optional @' },
+  request_aborted: { status: 400, message: 'request was aborted by the client' },
+  bad_request: { status: 400, message: 'malformed request' },
+  unauthorized: { status: 401, message: 'send Authorization: Bearer <token> with a valid token' },
+  admin_disabled: { status: 403, message: 'the admin API is off: set TIPD_ADMIN_TOKEN' },
+  not_found: { status: 404, message: 'no such thing' },
+  body_too_large: { status: 413, message: 'request body is too large' },
+  unsupported_encoding: { status: 415, message: 'request body must be UTF-8 JSON' },
+  idempotency_key_reused: { status: 422, message: 'this Idempotency-Key was used with another request' },
+  rate_limited: { status: 429, message: 'too many requests; slow down' },
+  internal: { status: 500, message: 'internal error' },
+  overloaded: { status: 503, message: 'too many operations waiting; try again shortly' },
+
+  // Money
+  insufficient_balance: { status: 409, message: 'the balance does not cover this' },
+
+  // Lightning
+  lnd_unavailable: { status: 503, message: 'the Lightning node is not reachable; try again shortly' },
+  lnd_not_synced: { status: 503, message: 'the Lightning node is not synced to the chain yet' },
+  lnd_wrong_network: { status: 503, message: 'the Lightning node is on another network than tipd' },
+  lnd_error: { status: 502, message: 'the Lightning node refused the request' },
+
+  // Withdrawals: the invoice to pay
+  invalid_payment_request: { status: 400, message: 'paymentRequest is not a BOLT11 payment request' },
+  amount_missing: { status: 400, message: 'the invoice has no amount; ask your wallet for one that names the amount' },
+  invoice_expired: { status: 400, message: 'the invoice has expired' },
+  wrong_network: { status: 400, message: 'the invoice is for another network than this tipd' },
+  own_invoice: { status: 400, message: 'the invoice is one of this tipd’s own node' },
+  invoice_already_used: { status: 409, message: 'another withdrawal already pays this invoice' },
+
+  // Flattrs
+  too_many_flattrs: { status: 409, message: 'too many flattrs in this period' },
+  period_closed: { status: 409, message: 'the period of this flattr is closed' },
+
+  // Handles
+  handle_claimed: { status: 409, message: 'the handle has claimed its tips: they are paid out as they come' },
+  nothing_waiting: { status: 409, message: 'no sats wait for this handle' },
+
+  // Claims
+  claim_not_found: { status: 404, message: 'no such claim' },
+  own_node: { status: 400, message: 'nodePubkey is the node of this tipd itself' },
+  node_unreachable: { status: 422, message: 'tipd cannot reach this node' },
+  keysend_unsupported: { status: 422, message: 'the node does not advertise keysend; start LND with --accept-keysend' },
+  challenge_used: { status: 409, message: 'this challenge or tweet has already been used' },
+  challenge_expired: { status: 410, message: 'the challenge expired; ask for a new one' },
+  tweet_not_found: { status: 422, message: 'the X API has no such public tweet' },
+  tweet_before_challenge: { status: 422, message: 'the tweet is older than the challenge' },
+  tweet_is_retweet: { status: 422, message: 'the tweet is a retweet; post the signature in a tweet of your own' },
+  author_mismatch: { status: 422, message: 'the tweet was not posted by the handle claimed' },
+  claim_id_missing: { status: 422, message: 'the tweet does not mention the claim id' },
+  bad_signature: { status: 422, message: "the tweet carries no signature of the claim's message by the claimed node" },
+
+  // The X API, when it fails: not the creator's doing (503 while it may come back, 502 when it answers wrong)
+  x_not_configured: { status: 503, message: 'no X API bearer token is configured (TIPD_X_BEARER_TOKEN)' },
+  x_rate_limited: { status: 503, message: 'the X API is rate limited; the proof can be sent again' },
+  x_unavailable: { status: 503, message: 'the X API is unavailable; the proof can be sent again' },
+  x_unauthorized: { status: 502, message: 'the X API refused tipd’s bearer token' },
+  x_invalid_answer: { status: 502, message: 'the X API answered something tipd cannot use' },
+} as const satisfies Record<string, ErrorKind>;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+/** An expected failure, with a code from the table: an answer to the client, never a crash. */
+export class Refusal<Code extends ErrorCode = ErrorCode> extends Error {
+  readonly code: Code;
+  /** Machine-readable details for the client (e.g. `{ issues }`, `{ upstreamStatus }`). */
+  readonly details: Record<string, unknown> | undefined;
+  constructor(code: Code, message: string = errorCodes[code].message, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'Refusal';
+    this.code = code;
+    this.details = details;
+  }
+
+  get status(): number {
+    return errorCodes[this.code].status;
+  }
+}

@@ -1,0 +1,55 @@
+// Every event tipd emits, as one union of its type and data: what the ledger stores with each batch
+// and the websocket sends (events/hub.ts), and what background work follows (payouts start on
+// `tip.sent` and `handle.allocated`). Amounts are msat as decimal strings, times ISO 8601.
+import type { DepositView } from '../deposits/deposits.ts';
+import type { TipView } from '../escrow/tips.ts';
+import type { PayoutView } from '../payouts/payouts.ts';
+import type { WithdrawalView } from '../withdrawals/withdrawals.ts';
+
+/** Who may see an event: a supporter (`account:<id>`), or anyone following a handle (`handle:<key>`). */
+export type Topic = `account:${string}` | `handle:${string}`;
+
+export const topics = {
+  supporter: (supporterId: string): Topic => `account:${supporterId}`,
+  /** The same string as the handle's record key (`keys.handle`). */
+  handle: (handleKey: string): Topic => `handle:${handleKey}`,
+};
+
+interface ClaimData {
+  handle: string;
+  nodePubkey: string;
+  xUserId: string;
+  claimId: string;
+}
+
+/** What each type of event carries. */
+export interface EventData {
+  'deposit.settled': DepositView & { transferId: string; receivedMsat: string };
+  /** A tip: its supporter sees this; the handle's followers its public view, `handle.tipped`. */
+  'tip.sent': TipView & { pendingMsat: string };
+  'handle.tipped': { handle: string; amountMsat: string; pendingMsat: string };
+  /** A supporter's share of a period close. */
+  allocation: { periodId: number; allocatedMsat: string; things: number };
+  /** What a period close allocated to a handle, in sum, once per close. */
+  'handle.allocated': { handle: string; periodId: number; amountMsat: string; allocations: number; pendingMsat: string };
+  /** A lot gone back to its supporter; followers see `handle.refunded`. */
+  refund: { handle: string; amountMsat: string; tippedAt: string; pendingMsat: string };
+  'handle.refunded': { handle: string; amountMsat: string; pendingMsat: string };
+  'refund.upcoming': { handle: string; amountMsat: string; tippedAt: string; returnsAt: string };
+  'withdrawal.succeeded': WithdrawalView;
+  'withdrawal.failed': WithdrawalView;
+  'claim.verified': ClaimData & { tweetId: string };
+  'claim.cooling_off': ClaimData & { boundXUserId: string; effectiveAt: string };
+  'claim.cancelled': ClaimData;
+  'payout.pending': PayoutView & { handle: string };
+  'payout.succeeded': PayoutView & { handle: string };
+  'payout.failed': PayoutView & { handle: string };
+}
+
+export type EventType = keyof EventData;
+
+/** An event as emitted: its type and data, one of the union. */
+export type TipdEvent = { [T in EventType]: { type: T; data: EventData[T] } }[EventType];
+
+/** An event as stored and sent: numbered, timed, with its topics. */
+export type StoredEvent = TipdEvent & { seq: number; at: string; topics: Topic[] };

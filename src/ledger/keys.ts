@@ -1,0 +1,126 @@
+// Every key tipd stores is built here, and nowhere else: one typed function per kind of record, and
+// the prefix of each kind that is read as a range. docs/money.md ("Stored keys") says what each
+// one holds. Keys sort as strings, so numbers in them are zero-padded (`pad`).
+import type { Account } from './accounts.ts';
+
+/** Keys sort as strings: numbers in keys are zero-padded to this width. */
+export const pad = (n: number | bigint): string => n.toString().padStart(16, '0');
+
+/** The smallest string above every key that starts with `prefix` (for range reads). */
+export const prefixEnd = (prefix: string): string => `${prefix}\xff`;
+
+/** Range-read options for every key that starts with `prefix`. */
+export const under = (prefix: string): { gt: string; lt: string } => ({ gt: prefix, lt: prefixEnd(prefix) });
+
+/** What follows `prefix` in `key` (an id, a handle, …). */
+export const after = (prefix: string, key: string): string => key.slice(prefix.length);
+
+/** The last `:`-separated part of a key: the id in keys that end with one. */
+export const lastPart = (key: string): string => key.slice(key.lastIndexOf(':') + 1);
+
+export const keys = {
+  // The ledger (ledger/)
+  /** The store's layout version. */
+  format: 'meta:format',
+  /** An account's balance, in msat (decimal string). */
+  balance: (account: Account) => `bal:${account}`,
+  /** A transfer (or a run of them) in a supporter's history, under its (first) transfer id. */
+  history: (account: Account, transferId: string) => `hist:${account}:${transferId}`,
+  /** A transfer that touches no supporter. */
+  transfer: (transferId: string) => `xfer:${transferId}`,
+  /** The last transfer id, or event sequence number, handed out. */
+  sequence: (name: 'xfer' | 'event') => `seq:${name}`,
+  /** The events of one batch, under the sequence number of the last one. */
+  events: (lastSeq: number) => `evt:${pad(lastSeq)}`,
+  /** An idempotency key of a scope (a supporter): the request's fingerprint and its first result. */
+  idempotency: (scope: string, key: string) => `idem:${scope}:${key}`,
+
+  // Supporters (supporters/)
+  supporter: (supporterId: string) => `acct:${supporterId}`,
+  /** A token's SHA-256 → the supporter it belongs to. */
+  token: (tokenHash: string) => `tok:${tokenHash}`,
+
+  // Deposits (deposits/)
+  deposit: (depositId: string) => `dep:${depositId}`,
+  /** A deposit not yet settled, failed or expired: looked up at every start. */
+  openDeposit: (depositId: string) => `depopen:${depositId}`,
+  /** A deposit invoice's payment hash → the deposit. */
+  depositByHash: (paymentHash: string) => `dephash:${paymentHash}`,
+  /** LND's settle index of the last settled invoice handled. */
+  settleCursor: 'cursor:settle',
+
+  // Escrow (escrow/)
+  /** A handle as first seen, with its counts (also the topic of its events). */
+  handle: (handleKey: string) => `handle:${handleKey}`,
+  /** This supporter has given to this handle (supporter first: a close reads them in ranges). */
+  given: (supporterId: string, handleKey: string) => `given:${supporterId}:${handleKey}`,
+  /** The lots a handle got in one batch, under the first one's transfer id. */
+  lots: (handleKey: string, firstTransferId: string) => `lot:${handleKey}:${firstTransferId}`,
+  /** The supporters of those lots were told that they go back soon. */
+  lotsWarned: (handleKey: string, firstTransferId: string) => `lotwarn:${handleKey}:${firstTransferId}`,
+  /** A close of this period allocated to this handle: announced at its end. */
+  announce: (periodId: number, handleKey: string) => `announce:${pad(periodId)}:${handleKey}`,
+
+  // Flattrs and periods (flattrs/)
+  currentPeriod: 'period:current',
+  /** A thing (a handle, or `handle/tweet`) a supporter flattred in a period. */
+  flattr: (periodId: number, supporterId: string, thing: string) => `fl:${pad(periodId)}:${supporterId}:${thing}`,
+  /** A flattr's id → its key. */
+  flattrById: (flattrId: string) => `flid:${flattrId}`,
+  /** How many things a supporter flattred in a period. */
+  flattrCount: (periodId: number, supporterId: string) => `flcount:${pad(periodId)}:${supporterId}`,
+  /** A period's close: where it stands and its sums. */
+  close: (periodId: number) => `close:${pad(periodId)}`,
+  /** This supporter was allocated by the close of this period. */
+  allocated: (periodId: number, supporterId: string) => `alloc:${pad(periodId)}:${supporterId}`,
+
+  // Withdrawals (withdrawals/)
+  withdrawal: (withdrawalId: string) => `wd:${withdrawalId}`,
+  /** A withdrawal whose outcome is not booked yet. */
+  pendingWithdrawal: (withdrawalId: string) => `wdpending:${withdrawalId}`,
+  /** An invoice's payment hash → the one withdrawal that pays it. */
+  withdrawalByHash: (paymentHash: string) => `wdhash:${paymentHash}`,
+
+  // Claims (claims/)
+  claim: (claimId: string) => `claim:${claimId}`,
+  /** An open claim by expiry, to forget it a while after. */
+  claimExpiry: (expiresAt: string, claimId: string) => `claimexp:${expiresAt}:${claimId}`,
+  /** A handle's binding: where its escrow is paid, and the evidence. */
+  binding: (handleKey: string) => `binding:${handleKey}`,
+  /** A binding by another X account, waiting out its cooling-off. */
+  rebinding: (handleKey: string) => `rebind:${handleKey}`,
+  /** A tweet that proved a claim → the claim. */
+  tweetUsed: (tweetId: string) => `tweetused:${tweetId}`,
+
+  // Payouts (payouts/)
+  payout: (payoutId: string) => `payout:${payoutId}`,
+  /** The one payout of a handle whose outcome is not booked yet. */
+  openPayout: (handleKey: string) => `payoutopen:${handleKey}`,
+  /** A handle's payouts, for its public list (newest last). */
+  handlePayout: (handleKey: string, createdAt: string, payoutId: string) => `hpayout:${handleKey}:${createdAt}:${payoutId}`,
+  /** Failed payouts of a handle in a row, and when the next may be tried. */
+  payoutRetry: (handleKey: string) => `paytry:${handleKey}`,
+};
+
+/** The prefixes of the kinds of record that are read as ranges (see `keys` for what each holds). */
+export const prefixes = {
+  balances: 'bal:',
+  history: (account: Account) => `hist:${account}:`,
+  events: 'evt:',
+  supporters: 'acct:',
+  openDeposits: 'depopen:',
+  handles: 'handle:',
+  given: (supporterId: string) => `given:${supporterId}:`,
+  lots: (handleKey: string) => `lot:${handleKey}:`,
+  announce: (periodId: number) => `announce:${pad(periodId)}:`,
+  flattrs: (periodId: number) => `fl:${pad(periodId)}:`,
+  supporterFlattrs: (periodId: number, supporterId: string) => `fl:${pad(periodId)}:${supporterId}:`,
+  closes: 'close:',
+  pendingWithdrawals: 'wdpending:',
+  claimExpiries: 'claimexp:',
+  bindings: 'binding:',
+  rebindings: 'rebind:',
+  openPayouts: 'payoutopen:',
+  handlePayouts: (handleKey: string) => `hpayout:${handleKey}:`,
+  payoutRetries: 'paytry:',
+};
