@@ -5,6 +5,7 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { LedgerError, type LedgerErrorCode } from '../ledger/ledger.ts';
 import { LndError } from '../ln/lnd.ts';
 import type { Logger } from '../process/log.ts';
+import { Refusal } from '../errors.ts';
 
 const ledgerStatus: Record<LedgerErrorCode, number> = {
   insufficient_balance: 409,
@@ -66,11 +67,13 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     const apiError =
       err instanceof ApiError
         ? err
-        : err instanceof LedgerError
-          ? new ApiError(ledgerStatus[err.code], err.code, err.message)
-          : err instanceof LndError
-            ? fromLnd(err, log)
-            : fromBodyParser(err as object);
+        : err instanceof Refusal
+          ? new ApiError(err.status, err.code, err.message, err.details)
+          : err instanceof LedgerError
+            ? new ApiError(ledgerStatus[err.code], err.code, err.message)
+            : err instanceof LndError
+              ? fromLnd(err, log)
+              : fromBodyParser(err as object);
     if (apiError) {
       res.status(apiError.status).json(errorBody(apiError.code, apiError.message, apiError.details));
       return;
