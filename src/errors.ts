@@ -26,6 +26,12 @@ export const errorCodes = {
   internal: { status: 500, message: 'internal error' },
   overloaded: { status: 503, message: 'too many operations waiting; try again shortly' },
 
+  // The websocket (GET /v1/events): refusing the upgrade, and answering a message
+  too_many_clients: { status: 503, message: 'too many websocket clients; try again later' },
+  invalid_message: { status: 400, message: 'send JSON: {type:"auth",token} | {type:"follow",handle} | {type:"resume",after}' },
+  too_many_follows: { status: 400, message: 'too many topics followed' },
+  resume_in_progress: { status: 409, message: 'one resume at a time' },
+
   // Money
   insufficient_balance: { status: 409, message: 'the balance does not cover this' },
 
@@ -34,6 +40,10 @@ export const errorCodes = {
   lnd_not_synced: { status: 503, message: 'the Lightning node is not synced to the chain yet' },
   lnd_wrong_network: { status: 503, message: 'the Lightning node is on another network than tipd' },
   lnd_error: { status: 502, message: 'the Lightning node refused the request' },
+  // … and what GET /healthz says of it, beside the three above
+  lnd_permission_denied: { status: 503, message: 'the Lightning node refuses tipd’s macaroon' },
+  lnd_invalid_answer: { status: 503, message: 'the Lightning node answered something tipd cannot rely on' },
+  lnd_rejected: { status: 503, message: 'the Lightning node refused the request' },
 
   // Withdrawals: the invoice to pay
   invalid_payment_request: { status: 400, message: 'paymentRequest is not a BOLT11 payment request' },

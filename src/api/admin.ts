@@ -6,17 +6,17 @@ import type { Ledger } from '../ledger/ledger.ts';
 import type { Lnd } from '../ln/lnd.ts';
 import { formatMsat } from '../ledger/money.ts';
 import type { Api } from './openapi.ts';
-import { ApiError } from './errors.ts';
+import { Refusal } from '../errors.ts';
 
 const digest = (s: string) => hash('sha256', s, 'buffer');
 
 export function requireAdmin(adminToken: string | undefined): RequestHandler {
   const expected = adminToken ? digest(adminToken) : undefined;
   return (req, _res, next) => {
-    if (!expected) return next(new ApiError(403, 'admin_disabled', 'the admin API is off: set TIPD_ADMIN_TOKEN'));
+    if (!expected) return next(new Refusal('admin_disabled'));
     const match = /^Bearer (\S+)$/.exec(req.get('authorization') ?? '');
     // Compare digests, so the time taken says nothing about the token.
-    if (!match || !timingSafeEqual(digest(match[1]!), expected)) return next(new ApiError(401, 'unauthorized', 'send Authorization: Bearer <operator token>'));
+    if (!match || !timingSafeEqual(digest(match[1]!), expected)) return next(new Refusal('unauthorized', 'send Authorization: Bearer <operator token>'));
     next();
   };
 }
@@ -30,7 +30,7 @@ export function adminRoutes(api: Api, adminToken: string | undefined, flattrs: F
       path: '/v1/admin/periods/close',
       summary: 'Close the current flattr period now',
       auth: 'admin',
-      responses: { 200: '{ periodId, supporters, allocatedMsat, closedAt }', 401: 'unauthorized', 403: 'admin_disabled' },
+      responses: { 200: '{ periodId, supporters, allocatedMsat, closedAt }' },
     },
     admin,
     async (_req, res) => {
@@ -60,7 +60,8 @@ export function adminRoutes(api: Api, adminToken: string | undefined, flattrs: F
       path: '/v1/admin/audit',
       summary: "Liabilities next to the hub's channel balance; the ledger sum",
       auth: 'admin',
-      responses: { 200: '{ liabilitiesMsat, hub, ledger }', 503: 'lnd_unavailable' },
+      responses: { 200: '{ liabilitiesMsat, hub, ledger }' },
+      errors: ['lnd_unavailable', 'lnd_error'],
     },
     admin,
     async (_req, res) => {

@@ -3,9 +3,9 @@ import { z } from 'zod';
 import type { Deposits } from '../deposits/deposits.ts';
 import { amountSat, satToMsat } from '../ledger/money.ts';
 import type { Supporters } from '../supporters/supporters.ts';
-import { ApiError } from './errors.ts';
+import { Refusal } from '../errors.ts';
 import type { Api } from './openapi.ts';
-import { body, idempotencyOf, parse, requireSupporter, supporterOf } from './http.ts';
+import { body, idempotencyOf, idParams, parse, requireSupporter, supporterOf } from './http.ts';
 
 /** Largest single deposit (0.1 BTC): a bound, so that a typo cannot ask for a fortune. */
 export const depositSatMax = 10_000_000;
@@ -22,7 +22,8 @@ export function depositRoutes(api: Api, supporters: Supporters, deposits: Deposi
       summary: 'A BOLT11 invoice of the hub; paying it credits the balance',
       auth: 'supporter',
       body: depositBody,
-      responses: { 201: '{ id, paymentRequest, paymentHash, expiresAt, state }', 400: 'invalid input', 503: 'lnd_unavailable' },
+      responses: { 201: '{ id, paymentRequest, paymentHash, expiresAt, state }' },
+      errors: ['idempotency_key_reused', 'overloaded', 'lnd_unavailable', 'lnd_error'],
     },
     auth,
     async (req, res) => {
@@ -37,12 +38,15 @@ export function depositRoutes(api: Api, supporters: Supporters, deposits: Deposi
       path: '/v1/deposits/:id',
       summary: 'A deposit: open, settled or expired',
       auth: 'supporter',
-      responses: { 200: 'the deposit', 404: 'not_found' },
+      params: idParams,
+      responses: { 200: 'the deposit' },
+      errors: ['not_found'],
     },
     auth,
     async (req, res) => {
-      const deposit = await deposits.get(supporterOf(res), req.params.id as string);
-      if (!deposit) throw new ApiError(404, 'not_found', 'no such deposit');
+      const { id } = parse(idParams, req.params, 'path');
+      const deposit = await deposits.get(supporterOf(res), id);
+      if (!deposit) throw new Refusal('not_found', 'no such deposit');
       res.json(deposit);
     },
   );

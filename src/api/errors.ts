@@ -1,81 +1,70 @@
-// The one JSON error format of the HTTP API, { error: { code, message } }, and the express
-// middleware that turns every failure into it. Expected failures are ApiErrors with a
-// machine-readable code; anything else is a bug, logged and answered as a bare 500.
+// The one JSON error format of the HTTP API, { error: { code, message, details? } }, and the
+// express middleware that turns every failure into it: a Refusal is answered with its code's
+// status from the error table (errors.ts); the errors of LND, the X API and the JSON body parser
+// become Refusals here, in this one place. Anything else is a bug, logged and answered 500.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { LedgerError, type LedgerErrorCode } from '../ledger/ledger.ts';
+import { Refusal, type ErrorCode } from '../errors.ts';
+import { LedgerError } from '../ledger/ledger.ts';
 import { LndError } from '../ln/lnd.ts';
 import type { Logger } from '../process/log.ts';
-import { Refusal } from '../errors.ts';
-
-const ledgerStatus: Record<LedgerErrorCode, number> = {
-  insufficient_balance: 409,
-  idempotency_key_reused: 422,
-  overloaded: 503,
-};
-
-export class ApiError extends Error {
-  readonly status: number;
-  readonly code: string;
-  readonly details: unknown;
-  constructor(status: number, code: string, message: string, details?: unknown) {
-    super(message);
-    this.status = status;
-    this.code = code;
-    this.details = details;
-  }
-}
+import { XApiError } from '../x/client.ts';
 
 export interface ErrorBody {
   error: { code: string; message: string; details?: unknown };
 }
 
-export const errorBody = (code: string, message: string, details?: unknown): ErrorBody => ({
+export const errorBody = (code: ErrorCode, message: string, details?: unknown): ErrorBody => ({
   error: details === undefined ? { code, message } : { code, message, details },
 });
 
 export const notFound: RequestHandler = (req, _res, next) => {
-  next(new ApiError(404, 'not_found', `no route for ${req.method} ${req.path}`));
+  next(new Refusal('not_found', `no route for ${req.method} ${req.path}`));
 };
 
 /** body-parser marks its own errors with `type` and an HTTP status. */
-function fromBodyParser(err: { type?: string; status?: number; limit?: number }): ApiError | undefined {
+function fromBodyParser(err: { type?: string; status?: number; limit?: number }): Refusal | undefined {
   switch (err.type) {
     case 'entity.too.large':
-      return new ApiError(413, 'body_too_large', `request body is larger than ${err.limit} bytes`);
+      return new Refusal('body_too_large', `request body is larger than ${err.limit} bytes`);
     case 'entity.parse.failed':
-      return new ApiError(400, 'invalid_json', 'request body is not valid JSON');
+      return new Refusal('invalid_json');
     case 'encoding.unsupported':
     case 'charset.unsupported':
-      return new ApiError(415, 'unsupported_encoding', 'request body must be UTF-8 JSON');
+      return new Refusal('unsupported_encoding');
     case 'request.aborted':
-      return new ApiError(400, 'request_aborted', 'request was aborted by the client');
+      return new Refusal('request_aborted');
     default:
-      return typeof err.status === 'number' && err.status >= 400 && err.status < 500 ? new ApiError(err.status, 'bad_request', 'malformed request') : undefined;
+      return typeof err.status === 'number' && err.status >= 400 && err.status < 500 ? new Refusal('bad_request') : undefined;
   }
 }
 
 /** LND failing a request is not the client's doing: 503 while it is unreachable, 502 otherwise. */
-function fromLnd(err: LndError, log: Logger): ApiError {
+function fromLnd(err: LndError, log: Logger): Refusal {
   log.warn({ code: err.code, lndMessage: err.lndMessage }, err.message);
-  return err.code === 'lnd_unavailable'
-    ? new ApiError(503, 'lnd_unavailable', 'the Lightning node is not reachable; try again shortly')
-    : new ApiError(502, 'lnd_error', 'the Lightning node refused the request');
+  return new Refusal(err.code === 'lnd_unavailable' ? 'lnd_unavailable' : 'lnd_error');
+}
+
+/** The X API failing is not the creator's doing: the proof can simply be sent again. */
+const fromX = (err: XApiError): Refusal =>
+  new Refusal(err.code, `${err.message}; the proof can be sent again`, {
+    upstreamStatus: err.upstreamStatus ?? null,
+    ...(err.resetAt ? { retryAfter: err.resetAt.toISOString() } : {}),
+  });
+
+/** What a failure is as an answer to the client, or undefined for a bug. */
+function refusalOf(err: unknown, log: Logger): Refusal | undefined {
+  if (err instanceof Refusal) return err;
+  if (err instanceof LedgerError) return new Refusal(err.code, err.message);
+  if (err instanceof LndError) return fromLnd(err, log);
+  if (err instanceof XApiError) return fromX(err);
+  return typeof err === 'object' && err !== null ? fromBodyParser(err) : undefined;
 }
 
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    const apiError =
-      err instanceof ApiError
-        ? err
-        : err instanceof Refusal
-          ? new ApiError(err.status, err.code, err.message, err.details)
-          : err instanceof LedgerError
-            ? new ApiError(ledgerStatus[err.code], err.code, err.message)
-            : err instanceof LndError
-              ? fromLnd(err, log)
-              : fromBodyParser(err as object);
-    if (apiError) {
-      res.status(apiError.status).json(errorBody(apiError.code, apiError.message, apiError.details));
+    const refusal = refusalOf(err, log);
+    if (refusal) {
+      res.status(refusal.status).json(errorBody(refusal.code, refusal.message, refusal.details));
       return;
     }
     log.error({ err, method: req.method, path: req.path }, 'unhandled error');

@@ -1,12 +1,12 @@
 // Budgets and flattrs over HTTP.
 import { z } from 'zod';
-import { FlattrLimit, type Flattrs } from '../flattrs/flattrs.ts';
+import { Refusal } from '../errors.ts';
+import type { Flattrs } from '../flattrs/flattrs.ts';
 import { handleSchema } from '../escrow/handles.ts';
 import { amountSat } from '../ledger/money.ts';
 import type { Supporters } from '../supporters/supporters.ts';
-import { ApiError } from './errors.ts';
 import type { Api } from './openapi.ts';
-import { body, parse, requireSupporter, supporterOf } from './http.ts';
+import { body, idParams, parse, requireSupporter, supporterOf } from './http.ts';
 import { tweetIdSchema } from './tips.ts';
 
 /** A monthly budget of at most 1 BTC. */
@@ -25,7 +25,8 @@ export function flattrRoutes(api: Api, supporters: Supporters, flattrs: Flattrs)
       summary: 'The monthly budget split at each period close',
       auth: 'supporter',
       body: budgetBody,
-      responses: { 200: '{ monthlyBudgetSat }', 400: 'invalid input' },
+      responses: { 200: '{ monthlyBudgetSat }' },
+      errors: ['overloaded'],
     },
     auth,
     async (req, res) => {
@@ -42,18 +43,14 @@ export function flattrRoutes(api: Api, supporters: Supporters, flattrs: Flattrs)
       summary: 'Flattr a handle, or one tweet of it, in the current period',
       auth: 'supporter',
       body: flattrBody,
-      responses: { 201: 'the flattr', 200: 'already flattred this period', 409: 'too_many_flattrs' },
+      responses: { 201: 'the flattr', 200: 'already flattred this period' },
+      errors: ['invalid_handle', 'too_many_flattrs', 'overloaded'],
     },
     auth,
     async (req, res) => {
       const input = parse(flattrBody, body(req));
-      try {
-        const { flattr, created } = await flattrs.flattr(supporterOf(res), input.handle, input.tweet ?? null);
-        res.status(created ? 201 : 200).json(flattr);
-      } catch (err) {
-        if (err instanceof FlattrLimit) throw new ApiError(409, 'too_many_flattrs', err.message);
-        throw err;
-      }
+      const { flattr, created } = await flattrs.flattr(supporterOf(res), input.handle, input.tweet ?? null);
+      res.status(created ? 201 : 200).json(flattr);
     },
   );
 
@@ -72,13 +69,16 @@ export function flattrRoutes(api: Api, supporters: Supporters, flattrs: Flattrs)
       path: '/v1/flattrs/:id',
       summary: 'Take a flattr back before its period closes',
       auth: 'supporter',
-      responses: { 204: 'removed', 404: 'not_found', 409: 'period_closed' },
+      params: idParams,
+      responses: { 204: 'removed' },
+      errors: ['not_found', 'period_closed', 'overloaded'],
     },
     auth,
     async (req, res) => {
-      const outcome = await flattrs.unflattr(supporterOf(res), req.params.id as string);
-      if (outcome === 'not_found') throw new ApiError(404, 'not_found', 'no such flattr');
-      if (outcome === 'period_closed') throw new ApiError(409, 'period_closed', 'the period of this flattr is closed');
+      const { id } = parse(idParams, req.params, 'path');
+      const outcome = await flattrs.unflattr(supporterOf(res), id);
+      if (outcome === 'not_found') throw new Refusal('not_found', 'no such flattr');
+      if (outcome === 'period_closed') throw new Refusal('period_closed');
       res.status(204).end();
     },
   );

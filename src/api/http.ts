@@ -3,25 +3,34 @@
 import { hash } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
+import { Refusal } from '../errors.ts';
+import { handleIssue } from '../escrow/handles.ts';
 import type { Supporters } from '../supporters/supporters.ts';
-import { ApiError } from './errors.ts';
 
+/**
+ * `value` as `schema` takes it, or a 400 naming every issue's path: `invalid_handle` when one of
+ * them is a handle that is not one, `invalid_request` otherwise.
+ */
 export function parse<S extends z.ZodType>(schema: S, value: unknown, what = 'request body'): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issues = result.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
   const first = issues[0]!;
-  throw new ApiError(400, 'invalid_request', `${what}: ${first.path ? `${first.path}: ` : ''}${first.message}`, { issues });
+  const code = result.error.issues.some((i) => i.code === 'custom' && i.params?.code === handleIssue) ? 'invalid_handle' : 'invalid_request';
+  throw new Refusal(code, `${what}: ${first.path ? `${first.path}: ` : ''}${first.message}`, { issues });
 }
 
 /** Express 5 keeps req.body undefined when there is no JSON body. */
 export const body = (req: Request): unknown => req.body ?? {};
 
+/** The id of a record in a path (deposits, withdrawals, flattrs, claims): tipd's ids are of these letters. */
+export const idParams = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be an id tipd gave out') });
+
 export function requireSupporter(supporters: Supporters): RequestHandler {
   return async (req, res, next) => {
     const match = /^Bearer (\S+)$/.exec(req.get('authorization') ?? '');
     const id = match ? await supporters.authenticate(match[1]!) : undefined;
-    if (!id) return next(new ApiError(401, 'unauthorized', 'send Authorization: Bearer <token> with a valid supporter token'));
+    if (!id) return next(new Refusal('unauthorized', 'send Authorization: Bearer <token> with a valid supporter token'));
     res.locals.supporterId = id;
     next();
   };

@@ -1,7 +1,9 @@
-// The API's description (OpenAPI 3.1), made from the same zod schemas that validate requests:
-// every route is declared through `Api.route`, which both mounts it and records it here.
+// The API's description (OpenAPI 3.1), made from the same zod schemas that validate requests and
+// from the one table of error codes (errors.ts): every route is declared through `Api.route`,
+// which both mounts it and records it here, with the codes it may answer.
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
+import { errorCodes, type ErrorCode } from '../errors.ts';
 
 export interface Operation {
   method: 'get' | 'post' | 'put' | 'delete';
@@ -11,8 +13,12 @@ export interface Operation {
   auth: 'supporter' | 'admin' | 'none';
   body?: z.ZodType;
   query?: z.ZodObject;
-  /** Status code → what it means (errors use the common error format). */
+  /** The path's parameters, by name. */
+  params?: z.ZodObject;
+  /** Success status → what it means. */
   responses: Record<number, string>;
+  /** The error codes of this route, beyond those that come with its body, parameters, auth and /v1 (see `errorsOf`). */
+  errors?: ErrorCode[];
 }
 
 export class Api {
@@ -25,42 +31,75 @@ export class Api {
   }
 }
 
+/** Every error code a route may answer: its own, and those of what it takes and who may call it. */
+export function errorsOf(op: Operation): ErrorCode[] {
+  const codes = new Set<ErrorCode>(op.errors);
+  if (op.body) for (const code of ['invalid_request', 'invalid_json', 'body_too_large', 'unsupported_encoding'] as const) codes.add(code);
+  if (op.query || op.params) codes.add('invalid_request');
+  if (op.auth !== 'none') codes.add('unauthorized');
+  if (op.auth === 'admin') codes.add('admin_disabled');
+  if (op.path.startsWith('/v1/')) codes.add('rate_limited');
+  return [...codes];
+}
+
 const schemaOf = (schema: z.ZodType) => {
   const { $schema: _drop, ...json } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
   return json;
 };
 
-const errorSchema = {
+/** The error format, with the codes a status may carry. */
+const errorSchema = (codes: ErrorCode[]) => ({
   type: 'object',
   required: ['error'],
-  properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, details: {} } } },
-};
+  properties: {
+    error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string', enum: codes }, message: { type: 'string' }, details: {} } },
+  },
+});
+
+/** Error responses by status, each listing its codes. */
+function errorResponses(codes: ErrorCode[]): Record<string, unknown> {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of codes) {
+    const { status } = errorCodes[code];
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  return Object.fromEntries(
+    [...byStatus].map(([status, ofStatus]) => [
+      status,
+      { description: ofStatus.join(' | '), content: { 'application/json': { schema: errorSchema(ofStatus) } } },
+    ]),
+  );
+}
+
+function parametersOf(op: Operation): Record<string, unknown>[] {
+  const pathNames = [...op.path.matchAll(/:(\w+)/g)].map(([, name]) => name!);
+  const paramShape: Record<string, z.ZodType> = op.params?.shape ?? {};
+  return [
+    ...pathNames.map((name) => ({ name, in: 'path', required: true, schema: paramShape[name] ? schemaOf(paramShape[name]) : { type: 'string' } })),
+    ...Object.entries(op.query?.shape ?? {}).map(([name, schema]) => ({
+      name,
+      in: 'query',
+      required: !(schema as z.ZodType).safeParse(undefined).success,
+      schema: schemaOf(schema as z.ZodType),
+    })),
+  ];
+}
 
 export function openApiDocument(operations: Operation[]): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const op of operations) {
     const path = op.path.replace(/:(\w+)/g, '{$1}');
-    const parameters = [
-      ...[...op.path.matchAll(/:(\w+)/g)].map(([, name]) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
-      ...Object.entries(op.query?.shape ?? {}).map(([name, schema]) => ({
-        name,
-        in: 'query',
-        required: !(schema as z.ZodType).safeParse(undefined).success,
-        schema: schemaOf(schema as z.ZodType),
-      })),
-    ];
+    const parameters = parametersOf(op);
     paths[path] ??= {};
     paths[path][op.method] = {
       summary: op.summary,
       ...(op.auth === 'none' ? { security: [] } : { security: [{ [op.auth]: [] }] }),
       ...(parameters.length > 0 ? { parameters } : {}),
       ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: schemaOf(op.body) } } } } : {}),
-      responses: Object.fromEntries(
-        Object.entries(op.responses).map(([status, description]) => [
-          status,
-          Number(status) >= 400 ? { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } } : { description },
-        ]),
-      ),
+      responses: {
+        ...Object.fromEntries(Object.entries(op.responses).map(([status, description]) => [status, { description }])),
+        ...errorResponses(errorsOf(op)),
+      },
     };
   }
   return {
@@ -73,7 +112,6 @@ export function openApiDocument(operations: Operation[]): Record<string, unknown
     },
     paths,
     components: {
-      schemas: { Error: errorSchema },
       securitySchemes: {
         supporter: { type: 'http', scheme: 'bearer', description: 'a supporter token from POST /v1/accounts' },
         admin: { type: 'http', scheme: 'bearer', description: 'the operator token, TIPD_ADMIN_TOKEN' },

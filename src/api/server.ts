@@ -16,11 +16,14 @@ import type { Tips } from '../escrow/tips.ts';
 import type { Withdrawals } from '../withdrawals/withdrawals.ts';
 import { adminRoutes } from './admin.ts';
 import { claimRoutes } from './claims.ts';
+import { handleRoutes } from './handles.ts';
+import { payoutRoutes } from './payouts.ts';
+import { Refusal } from '../errors.ts';
 import { Api, openApiDocument } from './openapi.ts';
 import { rateLimiter } from './rate-limit.ts';
 import { depositRoutes } from './deposits.ts';
 import { flattrRoutes } from './flattrs.ts';
-import { errorBody, errorHandler, notFound } from './errors.ts';
+import { errorHandler, notFound } from './errors.ts';
 import { supporterRoutes } from './supporters.ts';
 import { tipRoutes } from './tips.ts';
 import { withdrawalRoutes } from './withdrawals.ts';
@@ -45,6 +48,11 @@ export interface AppDeps {
 }
 
 const healthTimeoutMs = 3_000;
+
+/** What /healthz answers when LND is not fit: LND's own reason, as a 503. */
+const healthRefusal = (err: unknown): never => {
+  throw err instanceof LndError ? new Refusal(err.code, err.message) : err;
+};
 
 export function createApp(deps: AppDeps): Express {
   const { lnd, network, log, bodyLimitBytes = 16 * 1024 } = deps;
@@ -75,16 +83,12 @@ export function createApp(deps: AppDeps): Express {
       path: '/healthz',
       summary: 'Healthy when LND answers, is on the configured network and synced',
       auth: 'none',
-      responses: { 200: '{ status, network, lnd }', 503: 'lnd_unavailable | lnd_not_synced | lnd_wrong_network' },
+      responses: { 200: '{ status, network, lnd }' },
+      errors: ['lnd_unavailable', 'lnd_not_synced', 'lnd_wrong_network', 'lnd_permission_denied', 'lnd_invalid_answer', 'lnd_rejected'],
     },
     async (_req, res) => {
-      try {
-        const node = await lnd.checkReady(network, healthTimeoutMs);
-        res.json({ status: 'ok', network, lnd: { pubkey: node.pubkey, alias: node.alias, blockHeight: node.blockHeight, version: node.version } });
-      } catch (err) {
-        if (!(err instanceof LndError)) throw err;
-        res.status(503).json(errorBody(err.code, err.message));
-      }
+      const node = await lnd.checkReady(network, healthTimeoutMs).catch(healthRefusal);
+      res.json({ status: 'ok', network, lnd: { pubkey: node.pubkey, alias: node.alias, blockHeight: node.blockHeight, version: node.version } });
     },
   );
 
@@ -93,7 +97,9 @@ export function createApp(deps: AppDeps): Express {
   depositRoutes(api, deps.supporters, deps.deposits);
   withdrawalRoutes(api, deps.supporters, deps.withdrawals);
   flattrRoutes(api, deps.supporters, deps.flattrs);
-  claimRoutes(api, deps.claims, deps.payouts, deps.tips, deps.claimRateLimitPerMinute);
+  handleRoutes(api, deps.tips, deps.claims);
+  claimRoutes(api, deps.claims, deps.claimRateLimitPerMinute);
+  payoutRoutes(api, deps.payouts);
   adminRoutes(api, deps.adminToken, deps.flattrs, deps.ledger, lnd);
   api.route({ method: 'get', path: '/v1/openapi.json', summary: 'This description', auth: 'none', responses: { 200: 'OpenAPI 3.1' } }, (_req, res) => {
     res.json(document);
@@ -104,7 +110,8 @@ export function createApp(deps: AppDeps): Express {
     path: '/v1/events',
     summary: 'Websocket of live events (see README)',
     auth: 'none',
-    responses: { 101: 'switching to the websocket protocol', 401: 'wrong token' },
+    responses: { 101: 'switching to the websocket protocol' },
+    errors: ['unauthorized', 'too_many_clients'],
   });
   const document = openApiDocument(api.operations);
   app.use(api.router);

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { accounts, type Ledger } from '../ledger/ledger.ts';
 import { formatMsat } from '../ledger/money.ts';
 import type { Supporters } from '../supporters/supporters.ts';
-import { ApiError } from './errors.ts';
+import { Refusal } from '../errors.ts';
 import type { Api } from './openapi.ts';
 import { parse, requireSupporter, supporterOf } from './http.ts';
 
@@ -25,6 +25,7 @@ export function supporterRoutes(api: Api, supporters: Supporters, ledger: Ledger
       summary: 'Create a supporter account; its token is shown only here',
       auth: 'none',
       responses: { 201: '{ id, token }' },
+      errors: ['overloaded'],
     },
     async (_req, res) => {
       res.status(201).json(await supporters.create());
@@ -37,13 +38,13 @@ export function supporterRoutes(api: Api, supporters: Supporters, ledger: Ledger
       path: '/v1/account',
       summary: 'The supporter: balance and budget',
       auth: 'supporter',
-      responses: { 200: '{ id, balanceMsat, monthlyBudgetSat, createdAt }', 401: 'no or wrong token' },
+      responses: { 200: '{ id, balanceMsat, monthlyBudgetSat, createdAt }' },
     },
     auth,
     async (_req, res) => {
       const id = supporterOf(res);
       const supporter = await supporters.get(id);
-      if (!supporter) throw new ApiError(401, 'unauthorized', 'unknown supporter');
+      if (!supporter) throw new Refusal('unauthorized', 'unknown supporter');
       res.json({
         id,
         balanceMsat: formatMsat(await ledger.balance(accounts.supporter(id))),
@@ -60,7 +61,7 @@ export function supporterRoutes(api: Api, supporters: Supporters, ledger: Ledger
       summary: 'Every movement of the account, newest first',
       auth: 'supporter',
       query: historyQuery,
-      responses: { 200: '{ items, nextCursor }', 400: 'bad cursor or limit' },
+      responses: { 200: '{ items, nextCursor }' },
     },
     auth,
     async (req, res) => {
@@ -89,6 +90,7 @@ export function supporterRoutes(api: Api, supporters: Supporters, ledger: Ledger
       summary: 'A new token; the old one stops working at once',
       auth: 'supporter',
       responses: { 201: '{ token }' },
+      errors: ['overloaded'],
     },
     auth,
     async (_req, res) => {

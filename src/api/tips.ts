@@ -26,7 +26,8 @@ export function tipRoutes(api: Api, supporters: Supporters, tips: Tips): void {
       summary: 'Tip a handle: the amount moves into its escrow at once (Idempotency-Key accepted)',
       auth: 'supporter',
       body: tipBody,
-      responses: { 201: 'the tip', 400: 'invalid input', 409: 'insufficient_balance', 422: 'idempotency_key_reused' },
+      responses: { 201: 'the tip' },
+      errors: ['invalid_handle', 'insufficient_balance', 'idempotency_key_reused', 'overloaded'],
     },
     requireSupporter(supporters),
     async (req, res) => {

@@ -1,10 +1,10 @@
 // Withdrawals over HTTP: pay a supporter's own invoice from the balance, and see how it went.
 import { z } from 'zod';
 import type { Supporters } from '../supporters/supporters.ts';
-import { InvoiceRefused, type Withdrawals } from '../withdrawals/withdrawals.ts';
-import { ApiError } from './errors.ts';
+import { Refusal } from '../errors.ts';
+import type { Withdrawals } from '../withdrawals/withdrawals.ts';
 import type { Api } from './openapi.ts';
-import { body, idempotencyOf, parse, requireSupporter, supporterOf } from './http.ts';
+import { body, idempotencyOf, idParams, parse, requireSupporter, supporterOf } from './http.ts';
 
 const withdrawalBody = z.strictObject({ paymentRequest: z.string().min(1).max(4_000) });
 
@@ -18,21 +18,25 @@ export function withdrawalRoutes(api: Api, supporters: Supporters, withdrawals: 
       summary: "Pay the supporter's own BOLT11 invoice from the balance",
       auth: 'supporter',
       body: withdrawalBody,
-      responses: {
-        201: '{ id, state, amountMsat, feeReserveMsat, feeMsat }',
-        400: 'invalid_payment_request | amount_missing | invoice_expired | wrong_network | own_invoice',
-        409: 'insufficient_balance | invoice_already_used',
-      },
+      responses: { 201: '{ id, state, amountMsat, feeReserveMsat, feeMsat }' },
+      errors: [
+        'invalid_payment_request',
+        'amount_missing',
+        'invoice_expired',
+        'wrong_network',
+        'own_invoice',
+        'insufficient_balance',
+        'invoice_already_used',
+        'idempotency_key_reused',
+        'overloaded',
+        'lnd_unavailable',
+        'lnd_error',
+      ],
     },
     auth,
     async (req, res) => {
       const input = parse(withdrawalBody, body(req));
-      try {
-        res.status(201).json(await withdrawals.create(supporterOf(res), input.paymentRequest, idempotencyOf(req)));
-      } catch (err) {
-        if (err instanceof InvoiceRefused) throw new ApiError(err.code === 'invoice_already_used' ? 409 : 400, err.code, err.message);
-        throw err;
-      }
+      res.status(201).json(await withdrawals.create(supporterOf(res), input.paymentRequest, idempotencyOf(req)));
     },
   );
 
@@ -42,12 +46,15 @@ export function withdrawalRoutes(api: Api, supporters: Supporters, withdrawals: 
       path: '/v1/withdrawals/:id',
       summary: 'A withdrawal: pending, succeeded or failed',
       auth: 'supporter',
-      responses: { 200: 'the withdrawal', 404: 'not_found' },
+      params: idParams,
+      responses: { 200: 'the withdrawal' },
+      errors: ['not_found'],
     },
     auth,
     async (req, res) => {
-      const withdrawal = await withdrawals.get(supporterOf(res), req.params.id as string);
-      if (!withdrawal) throw new ApiError(404, 'not_found', 'no such withdrawal');
+      const { id } = parse(idParams, req.params, 'path');
+      const withdrawal = await withdrawals.get(supporterOf(res), id);
+      if (!withdrawal) throw new Refusal('not_found', 'no such withdrawal');
       res.json(withdrawal);
     },
   );

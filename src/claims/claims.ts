@@ -4,6 +4,7 @@
 // checks author, time, claim id and signature itself. A verified proof binds handle → node, keeping
 // the evidence. A proof from another X account than the bound one waits out a cooling-off time.
 import { randomBytes } from 'node:crypto';
+import { Refusal } from '../errors.ts';
 import type { Handle } from '../escrow/handles.ts';
 import type { Ledger, Tx } from '../ledger/ledger.ts';
 import { prefixEnd } from '../ledger/keys.ts';
@@ -79,13 +80,7 @@ export type ClaimRefusal =
   | 'claim_id_missing'
   | 'bad_signature';
 
-export class ClaimRefused extends Error {
-  readonly code: ClaimRefusal;
-  constructor(code: ClaimRefusal, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
+export class ClaimRefused extends Refusal<ClaimRefusal> {}
 
 export interface ClaimOptions {
   expiryMs: number;

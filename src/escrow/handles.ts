@@ -17,9 +17,12 @@ export function parseHandle(input: string): Handle | undefined {
   return { key: display.toLowerCase(), display };
 }
 
+/** Marks the issue of a string that is not a handle: the API answers it with `invalid_handle`. */
+export const handleIssue = 'invalid_handle';
+
 export const handleSchema = z.string().transform((input, ctx): Handle => {
   const handle = parseHandle(input);
   if (handle) return handle;
-  ctx.addIssue({ code: 'custom', message: 'must be an X handle: 1 to 15 letters, digits or _, with an optional @' });
+  ctx.addIssue({ code: 'custom', message: 'must be an X handle: 1 to 15 letters, digits or _, with an optional @', params: { code: handleIssue } });
   return z.NEVER;
 });

@@ -9,6 +9,7 @@
 // supporter in one ledger operation that leaves a marker, and keeps a cursor: a close cut short
 // by a crash resumes where it was and allocates nobody twice.
 import { randomBytes } from 'node:crypto';
+import { Refusal } from '../errors.ts';
 import { crashPoint } from '../process/crash.ts';
 import type { Handle } from '../escrow/handles.ts';
 import { type Account, accounts, unread, type Known, type Ledger, type Tx } from '../ledger/ledger.ts';
@@ -475,9 +476,9 @@ export class Flattrs {
   }
 }
 
-export class FlattrLimit extends Error {
+export class FlattrLimit extends Refusal<'too_many_flattrs'> {
   constructor() {
-    super(`at most ${flattrsPerPeriodMax} flattrs per period`);
+    super('too_many_flattrs', `at most ${flattrsPerPeriodMax} flattrs per period`);
   }
 }
 

@@ -5,6 +5,7 @@
 // timeout, a dropped connection) leaves it pending, and it is looked up by payment hash, never
 // paid again: later in this run, and at every start.
 import { randomBytes } from 'node:crypto';
+import { Refusal } from '../errors.ts';
 import type { Network } from '../config.ts';
 import { accounts, type Ledger, type Tx } from '../ledger/ledger.ts';
 import { prefixEnd } from '../ledger/keys.ts';
@@ -65,11 +66,9 @@ export function invoiceProblem(decoded: DecodedInvoice | undefined, context: { n
   return undefined;
 }
 
-export class InvoiceRefused extends Error {
-  readonly code: InvoiceProblem;
+export class InvoiceRefused extends Refusal<InvoiceProblem> {
   constructor(code: InvoiceProblem) {
-    super(problems[code]);
-    this.code = code;
+    super(code, problems[code]);
   }
 }
 

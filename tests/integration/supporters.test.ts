@@ -155,24 +155,29 @@ describe('bad input', () => {
   });
 
   it.each([
-    { what: 'a float amount', body: '{"handle":"carol","amountSat":1.5}', path: 'amountSat' },
-    { what: 'an amount written as 1.0', body: '{"handle":"carol","amountSat":1.0}', path: 'amountSat' },
-    { what: 'an exponent', body: '{"handle":"carol","amountSat":1e3}', path: 'amountSat' },
-    { what: 'a negative amount', body: '{"handle":"carol","amountSat":-5}', path: 'amountSat' },
-    { what: 'zero', body: '{"handle":"carol","amountSat":0}', path: 'amountSat' },
-    { what: 'an amount as a string', body: '{"handle":"carol","amountSat":"100"}', path: 'amountSat' },
-    { what: 'an overflowing amount', body: '{"handle":"carol","amountSat":99999999999999999999}', path: 'amountSat' },
-    { what: 'more than 21M BTC', body: '{"handle":"carol","amountSat":2100000000000001}', path: 'amountSat' },
-    { what: 'a handle too long', body: '{"handle":"abcdefghijklmnop","amountSat":1}', path: 'handle' },
-    { what: 'a handle with a dash', body: '{"handle":"carol-x","amountSat":1}', path: 'handle' },
-    { what: 'an empty handle', body: '{"handle":"@","amountSat":1}', path: 'handle' },
-    { what: 'a tweet link to another site', body: '{"handle":"carol","amountSat":1,"tweet":"https://evil.example/carol/status/1"}', path: 'tweet' },
-    { what: 'an unknown field', body: '{"handle":"carol","amountSat":1,"memo":"hi"}', path: '' },
-    { what: 'a JSON array', body: '[1,2]', path: '' },
-  ])('refuses $what with 400 invalid_request naming the field, and books nothing', async ({ body, path: field }) => {
+    { what: 'a float amount', body: '{"handle":"carol","amountSat":1.5}', path: 'amountSat', code: 'invalid_request' },
+    { what: 'an amount written as 1.0', body: '{"handle":"carol","amountSat":1.0}', path: 'amountSat', code: 'invalid_request' },
+    { what: 'an exponent', body: '{"handle":"carol","amountSat":1e3}', path: 'amountSat', code: 'invalid_request' },
+    { what: 'a negative amount', body: '{"handle":"carol","amountSat":-5}', path: 'amountSat', code: 'invalid_request' },
+    { what: 'zero', body: '{"handle":"carol","amountSat":0}', path: 'amountSat', code: 'invalid_request' },
+    { what: 'an amount as a string', body: '{"handle":"carol","amountSat":"100"}', path: 'amountSat', code: 'invalid_request' },
+    { what: 'an overflowing amount', body: '{"handle":"carol","amountSat":99999999999999999999}', path: 'amountSat', code: 'invalid_request' },
+    { what: 'more than 21M BTC', body: '{"handle":"carol","amountSat":2100000000000001}', path: 'amountSat', code: 'invalid_request' },
+    { what: 'a handle too long', body: '{"handle":"abcdefghijklmnop","amountSat":1}', path: 'handle', code: 'invalid_handle' },
+    { what: 'a handle with a dash', body: '{"handle":"carol-x","amountSat":1}', path: 'handle', code: 'invalid_handle' },
+    { what: 'an empty handle', body: '{"handle":"@","amountSat":1}', path: 'handle', code: 'invalid_handle' },
+    {
+      what: 'a tweet link to another site',
+      body: '{"handle":"carol","amountSat":1,"tweet":"https://evil.example/carol/status/1"}',
+      path: 'tweet',
+      code: 'invalid_request',
+    },
+    { what: 'an unknown field', body: '{"handle":"carol","amountSat":1,"memo":"hi"}', path: '', code: 'invalid_request' },
+    { what: 'a JSON array', body: '[1,2]', path: '', code: 'invalid_request' },
+  ])('refuses $what with 400 $code naming the field, and books nothing', async ({ body, path: field, code }) => {
     const res = await call('POST', '/v1/tips', { token, body });
     expect(res.status).toBe(400);
-    expect(res.body.error.code).toBe('invalid_request');
+    expect(res.body.error.code).toBe(code);
     expect(res.body.error.details.issues[0].path).toBe(field);
     expect((await call('GET', '/v1/account/history', { token })).body.items).toEqual([]);
   });
@@ -181,6 +186,15 @@ describe('bad input', () => {
     const res = await call('GET', '/v1/handles/not-a-handle');
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('invalid_handle');
+    expect(res.body.error.details.issues[0].path).toBe('handle');
+  });
+
+  it('refuses a malformed id in a URL with 400 invalid_request naming it, and an unknown one with 404', async () => {
+    const res = await call('GET', `/v1/withdrawals/${'x'.repeat(65)}`, { token });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('invalid_request');
+    expect(res.body.error.details.issues[0].path).toBe('id');
+    expect((await call('GET', '/v1/withdrawals/nope', { token })).status).toBe(404);
   });
 
   it('refuses a deposit over the limit and a malformed history cursor', async () => {

@@ -12,6 +12,7 @@ import { XApi } from '../../src/x/client.ts';
 import { Tips } from '../../src/escrow/tips.ts';
 import { Withdrawals } from '../../src/withdrawals/withdrawals.ts';
 import { tempLedger } from './ledger-helpers.ts';
+import { errorCodes, type ErrorCode } from '../../src/errors.ts';
 
 interface Layer {
   route?: { path: string; methods: Record<string, boolean> };
@@ -94,6 +95,54 @@ describe('the OpenAPI document', () => {
     expect(schema).toMatchObject({ type: 'object', required: ['handle', 'amountSat'], additionalProperties: false });
     expect(schema.properties.amountSat).toMatchObject({ type: 'integer', exclusiveMinimum: 0 });
     expect(tips.security).toEqual([{ supporter: [] }]);
-    expect(tips.responses['409']).toBeDefined();
+    const errorWith = (codes: string[]) => ({
+      description: codes.join(' | '),
+      content: {
+        'application/json': {
+          schema: {
+            type: 'object',
+            required: ['error'],
+            properties: {
+              error: {
+                type: 'object',
+                required: ['code', 'message'],
+                properties: { code: { type: 'string', enum: codes }, message: { type: 'string' }, details: {} },
+              },
+            },
+          },
+        },
+      },
+    });
+    expect(Object.keys(tips.responses).sort()).toEqual(['201', '400', '401', '409', '413', '415', '422', '429', '503']);
+    expect(tips.responses['409']).toEqual(errorWith(['insufficient_balance']));
+    expect(tips.responses['400']).toEqual(errorWith(['invalid_handle', 'invalid_request', 'invalid_json']));
+    expect(tips.responses['422']).toEqual(errorWith(['idempotency_key_reused']));
+  });
+
+  it('lists each error code under the status the error table gives it, on every route', async () => {
+    const doc = await document();
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(methods)) {
+        for (const [status, response] of Object.entries(operation.responses as Record<string, { content?: any }>)) {
+          if (Number(status) < 400) continue;
+          const codes: ErrorCode[] = response.content['application/json'].schema.properties.error.properties.code.enum;
+          expect(codes.length, `${method} ${path} ${status}`).toBeGreaterThan(0);
+          for (const code of codes) expect(errorCodes[code].status, `${method} ${path}: ${code}`).toBe(Number(status));
+        }
+      }
+    }
+    expect(Object.keys(doc.paths['/v1/claims/{id}/proof']!.post.responses).sort()).toEqual([
+      '200',
+      '400',
+      '404',
+      '409',
+      '410',
+      '413',
+      '415',
+      '422',
+      '429',
+      '502',
+      '503',
+    ]);
   });
 });
