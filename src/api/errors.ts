@@ -3,19 +3,11 @@
 // status from the error table (errors.ts); the errors of LND, the X API and the JSON body parser
 // become Refusals here, in this one place. Anything else is a bug, logged and answered 500.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { Refusal, type ErrorCode } from '../errors.ts';
+import { errorBody, Refusal } from '../errors.ts';
 import { LedgerError } from '../ledger/ledger.ts';
 import { LndError } from '../ln/lnd.ts';
 import type { Logger } from '../process/log.ts';
 import { XApiError } from '../x/client.ts';
-
-export interface ErrorBody {
-  error: { code: string; message: string; details?: unknown };
-}
-
-export const errorBody = (code: ErrorCode, message: string, details?: unknown): ErrorBody => ({
-  error: details === undefined ? { code, message } : { code, message, details },
-});
 
 export const notFound: RequestHandler = (req, _res, next) => {
   next(new Refusal('not_found', `no route for ${req.method} ${req.path}`));

@@ -4,7 +4,7 @@
 import { hash } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
-import { errorBody } from './errors.ts';
+import { errorBody } from '../errors.ts';
 
 /** `isToken` tells a real supporter token from made-up ones, which count as no token at all. */
 export function rateLimiter(perMinute: number, isToken: (token: string) => Promise<boolean>): RequestHandler {

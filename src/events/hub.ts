@@ -7,10 +7,11 @@
 // message; anyone may follow handles. A client that sends the last sequence number it saw gets
 // what it missed from the store (kept for a bounded time), also across a restart of tipd, then
 // the live events. A client that does not keep up is dropped: it never slows the ledger.
-import type { IncomingMessage, Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { z } from 'zod';
+import { errorBody, errorCodes, type ErrorCode } from '../errors.ts';
 import { parseHandle } from '../escrow/handles.ts';
 import type { Ledger, LedgerEvent } from '../ledger/ledger.ts';
 import type { Logger } from '../process/log.ts';
@@ -117,19 +118,21 @@ export class EventHub {
   }
 
   async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const refuse = (status: number, text: string) => {
+    // The API's error format, with the table's status, before any websocket exists.
+    const refuse = (code: ErrorCode, message: string) => {
+      const { status } = errorCodes[code];
       socket.end(
-        `HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify({ error: { code: text.toLowerCase().replace(/ /g, '_'), message: text } })}`,
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify(errorBody(code, message))}`,
       );
     };
-    if (new URL(req.url ?? '/', 'http://tipd').pathname !== '/v1/events') return refuse(404, 'Not Found');
-    if (this.#clients.size >= this.#limits.clientsMax) return refuse(503, 'Too Many Clients');
+    if (new URL(req.url ?? '/', 'http://tipd').pathname !== '/v1/events') return refuse('not_found', 'Not Found');
+    if (this.#clients.size >= this.#limits.clientsMax) return refuse('too_many_clients', 'Too Many Clients');
     const topics = new Set<string>();
     const authorization = req.headers.authorization;
     if (authorization !== undefined) {
       const match = /^Bearer (\S+)$/.exec(authorization);
       const id = match ? await this.#supporters.authenticate(match[1]!) : undefined;
-      if (!id) return refuse(401, 'Unauthorized');
+      if (!id) return refuse('unauthorized', 'Unauthorized');
       topics.add(`account:${id}`);
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#connect(ws, topics));
