@@ -45,7 +45,7 @@ const tipd = spawn(process.execPath, [...nodeOptions, path.join(root, 'src/main.
   },
   stdio: ['ignore', 'pipe', 'inherit'],
 });
-readline.createInterface({ input: tipd.stdout! }).on('line', (line) => process.stderr.write(`tipd: ${line}\n`));
+readline.createInterface({ input: tipd.stdout }).on('line', (line) => process.stderr.write(`tipd: ${line}\n`));
 // Whatever fails, tipd is stopped and its folder removed.
 try {
   // tipd answers /healthz (503: no LND) once it listens.

@@ -54,7 +54,7 @@ export class Lncli {
       return stdout;
     } catch (err) {
       const e = err as { stderr?: string; message: string };
-      throw new Error(`lncli ${this.name} ${args[0]}: ${(e.stderr || e.message).trim()}`);
+      throw new Error(`lncli ${this.name} ${args[0]}: ${(e.stderr || e.message).trim()}`, { cause: err });
     }
   }
 }

@@ -105,7 +105,7 @@ class World {
     try {
       state = stateSchema.parse(JSON.parse(fs.readFileSync(file, 'utf8')));
     } catch (err) {
-      throw new Error(`x-server: cannot load its state from ${file}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new Error(`x-server: cannot load its state from ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
     for (const user of state.users) this.#users.set(user.username.toLowerCase(), user);
     for (const tweet of state.tweets) {

@@ -1,7 +1,8 @@
 // `npm run demo`: the whole story on the regtest stack (started if it is not running), step by
 // step with balances. alice funds a budget from her node, tips and flattrs a handle, the period
 // closes; carol claims the handle with a tweet signed by her node, receives the escrow by keysend,
-// and a later tip is forwarded to her by itself.
+// and a later tip is forwarded to her by itself. Its last line is a JSON summary of what it saw
+// (balances, states, payouts), for tests/integration/demo.test.ts.
 import fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { Lnd } from '../src/ln/lnd.ts';
@@ -53,12 +54,17 @@ const deposit = await call('POST', '/v1/deposits', { token, body: { amountSat: 2
 say(`alice opens an account and asks for a deposit of 20,000 sat: ${deposit.paymentRequest.slice(0, 40)}…`);
 const paid = await alice.payInvoice({ paymentRequest: deposit.paymentRequest, maxFeeMsat: 10_000n });
 if (paid.state !== 'succeeded') throw new Error(`alice could not pay the deposit: ${JSON.stringify(paid)}`);
-await until('the deposit to be credited', async () => ((await call('GET', `/v1/deposits/${deposit.id}`, { token })).state === 'settled' ? true : undefined));
-say(`alice's node paid it; her tipd balance: ${sat((await call('GET', '/v1/account', { token })).balanceMsat)}`);
+const settled = await until('the deposit to be credited', async () => {
+  const view = await call('GET', `/v1/deposits/${deposit.id}`, { token });
+  return view.state === 'settled' ? view : undefined;
+});
+const aliceFunded: string = (await call('GET', '/v1/account', { token })).balanceMsat;
+say(`alice's node paid it; her tipd balance: ${sat(aliceFunded)}`);
 
 // 2. She tips the handle, flattrs it, and the period closes.
 await call('POST', '/v1/tips', { token, body: { handle: `@${handle}`, amountSat: 3_000 } });
-say(`alice tips @${handle} 3,000 sat; escrow: ${sat((await call('GET', `/v1/handles/${handle}`)).pendingMsat)}`);
+const escrowTipped: string = (await call('GET', `/v1/handles/${handle}`)).pendingMsat;
+say(`alice tips @${handle} 3,000 sat; escrow: ${sat(escrowTipped)}`);
 await call('PUT', '/v1/budget', { token, body: { monthlyBudgetSat: 2_000 } });
 await call('POST', '/v1/flattrs', { token, body: { handle } });
 say('alice sets a monthly budget of 2,000 sat and flattrs the handle');
@@ -66,9 +72,8 @@ await fetch(`${stack.tipd.url}/v1/admin/periods/close`, { method: 'POST', header
   if (!res.ok) throw new Error(`closing the period: ${res.status}`);
 });
 const waiting = await call('GET', `/v1/handles/${handle}`);
-say(
-  `the operator closes the period: alice's budget goes to the handle; escrow: ${sat(waiting.pendingMsat)}, alice: ${sat((await call('GET', '/v1/account', { token })).balanceMsat)}`,
-);
+const aliceClosed: string = (await call('GET', '/v1/account', { token })).balanceMsat;
+say(`the operator closes the period: alice's budget goes to the handle; escrow: ${sat(waiting.pendingMsat)}, alice: ${sat(aliceClosed)}`);
 say(`what a supporter can tweet to tell the creator: "${(await call('GET', `/v1/handles/${handle}/notify`)).text}"`);
 
 // 3. carol claims it: a challenge, signed by her node, tweeted, proven.
@@ -95,25 +100,34 @@ const payoutsDone = (count: number) =>
     return payouts.filter((p: { state: string }) => p.state === 'succeeded').length >= count ? payouts : undefined;
   });
 const [first] = await payoutsDone(1);
+const carolReceived = (amountMsat: string, before: bigint) =>
+  until("carol's channel to show it", async () => ((await carol.getChannelBalanceMsat()) - before === BigInt(amountMsat) ? true : undefined), 20_000);
+await carolReceived(first.amountMsat, carolBefore);
 say(
   `payout by keysend: ${sat(first.amountMsat)} sent, fee ${sat(first.feeMsat)} (cap ${sat(first.feeCapMsat)}); carol's channel balance ${sat(carolBefore)} → ${sat(await carol.getChannelBalanceMsat())}`,
 );
-say(`escrow left (the unused fee cap, waiting for the next payout): ${sat((await call('GET', `/v1/handles/${handle}`)).pendingMsat)}`);
+const escrowLeft: string = (await call('GET', `/v1/handles/${handle}`)).pendingMsat;
+say(`escrow left (the unused fee cap, waiting for the next payout): ${sat(escrowLeft)}`);
 
 // 5. A later tip is forwarded by itself.
 const carolMiddle = await carol.getChannelBalanceMsat();
 await call('POST', '/v1/tips', { token, body: { handle, amountSat: 1_500 } });
 say(`alice tips @${handle} again, 1,500 sat: the handle is claimed, so it is forwarded`);
 const [second] = await payoutsDone(2);
-await until(
-  "carol's channel to show it",
-  async () => ((await carol.getChannelBalanceMsat()) - carolMiddle === BigInt(second.amountMsat) ? true : undefined),
-  20_000,
-);
+await carolReceived(second.amountMsat, carolMiddle);
 say(`payout by keysend: ${sat(second.amountMsat)}; carol's channel balance ${sat(carolMiddle)} → ${sat(await carol.getChannelBalanceMsat())}`);
-say(
-  `alice's balance: ${sat((await call('GET', '/v1/account', { token })).balanceMsat)}; every payout of the handle: ${stack.tipd.url}/v1/payouts?handle=${handle}`,
-);
+const aliceLeft: string = (await call('GET', '/v1/account', { token })).balanceMsat;
+say(`alice's balance: ${sat(aliceLeft)}; every payout of the handle: ${stack.tipd.url}/v1/payouts?handle=${handle}`);
 say('done: the stack keeps running (npm run regtest:down stops it)');
+console.log(
+  JSON.stringify({
+    handle,
+    deposit: { state: settled.state, amountMsat: settled.amountMsat, receivedMsat: settled.receivedMsat },
+    aliceMsat: { funded: aliceFunded, afterClose: aliceClosed, left: aliceLeft },
+    escrowMsat: { afterTip: escrowTipped, afterClose: waiting.pendingMsat, afterFirstPayout: escrowLeft },
+    claim: { state: proof.state, nodePubkey: proof.binding.nodePubkey },
+    payouts: [first, second].map(({ state, amountMsat, feeMsat, feeCapMsat }) => ({ state, amountMsat, feeMsat, feeCapMsat })),
+  }),
+);
 // The LND clients keep their gRPC channels open.
 process.exit(0);
