@@ -73,7 +73,7 @@ export function createApp(deps: AppDeps): Express {
     '/v1',
     rateLimiter(deps.rateLimitPerMinute, async (token) => (await deps.supporters.authenticate(token)) !== undefined),
   );
-  app.use(express.json({ limit: bodyLimitBytes, strict: true, reviver: jsonReviver as (key: string, value: unknown) => unknown }));
+  app.use(express.json({ limit: bodyLimitBytes, strict: true, reviver: jsonReviver }));
 
   const api = new Api();
   // 200 only when LND answers, is on the configured network and synced; 503 with the reason otherwise.

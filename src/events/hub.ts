@@ -144,7 +144,8 @@ export class EventHub {
     socket.on('close', () => this.#clients.delete(client));
     socket.on('error', () => this.#clients.delete(client));
     socket.on('message', (data, isBinary) => {
-      this.#onMessage(client, data.toString(), isBinary).catch((err: unknown) => {
+      // A Buffer: ws's default binaryType, with fragments joined.
+      this.#onMessage(client, (data as Buffer).toString('utf8'), isBinary).catch((err: unknown) => {
         this.#log.error({ err }, 'websocket message failed');
         this.#send(client, { type: 'error', code: 'internal', message: 'could not handle that message; try again' });
       });

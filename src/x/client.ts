@@ -153,7 +153,7 @@ async function readCapped(res: Response, bytesMax: number, what: string): Promis
   if (!res.body) return '';
   const chunks: Uint8Array[] = [];
   let bytes = 0;
-  for await (const chunk of res.body) {
+  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
     bytes += chunk.byteLength;
     if (bytes > bytesMax) {
       await res.body.cancel().catch(() => {});

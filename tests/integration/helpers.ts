@@ -64,9 +64,9 @@ export async function startTipd(env: Record<string, string> = {}, dataDir?: stri
       resolve(code);
     }),
   );
-  readline.createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
+  readline.createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
   const url = await new Promise<string>((resolve, reject) => {
-    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+    readline.createInterface({ input: child.stdout }).on('line', (line) => {
       const entry = JSON.parse(line) as Record<string, unknown>;
       logs.push(entry);
       if (entry.msg === 'listening') resolve(entry.url as string);

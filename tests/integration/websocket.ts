@@ -15,7 +15,7 @@ export interface Message {
 export async function connect(url: string, headers: Record<string, string> = {}) {
   const socket = new WebSocket(`${url.replace(/^http/, 'ws')}/v1/events`, { headers });
   const messages: Message[] = [];
-  socket.on('message', (data) => messages.push(JSON.parse(data.toString()) as Message));
+  socket.on('message', (data) => messages.push(JSON.parse((data as Buffer).toString('utf8')) as Message));
   await new Promise<void>((resolve, reject) => {
     socket.once('open', () => resolve());
     socket.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));

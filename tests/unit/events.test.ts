@@ -48,7 +48,13 @@ async function client(token?: string) {
   const events: { seq: number; event: string; data: Record<string, unknown> }[] = [];
   let onReady: ((topics: string[]) => void) | undefined;
   socket.on('message', (data) => {
-    const message = JSON.parse(data.toString()) as { type: string; topics: string[]; seq: number; event: string; data: Record<string, unknown> };
+    const message = JSON.parse((data as Buffer).toString('utf8')) as {
+      type: string;
+      topics: string[];
+      seq: number;
+      event: string;
+      data: Record<string, unknown>;
+    };
     if (message.type === 'event') events.push({ seq: message.seq, event: message.event, data: message.data });
     if (message.type === 'ready') onReady?.(message.topics);
   });
