@@ -1,6 +1,6 @@
 // Budgets and flattrs over HTTP.
 import { z } from 'zod';
-import { FlattrLimit, type Flattrs } from '../flattrs/flattrs.ts';
+import type { Flattrs } from '../flattrs/flattrs.ts';
 import { handleSchema } from '../escrow/handles.ts';
 import { amountSat } from '../ledger/money.ts';
 import type { Supporters } from '../supporters/supporters.ts';
@@ -30,7 +30,7 @@ export function flattrRoutes(api: Api, supporters: Supporters, flattrs: Flattrs)
     auth,
     async (req, res) => {
       const input = parse(budgetBody, body(req));
-      await flattrs.setBudget(supporterOf(res), input.monthlyBudgetSat);
+      await supporters.setBudget(supporterOf(res), input.monthlyBudgetSat);
       res.json({ monthlyBudgetSat: input.monthlyBudgetSat });
     },
   );
@@ -47,13 +47,8 @@ export function flattrRoutes(api: Api, supporters: Supporters, flattrs: Flattrs)
     auth,
     async (req, res) => {
       const input = parse(flattrBody, body(req));
-      try {
-        const { flattr, created } = await flattrs.flattr(supporterOf(res), input.handle, input.tweet ?? null);
-        res.status(created ? 201 : 200).json(flattr);
-      } catch (err) {
-        if (err instanceof FlattrLimit) throw new ApiError(409, 'too_many_flattrs', err.message);
-        throw err;
-      }
+      const { flattr, created } = await flattrs.flattr(supporterOf(res), input.handle, input.tweet ?? null);
+      res.status(created ? 201 : 200).json(flattr);
     },
   );
 
