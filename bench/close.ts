@@ -12,6 +12,7 @@ import { pino } from 'pino';
 import { Flattrs } from '../src/flattrs/flattrs.ts';
 import { parseHandle } from '../src/escrow/handles.ts';
 import { Ledger } from '../src/ledger/ledger.ts';
+import { Supporters } from '../src/supporters/supporters.ts';
 import { openStore } from '../src/ledger/store.ts';
 import { nodeEnv } from '../src/process/node-settings.ts';
 import { benchNodeOptions, fundedLedger, inOwnProcess, mib, roundsFrom, spread } from './fixtures.ts';
@@ -51,13 +52,14 @@ if (process.argv[2] === 'close') {
       const made = process.hrtime.bigint();
       const { store, ledger, supporters } = await fundedLedger(supporterCount, 10n ** 9n, dataDir);
       const flattrs = new Flattrs(ledger, log, {});
+      const budgets = new Supporters(ledger);
       const handles = Array.from({ length: 5_000 }, (_, i) => parseHandle(`creator_${i}`)!);
       for (let i = 0; i < supporters.length; i += 2_000) {
         await Promise.all(
           supporters
             .slice(i, i + 2_000)
             .flatMap(({ id }, k) => [
-              flattrs.setBudget(id, 1_000),
+              budgets.setBudget(id, 1_000),
               ...Array.from({ length: flattrsEach }, (_, j) => flattrs.flattr(id, handles[(i + k * 7 + j * 131) % handles.length]!, null)),
             ]),
         );

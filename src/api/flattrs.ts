@@ -31,7 +31,7 @@ export function flattrRoutes(api: Api, supporters: Supporters, flattrs: Flattrs)
     auth,
     async (req, res) => {
       const input = parse(budgetBody, body(req));
-      await flattrs.setBudget(supporterOf(res), input.monthlyBudgetSat);
+      await supporters.setBudget(supporterOf(res), input.monthlyBudgetSat);
       res.json({ monthlyBudgetSat: input.monthlyBudgetSat });
     },
   );

@@ -5,8 +5,11 @@
 // settlements live from LND's settle index (kept with each credit), and at start looks up every
 // deposit still open, which catches invoices paid while tipd was down.
 import { hash, randomBytes } from 'node:crypto';
-import { accounts, type Ledger } from '../ledger/ledger.ts';
-import { prefixEnd } from '../ledger/keys.ts';
+import { z } from 'zod';
+import type { EventData } from '../events/types.ts';
+import { topics } from '../events/types.ts';
+import { accounts, type Ledger, type Tx } from '../ledger/ledger.ts';
+import { after, keys, prefixes, under } from '../ledger/keys.ts';
 import type { Lnd, SettledInvoice } from '../ln/lnd.ts';
 import type { Logger } from '../process/log.ts';
 import { formatMsat } from '../ledger/money.ts';
@@ -14,6 +17,7 @@ import { crashPoint } from '../process/crash.ts';
 
 type DepositState = 'creating' | 'open' | 'settled' | 'failed' | 'expired';
 
+/** A deposit as stored (`dep:<id>`). */
 interface DepositRecord {
   id: string;
   supporterId: string;
@@ -29,6 +33,28 @@ interface DepositRecord {
   settledAt: string | null;
 }
 
+const msat = z.string().regex(/^\d+$/);
+const depositRecordSchema = z.object({
+  id: z.string(),
+  supporterId: z.string(),
+  paymentHash: z.string().regex(/^[0-9a-f]{64}$/),
+  preimage: z.string().regex(/^[0-9a-f]{64}$/),
+  amountMsat: msat,
+  paymentRequest: z.string().nullable(),
+  createdAt: z.string(),
+  expiresAt: z.string(),
+  state: z.enum(['creating', 'open', 'settled', 'failed', 'expired']),
+  receivedMsat: msat.nullable(),
+  settledAt: z.string().nullable(),
+});
+
+/** A deposit's record as read back from the store (checked: never misread; absent: undefined). */
+function depositRecord(id: string, value: unknown): DepositRecord | undefined {
+  if (value === undefined) return undefined;
+  if (!depositRecordSchema.safeParse(value).success) throw new Error(`${keys.deposit(id)} does not hold a deposit: ${JSON.stringify(value)}`);
+  return value as DepositRecord;
+}
+
 export interface DepositView {
   id: string;
   paymentRequest: string | null;
@@ -40,7 +66,6 @@ export interface DepositView {
   settledAt: string | null;
 }
 
-const settleCursorKey = 'cursor:settle';
 /** A deposit still without an invoice this long after it was recorded was cut off by a stop. */
 const creatingGraceMs = 60_000;
 
@@ -73,8 +98,12 @@ export class Deposits {
   }
 
   async get(supporterId: string, id: string): Promise<DepositView | undefined> {
-    const record = await this.#ledger.read<DepositRecord>(`dep:${id}`);
+    const record = await this.#read(id);
     return record && record.supporterId === supporterId ? this.#view(record) : undefined;
+  }
+
+  async #read(id: string): Promise<DepositRecord | undefined> {
+    return depositRecord(id, await this.#ledger.read(keys.deposit(id)));
   }
 
   async create(supporterId: string, amountMsat: bigint, idempotency?: { key: string; fingerprint: string }): Promise<DepositView> {
@@ -95,14 +124,14 @@ export class Deposits {
     // A retry with the same Idempotency-Key gets the deposit of the first request.
     const id = await this.#ledger.run(
       (tx) => {
-        tx.put(`dep:${fresh.id}`, fresh);
-        tx.put(`depopen:${fresh.id}`, 0);
-        tx.put(`dephash:${fresh.paymentHash}`, fresh.id);
+        tx.put(keys.deposit(fresh.id), fresh);
+        tx.put(keys.openDeposit(fresh.id), 0);
+        tx.put(keys.depositByHash(fresh.paymentHash), fresh.id);
         return fresh.id;
       },
       { sync: true, ...(idempotency ? { idempotency: { scope: supporterId, ...idempotency } } : {}) },
     );
-    const record = id === fresh.id ? fresh : (await this.#ledger.read<DepositRecord>(`dep:${id}`))!;
+    const record = id === fresh.id ? fresh : (await this.#read(id))!;
     return this.#view(await this.#finishCreating(record));
   }
 
@@ -128,10 +157,10 @@ export class Deposits {
     }
     return this.#ledger.run(
       async (tx) => {
-        const current = (await tx.get<DepositRecord>(`dep:${record.id}`))!;
+        const current = (await depositIn(tx, record.id))!;
         if (current.state !== 'creating') return current;
         const updated: DepositRecord = { ...current, paymentRequest, state: 'open' };
-        tx.put(`dep:${record.id}`, updated);
+        tx.put(keys.deposit(record.id), updated);
         return updated;
       },
       { sync: true },
@@ -143,11 +172,11 @@ export class Deposits {
     crashPoint('deposit.settled-not-credited');
     const credited = await this.#ledger.run(
       async (tx) => {
-        const cursor = (await tx.get<number>(settleCursorKey)) ?? 0;
-        if (settled.settleIndex > cursor) tx.put(settleCursorKey, settled.settleIndex);
-        const id = await tx.get<string>(`dephash:${settled.paymentHash}`);
+        const cursor = settleIndexOf(await tx.get(keys.settleCursor)) ?? 0;
+        if (settled.settleIndex > cursor) tx.put(keys.settleCursor, settled.settleIndex);
+        const id = await tx.get<string>(keys.depositByHash(settled.paymentHash));
         if (!id) return;
-        const record = (await tx.get<DepositRecord>(`dep:${id}`))!;
+        const record = (await depositIn(tx, id))!;
         if (record.state === 'settled') return;
         const transfer = await tx.transfer('deposit', accounts.deposits, accounts.supporter(record.supporterId), settled.receivedMsat, {
           deposit: id,
@@ -159,13 +188,13 @@ export class Deposits {
           receivedMsat: settled.receivedMsat.toString(),
           settledAt: settled.settledAt.toISOString(),
         };
-        tx.put(`dep:${id}`, updated);
-        tx.del(`depopen:${id}`);
-        tx.emit('deposit.settled', [`account:${record.supporterId}`], {
+        tx.put(keys.deposit(id), updated);
+        tx.del(keys.openDeposit(id));
+        tx.emit('deposit.settled', [topics.supporter(record.supporterId)], {
           ...this.#view(updated),
           transferId: transfer.id,
           receivedMsat: formatMsat(settled.receivedMsat),
-        });
+        } satisfies EventData['deposit.settled']);
         return id;
       },
       { sync: true },
@@ -177,7 +206,7 @@ export class Deposits {
   /** Starts following settlements: catches up on open deposits, then follows LND live. */
   async start(): Promise<void> {
     this.#watch?.stop();
-    const cursor = (await this.#ledger.read<number>(settleCursorKey)) ?? 0;
+    const cursor = settleIndexOf(await this.#ledger.read(keys.settleCursor)) ?? 0;
     this.#watch = this.#lnd.watchSettledInvoices(
       cursor,
       (settled) => this.credit(settled),
@@ -185,8 +214,8 @@ export class Deposits {
     );
     let checked = 0;
     // Only deposits still open are indexed (`depopen:`), so this reads none of the others.
-    for await (const key of this.#ledger.db.keys({ gt: 'depopen:', lt: prefixEnd('depopen:') })) {
-      const record = await this.#ledger.read<DepositRecord>(`dep:${key.slice('depopen:'.length)}`);
+    for await (const key of this.#ledger.db.keys(under(prefixes.openDeposits))) {
+      const record = await this.#read(after(prefixes.openDeposits, key));
       if (!record || (record.state !== 'open' && record.state !== 'creating')) continue;
       checked += 1;
       const invoice = await this.#lnd.getInvoice(record.paymentHash);
@@ -206,10 +235,21 @@ export class Deposits {
   /** Ends a deposit nobody can pay: `failed` when LND never made its invoice (tipd stopped in between), `expired` after its time. */
   #close(id: string, from: DepositState, to: 'failed' | 'expired'): Promise<void> {
     return this.#ledger.run(async (tx) => {
-      const record = await tx.get<DepositRecord>(`dep:${id}`);
+      const record = await depositIn(tx, id);
       if (record?.state !== from) return;
-      tx.put(`dep:${id}`, { ...record, state: to });
-      tx.del(`depopen:${id}`);
+      tx.put(keys.deposit(id), { ...record, state: to });
+      tx.del(keys.openDeposit(id));
     });
   }
+}
+
+/** A deposit's record as an operation sees it. */
+async function depositIn(tx: Tx, id: string): Promise<DepositRecord | undefined> {
+  return depositRecord(id, await tx.get(keys.deposit(id)));
+}
+
+/** LND's settle index kept as the cursor (`cursor:settle`): a whole number, or absent. */
+function settleIndexOf(value: unknown): number | undefined {
+  if (value !== undefined && !Number.isSafeInteger(value)) throw new Error(`${keys.settleCursor} does not hold a settle index: ${JSON.stringify(value)}`);
+  return value as number | undefined;
 }

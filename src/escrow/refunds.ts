@@ -3,12 +3,14 @@
 // moved back to the supporter it came from, exactly, and each supporter is told a week before.
 // The lots a handle got in one ledger batch are stored together and come of age together: they
 // are returned in one ledger operation that deletes them, so none is returned twice.
+import type { EventData } from '../events/types.ts';
+import { topics } from '../events/types.ts';
 import { accounts, type Ledger } from '../ledger/ledger.ts';
-import { prefixEnd } from '../ledger/keys.ts';
+import { after, keys, prefixEnd, prefixes, under } from '../ledger/keys.ts';
 import type { Logger } from '../process/log.ts';
 import { formatMsat } from '../ledger/money.ts';
 import { repeat } from '../process/repeat.ts';
-import { lotsOf, type HandleRecord, type StoredLotEntry } from './tips.ts';
+import { lotsOf, type HandleRecord, type StoredLotEntry } from './escrow.ts';
 
 export interface RefundOptions {
   returnAfterMs: number;
@@ -62,15 +64,15 @@ export class Refunds {
       work = [];
       lotsQueued = 0;
     };
-    let from = 'handle:';
+    let from = prefixes.handles;
     for (;;) {
-      const handles = await this.#ledger.db.iterator({ gt: from, lt: prefixEnd('handle:'), limit: passSize }).all();
+      const handles = await this.#ledger.db.iterator({ gt: from, lt: prefixEnd(prefixes.handles), limit: passSize }).all();
       if (handles.length === 0) break;
-      for (const [, value] of handles) {
-        const handle = value as HandleRecord;
-        const prefix = `lot:${handle.key}:`;
-        for await (const [key, stored] of this.#ledger.db.iterator({ gt: prefix, lt: prefixEnd(prefix) })) {
-          const id = key.slice(prefix.length);
+      for (const [recordKey, value] of handles) {
+        const handle = handleRecord(recordKey, value);
+        const prefix = prefixes.lots(handle.key);
+        for await (const [key, stored] of this.#ledger.db.iterator(under(prefix))) {
+          const id = after(prefix, key);
           const { at: atIso, lots } = lotsOf(id, stored as StoredLotEntry);
           const at = Date.parse(atIso);
           // A claimed handle's escrow is the creator's, paid out to their node: the lots it had
@@ -92,13 +94,13 @@ export class Refunds {
   #return(handleKey: string, id: string): Promise<{ kind: 'returned'; lots: number; amountMsat: bigint } | { kind: 'none' }> {
     return this.#ledger.run(
       async (tx) => {
-        const key = `lot:${handleKey}:${id}`;
+        const key = keys.lots(handleKey, id);
         const stored = await tx.get<StoredLotEntry>(key);
         if (!stored) return { kind: 'none' as const };
         tx.del(key);
-        tx.del(`lotwarn:${handleKey}:${id}`);
+        tx.del(keys.lotsWarned(handleKey, id));
         // A claimed handle's escrow is the creator's, paid out to their node: its lots are void.
-        const record = await tx.get<HandleRecord>(`handle:${handleKey}`);
+        const record = await tx.get<HandleRecord>(keys.handle(handleKey));
         if (record?.claimed) return { kind: 'none' as const };
         // Shown as first seen, as everywhere.
         const handle = record?.display ?? handleKey;
@@ -108,12 +110,12 @@ export class Refunds {
           const lotMsat = BigInt(lot.amountMsat);
           await tx.transfer('refund', accounts.escrow(handleKey), accounts.supporter(lot.supporterId), lotMsat, { handle: handleKey, lot: lot.transferId });
           // One event: its supporter sees `refund`, followers of the handle `handle.refunded` (events/hub.ts).
-          tx.emit('refund', [`account:${lot.supporterId}`, `handle:${handleKey}`], {
+          tx.emit('refund', [topics.supporter(lot.supporterId), topics.handle(handleKey)], {
             handle,
             amountMsat: lot.amountMsat,
             tippedAt: at,
             pendingMsat: formatMsat(await tx.balance(accounts.escrow(handleKey))),
-          });
+          } satisfies EventData['refund']);
           amountMsat += lotMsat;
         }
         return { kind: 'returned' as const, lots: lots.length, amountMsat };
@@ -125,16 +127,18 @@ export class Refunds {
   /** Tells the supporters of the lots under `lot:<handle>:<id>` that they come back soon (once). */
   #warn(handleKey: string, id: string, at: number): Promise<{ kind: 'warned'; lots: number } | { kind: 'none' }> {
     return this.#ledger.run(async (tx) => {
-      const warnKey = `lotwarn:${handleKey}:${id}`;
-      const stored = await tx.get<StoredLotEntry>(`lot:${handleKey}:${id}`);
+      const warnKey = keys.lotsWarned(handleKey, id);
+      const stored = await tx.get<StoredLotEntry>(keys.lots(handleKey, id));
       if (!stored || (await tx.get(warnKey)) !== undefined) return { kind: 'none' as const };
-      const record = await tx.get<HandleRecord>(`handle:${handleKey}`);
+      const record = await tx.get<HandleRecord>(keys.handle(handleKey));
       if (record?.claimed) return { kind: 'none' as const };
       tx.put(warnKey, tx.now.toISOString());
       const returnsAt = new Date(at + this.#options.returnAfterMs).toISOString();
       const { at: tippedAt, lots } = lotsOf(id, stored);
-      for (const lot of lots)
-        tx.emit('refund.upcoming', [`account:${lot.supporterId}`], { handle: record?.display ?? handleKey, amountMsat: lot.amountMsat, tippedAt, returnsAt });
+      for (const lot of lots) {
+        const upcoming = { handle: record?.display ?? handleKey, amountMsat: lot.amountMsat, tippedAt, returnsAt } satisfies EventData['refund.upcoming'];
+        tx.emit('refund.upcoming', [topics.supporter(lot.supporterId)], upcoming);
+      }
       return { kind: 'warned' as const, lots: lots.length };
     });
   }
@@ -147,4 +151,12 @@ export class Refunds {
   stop(): void {
     this.#loop?.stop();
   }
+}
+
+/** A handle's record as the sweep reads it from a range: what it relies on checked, never misread. */
+function handleRecord(key: string, value: unknown): HandleRecord {
+  const record = value as Partial<HandleRecord> | null;
+  if (typeof record !== 'object' || record === null || typeof record.key !== 'string' || typeof record.claimed !== 'boolean')
+    throw new Error(`${key} does not hold a handle's record: ${JSON.stringify(value)}`);
+  return record as HandleRecord;
 }

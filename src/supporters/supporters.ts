@@ -1,13 +1,26 @@
-// Supporter accounts and their bearer tokens. A token (256 random bits) is shown once, at
-// creation or rotation, and stored only as its SHA-256; rotation retires the old one at once.
+// Supporter accounts, their bearer tokens and their monthly budgets. A token (256 random bits) is
+// shown once, at creation or rotation, and stored only as its SHA-256; rotation retires the old one
+// at once. The budget is what each period close may allocate of the balance (flattrs/close.ts).
 import { hash, randomBytes } from 'node:crypto';
+import { z } from 'zod';
 import type { Ledger } from '../ledger/ledger.ts';
+import { keys } from '../ledger/keys.ts';
 
+/** A supporter's record (`acct:<id>`). */
 export interface Supporter {
   id: string;
   createdAt: string;
   monthlyBudgetSat: number | null;
   tokenHash: string;
+}
+
+const supporterSchema = z.object({ id: z.string(), createdAt: z.string(), monthlyBudgetSat: z.number().nullable(), tokenHash: z.string() });
+
+/** A supporter's record as read back from the store (checked: never misread; absent: undefined). */
+function supporterRecord(key: string, value: unknown): Supporter | undefined {
+  if (value === undefined) return undefined;
+  if (!supporterSchema.safeParse(value).success) throw new Error(`${key} does not hold a supporter's record: ${JSON.stringify(value)}`);
+  return value as Supporter;
 }
 
 const hashToken = (token: string) => hash('sha256', token);
@@ -31,8 +44,8 @@ export class Supporters {
     await this.#ledger.run(
       (tx) => {
         const supporter: Supporter = { id, createdAt: tx.now.toISOString(), monthlyBudgetSat: null, tokenHash: hashToken(token) };
-        tx.put(`acct:${id}`, supporter);
-        tx.put(`tok:${supporter.tokenHash}`, id);
+        tx.put(keys.supporter(id), supporter);
+        tx.put(keys.token(supporter.tokenHash), id);
       },
       { sync: true },
     );
@@ -41,27 +54,41 @@ export class Supporters {
 
   /** The supporter a bearer token belongs to, if any. */
   async authenticate(token: string): Promise<string | undefined> {
-    return this.#ledger.read<string>(`tok:${hashToken(token)}`);
+    return this.#ledger.read<string>(keys.token(hashToken(token)));
   }
 
-  get(id: string): Promise<Supporter | undefined> {
-    return this.#ledger.read<Supporter>(`acct:${id}`);
+  async get(id: string): Promise<Supporter | undefined> {
+    const key = keys.supporter(id);
+    return supporterRecord(key, await this.#ledger.read(key));
   }
 
   async rotateToken(id: string): Promise<string> {
     const token = newToken();
     await this.#ledger.run(
       async (tx) => {
-        const supporter = await tx.get<Supporter>(`acct:${id}`);
+        const key = keys.supporter(id);
+        const supporter = supporterRecord(key, await tx.get(key));
         if (!supporter) throw new Error(`no supporter ${id}`);
-        tx.del(`tok:${supporter.tokenHash}`);
+        tx.del(keys.token(supporter.tokenHash));
         const tokenHash = hashToken(token);
-        tx.put(`acct:${id}`, { ...supporter, tokenHash });
-        tx.put(`tok:${tokenHash}`, id);
+        tx.put(key, { ...supporter, tokenHash });
+        tx.put(keys.token(tokenHash), id);
       },
       { sync: true },
     );
     for (const listener of this.#rotated) listener(id);
     return token;
+  }
+
+  /** Sets what each period close may allocate of the supporter's balance, in sats. */
+  async setBudget(supporterId: string, monthlyBudgetSat: number): Promise<void> {
+    await this.#ledger.run(
+      async (tx) => {
+        const key = keys.supporter(supporterId);
+        const supporter = supporterRecord(key, await tx.get(key))!;
+        tx.put(key, { ...supporter, monthlyBudgetSat });
+      },
+      { sync: true },
+    );
   }
 }

@@ -94,7 +94,7 @@ describe('tipd killed', () => {
         Array.from({ length: supporterCount }, async () => {
           const { id } = await supporters.create();
           await ledger.run((tx) => tx.transfer('deposit', accounts.deposits, accounts.supporter(id), 50_000n));
-          await flattrs.setBudget(id, 10);
+          await supporters.setBudget(id, 10);
           await flattrs.flattr(id, parseHandle('crash_a')!, null);
           await flattrs.flattr(id, parseHandle('crash_b')!, null);
         }),

@@ -4,7 +4,8 @@
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Flattrs, splitEvenly } from '../../src/flattrs/flattrs.ts';
+import { splitEvenly } from '../../src/flattrs/allocation.ts';
+import { Flattrs } from '../../src/flattrs/flattrs.ts';
 import { parseHandle } from '../../src/escrow/handles.ts';
 import { accounts, type LedgerEvent } from '../../src/ledger/ledger.ts';
 import { pad } from '../../src/ledger/keys.ts';
@@ -49,7 +50,7 @@ describe('a period close', () => {
   async function supporter(balanceMsat: bigint, budgetSat: number) {
     const { id } = await supporters.create();
     if (balanceMsat > 0n) await t.ledger.run((tx) => tx.transfer('deposit', accounts.deposits, accounts.supporter(id), balanceMsat));
-    await flattrs.setBudget(id, budgetSat);
+    await supporters.setBudget(id, budgetSat);
     return id;
   }
   const escrow = (h: string) => t.ledger.balance(accounts.escrow(h));
@@ -71,9 +72,10 @@ describe('a period close', () => {
   it('allocates the same when what it reads ahead is not kept in memory (and it must wait for reads)', async () => {
     const ledger = await t.reopen({ cacheMax: 2 });
     const forgetful = new Flattrs(ledger, log, {});
-    const { id: alice } = await new Supporters(ledger).create();
+    const forgetfulSupporters = new Supporters(ledger);
+    const { id: alice } = await forgetfulSupporters.create();
     await ledger.run((tx) => tx.transfer('deposit', accounts.deposits, accounts.supporter(alice), 100_000n));
-    await forgetful.setBudget(alice, 10);
+    await forgetfulSupporters.setBudget(alice, 10);
     await forgetful.flattr(alice, handle('@Bob'), null);
     await forgetful.flattr(alice, handle('carol'), null);
     await forgetful.flattr(alice, handle('carol'), '1790000000000000000');
@@ -148,7 +150,7 @@ describe('a period close', () => {
     const alice = await supporter(100_000n, 10);
     await flattrs.flattr(alice, handle('heidi'), null);
     await flattrs.close();
-    await flattrs.setBudget(alice, 20);
+    await supporters.setBudget(alice, 20);
     const next = await flattrs.flattr(alice, handle('heidi'), null);
     expect(next.flattr.periodId).toBe(2);
     await flattrs.close();

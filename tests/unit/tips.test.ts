@@ -3,7 +3,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseHandle } from '../../src/escrow/handles.ts';
 import { accounts, type LedgerEvent } from '../../src/ledger/ledger.ts';
-import { escrowKeys, intoEscrow, Tips, type HandleRecord } from '../../src/escrow/tips.ts';
+import { escrowKeys, intoEscrow, type HandleRecord } from '../../src/escrow/escrow.ts';
+import { Tips } from '../../src/escrow/tips.ts';
 import { tempLedger } from './ledger-helpers.ts';
 
 const handle = (h: string) => parseHandle(h)!;
