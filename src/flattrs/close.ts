@@ -262,7 +262,8 @@ class AllocationWindow {
   /** Allocations done (or failed) so far. */
   settled = 0;
   #wake: (() => void) | undefined;
-  #failure: unknown;
+  /** The first allocation that failed, and why (boxed: any value may be thrown). */
+  #failure: { err: unknown } | undefined;
 
   constructor(size: number) {
     this.#size = size;
@@ -274,7 +275,7 @@ class AllocationWindow {
     allocation.then(
       () => this.#done(),
       (err: unknown) => {
-        this.#failure ??= err;
+        this.#failure ??= { err };
         this.#done();
       },
     );
@@ -288,7 +289,7 @@ class AllocationWindow {
   }
 
   throwIfFailed(): void {
-    if (this.#failure) throw this.#failure;
+    if (this.#failure) throw this.#failure.err;
   }
 
   #done(): void {
