@@ -2,16 +2,9 @@
 // middleware that turns every failure into it. Expected failures are ApiErrors with a
 // machine-readable code; anything else is a bug, logged and answered as a bare 500.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { LedgerError, type LedgerErrorCode } from '../ledger/ledger.ts';
 import { LndError } from '../ln/lnd.ts';
 import type { Logger } from '../process/log.ts';
 import { Refusal } from '../errors.ts';
-
-const ledgerStatus: Record<LedgerErrorCode, number> = {
-  insufficient_balance: 409,
-  idempotency_key_reused: 422,
-  overloaded: 503,
-};
 
 export class ApiError extends Error {
   readonly status: number;
@@ -69,11 +62,9 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
         ? err
         : err instanceof Refusal
           ? new ApiError(err.status, err.code, err.message, err.details)
-          : err instanceof LedgerError
-            ? new ApiError(ledgerStatus[err.code], err.code, err.message)
-            : err instanceof LndError
-              ? fromLnd(err, log)
-              : fromBodyParser(err as object);
+          : err instanceof LndError
+            ? fromLnd(err, log)
+            : fromBodyParser(err as object);
     if (apiError) {
       res.status(apiError.status).json(errorBody(apiError.code, apiError.message, apiError.details));
       return;

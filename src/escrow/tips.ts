@@ -6,6 +6,7 @@ import { Generations } from '../ledger/generations.ts';
 import { type Account, accounts, unread, type Ledger, type Transfer, type Tx } from '../ledger/ledger.ts';
 import { pad, prefixEnd } from '../ledger/keys.ts';
 import { formatMsat } from '../ledger/money.ts';
+import type { Topic } from '../events/types.ts';
 
 export interface HandleRecord {
   key: string;
@@ -76,14 +77,14 @@ export const givenKey = (supporterId: string, handleKey: string) => `given:${sup
 export interface EscrowKeys extends HandleKeys {
   supporter: Account;
   /** The supporter's topic of events. */
-  supporterTopic: string;
+  supporterTopic: Topic;
   given: string;
 }
 
 interface HandleKeys {
   escrow: Account;
   /** The handle's record, and its topic of events (the same string). */
-  handle: string;
+  handle: `handle:${string}`;
   /** The prefix of its lot runs. */
   lots: string;
 }
@@ -94,7 +95,7 @@ interface HandleKeys {
  * its first lookup, then compared character by character with the one a map holds).
  */
 const handleKeys = new Generations<HandleKeys>(20_000);
-const supporterKeys = new Generations<{ account: Account; topic: string }>(20_000);
+const supporterKeys = new Generations<{ account: Account; topic: Topic }>(20_000);
 
 export function escrowKeys(supporterId: string, handleKey: string): EscrowKeys {
   let ofHandle = handleKeys.get(handleKey);
@@ -103,7 +104,7 @@ export function escrowKeys(supporterId: string, handleKey: string): EscrowKeys {
   return { ...ofHandle, supporter: ofSupporter.account, supporterTopic: ofSupporter.topic, given: givenKey(supporterId, handleKey) };
 }
 
-function keysOfSupporter(supporterId: string): { account: Account; topic: string } {
+function keysOfSupporter(supporterId: string): { account: Account; topic: Topic } {
   let keys = supporterKeys.get(supporterId);
   if (!keys) supporterKeys.set(supporterId, (keys = { account: accounts.supporter(supporterId), topic: `account:${supporterId}` }));
   return keys;
