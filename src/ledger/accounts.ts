@@ -36,3 +36,19 @@ export function refuseOverdraft(debit: Account, fromMsat: bigint, amountMsat: bi
     throw new Refusal('insufficient_balance', `${debit} holds ${fromMsat} msat, ${amountMsat} msat needed`);
   }
 }
+
+/**
+ * What breaks the rules in the balances a batch leaves (`after`, by account) against those it
+ * found (`before`), if anything: the changes must sum to zero, and no guarded account may end
+ * below zero. One pass over the accounts the batch touched.
+ */
+export function balancesViolation(after: ReadonlyMap<Account, bigint>, before: ReadonlyMap<Account, bigint>): string | undefined {
+  let sumMsat = 0n;
+  for (const [account, balanceMsat] of after) {
+    const beforeMsat = before.get(account);
+    if (beforeMsat === undefined) return `a batch changed ${account} without knowing its balance before`;
+    if (balanceMsat < 0n && !mayGoNegative(account)) return `a batch would leave ${account} at ${balanceMsat} msat`;
+    sumMsat += balanceMsat - beforeMsat;
+  }
+  return sumMsat === 0n ? undefined : `the balance changes of a batch sum to ${sumMsat} msat, not zero`;
+}

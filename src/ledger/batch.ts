@@ -2,9 +2,10 @@
 // batch being written (`prepare`), the money rules checked over all it changes, then put into one
 // LevelDB batch with its records, runs, balances, sequence numbers and events (`startWrite`).
 import type { StoredEvent } from '../events/types.ts';
-import type { Account } from './accounts.ts';
+import { type Account, balancesViolation } from './accounts.ts';
 import type { Committed, ReadAhead } from './committed.ts';
 import { runOnce } from './idempotency.ts';
+import { InvariantViolation } from './invariants.ts';
 import { keys } from './keys.ts';
 import type { Store } from './store.ts';
 import { eventsPerKeyMax, recordRunMax } from './stored.ts';
@@ -35,6 +36,8 @@ export interface Prepared {
   runs?: Map<string, { key: string; lastId: string; records: unknown[] }>;
   /** Why the batch cannot be written (an append that could not be encoded): all of it fails. */
   failure?: unknown;
+  /** A money invariant the batch broke: nothing of it is written, and the ledger stops. */
+  violation?: InvariantViolation;
 }
 
 /** A batch whose write has started: `written` settles with its outcome, and never rejects. */
@@ -92,6 +95,7 @@ export async function prepare(group: Queued[], writing: Staged | undefined, ahea
     await deps.committed.prefetch(group, writing, ahead, reads);
   } catch (error) {
     // The store could not be read, or holds what tipd never writes: nothing of this group runs.
+    if (error instanceof InvariantViolation) prepared.violation = error;
     outcomes.push(...group.map(() => ({ ok: false as const, error })));
     return prepared;
   }
@@ -106,10 +110,18 @@ export async function prepare(group: Queued[], writing: Staged | undefined, ahea
     } catch (error) {
       tx.rollback();
       outcome = { ok: false, error };
+      if (error instanceof InvariantViolation) tx.violation ??= error;
+    }
+    // A broken invariant stops the batch, even one its operation caught.
+    if (tx.violation) {
+      prepared.violation = tx.violation;
+      return prepared;
     }
     outcomes.push(outcome);
     if (outcome.ok) succeeded(prepared, tx, op, deps);
   }
+  const violation = balancesViolation(staged.balances as Map<Account, bigint>, staged.balancesBefore as Map<Account, bigint>);
+  if (violation !== undefined) prepared.violation = new InvariantViolation(violation);
   prepared.seqs = deps.sequences.taken();
   return prepared;
 }

@@ -1,7 +1,7 @@
 // The ledger: the one place that writes tipd's store, in front of its parts. Every change is an
 // operation (tx.ts) run in order by a single writer that commits groups of them in one LevelDB
 // batch (writer.ts, batch.ts), reading through a cache of what is committed (committed.ts). Money
-// moves only as double-entry transfers under the rules of accounts.ts.
+// moves only as double-entry transfers under the rules of accounts.ts; a broken one stops tipd.
 import type { StoredEvent } from '../events/types.ts';
 import type { Account } from './accounts.ts';
 import { Committed } from './committed.ts';
@@ -35,7 +35,16 @@ export interface LedgerOptions {
   now?: () => Date;
   /** Most committed values, and most balances, kept in memory for reads. */
   cacheMax?: number;
+  /**
+   * Told when a money invariant is found broken, once the ledger has stopped (it refuses every
+   * operation from then on). By default it throws the error, so that the process ends.
+   */
+  onBroken?: (error: InvariantViolation) => void;
 }
+
+const throwIt = (error: InvariantViolation): never => {
+  throw error;
+};
 
 export class Ledger {
   readonly #db: Store;
@@ -60,6 +69,7 @@ export class Ledger {
       batchSizeMax: options.batchSizeMax ?? 2_000,
       queueMax: options.queueMax ?? 100_000,
       now: options.now ?? (() => new Date()),
+      onBroken: options.onBroken ?? throwIt,
     });
     return new Ledger(db, committed, writer);
   }

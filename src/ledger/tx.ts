@@ -16,14 +16,16 @@ export const unread = Symbol('unread');
 const absent = Symbol('absent');
 
 /**
- * What a batch changes that reads go through: values by key (or `deleted`), balances by account.
+ * What a batch changes that reads go through: values by key (or `deleted`), balances by account;
+ * and the balance each account had before the batch first changed it, to check the batch's sum.
  * (Records written once, `Tx.append`, go straight into the batch's LevelDB batch.)
  */
 export interface Staged {
   values: Map<string, unknown>;
   balances: Map<string, bigint>;
+  balancesBefore: Map<string, bigint>;
 }
-export const newStaged = (): Staged => ({ values: new Map(), balances: new Map() });
+export const newStaged = (): Staged => ({ values: new Map(), balances: new Map(), balancesBefore: new Map() });
 export const isEmpty = ({ values, balances }: Staged) => values.size === 0 && balances.size === 0;
 
 /**
@@ -120,6 +122,8 @@ export class Tx {
   #lastHistory: { account: Account; at: number; id: bigint } | undefined;
   /** Events emitted, numbered once the operation succeeds. */
   events: EmittedEvent[] | undefined;
+  /** A money rule this operation broke, even if it caught the error: its batch is not written. */
+  violation: InvariantViolation | undefined;
   readonly now: Date;
   /** `now` as stored (ISO 8601), made once per batch. */
   readonly nowIso: string;
@@ -193,14 +197,21 @@ export class Tx {
 
   /** The balance of `account` as this operation sees it, if it is in memory (read ahead). */
   knownBalance(account: Account): bigint | undefined {
-    return (
-      this.#staged.balances.get(account) ?? this.#writing?.balances.get(account) ?? this.#reads.balances.get(account) ?? this.#committed.cachedBalance(account)
-    );
+    return this.#staged.balances.get(account) ?? this.#beneathBatch(account);
   }
 
-  #setBalance(account: Account, value: bigint): void {
-    const balances = this.#staged.balances;
+  /** The balance of `account` before this batch, if it is in memory. */
+  #beneathBatch(account: Account): bigint | undefined {
+    return this.#writing?.balances.get(account) ?? this.#reads.balances.get(account) ?? this.#committed.cachedBalance(account);
+  }
+
+  /** Stages `account` at `value`, `previous` being what this operation took it to hold. */
+  #setBalance(account: Account, value: bigint, previous: bigint): void {
+    const { balances, balancesBefore } = this.#staged;
     const before = balances.get(account);
+    // First changed in this batch: what it held before, as the ledger knows it (a caller's stale
+    // balance passed to `transferKnown` shows then as changes that do not sum to zero).
+    if (before === undefined && !balancesBefore.has(account)) balancesBefore.set(account, this.#beneathBatch(account) ?? previous);
     this.#balanceUndo.push(account, before === undefined ? absent : before);
     balances.set(account, value);
   }
@@ -223,11 +234,11 @@ export class Tx {
     to = this.knownBalance(credit),
   ): Transfer {
     const violation = transferViolation(debit, credit, amountMsat);
-    if (violation !== undefined) throw new InvariantViolation(violation);
+    if (violation !== undefined) throw this.#violated(violation);
     if (from === undefined || to === undefined) throw new Error(`transferKnown: the balances of ${debit} and ${credit} were not read ahead`);
     refuseOverdraft(debit, from, amountMsat);
-    this.#setBalance(debit, from - amountMsat);
-    this.#setBalance(credit, to + amountMsat);
+    this.#setBalance(debit, from - amountMsat, from);
+    this.#setBalance(credit, to + amountMsat, to);
     const seq = this.#sequences.next('xfer');
     const transfer: Transfer = { id: pad(seq), kind, debit, credit, amountMsat, at: this.nowIso, meta };
     // A transfer is stored in the history of each supporter it touches (read newest first); one
@@ -260,6 +271,13 @@ export class Tx {
     }
     this.#lastHistory = { account, at: appends.length, id: seq };
     this.append(keys.history(account, id), stored);
+  }
+
+  /** An invariant this operation broke: its batch will not be written, and the ledger stops. */
+  #violated(message: string): InvariantViolation {
+    const violation = new InvariantViolation(message);
+    this.violation ??= violation;
+    return violation;
   }
 
   emit<T extends EventType>(type: T, topics: Topic[], data: EventData[T]): void {

@@ -1,9 +1,11 @@
 // The one writer of the store, pipelined with group commit: operations queue up, and the writer
 // runs all that wait (up to a bound) as one batch (batch.ts) while the batch before it is being
-// written; callers, caches and listeners learn of a batch once it is on disk.
+// written; callers, caches and listeners learn of a batch once it is on disk. A broken money
+// invariant stops it for good: nothing of that batch is written, and `onBroken` is told.
 import type { StoredEvent } from '../events/types.ts';
 import { Refusal } from '../errors.ts';
 import type { Committed, ReadAhead } from './committed.ts';
+import type { InvariantViolation } from './invariants.ts';
 import type { Store } from './store.ts';
 import { type BatchDeps, changesAnything, prepare, type Prepared, type Queued, type Batch, Sequences, startWrite, type Writing } from './batch.ts';
 import type { RunOptions, SequenceName, Tx } from './tx.ts';
@@ -17,6 +19,8 @@ export interface WriterOptions {
   /** Most operations waiting; past that, callers get `overloaded`. */
   queueMax: number;
   now: () => Date;
+  /** Told once, when a money invariant is found broken; the writer has stopped by then. */
+  onBroken: (error: InvariantViolation) => void;
 }
 
 export class Writer {
@@ -28,6 +32,8 @@ export class Writer {
   #queue: Queued[] = [];
   #draining: Promise<void> | undefined;
   #closed = false;
+  /** The invariant found broken: every operation from then on is refused with it. */
+  #broken: InvariantViolation | undefined;
   /** Figures for benchmarks and logs. */
   readonly stats = { batches: 0, operations: 0 };
 
@@ -41,6 +47,7 @@ export class Writer {
 
   /** Runs `run` inside the writer; resolves once its batch is on disk. */
   run<T>(run: (tx: Tx) => Promise<T> | T, options: RunOptions = {}): Promise<T> {
+    if (this.#broken) return Promise.reject(this.#broken);
     if (this.#closed) return Promise.reject(new Error('ledger is closed'));
     if ((options.prefetch?.length ?? 0) + (options.balances?.length ?? 0) > prefetchKeysMax)
       return Promise.reject(new Error(`an operation may name at most ${prefetchKeysMax} keys and balances to read ahead`));
@@ -70,7 +77,8 @@ export class Writer {
    * The writer, pipelined: while batch N is being written (and fsynced), batch N+1 is run,
    * reading through N's staged values. N+1 is written only once N is on disk; if N's write fails,
    * N+1 (which may have read what N staged) fails too, unwritten. Caches and listeners learn of a
-   * batch only once it is on disk.
+   * batch only once it is on disk. A batch that breaks an invariant is never written: the writer
+   * lets N land, then stops.
    */
   async #drain(): Promise<void> {
     let writing: Writing | undefined;
@@ -94,11 +102,15 @@ export class Writer {
           const outcome = await writing.written;
           if (!outcome.ok) {
             this.#failed(writing, outcome.error);
-            if (next) this.#failed(next, new Error('an earlier batch this one depends on could not be written', { cause: outcome.error }));
-            next = undefined;
+            // (A batch that broke an invariant stops the writer below, whatever became of this one.)
+            if (next && !next.violation) {
+              this.#failed(next, new Error('an earlier batch this one depends on could not be written', { cause: outcome.error }));
+              next = undefined;
+            }
           }
           writing = undefined;
         }
+        if (next?.violation) return this.#stop(next, next.violation);
         if (next) writing = this.#write(next);
         next = undefined;
       }
@@ -162,5 +174,21 @@ export class Writer {
     for (const op of group) op.reject(error);
     // A LevelDB batch never written (a write closes its own).
     batch?.close().catch(() => {});
+  }
+
+  /**
+   * A batch broke a money invariant: none of it is written, it and every operation queued or yet
+   * to come are refused, and `onBroken` is told (by default it throws: the process ends).
+   */
+  #stop(prepared: Prepared, violation: InvariantViolation): void {
+    this.#broken = violation;
+    this.#failed({ group: [...prepared.group, ...this.#queue.splice(0)], batch: prepared.batch }, violation);
+    try {
+      this.#options.onBroken(violation);
+    } catch (err) {
+      queueMicrotask(() => {
+        throw err;
+      });
+    }
   }
 }
