@@ -13,7 +13,8 @@ import { type BatchContext, type BatchReads, deleted, isEmpty, newStaged, type R
 
 /** An operation waiting for the writer. */
 export interface Queued {
-  run: (tx: Tx) => Promise<unknown> | unknown;
+  /** Its result, or a promise of it. */
+  run: (tx: Tx) => unknown;
   options: RunOptions;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
@@ -33,11 +34,18 @@ export interface Prepared {
   /** LevelDB's batch, once an operation appended to it (see `Tx.append`). */
   batch?: Batch;
   /** The run being filled under each prefix (`Tx.appendToRun`), written with the batch. */
-  runs?: Map<string, { key: string; lastId: string; records: unknown[] }>;
+  runs?: Map<string, RecordRun>;
   /** Why the batch cannot be written (an append that could not be encoded): all of it fails. */
   failure?: unknown;
   /** A money invariant the batch broke: nothing of it is written, and the ledger stops. */
   violation?: InvariantViolation;
+}
+
+/** Records of one batch under one prefix, stored as one value under `key`: `[the batch's time, ...records]`. */
+interface RecordRun {
+  key: string;
+  lastId: string;
+  records: unknown[];
 }
 
 /** A batch whose write has started: `written` settles with its outcome, and never rejects. */
@@ -151,7 +159,7 @@ function appendToBatch(prepared: Prepared, appends: unknown[], db: Store): void 
 
 /** Adds a succeeded operation's run records to the batch's runs; a full run goes into the batch. */
 function addToRuns(prepared: Prepared, items: unknown[], nowIso: string, db: Store): void {
-  const runs = (prepared.runs ??= new Map());
+  const runs = (prepared.runs ??= new Map<string, RecordRun>());
   for (let i = 0; i < items.length; i += 3) {
     const prefix = items[i] as string;
     const id = items[i + 1] as string;
@@ -180,9 +188,8 @@ export function startWrite(prepared: Prepared, db: Store): Writing {
   }
   if (!changesAnything(prepared) && prepared.failure === undefined) return { ...prepared, written: Promise.resolve({ ok: true }) };
   for (const [name, value] of prepared.seqs) values.set(keys.sequence(name), value.toString());
-  let written: Writing['written'];
+  if (prepared.failure !== undefined) return notWritten(prepared, prepared.failure);
   try {
-    if (prepared.failure !== undefined) throw prepared.failure;
     // What operations appended is in the batch already: first, so that a record appended and
     // deleted in the same batch stays deleted.
     const batch = (prepared.batch ??= db.batch());
@@ -196,15 +203,19 @@ export function startWrite(prepared: Prepared, db: Store): Writing {
       const run = events.slice(from, from + eventsPerKeyMax);
       batch.put(keys.events(run.at(-1)!.seq), run);
     }
-    written = batch.write({ sync: prepared.sync }).then(
+    const written = batch.write({ sync: prepared.sync }).then(
       () => ({ ok: true as const }),
       (error: unknown) => ({ ok: false as const, error }),
     );
+    return { ...prepared, written };
   } catch (error) {
-    // E.g. a value that cannot be encoded, or a store that is not open: nothing of this batch
-    // is written.
-    prepared.batch?.close().catch(() => {});
-    written = Promise.resolve({ ok: false, error });
+    // E.g. a value that cannot be encoded, or a store that is not open.
+    return notWritten(prepared, error);
   }
-  return { ...prepared, written };
+}
+
+/** A batch that cannot be written: nothing of it is, and its LevelDB batch is let go. */
+function notWritten(prepared: Prepared, error: unknown): Writing {
+  prepared.batch?.close().catch(() => {});
+  return { ...prepared, written: Promise.resolve({ ok: false, error }) };
 }

@@ -148,9 +148,9 @@ export class Committed implements CommittedReads {
           // What the caller read is kept for this batch only, and is what the store holds unless
           // the batch being written changes it (reads look there first); what the ledger read
           // ahead goes to its caches, if they do not have it already.
-          if (knownValues && this.#stillValid(side, key, knownValues, known!.generation)) into.set(key, parse(knownValues.get(key), key));
+          if (knownValues && this.#stillValid(side, key, knownValues, known.generation)) into.set(key, parse(knownValues.get(key), key));
           else if (this.#inMemory(side, key, writing)) continue;
-          else if (read && this.#stillValid(side, key, read[side], ahead!.generation)) cache.set(key, parse(read[side].get(key), key));
+          else if (read && this.#stillValid(side, key, read[side], ahead.generation)) cache.set(key, parse(read[side].get(key), key));
           else missing[side].add(key);
         }
       }

@@ -28,8 +28,8 @@ export async function checkFormat(db: Store): Promise<void> {
   const written =
     format === undefined
       ? 'a tipd older than 0.2 (format 1)'
-      : Number.isSafeInteger(format)
-        ? `another tipd version (format ${String(format)})`
+      : typeof format === 'number' && Number.isSafeInteger(format)
+        ? `another tipd version (format ${format})`
         : `something other than tipd (its format mark, ${keys.format}, is ${JSON.stringify(format)?.slice(0, 40)})`;
   throw new StoreFormatError(
     `the data folder was written by ${written}; this tipd reads format ${storeFormat} and has no migration for it: keep that folder for the tipd that wrote it, or start this one on a new TIPD_DATA_DIR`,

@@ -11,7 +11,7 @@ import { keys } from './keys.ts';
 import * as queries from './queries.ts';
 import type { Store } from './store.ts';
 import { storedInteger, type Transfer } from './stored.ts';
-import type { RunOptions, SequenceName, Tx } from './tx.ts';
+import type { RunOptions, SequenceName, Tx, unread } from './tx.ts';
 import { Writer } from './writer.ts';
 
 // What the rest of tipd imports from here.
@@ -99,7 +99,7 @@ export class Ledger {
   }
 
   /** The committed value of `key` if it is in memory; `unread` if not. */
-  cached<T>(key: string): ReturnType<Committed['cached']> {
+  cached<T>(key: string): T | undefined | typeof unread {
     return this.#committed.cached<T>(key);
   }
 

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { accounts, InvariantViolation, Ledger, type RunOptions, StoreFormatError, type Tx } from '../../src/ledger/ledger.ts';
 import { Refusal } from '../../src/errors.ts';
-import { openStore, type Store } from '../../src/ledger/store.ts';
+import type { Store } from '../../src/ledger/store.ts';
 import { tempLedger } from './ledger-helpers.ts';
 
 const alice = accounts.supporter('alice');
