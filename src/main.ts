@@ -48,7 +48,12 @@ try {
 }
 let ledger: Ledger;
 try {
-  ledger = await Ledger.open(store);
+  ledger = await Ledger.open(store, {
+    onBroken: (err) => {
+      log.fatal({ err }, 'a money invariant is broken: tipd stops');
+      exit(1);
+    },
+  });
 } catch (err) {
   if (!(err instanceof StoreFormatError)) throw err;
   process.stderr.write(`tipd: ${err.message}\n`);

@@ -4,7 +4,6 @@
 // become Refusals here, in this one place. Anything else is a bug, logged and answered 500.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { errorBody, Refusal } from '../errors.ts';
-import { LedgerError } from '../ledger/ledger.ts';
 import { LndError } from '../ln/lnd.ts';
 import type { Logger } from '../process/log.ts';
 import { XApiError } from '../x/client.ts';
@@ -46,7 +45,6 @@ const fromX = (err: XApiError): Refusal =>
 /** What a failure is as an answer to the client, or undefined for a bug. */
 function refusalOf(err: unknown, log: Logger): Refusal | undefined {
   if (err instanceof Refusal) return err;
-  if (err instanceof LedgerError) return new Refusal(err.code, err.message);
   if (err instanceof LndError) return fromLnd(err, log);
   if (err instanceof XApiError) return fromX(err);
   return typeof err === 'object' && err !== null ? fromBodyParser(err) : undefined;

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { Refusal } from '../errors.ts';
 import type { Handle } from '../escrow/handles.ts';
 import type { Ledger, Tx } from '../ledger/ledger.ts';
+import type { Topic } from '../events/types.ts';
 import { prefixEnd } from '../ledger/keys.ts';
 import type { Lnd } from '../ln/lnd.ts';
 import type { Logger } from '../process/log.ts';
@@ -247,7 +248,7 @@ export class Claims {
         }
         tx.put(`tweetused:${tweet.id}`, id);
         const bound = await tx.get<Binding>(`binding:${claim.handleKey}`);
-        const topics = [`handle:${claim.handleKey}`];
+        const topics: Topic[] = [`handle:${claim.handleKey}`];
         const waiting = await tx.get<PendingBinding>(`rebind:${claim.handleKey}`);
         if (bound && bound.xUserId !== tweet.authorId && this.#options.coolingOffMs > 0) {
           // Handles are renamed and recycled: another account gets the handle only after a wait,

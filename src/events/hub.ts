@@ -52,7 +52,7 @@ interface Client {
 
 const replayPageSize = 500;
 
-type View = { type: string; data: Record<string, unknown> };
+type View = { type: string; data: object };
 /**
  * What followers of a handle see of a supporter's event (one with an `account:` topic) that has
  * the handle's topic too: another type, with only what is public. Such an event of a type not
@@ -76,7 +76,7 @@ function viewOf(event: LedgerEvent, topics: Set<string>): View | undefined {
     personal ||= account;
   }
   if (!seen) return undefined;
-  return personal ? publicViews[event.type]?.(event.data) : event;
+  return personal ? publicViews[event.type]?.(event.data as Record<string, unknown>) : event;
 }
 
 export class EventHub {

@@ -1,5 +1,5 @@
 // The LevelDB store of one tipd: opened once, exclusively (LevelDB's own lock file), with JSON
-// values. Only the ledger writer (ledger.ts) writes to it; everything else reads.
+// values. Only the ledger's writer (writer.ts) writes to it; everything else reads.
 //
 // LevelDB maps the table files it has open into memory, and what it has read of them counts in
 // tipd's resident memory: a bounded table cache (`maxOpenFiles`) bounds that too.

@@ -192,7 +192,7 @@ export class Withdrawals {
         }
         tx.put(`wd:${id}`, updated);
         tx.del(`wdpending:${id}`);
-        tx.emit(`withdrawal.${updated.state}`, [`account:${record.supporterId}`], { ...this.#view(updated) });
+        tx.emit(updated.state === 'succeeded' ? 'withdrawal.succeeded' : 'withdrawal.failed', [`account:${record.supporterId}`], { ...this.#view(updated) });
         return { record: updated, booked: true };
       },
       { sync: true },

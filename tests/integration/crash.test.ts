@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Flattrs } from '../../src/flattrs/flattrs.ts';
 import { parseHandle } from '../../src/escrow/handles.ts';
-import { accounts, Ledger } from '../../src/ledger/ledger.ts';
+import { accounts, Ledger, type LedgerEvent } from '../../src/ledger/ledger.ts';
 import { openStore } from '../../src/ledger/store.ts';
 import { Supporters } from '../../src/supporters/supporters.ts';
 import { api, eventually, lndOf, stack, startTipd, type TipdProcess } from './helpers.ts';
@@ -31,6 +31,9 @@ async function withLedger<T>(look: (ledger: Ledger) => Promise<T>): Promise<T> {
     await store.close();
   }
 }
+
+/** An event's data, read field by field whatever its type. */
+const data = (e: LedgerEvent) => e.data as Record<string, unknown>;
 
 describe('tipd killed', () => {
   it('after LND settled a deposit but before it was credited: credited once at restart, and never again', async () => {
@@ -127,7 +130,7 @@ describe('tipd killed', () => {
       expect(await ledger.totalsByKind()).toMatchObject({ supporter: BigInt(supporterCount) * 40_000n, escrow: BigInt(supporterCount) * 10_000n });
       // Each handle's allocations are announced once, in full, though the close was cut short.
       const announced = (await ledger.eventsAfter(0, 100_000)).filter((e) => e.type.startsWith('handle.'));
-      expect(announced.map((e) => [e.type, e.data.handle, e.data.amountMsat, e.data.allocations])).toEqual([
+      expect(announced.map((e) => [e.type, data(e).handle, data(e).amountMsat, data(e).allocations])).toEqual([
         ['handle.allocated', 'crash_a', String(supporterCount * 5_000), supporterCount],
         ['handle.allocated', 'crash_b', String(supporterCount * 5_000), supporterCount],
       ]);

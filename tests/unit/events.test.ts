@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { defaultEventLimits, EventHub } from '../../src/events/hub.ts';
+import type { EventData, EventType } from '../../src/events/types.ts';
 import { Supporters } from '../../src/supporters/supporters.ts';
 import { tempLedger } from './ledger-helpers.ts';
 
@@ -85,8 +86,8 @@ describe('an event of a supporter that a handle’s followers see too', () => {
         pendingMsat: '4700',
       });
       // A supporter's event of a type with no public view: never shown to the followers.
-      tx.emit('budget.spent', [`account:${ann.id}`, 'handle:shared'], { secret: ann.id });
-      tx.emit('handle.allocated', ['handle:shared'], { handle: 'Shared', amountMsat: '9' });
+      tx.emit('budget.spent' as EventType, [`account:${ann.id}`, 'handle:shared'], { secret: ann.id } as never);
+      tx.emit('handle.allocated', ['handle:shared'], { handle: 'Shared', amountMsat: '9' } as EventData['handle.allocated']);
     });
     await expect.poll(() => follower.events.length).toBe(3);
     await expect.poll(() => own.events.length).toBe(4);
@@ -123,7 +124,9 @@ describe('a websocket client that stops reading', () => {
     const eventCount = 3_000;
     const padding = 'x'.repeat(10_000);
     for (let i = 0; i < eventCount; i += 100) {
-      await Promise.all(Array.from({ length: 100 }, (_, j) => t.ledger.run((tx) => tx.emit('handle.tipped', ['handle:slowpoke'], { n: i + j, padding }))));
+      await Promise.all(
+        Array.from({ length: 100 }, (_, j) => t.ledger.run((tx) => tx.emit('handle.tipped', ['handle:slowpoke'], { n: i + j, padding } as never))),
+      );
     }
     await expect.poll(() => fast.events.length, { timeout: 10_000 }).toBe(eventCount);
     expect(logLines.some((line) => line.msg === 'dropping a websocket client that does not keep up')).toBe(true);

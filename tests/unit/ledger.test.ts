@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { accounts, Ledger, LedgerError, recordRunMax, StoreFormatError, unread, type Account, type Tx } from '../../src/ledger/ledger.ts';
 import { openStore, StoreLockedError } from '../../src/ledger/store.ts';
+import type { EventType } from '../../src/events/types.ts';
 import { inOneBatch, tempLedger } from './ledger-helpers.ts';
 
 const alice = accounts.supporter('alice');
@@ -74,8 +75,9 @@ describe('the ledger', () => {
   });
 
   it('refuses amounts that are not positive, as a programming error', async () => {
-    await expect(t.ledger.run((tx) => tx.transfer('tip', alice, carolEscrow, 0n))).rejects.toThrow(/must be positive/);
-    await expect(t.ledger.run((tx) => tx.transfer('tip', alice, alice, 1n))).rejects.toThrow(/to itself/);
+    // Each stops its ledger (invariants.test.ts): one ledger for each.
+    await expect((await t.reopen({ onBroken: () => {} })).run((tx) => tx.transfer('tip', alice, carolEscrow, 0n))).rejects.toThrow(/must be positive/);
+    await expect((await t.reopen({ onBroken: () => {} })).run((tx) => tx.transfer('tip', alice, alice, 1n))).rejects.toThrow(/to itself/);
   });
 
   it.each([
@@ -401,7 +403,8 @@ describe('the ledger', () => {
   it('numbers events, pages through them from any point, and finds the old ones to prune', async () => {
     let clock = new Date('2026-01-01T00:00:00Z');
     const ledger = await t.reopen({ now: () => clock });
-    const emit = (n: number) => Promise.all(Array.from({ length: n }, (_, i) => ledger.run((tx) => tx.emit('test', [`account:${i}`], { i }))));
+    const emit = (n: number) =>
+      Promise.all(Array.from({ length: n }, (_, i) => ledger.run((tx) => tx.emit('test' as EventType, [`account:${i}`], { i } as never))));
     await emit(600); // one batch: its events stored as several runs
     clock = new Date('2026-01-02T00:00:00Z');
     await emit(10);

@@ -11,6 +11,9 @@ import { inOneBatch, tempLedger } from './ledger-helpers.ts';
 const dayMs = 24 * 3600 * 1000;
 const log = pino({ level: 'silent' });
 
+/** An event's data, read field by field whatever its type. */
+const data = (e: LedgerEvent) => e.data as Record<string, unknown>;
+
 describe('unclaimed tips', () => {
   let clock = new Date('2026-01-01T00:00:00Z');
   let t: Awaited<ReturnType<typeof tempLedger>>;
@@ -103,7 +106,7 @@ describe('unclaimed tips', () => {
     expect(await t.ledger.balance(accounts.supporter('ben'))).toBe(10_000n);
     expect(await t.ledger.balance(accounts.escrow('busy'))).toBe(0n);
     // One event per lot, for its supporter and the handle's followers, with what the handle still holds.
-    expect(events.filter((e) => e.type === 'refund' && e.data.handle === 'busy').map((e) => [e.topics, e.data.amountMsat, e.data.pendingMsat])).toEqual([
+    expect(events.filter((e) => e.type === 'refund' && e.data.handle === 'busy').map((e) => [e.topics, data(e).amountMsat, data(e).pendingMsat])).toEqual([
       [['account:ann', 'handle:busy'], '1000', '5000'],
       [['account:ben', 'handle:busy'], '2000', '3000'],
       [['account:ann', 'handle:busy'], '3000', '0'],

@@ -1,0 +1,72 @@
+// Reads of what is committed that go to the store in ranges, past the writer and its caches: a
+// supporter's history page by page, balances summed by kind of account, and the stored events for
+// the websocket to replay and to prune. What they read is checked for its shape (stored.ts).
+import type { StoredEvent } from '../events/types.ts';
+import type { Account } from './accounts.ts';
+import { InvariantViolation } from './invariants.ts';
+import { after, keys, prefixes, prefixEnd, under } from './keys.ts';
+import type { Store } from './store.ts';
+import { storedBalance, storedEvents, storedHistoryEntry, type Transfer, transfersOf } from './stored.ts';
+
+/** A supporter's transfers, newest first, `limit` at a time; `before` is the last id seen. */
+export async function history(db: Store, account: Account, limit: number, before?: string): Promise<Transfer[]> {
+  const prefix = prefixes.history(account);
+  const transfers: Transfer[] = [];
+  // A run is keyed by its first id: every run with a transfer before `before` is in the range,
+  // and at most `limit` keys hold `limit` transfers.
+  const entries = await db.iterator({ gt: prefix, lt: before ? keys.history(account, before) : prefixEnd(prefix), reverse: true, limit }).all();
+  for (const [key, value] of entries) {
+    for (const transfer of transfersOf(after(prefix, key), storedHistoryEntry(value, key))) {
+      if (before === undefined || transfer.id < before) transfers.push(transfer);
+    }
+    if (transfers.length >= limit) break;
+  }
+  return transfers.slice(0, limit);
+}
+
+export type AccountKind = 'supporter' | 'escrow' | 'pending' | 'system';
+
+/** Committed balances summed by kind of account (supporter, escrow, pending, system). */
+export async function totalsByKind(db: Store): Promise<Record<AccountKind, bigint>> {
+  const totals = { supporter: 0n, escrow: 0n, pending: 0n, system: 0n };
+  for await (const [key, value] of db.iterator(under(prefixes.balances))) {
+    const account = after(prefixes.balances, key);
+    const kind = account.slice(0, account.indexOf(':'));
+    if (!Object.hasOwn(totals, kind)) throw new InvariantViolation(`the store holds a balance of ${account}: not an account of tipd`);
+    totals[kind as AccountKind] += storedBalance(value, account);
+  }
+  return totals;
+}
+
+export async function sumOfBalances(db: Store): Promise<bigint> {
+  return Object.values(await totalsByKind(db)).reduce((a, b) => a + b, 0n);
+}
+
+/**
+ * Events with seq > `afterSeq`, oldest first, at most `limit`. They are stored in runs of a
+ * batch's events (`evt:<seq of the last one>`: an array of at most `eventsPerKeyMax`), so the
+ * first run read may start before `afterSeq`.
+ */
+export async function eventsAfter(db: Store, afterSeq: number, limit: number): Promise<StoredEvent[]> {
+  const events: StoredEvent[] = [];
+  for await (const [key, run] of db.iterator({ gt: keys.events(afterSeq), lt: prefixEnd(prefixes.events) })) {
+    for (const event of storedEvents(run, key)) {
+      if (event.seq <= afterSeq) continue;
+      if (events.length >= limit) return events;
+      events.push(event);
+    }
+    if (events.length >= limit) return events;
+  }
+  return events;
+}
+
+/** Keys of stored events all older than `before` (oldest first, at most `limit` keys): for pruning. */
+export async function eventKeysBefore(db: Store, before: Date, limit: number): Promise<string[]> {
+  const found: string[] = [];
+  for await (const [key, run] of db.iterator({ ...under(prefixes.events), limit })) {
+    // The events of a run are of one batch: one time.
+    if (Date.parse(storedEvents(run, key)[0]!.at) >= before.getTime()) break;
+    found.push(key);
+  }
+  return found;
+}
