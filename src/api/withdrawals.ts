@@ -1,7 +1,7 @@
 // Withdrawals over HTTP: pay a supporter's own invoice from the balance, and see how it went.
 import { z } from 'zod';
 import type { Supporters } from '../supporters/supporters.ts';
-import { InvoiceRefused, type Withdrawals } from '../withdrawals/withdrawals.ts';
+import type { Withdrawals } from '../withdrawals/withdrawals.ts';
 import { ApiError } from './errors.ts';
 import type { Api } from './openapi.ts';
 import { body, idempotencyOf, parse, requireSupporter, supporterOf } from './http.ts';
@@ -27,12 +27,7 @@ export function withdrawalRoutes(api: Api, supporters: Supporters, withdrawals: 
     auth,
     async (req, res) => {
       const input = parse(withdrawalBody, body(req));
-      try {
-        res.status(201).json(await withdrawals.create(supporterOf(res), input.paymentRequest, idempotencyOf(req)));
-      } catch (err) {
-        if (err instanceof InvoiceRefused) throw new ApiError(err.code === 'invoice_already_used' ? 409 : 400, err.code, err.message);
-        throw err;
-      }
+      res.status(201).json(await withdrawals.create(supporterOf(res), input.paymentRequest, idempotencyOf(req)));
     },
   );
 
