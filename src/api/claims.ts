@@ -2,7 +2,7 @@
 // can see a handle's binding (with its evidence), its payouts, and a text to tell its creator.
 import type { Request } from 'express';
 import { z } from 'zod';
-import { ClaimRefused, type ClaimRefusal, type Claims } from '../claims/claims.ts';
+import type { Claims } from '../claims/claims.ts';
 import { handleSchema, parseHandle, type Handle } from '../escrow/handles.ts';
 import type { Payouts } from '../payouts/payouts.ts';
 import type { Tips } from '../escrow/tips.ts';
@@ -27,21 +27,6 @@ const payoutQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(50),
 });
 
-const refusalStatus: Record<ClaimRefusal, number> = {
-  claim_not_found: 404,
-  own_node: 400,
-  node_unreachable: 422,
-  keysend_unsupported: 422,
-  challenge_used: 409,
-  challenge_expired: 410,
-  tweet_not_found: 422,
-  tweet_before_challenge: 422,
-  tweet_is_retweet: 422,
-  author_mismatch: 422,
-  claim_id_missing: 422,
-  bad_signature: 422,
-};
-
 /** The X API failing is not the creator's doing: 503 while it may come back, 502 when it answers wrong. */
 const xStatus: Record<XApiErrorCode, number> = {
   x_not_configured: 503,
@@ -52,7 +37,6 @@ const xStatus: Record<XApiErrorCode, number> = {
 };
 
 function asApiError(err: unknown): unknown {
-  if (err instanceof ClaimRefused) return new ApiError(refusalStatus[err.code], err.code, err.message);
   if (err instanceof XApiError) {
     return new ApiError(xStatus[err.code], err.code, `${err.message}; the proof can be sent again`, {
       upstreamStatus: err.upstreamStatus ?? null,
@@ -92,7 +76,7 @@ export function claimRoutes(api: Api, claims: Claims, payouts: Payouts, tips: Ti
     async (req, res) => {
       const input = parse(claimBody, body(req));
       try {
-        res.status(201).json(await claims.create(input.handle, input.nodePubkey));
+        res.status(201).json(await claims.create(input.handle, { type: 'node', nodePubkey: input.nodePubkey }));
       } catch (err) {
         throw asApiError(err);
       }
