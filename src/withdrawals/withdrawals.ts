@@ -5,50 +5,22 @@
 // timeout, a dropped connection) leaves it pending, and it is looked up by payment hash, never
 // paid again: later in this run, and at every start.
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
 import type { Network } from '../config.ts';
 import { Refusal } from '../errors.ts';
-import { topics, type EventData } from '../events/types.ts';
-import { accounts, type Ledger, type Tx } from '../ledger/ledger.ts';
-import { after, keys, prefixes, under } from '../ledger/keys.ts';
+import type { Ledger, Tx } from '../ledger/ledger.ts';
+import { keys } from '../ledger/keys.ts';
 import { feeCap } from '../ledger/money.ts';
-import { hold, type Held, type PendingKind } from '../ledger/pending.ts';
-import { parseStored, storedFields } from '../ledger/stored.ts';
+import { hold } from '../ledger/pending.ts';
+import { parseStored } from '../ledger/stored.ts';
 import { decodeInvoice, invoiceNetworkOf, type DecodedInvoice } from '../ln/bolt11.ts';
 import type { Lnd } from '../ln/lnd.ts';
-import { OutgoingPayments, type OutgoingKind } from '../payments/outgoing.ts';
+import { OutgoingPayments } from '../payments/outgoing.ts';
 import { crashPoint } from '../process/crash.ts';
 import type { Logger } from '../process/log.ts';
 import { repeat } from '../process/repeat.ts';
+import { heldBy, withdrawalKind, withdrawalSchema, withdrawalTransfers, withdrawalView, type WithdrawalRecord, type WithdrawalView } from './records.ts';
 
-/** A withdrawal as stored (`wd:<id>`), its fields in the order they have always been written. */
-const withdrawalSchema = z.object({
-  id: z.string().min(1),
-  supporterId: z.string().min(1),
-  paymentRequest: z.string().min(1),
-  paymentHash: storedFields.hex32,
-  amountMsat: storedFields.msat,
-  feeReserveMsat: storedFields.msat,
-  feeMsat: storedFields.msat.nullable(),
-  state: z.enum(['pending', 'succeeded', 'failed']),
-  failureReason: z.string().nullable(),
-  createdAt: storedFields.time,
-  settledAt: storedFields.time.nullable(),
-});
-type WithdrawalRecord = z.infer<typeof withdrawalSchema>;
-type WithdrawalState = WithdrawalRecord['state'];
-
-export interface WithdrawalView {
-  id: string;
-  state: WithdrawalState;
-  paymentHash: string;
-  amountMsat: string;
-  feeReserveMsat: string;
-  feeMsat: string | null;
-  failureReason: string | null;
-  createdAt: string;
-  settledAt: string | null;
-}
+export type { WithdrawalView } from './records.ts';
 
 export type InvoiceProblem = 'invalid_payment_request' | 'amount_missing' | 'invoice_expired' | 'wrong_network' | 'own_invoice' | 'invoice_already_used';
 
@@ -71,23 +43,6 @@ export interface WithdrawalOptions {
   recheckMs: number;
 }
 
-/** A withdrawal's money: held from the supporter, posted to the outside world; a void releases all of it. */
-const withdrawalTransfers: PendingKind = { name: 'withdrawal', outside: accounts.withdrawals, voidKind: 'withdrawal.release' };
-
-/** What a withdrawal holds: its amount and fee reserve, from its supporter. */
-const heldBy = (record: WithdrawalRecord): Held => ({
-  id: record.id,
-  from: accounts.supporter(record.supporterId),
-  amountMsat: BigInt(record.amountMsat),
-  feeReserveMsat: BigInt(record.feeReserveMsat),
-  meta: { withdrawal: record.id },
-});
-
-const view = (record: WithdrawalRecord): WithdrawalView => {
-  const { supporterId: _s, paymentRequest: _p, ...rest } = record;
-  return rest;
-};
-
 export class Withdrawals {
   readonly #ledger: Ledger;
   readonly #lnd: Lnd;
@@ -101,27 +56,7 @@ export class Withdrawals {
     this.#lnd = lnd;
     this.#log = log;
     this.#options = options;
-    this.#payments = new OutgoingPayments(ledger, lnd, log, this.#kind());
-  }
-
-  /** What is a withdrawal's own in the settle path: its record, its index, its event. */
-  #kind(): OutgoingKind<WithdrawalRecord> {
-    return {
-      pending: withdrawalTransfers,
-      schema: withdrawalSchema,
-      key: keys.withdrawal,
-      // Only pending withdrawals are indexed (`wdpending:`), so this reads none of the settled ones.
-      pendingIds: async () => (await this.#ledger.db.keys(under(prefixes.pendingWithdrawals)).all()).map((key) => after(prefixes.pendingWithdrawals, key)),
-      held: heldBy,
-      booked: (tx, record) => {
-        tx.del(keys.pendingWithdrawal(record.id));
-        const recipients = [topics.supporter(record.supporterId)];
-        if (record.state === 'succeeded') tx.emit('withdrawal.succeeded', recipients, { ...view(record) } satisfies EventData['withdrawal.succeeded']);
-        else tx.emit('withdrawal.failed', recipients, { ...view(record) } satisfies EventData['withdrawal.failed']);
-      },
-      settledLog: (record) => ({ state: record.state, feeMsat: record.feeMsat, reason: record.failureReason }),
-      owner: (record) => ({ what: 'supporter', fields: { supporter: record.supporterId, amountMsat: record.amountMsat } }),
-    };
+    this.#payments = new OutgoingPayments(ledger, lnd, log, withdrawalKind(ledger));
   }
 
   async #read(id: string): Promise<WithdrawalRecord | undefined> {
@@ -131,7 +66,7 @@ export class Withdrawals {
 
   async get(supporterId: string, id: string): Promise<WithdrawalView | undefined> {
     const record = await this.#read(id);
-    return record && record.supporterId === supporterId ? view(record) : undefined;
+    return record && record.supporterId === supporterId ? withdrawalView(record) : undefined;
   }
 
   feeReserveOf(amountMsat: bigint): bigint {
@@ -147,7 +82,7 @@ export class Withdrawals {
       const record = earlier ? await this.#read(earlier) : undefined;
       if (record) {
         if (record.supporterId !== supporterId) throw new Refusal('invoice_already_used');
-        return view(record);
+        return withdrawalView(record);
       }
     }
     const problem = invoiceProblem(decoded, { network: this.#options.network, hubPubkey: await this.#lnd.ownPubkey(), now: new Date() });
@@ -172,11 +107,11 @@ export class Withdrawals {
       ...(idempotency ? { idempotency: { scope: supporterId, ...idempotency } } : {}),
     });
     if (record.supporterId !== supporterId) throw new Refusal('invoice_already_used');
-    if (record.id !== fresh.id) return view((await this.#read(record.id)) ?? record);
+    if (record.id !== fresh.id) return withdrawalView((await this.#read(record.id)) ?? record);
     return this.#payments.sending(record.id, async () => {
       const outcome = await this.#lnd.payInvoice({ paymentRequest: decoded.request, maxFeeMsat: feeReserveMsat });
       crashPoint('withdrawal.paid-not-booked');
-      return view(await this.#payments.settle(record.id, outcome));
+      return withdrawalView(await this.#payments.settle(record.id, outcome));
     });
   }
 
