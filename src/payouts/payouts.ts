@@ -1,9 +1,11 @@
-// Payouts: the escrow of a claimed handle paid to its bound node by keysend, exactly once. A payout
-// is a two-phase transfer: amount and fee cap move from escrow to pending in the same batch that
-// records the payout with its preimage, before LND is called. Success books the real fee and
+// Payouts: the escrow of a claimed handle paid to its bound destination (destination.ts; today a
+// node, by keysend), exactly once. A payout is a pending transfer: amount and fee cap are held from
+// escrow in the same batch that records the payout with its preimage, before LND is called; LND's
+// answer is booked by the one settle path (payments/outgoing.ts): success posts the real fee and
 // returns the unused cap to escrow; only LND's own final "failed" voids it (and a later payout is
 // tried, with backoff); anything else (timeout, dropped connection, LND restarting) leaves it
-// pending, to be looked up by payment hash, later in this run and at every start.
+// pending, to be looked up by payment hash, later in this run and at every start. What is a
+// payout's own in that path is in records.ts.
 import { hash, randomBytes } from 'node:crypto';
 import { bindingSchema } from '../claims/records.ts';
 import { topics, type EventData, type StoredEvent } from '../events/types.ts';
@@ -20,6 +22,9 @@ import { destinationOf, send, storedFieldsOf } from './destination.ts';
 import { heldBy, payoutKind, payoutSplit, payoutTransfers, payoutView, retrySchema, type PayoutRecord, type PayoutView } from './records.ts';
 
 export { payoutSplit, type PayoutState, type PayoutView } from './records.ts';
+
+/** The start of a handle's topic, which ends with its key. */
+const handleTopic = topics.handle('');
 
 export interface PayoutOptions {
   /** Escrow below this waits for more tips. */
@@ -237,8 +242,8 @@ export class Payouts {
         case 'tip.sent':
         case 'handle.allocated': {
           if (BigInt(event.data.pendingMsat) < this.#options.minMsat) break;
-          const topic = event.topics.find((t) => t.startsWith('handle:'));
-          if (topic) this.kick(after('handle:', topic));
+          const topic = event.topics.find((t) => t.startsWith(handleTopic));
+          if (topic) this.kick(after(handleTopic, topic));
           break;
         }
       }

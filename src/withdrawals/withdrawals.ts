@@ -1,9 +1,10 @@
-// Withdrawals: a supporter's balance paid out to a BOLT11 invoice of their own. A two-phase
+// Withdrawals: a supporter's balance paid out to a BOLT11 invoice of their own. A pending
 // transfer: the amount plus a routing-fee reserve is held (supporter → pending) in the same batch
-// that records the withdrawal, before LND is asked to pay. LND's success books the real fee and
-// releases the rest of the reserve; only LND's final "failed" releases everything. No answer (a
-// timeout, a dropped connection) leaves it pending, and it is looked up by payment hash, never
-// paid again: later in this run, and at every start.
+// that records the withdrawal, before LND is asked to pay. LND's answer is booked by the one
+// settle path (payments/outgoing.ts): success books the real fee and releases the rest of the
+// reserve; only LND's final "failed" releases everything. No answer (a timeout, a dropped
+// connection) leaves it pending, and it is looked up by payment hash, never paid again: later in
+// this run, and at every start. What is a withdrawal's own in that path is in records.ts.
 import { randomBytes } from 'node:crypto';
 import type { Network } from '../config.ts';
 import { Refusal } from '../errors.ts';
