@@ -37,7 +37,7 @@ export function claimRoutes(api: Api, claims: Claims, claimsPerMinute: number): 
     limit,
     async (req, res) => {
       const input = parse(claimBody, body(req));
-      res.status(201).json(await claims.create(input.handle, input.nodePubkey));
+      res.status(201).json(await claims.create(input.handle, { type: 'node', nodePubkey: input.nodePubkey }));
     },
   );
 

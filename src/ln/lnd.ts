@@ -1,6 +1,7 @@
-// The one module of tipd that talks to LND, through `lightning`. Every call has a timeout, every
-// field tipd relies on is checked with zod, amounts are bigint millisatoshis, and LND's errors
-// (thrown by `lightning` as [status, message, details] arrays) become LndError with a code.
+// tipd's client of LND: the rest of tipd talks to LND only through `Lnd`, and only ln/ imports
+// `lightning`. Every call has a timeout, every field tipd relies on is checked with zod
+// (answers.ts), amounts are bigint millisatoshis, and LND's errors become LndError with a code
+// (errors.ts). Outgoing payments are in payments.ts.
 import {
   authenticatedLndGrpc,
   createInvoice,
@@ -11,17 +12,18 @@ import {
   getWalletInfo,
   signMessage,
   subscribeToInvoices,
-  subscribeToPayViaDetails,
-  subscribeToPastPayment,
-  subscribeToPayViaRequest,
   verifyMessage,
   type AuthenticatedLnd,
 } from 'lightning';
-import { hash } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { z } from 'zod';
 import type { Network } from '../config.ts';
-import { decodeInvoice } from './bolt11.ts';
+import { hex32, msat, parseAnswer, pubkey } from './answers.ts';
+import { asLndError, errorText, LndError } from './errors.ts';
+import { getPayment, keysend, keysendRecordType, payInvoice, type PaymentState, type PaymentsLnd } from './payments.ts';
+
+export { asLndError, LndError, type LndErrorCode } from './errors.ts';
+export type { PaymentState } from './payments.ts';
 
 /** Genesis block hashes as block explorers show them; LND reports them byte-reversed. */
 const genesisHashes: Record<Network, string> = {
@@ -35,72 +37,7 @@ const chainIds = Object.fromEntries(
   Object.entries(genesisHashes).map(([network, genesis]) => [network, Buffer.from(genesis, 'hex').reverse().toString('hex')]),
 ) as Record<Network, string>;
 
-/** TLV record type that carries a keysend preimage. */
-const keysendRecordType = '5482373484';
 const keysendFeatureBit = 55;
-
-export type LndErrorCode =
-  | 'lnd_unavailable' // could not reach LND, or it did not answer in time
-  | 'lnd_permission_denied' // the macaroon lacks a permission
-  | 'lnd_wrong_network'
-  | 'lnd_not_synced'
-  | 'lnd_invalid_answer' // LND answered something tipd cannot rely on
-  | 'lnd_rejected'; // LND refused the request; `lndMessage` says why
-
-export class LndError extends Error {
-  readonly code: LndErrorCode;
-  /** LND's or the library's own error name, e.g. "SentPaymentNotFound". */
-  readonly lndMessage: string | undefined;
-  /** The gRPC status code LND answered with, when there was one (5: NOT_FOUND). */
-  readonly grpcCode: number | undefined;
-  constructor(code: LndErrorCode, message: string, lndMessage?: string, grpcCode?: number) {
-    super(message);
-    this.name = 'LndError';
-    this.code = code;
-    this.lndMessage = lndMessage;
-    this.grpcCode = grpcCode;
-  }
-}
-
-// gRPC status codes (grpc/status.h) that say something about the connection or the credentials.
-const grpcUnavailable = new Set([1, 4, 14]); // CANCELLED, DEADLINE_EXCEEDED, UNAVAILABLE
-const grpcDenied = new Set([7, 16]); // PERMISSION_DENIED, UNAUTHENTICATED
-const unreachable = /ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket hang up|No connection established|Connection dropped|FailedToConnectToDaemon/i;
-const denied = /permission denied|verification failed|cannot get macaroon|macaroon/i;
-
-/**
- * Turns what `lightning` threw into an LndError: its [status, name, { err }] arrays, and Errors of
- * the network. Anything else (a TypeError, a refused argument) is a bug and is returned as it was.
- */
-export function asLndError(err: unknown, what: string): unknown {
-  if (err instanceof LndError) return err;
-  if (!Array.isArray(err)) {
-    return err instanceof Error && unreachable.test(err.message) ? new LndError('lnd_unavailable', `${what}: ${err.message}`) : err;
-  }
-  const [, name, extra] = err as [number, string, { err?: { details?: string; code?: number } }?];
-  const detail = extra?.err?.details ?? '';
-  const grpcCode = extra?.err?.code;
-  const text = `${what}: ${name}${detail ? ` (${detail})` : ''}`;
-  if ((grpcCode !== undefined && grpcDenied.has(grpcCode)) || denied.test(detail)) return new LndError('lnd_permission_denied', text, name, grpcCode);
-  if ((grpcCode !== undefined && grpcUnavailable.has(grpcCode)) || unreachable.test(`${name} ${detail}`))
-    return new LndError('lnd_unavailable', text, name, grpcCode);
-  return new LndError('lnd_rejected', text, name, grpcCode);
-}
-
-const errorText = (err: unknown, what: string): string => {
-  const e = asLndError(err, what);
-  return e instanceof Error ? e.message : String(e);
-};
-
-/** The first is_* flag LND set on a failed payment, e.g. "route_not_found". */
-const failureReason = (failed: Record<string, unknown>): string =>
-  Object.entries(failed)
-    .find(([key, value]) => key.startsWith('is_') && value === true)?.[0]
-    .slice(3) ?? 'failed';
-
-const msat = z.string().regex(/^\d+$/).transform(BigInt);
-const hex32 = z.string().regex(/^[0-9a-f]{64}$/);
-const pubkey = z.string().regex(/^0[23][0-9a-f]{64}$/);
 
 export interface LndConnection {
   socket: string;
@@ -138,15 +75,6 @@ export interface SettledInvoice {
   isKeysend: boolean;
 }
 
-export type PaymentState =
-  | { state: 'succeeded'; paymentHash: string; amountMsat: bigint; feeMsat: bigint; preimage: string }
-  /** LND's own final word: the payment failed and no funds left. */
-  | { state: 'failed'; paymentHash: string; reason: string }
-  /** LND still has HTLCs out for it. */
-  | { state: 'in_flight'; paymentHash: string }
-  /** tipd could not learn the outcome (timeout, dropped connection): ask again by hash; never treat as failed. */
-  | { state: 'unknown'; paymentHash: string; reason: string };
-
 const walletInfoSchema = z.object({
   public_key: pubkey,
   alias: z.string(),
@@ -177,13 +105,6 @@ function toSettled(update: z.infer<typeof invoiceUpdateSchema>): SettledInvoice 
 
 const nodeSchema = z.object({ alias: z.string(), channel_count: z.number().int().nonnegative(), features: z.array(z.object({ bit: z.number().int() })) });
 
-const confirmedPaymentSchema = z.object({
-  id: hex32,
-  mtokens: msat,
-  fee_mtokens: msat,
-  secret: hex32,
-});
-
 export class Lnd {
   readonly #lnd: AuthenticatedLnd;
   readonly #timeoutMs: number;
@@ -208,18 +129,8 @@ export class Lnd {
     }
   }
 
-  #parse<T>(what: string, schema: z.ZodType<T>, value: unknown): T {
-    const parsed = schema.safeParse(value);
-    if (!parsed.success)
-      throw new LndError(
-        'lnd_invalid_answer',
-        `${what}: unexpected answer from LND (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message})`,
-      );
-    return parsed.data;
-  }
-
   async getInfo(timeoutMs?: number): Promise<NodeInfo> {
-    const info = this.#parse('getinfo', walletInfoSchema, await this.#call('getinfo', () => getWalletInfo({ lnd: this.#lnd }), timeoutMs));
+    const info = parseAnswer('getinfo', walletInfoSchema, await this.#call('getinfo', () => getWalletInfo({ lnd: this.#lnd }), timeoutMs));
     return {
       pubkey: info.public_key,
       alias: info.alias,
@@ -258,7 +169,7 @@ export class Lnd {
         ...(args.preimage ? { secret: args.preimage.toString('hex') } : {}),
       }),
     );
-    const invoice = this.#parse('createInvoice', z.object({ id: hex32, request: z.string().min(1), mtokens: msat }), created);
+    const invoice = parseAnswer('createInvoice', z.object({ id: hex32, request: z.string().min(1), mtokens: msat }), created);
     return { paymentHash: invoice.id, paymentRequest: invoice.request, amountMsat: invoice.mtokens, expiresAt: args.expiresAt };
   }
 
@@ -274,7 +185,7 @@ export class Lnd {
       if (err instanceof LndError && err.grpcCode === 5) return undefined;
       throw err;
     }
-    const update = this.#parse('getInvoice', invoiceUpdateSchema.extend({ is_canceled: z.boolean().optional(), request: z.string().optional() }), invoice);
+    const update = parseAnswer('getInvoice', invoiceUpdateSchema.extend({ is_canceled: z.boolean().optional(), request: z.string().optional() }), invoice);
     if (update.is_canceled) return { state: 'canceled', request: update.request };
     if (!update.is_confirmed || update.confirmed_index === undefined) return { state: 'open', request: update.request };
     return { state: 'settled', request: update.request, settled: toSettled(update) };
@@ -320,7 +231,7 @@ export class Lnd {
         queue = queue
           .then(async () => {
             if (sub !== subscription) return;
-            const update = this.#parse('invoice update', invoiceUpdateSchema, event);
+            const update = parseAnswer('invoice update', invoiceUpdateSchema, event);
             if (!update.is_confirmed || update.confirmed_index === undefined || update.confirmed_index <= handled) return;
             await onSettled(toSettled(update));
             handled = update.confirmed_index;
@@ -344,122 +255,47 @@ export class Lnd {
     };
   }
 
+  get #payments(): PaymentsLnd {
+    return { lnd: this.#lnd, timeoutMs: this.#timeoutMs };
+  }
+
   /**
    * Sends a keysend payment carrying `preimage` (32 random bytes the caller generated and
    * recorded before calling). Routing fees are capped at maxFeeMsat.
    */
   keysend(args: { destination: string; amountMsat: bigint; maxFeeMsat: bigint; preimage: Buffer }): Promise<PaymentState> {
-    const paymentHash = hash('sha256', args.preimage);
-    return this.#pay(paymentHash, () =>
-      subscribeToPayViaDetails({
-        lnd: this.#lnd,
-        destination: args.destination,
-        id: paymentHash,
-        mtokens: args.amountMsat.toString(),
-        max_fee_mtokens: args.maxFeeMsat.toString(),
-        messages: [{ type: keysendRecordType, value: args.preimage.toString('hex') }],
-        pathfinding_timeout: this.#timeoutMs,
-      }),
-    );
+    return keysend(this.#payments, args);
   }
 
   /** Pays a BOLT11 invoice that carries its amount; routing fees are capped at maxFeeMsat. */
   payInvoice(args: { paymentRequest: string; maxFeeMsat: bigint }): Promise<PaymentState> {
-    const decoded = decodeInvoice(args.paymentRequest);
-    if (!decoded) return Promise.resolve({ state: 'failed', paymentHash: '', reason: 'not a BOLT11 payment request' });
-    return this.#pay(decoded.paymentHash, () =>
-      subscribeToPayViaRequest({ lnd: this.#lnd, request: decoded.request, max_fee_mtokens: args.maxFeeMsat.toString(), pathfinding_timeout: this.#timeoutMs }),
-    );
-  }
-
-  /**
-   * Waits for LND's final word on a payment. `failed` only when LND says so; a dropped
-   * subscription or no answer in time is `unknown`, to be looked up later by hash.
-   */
-  #pay(paymentHash: string, start: () => EventEmitter): Promise<PaymentState> {
-    // Give LND time to find a route and settle; past that, the payment may still be in flight.
-    return this.#follow(paymentHash, 'pay', this.#timeoutMs * 2, start, (err) => ({ state: 'unknown', paymentHash, reason: errorText(err, 'pay') }));
+    return payInvoice(this.#payments, args);
   }
 
   /**
    * Where a payment stands, by hash; `undefined` when LND never saw it. No answer in time is
    * `unknown`: LND knows the payment but has no HTLC out right now, or LND is slow.
    */
-  async getPayment(paymentHash: string): Promise<PaymentState | undefined> {
-    let notFound = false;
-    const state = await this.#follow(
-      paymentHash,
-      'getPayment',
-      this.#timeoutMs,
-      () => subscribeToPastPayment({ lnd: this.#lnd, id: paymentHash }),
-      (err) => {
-        const error = asLndError(err, 'getPayment');
-        if (error instanceof LndError && error.lndMessage === 'SentPaymentNotFound') {
-          notFound = true;
-          return { state: 'unknown', paymentHash, reason: 'not found' };
-        }
-        throw error;
-      },
-    );
-    return notFound ? undefined : state;
-  }
-
-  /** Reads a payment's events (from sending or tracking it) until one says where it stands. */
-  #follow(paymentHash: string, what: string, timeoutMs: number, start: () => EventEmitter, onError: (err: unknown) => PaymentState): Promise<PaymentState> {
-    return new Promise((resolve, reject) => {
-      let sub: EventEmitter | undefined;
-      const finish = (answer: () => PaymentState) => {
-        clearTimeout(timer);
-        // Without listeners, `lightning` cancels the gRPC stream.
-        sub?.removeAllListeners();
-        sub?.on('error', () => {});
-        try {
-          resolve(answer());
-        } catch (err) {
-          reject(err);
-        }
-      };
-      const timer = setTimeout(
-        () => finish(() => ({ state: 'unknown', paymentHash, reason: `${what}: no final answer from LND within ${timeoutMs} ms` })),
-        timeoutMs,
-      );
-      try {
-        sub = start();
-      } catch (err) {
-        // `lightning` refused the arguments before anything was sent.
-        finish(() => ({ state: 'failed', paymentHash, reason: `not sent: ${err instanceof Error ? err.message : String(err)}` }));
-        return;
-      }
-      sub.on('confirmed', (event: unknown) =>
-        finish(() => {
-          const p = this.#parse(what, confirmedPaymentSchema, event);
-          if (p.id !== paymentHash) throw new LndError('lnd_invalid_answer', `${what}: LND confirmed ${p.id}, not ${paymentHash}`);
-          // `mtokens` of a confirmed payment includes the routing fee.
-          return { state: 'succeeded', paymentHash, amountMsat: p.mtokens - p.fee_mtokens, feeMsat: p.fee_mtokens, preimage: p.secret };
-        }),
-      );
-      sub.on('failed', (event: Record<string, unknown>) => finish(() => ({ state: 'failed', paymentHash, reason: failureReason(event) })));
-      if (what === 'getPayment') sub.on('paying', () => finish(() => ({ state: 'in_flight', paymentHash })));
-      sub.on('error', (err: unknown) => finish(() => onError(err)));
-    });
+  getPayment(paymentHash: string): Promise<PaymentState | undefined> {
+    return getPayment(this.#payments, paymentHash);
   }
 
   /** Signs with the node's key: LND's signed-message format (zbase32, recoverable). */
   async signMessage(message: string): Promise<string> {
     const { signature } = await this.#call('signMessage', () => signMessage({ lnd: this.#lnd, message }));
-    return this.#parse('signMessage', z.string().min(1), signature);
+    return parseAnswer('signMessage', z.string().min(1), signature);
   }
 
   /** The pubkey that signed `message`, as LND recovers it. */
   async verifyMessage(message: string, signature: string): Promise<string> {
     const { signed_by } = await this.#call('verifyMessage', () => verifyMessage({ lnd: this.#lnd, message, signature }));
-    return this.#parse('verifyMessage', pubkey, signed_by);
+    return parseAnswer('verifyMessage', pubkey, signed_by);
   }
 
   /** Spendable balance in the node's channels. */
   async getChannelBalanceMsat(): Promise<bigint> {
     const balance = await this.#call('getChannelBalance', () => getChannelBalance({ lnd: this.#lnd }));
-    return this.#parse('getChannelBalance', z.object({ channel_balance_mtokens: msat }), balance).channel_balance_mtokens;
+    return parseAnswer('getChannelBalance', z.object({ channel_balance_mtokens: msat }), balance).channel_balance_mtokens;
   }
 
   /**
@@ -478,7 +314,7 @@ export class Lnd {
           messages: [{ type: keysendRecordType, value: '00'.repeat(32) }],
         }),
       );
-      return this.#parse('getRouteToDestination', z.object({ route: z.object({}).passthrough().optional() }), answer).route !== undefined;
+      return parseAnswer('getRouteToDestination', z.object({ route: z.object({}).passthrough().optional() }), answer).route !== undefined;
     } catch (err) {
       // Unknown to the graph, or more than any route can carry.
       if (err instanceof LndError && (err.lndMessage === 'TargetNotFoundError' || err.lndMessage === 'PaymentTooLargeToFindRoute')) return false;
@@ -490,7 +326,7 @@ export class Lnd {
   async getNode(nodePubkey: string): Promise<{ alias: string; channelCount: number; keysend: boolean } | undefined> {
     try {
       const answer = await this.#call('getNode', () => getNode({ lnd: this.#lnd, public_key: nodePubkey, is_omitting_channels: true }));
-      const node = this.#parse('getNode', nodeSchema, answer);
+      const node = parseAnswer('getNode', nodeSchema, answer);
       return { alias: node.alias, channelCount: node.channel_count, keysend: node.features.some((f) => f.bit === keysendFeatureBit) };
     } catch (err) {
       if (err instanceof LndError && err.lndMessage === 'NodeIsUnknown') return undefined;

@@ -1,0 +1,48 @@
+// What claims store, as zod schemas (the types are read from them): a claim (`claim:<id>`), a
+// binding (`binding:<handle>`) and a binding waiting out its cooling-off (`rebind:<handle>`). Each
+// is checked when read back where a wrong shape would be misread: proving a claim, holding a
+// payout. Fields are in the order they have always been written (zod writes them in this order).
+import { z } from 'zod';
+import { storedFields } from '../ledger/records.ts';
+
+/** `cancelled`: it waited out a cooling-off, and the account the handle is bound to proved it again. */
+export const claimStates = ['open', 'verified', 'cooling_off', 'cancelled'] as const;
+export type ClaimState = (typeof claimStates)[number];
+
+export const claimSchema = z.object({
+  id: z.string().min(1),
+  handleKey: z.string().min(1),
+  /** The handle as the creator wrote it. */
+  handle: z.string().min(1),
+  /** The destination (payouts/destination.ts) as stored. */
+  nodePubkey: storedFields.pubkey,
+  hubPubkey: storedFields.pubkey,
+  nonce: z.string().min(1),
+  message: z.string().min(1),
+  createdAt: storedFields.time,
+  expiresAt: storedFields.time,
+  state: z.enum(claimStates),
+  tweetId: z.string().nullable(),
+});
+export type ClaimRecord = z.infer<typeof claimSchema>;
+
+/** What a verified proof showed, kept so that anyone can check it again, even if the tweet is deleted. */
+export const bindingSchema = z.object({
+  handle: z.string().min(1),
+  /** The destination (payouts/destination.ts) as stored. */
+  nodePubkey: storedFields.pubkey,
+  xUserId: z.string().min(1),
+  xUsername: z.string().min(1),
+  claimId: z.string().min(1),
+  tweetId: z.string().min(1),
+  tweetText: z.string(),
+  tweetAt: storedFields.time,
+  message: z.string().min(1),
+  signature: z.string().min(1),
+  verifiedAt: storedFields.time,
+});
+export type Binding = z.infer<typeof bindingSchema>;
+
+/** A proof by another X account than the bound one: it takes effect at `effectiveAt`. */
+export const pendingBindingSchema = bindingSchema.extend({ effectiveAt: storedFields.time });
+export type PendingBinding = z.infer<typeof pendingBindingSchema>;
