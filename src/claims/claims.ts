@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
 import { Refusal } from '../errors.ts';
 import type { Handle } from '../escrow/handles.ts';
-import type { HandleRecord } from '../escrow/tips.ts';
+import type { HandleRecord } from '../escrow/escrow.ts';
 import { topics, type EventData } from '../events/types.ts';
 import type { Ledger, Tx } from '../ledger/ledger.ts';
 import { keys, lastPart, prefixes, under } from '../ledger/keys.ts';

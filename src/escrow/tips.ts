@@ -6,9 +6,6 @@ import { accounts, type Ledger } from '../ledger/ledger.ts';
 import { keys } from '../ledger/keys.ts';
 import { formatMsat } from '../ledger/money.ts';
 
-// claims/ reads handle records under this name; they live in escrow.ts.
-export type { HandleRecord } from './escrow.ts';
-
 export interface TipView {
   id: string;
   handle: string;

@@ -2,7 +2,7 @@
 // number and topics: `account:<id>` (a supporter's own deposits, tips, allocations, withdrawals)
 // and `handle:<key>` (what a handle received, in aggregate, without supporter ids). An event of a
 // supporter's that a handle's followers see too (a tip, a refund) is stored once: its supporter
-// sees it whole, the followers its public view (`publicViews`). A supporter
+// sees it whole, the followers its public view (`publicView`). A supporter
 // authenticates with the Authorization header on the upgrade or, from a browser, with a first
 // message; anyone may follow handles. A client that sends the last sequence number it saw gets
 // what it missed from the store (kept for a bounded time), also across a restart of tipd, then
@@ -13,9 +13,10 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { z } from 'zod';
 import { errorBody, errorCodes, type ErrorCode } from '../errors.ts';
 import { parseHandle } from '../escrow/handles.ts';
-import type { Ledger, LedgerEvent } from '../ledger/ledger.ts';
+import type { Ledger } from '../ledger/ledger.ts';
 import type { Logger } from '../process/log.ts';
 import type { Supporters } from '../supporters/supporters.ts';
+import { topics as topicOf, type StoredEvent, type TipdEvent } from './types.ts';
 
 export interface EventLimits {
   clientsMax: number;
@@ -47,24 +48,33 @@ interface Client {
   /** Highest seq sent; nothing at or below it is sent again. */
   lastSent: number;
   /** While the missed events are read from the store, live ones wait here. */
-  held: LedgerEvent[] | undefined;
+  held: StoredEvent[] | undefined;
 }
 
 const replayPageSize = 500;
 
-type View = { type: string; data: object };
 /**
  * What followers of a handle see of a supporter's event (one with an `account:` topic) that has
- * the handle's topic too: another type, with only what is public. Such an event of a type not
- * listed here is not shown to followers at all.
+ * the handle's topic too: another type, with only what is public. A supporter's event of any other
+ * type is not shown to followers at all.
  */
-const publicViews: Record<string, (data: Record<string, unknown>) => View> = {
-  'tip.sent': ({ handle, amountMsat, pendingMsat }) => ({ type: 'handle.tipped', data: { handle, amountMsat, pendingMsat } }),
-  refund: ({ handle, amountMsat, pendingMsat }) => ({ type: 'handle.refunded', data: { handle, amountMsat, pendingMsat } }),
-};
+function publicView(event: TipdEvent): TipdEvent | undefined {
+  switch (event.type) {
+    case 'tip.sent': {
+      const { handle, amountMsat, pendingMsat } = event.data;
+      return { type: 'handle.tipped', data: { handle, amountMsat, pendingMsat } };
+    }
+    case 'refund': {
+      const { handle, amountMsat, pendingMsat } = event.data;
+      return { type: 'handle.refunded', data: { handle, amountMsat, pendingMsat } };
+    }
+    default:
+      return undefined;
+  }
+}
 
 /** What `topics` may see of `event`: all of it, its public view, or nothing. */
-function viewOf(event: LedgerEvent, topics: Set<string>): View | undefined {
+function viewOf(event: StoredEvent, topics: Set<string>): TipdEvent | undefined {
   let seen = false;
   let personal = false;
   for (const topic of event.topics) {
@@ -76,7 +86,7 @@ function viewOf(event: LedgerEvent, topics: Set<string>): View | undefined {
     personal ||= account;
   }
   if (!seen) return undefined;
-  return personal ? publicViews[event.type]?.(event.data as Record<string, unknown>) : event;
+  return personal ? publicView(event) : event;
 }
 
 export class EventHub {
@@ -99,7 +109,7 @@ export class EventHub {
     // A rotated token may have leaked: sockets that authenticated with it go.
     supporters.onTokenRotated((id) => {
       for (const client of this.#clients) {
-        if (client.topics.has(`account:${id}`)) {
+        if (client.topics.has(topicOf.supporter(id))) {
           client.socket.close(4001, 'token rotated');
           this.#clients.delete(client);
         }
@@ -133,7 +143,7 @@ export class EventHub {
       const match = /^Bearer (\S+)$/.exec(authorization);
       const id = match ? await this.#supporters.authenticate(match[1]!) : undefined;
       if (!id) return refuse('unauthorized', 'Unauthorized');
-      topics.add(`account:${id}`);
+      topics.add(topicOf.supporter(id));
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#connect(ws, topics));
   }
@@ -169,7 +179,7 @@ export class EventHub {
       case 'auth': {
         const id = await this.#supporters.authenticate(message.token);
         if (!id) return this.#send(client, { type: 'error', code: 'unauthorized', message: 'unknown token' });
-        client.topics.add(`account:${id}`);
+        client.topics.add(topicOf.supporter(id));
         return this.#send(client, { type: 'ready', topics: [...client.topics] });
       }
       case 'follow': {
@@ -177,7 +187,7 @@ export class EventHub {
         if (!handle) return this.#send(client, { type: 'error', code: 'invalid_handle', message: 'not an X handle' });
         if (client.topics.size >= this.#limits.followsMax)
           return this.#send(client, { type: 'error', code: 'too_many_follows', message: `at most ${this.#limits.followsMax} topics` });
-        client.topics.add(`handle:${handle.key}`);
+        client.topics.add(topicOf.handle(handle.key));
         return this.#send(client, { type: 'ready', topics: [...client.topics] });
       }
       case 'resume':
@@ -207,13 +217,13 @@ export class EventHub {
     this.#send(client, { type: 'resumed', lastSeq: client.lastSent });
   }
 
-  #publish(events: LedgerEvent[]): void {
+  #publish(events: StoredEvent[]): void {
     for (const client of this.#clients) {
       for (const event of events) this.#deliver(client, event, false);
     }
   }
 
-  #deliver(client: Client, event: LedgerEvent, replaying: boolean): void {
+  #deliver(client: Client, event: StoredEvent, replaying: boolean): void {
     const view = viewOf(event, client.topics);
     if (!view) return;
     if (client.held && !replaying) {

@@ -16,15 +16,10 @@ import { Writer } from './writer.ts';
 
 // What the rest of tipd imports from here.
 export { type Account, accounts } from './accounts.ts';
-export { Refusal as LedgerError } from '../errors.ts';
 export { StoreFormatError, storeFormat } from './format.ts';
 export { InvariantViolation } from './invariants.ts';
 export { recordRunMax, type Transfer } from './stored.ts';
 export { type Known, type RunOptions, Tx, unread } from './tx.ts';
-/** An event as stored and sent (events/types.ts). */
-export type LedgerEvent = StoredEvent;
-/** The refusals of the ledger itself. */
-export type LedgerErrorCode = 'insufficient_balance' | 'idempotency_key_reused' | 'overloaded';
 
 export interface LedgerOptions {
   /** Most operations committed in one batch. */
@@ -130,6 +125,15 @@ export class Ledger {
   /** Keys of stored events all older than `before` (oldest first, at most `limit` keys): for pruning. */
   eventKeysBefore(before: Date, limit: number): Promise<string[]> {
     return queries.eventKeysBefore(this.#db, before, limit);
+  }
+
+  /**
+   * Stops the ledger for a money invariant found broken outside it (a pending record read back
+   * that is not what tipd wrote, say): as if the writer had found it, `onBroken` is told and every
+   * operation from then on is refused.
+   */
+  halt(violation: InvariantViolation): void {
+    this.#writer.halt(violation);
   }
 
   /** Called after each committed batch with the events it wrote. */

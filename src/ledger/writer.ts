@@ -111,6 +111,8 @@ export class Writer {
           writing = undefined;
         }
         if (next?.violation) return this.#stop(next, next.violation);
+        // Halted from outside (see `halt`) while this batch was run: it is not written.
+        if (next && this.#broken) return this.#failed(next, this.#broken);
         if (next) writing = this.#write(next);
         next = undefined;
       }
@@ -177,10 +179,19 @@ export class Writer {
   }
 
   /**
+   * A money invariant found broken outside the writer (a record read back that is not what tipd
+   * wrote, by a reader that acts on it): the writer stops as if it had found it. A batch already
+   * on its way to disk lands; nothing else is written.
+   */
+  halt(violation: InvariantViolation): void {
+    if (!this.#broken) this.#stop({ group: [] }, violation);
+  }
+
+  /**
    * A batch broke a money invariant: none of it is written, it and every operation queued or yet
    * to come are refused, and `onBroken` is told (by default it throws: the process ends).
    */
-  #stop(prepared: Prepared, violation: InvariantViolation): void {
+  #stop(prepared: Pick<Prepared, 'group' | 'batch'>, violation: InvariantViolation): void {
     this.#broken = violation;
     this.#failed({ group: [...prepared.group, ...this.#queue.splice(0)], batch: prepared.batch }, violation);
     try {

@@ -137,6 +137,17 @@ export class OutgoingPayments<R extends OutgoingRecord> {
    * logged and does not hold up the others; the next pass tries it again.
    */
   async reconcile(now: Date): Promise<void> {
+    try {
+      await this.#reconcile(now);
+    } catch (err) {
+      // A broken store is not something to try again: tipd stops (the writer has stopped already
+      // when it found it itself).
+      if (err instanceof InvariantViolation) this.#ledger.halt(err);
+      throw err;
+    }
+  }
+
+  async #reconcile(now: Date): Promise<void> {
     const ids = await this.#kind.pendingIds();
     const values = await this.#ledger.db.getMany(ids.map((id) => this.#kind.key(id)));
     for (const [i, value] of values.entries()) {

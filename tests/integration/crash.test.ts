@@ -7,10 +7,11 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Flattrs } from '../../src/flattrs/flattrs.ts';
 import { parseHandle } from '../../src/escrow/handles.ts';
-import { accounts, Ledger, type LedgerEvent } from '../../src/ledger/ledger.ts';
+import { accounts, Ledger } from '../../src/ledger/ledger.ts';
 import { openStore } from '../../src/ledger/store.ts';
 import { Supporters } from '../../src/supporters/supporters.ts';
 import { api, eventually, lndOf, stack, startTipd, type TipdProcess } from './helpers.ts';
+import type { StoredEvent } from '../../src/events/types.ts';
 
 let dataDir: string;
 let running: TipdProcess | undefined;
@@ -33,7 +34,7 @@ async function withLedger<T>(look: (ledger: Ledger) => Promise<T>): Promise<T> {
 }
 
 /** An event's data, read field by field whatever its type. */
-const data = (e: LedgerEvent) => e.data as Record<string, unknown>;
+const data = (e: StoredEvent) => e.data as Record<string, unknown>;
 
 describe('tipd killed', () => {
   it('after LND settled a deposit but before it was credited: credited once at restart, and never again', async () => {

@@ -7,10 +7,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { splitEvenly } from '../../src/flattrs/allocation.ts';
 import { Flattrs } from '../../src/flattrs/flattrs.ts';
 import { parseHandle } from '../../src/escrow/handles.ts';
-import { accounts, type LedgerEvent } from '../../src/ledger/ledger.ts';
+import { accounts } from '../../src/ledger/ledger.ts';
 import { pad } from '../../src/ledger/keys.ts';
 import { Supporters } from '../../src/supporters/supporters.ts';
 import { tempLedger } from './ledger-helpers.ts';
+import type { StoredEvent } from '../../src/events/types.ts';
 
 const log = pino({ level: 'silent' });
 const handle = (h: string) => parseHandle(h)!;
@@ -87,7 +88,7 @@ describe('a period close', () => {
   });
 
   it("announces a close's allocations once per handle, in aggregate, to those who follow it", async () => {
-    const events: LedgerEvent[] = [];
+    const events: StoredEvent[] = [];
     t.ledger.onEvents((e) => events.push(...e));
     const alice = await supporter(100_000n, 10);
     const ben = await supporter(100_000n, 3);

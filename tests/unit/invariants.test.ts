@@ -125,6 +125,33 @@ describe('a broken money invariant', () => {
     expect(broken).toHaveLength(1);
   });
 
+  it('stops the ledger when a reader finds it outside the writer (halt): nothing more is written', async () => {
+    const { ledger, db } = t;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // One operation is being run by the writer, another waits behind it.
+    const outcomes = Promise.allSettled([
+      ledger.run(async (tx) => {
+        await gate;
+        tx.put('mark:running', 1);
+      }),
+      ledger.run((tx) => tx.put('mark:queued', 1)),
+    ]);
+    const violation = new InvariantViolation('wd:x: the stored record is not what tipd wrote');
+    ledger.halt(violation);
+    ledger.halt(new InvariantViolation('told twice'));
+    release();
+    expect(await outcomes).toEqual([
+      { status: 'rejected', reason: violation },
+      { status: 'rejected', reason: violation },
+    ]);
+    expect(broken).toEqual([violation]);
+    expect(await db.get('mark:running')).toBeUndefined();
+    expect(await db.get('mark:queued')).toBeUndefined();
+    await expect(ledger.run((tx) => tx.put('mark:later', 1))).rejects.toBe(violation);
+    expect(await db.get('bal:supporter:alice')).toBe('10000');
+  });
+
   it('ends the process by default, with the violation', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-broken-'));
     const ledgerModule = path.resolve('src/ledger/ledger.ts');

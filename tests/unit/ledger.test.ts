@@ -5,10 +5,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { accounts, Ledger, LedgerError, recordRunMax, StoreFormatError, unread, type Account, type Tx } from '../../src/ledger/ledger.ts';
+import { accounts, Ledger, recordRunMax, StoreFormatError, unread, type Account, type Tx } from '../../src/ledger/ledger.ts';
 import { openStore, StoreLockedError } from '../../src/ledger/store.ts';
 import type { EventType } from '../../src/events/types.ts';
 import { inOneBatch, tempLedger } from './ledger-helpers.ts';
+import { Refusal } from '../../src/errors.ts';
 
 const alice = accounts.supporter('alice');
 const bob = accounts.supporter('bob');
@@ -119,7 +120,7 @@ describe('the ledger', () => {
     const tips = await Promise.allSettled(Array.from({ length: 1_000 }, () => t.ledger.run((tx) => tx.transfer('tip', alice, carolEscrow, 1_000n))));
     expect(tips.filter((r) => r.status === 'fulfilled')).toHaveLength(100);
     const refused = tips.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-    expect(refused.every((r) => r.reason instanceof LedgerError && r.reason.code === 'insufficient_balance')).toBe(true);
+    expect(refused.every((r) => r.reason instanceof Refusal && r.reason.code === 'insufficient_balance')).toBe(true);
     expect(await t.ledger.balance(alice)).toBe(0n);
     expect(await t.ledger.balance(carolEscrow)).toBe(100_000n);
   });

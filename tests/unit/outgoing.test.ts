@@ -5,13 +5,14 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InvariantViolation } from '../../src/ledger/invariants.ts';
 import { keys } from '../../src/ledger/keys.ts';
-import { accounts, type Account, type Ledger, type LedgerEvent } from '../../src/ledger/ledger.ts';
+import { accounts, type Account, type Ledger } from '../../src/ledger/ledger.ts';
 import { hold, pendingAccount } from '../../src/ledger/pending.ts';
 import { LndError, type PaymentState } from '../../src/ln/lnd.ts';
 import { OutgoingPayments, type OutgoingKind, type OutgoingRecord } from '../../src/payments/outgoing.ts';
 import { payoutKind, type PayoutRecord } from '../../src/payouts/records.ts';
 import { withdrawalKind, type WithdrawalRecord } from '../../src/withdrawals/records.ts';
 import { tempLedger } from './ledger-helpers.ts';
+import type { StoredEvent } from '../../src/events/types.ts';
 
 const fundedMsat = 1_000_000n;
 const amountMsat = 100_000n;
@@ -160,14 +161,17 @@ const answers: {
 describe.each([withdrawal, payout] as unknown as KindCase<OutgoingRecord>[])('a pending $name looked up by hash', (c) => {
   let t: Awaited<ReturnType<typeof tempLedger>>;
   let logs: { level: number; msg: string; [field: string]: unknown }[];
-  let events: LedgerEvent[];
+  let events: StoredEvent[];
   let kicked: string[];
   let lookups: number;
   let answer: () => PaymentState | undefined;
   let payments: OutgoingPayments<OutgoingRecord>;
+  /** What the ledger stopped for (a broken invariant stops tipd). */
+  let broken: InvariantViolation[];
 
   beforeEach(async () => {
-    t = await tempLedger();
+    broken = [];
+    t = await tempLedger({ onBroken: (violation) => broken.push(violation) });
     logs = [];
     events = [];
     kicked = [];
@@ -259,40 +263,48 @@ describe.each([withdrawal, payout] as unknown as KindCase<OutgoingRecord>[])('a 
     expect((await stored()).state).toBe('failed');
   });
 
-  it.each([
+  const contradictions = [
     { what: 'another amount than was held', outcome: succeeded(amountMsat + 1n, 0n) },
     { what: 'a fee above the reserve', outcome: succeeded(amountMsat, reserveMsat + 1n) },
     { what: 'another payment hash', outcome: { ...succeeded(amountMsat, 0n), paymentHash: 'ef'.repeat(32) } },
-  ])('refuses to book $what: a broken invariant, nothing booked', async ({ outcome }) => {
+  ];
+  it.each(
+    contradictions.flatMap((row) => [
+      { ...row, via: 'the call that sent it' },
+      { ...row, via: 'the recheck' },
+    ]),
+  )('refuses to book $what, told by $via: a broken invariant stops the ledger, nothing booked', async ({ outcome, via }) => {
     const now = new Date();
     await held(5_000, now);
     const before = await balances();
-    await expect(payments.settle(id, outcome)).rejects.toThrow(InvariantViolation);
-    // Found by the recheck, it is not taken for a passing failure either.
     answer = () => outcome;
-    await expect(payments.reconcile(now)).rejects.toThrow(InvariantViolation);
+    // Found by the recheck, it is not taken for a passing failure either.
+    await expect(via === 'the recheck' ? payments.reconcile(now) : payments.settle(id, outcome)).rejects.toThrow(InvariantViolation);
+    expect(broken).toHaveLength(1);
     expect(await balances()).toEqual(before);
     expect((await stored()).state).toBe('pending');
     expect(events).toEqual([]);
   });
 
-  it('refuses a pending record whose account does not hold what it says', async () => {
+  it('refuses a pending record whose account does not hold what it says: the ledger stops', async () => {
     const now = new Date();
     await held(5_000, now);
     await t.ledger.run((tx) => tx.transfer('test', pendingAccount(c.kind(t.ledger, kicked).pending, id), c.source, 1n));
     await expect(payments.settle(id, succeeded(amountMsat, 0n))).rejects.toThrow(InvariantViolation);
+    expect(broken).toHaveLength(1);
     expect((await stored()).state).toBe('pending');
   });
 
-  it('refuses a record of the wrong shape', async () => {
+  it.each(['the recheck', 'the call that sent it'])('refuses a record of the wrong shape, read by %s: the ledger stops', async (via) => {
     const now = new Date();
     await held(5_000, now);
     await t.ledger.run(async (tx) =>
       tx.put(c.kind(t.ledger, kicked).key(id), { ...(await tx.get<object>(c.kind(t.ledger, kicked).key(id))), amountMsat: 100_000 }),
     );
     answer = () => succeeded(amountMsat, 0n);
-    await expect(payments.reconcile(now)).rejects.toThrow(InvariantViolation);
-    await expect(payments.settle(id, succeeded(amountMsat, 0n))).rejects.toThrow(InvariantViolation);
+    await expect(via === 'the recheck' ? payments.reconcile(now) : payments.settle(id, succeeded(amountMsat, 0n))).rejects.toThrow(InvariantViolation);
+    expect(broken).toHaveLength(1);
+    expect(events).toEqual([]);
   });
 
   it('says so loudly when one booked as failed is then reported paid', async () => {

@@ -3,22 +3,23 @@
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseHandle } from '../../src/escrow/handles.ts';
-import { accounts, type LedgerEvent } from '../../src/ledger/ledger.ts';
+import { accounts } from '../../src/ledger/ledger.ts';
 import { Refunds } from '../../src/escrow/refunds.ts';
 import { Tips } from '../../src/escrow/tips.ts';
 import { inOneBatch, tempLedger } from './ledger-helpers.ts';
+import type { StoredEvent } from '../../src/events/types.ts';
 
 const dayMs = 24 * 3600 * 1000;
 const log = pino({ level: 'silent' });
 
 /** An event's data, read field by field whatever its type. */
-const data = (e: LedgerEvent) => e.data as Record<string, unknown>;
+const data = (e: StoredEvent) => e.data as Record<string, unknown>;
 
 describe('unclaimed tips', () => {
   let clock = new Date('2026-01-01T00:00:00Z');
   let t: Awaited<ReturnType<typeof tempLedger>>;
   let refunds: Refunds;
-  const events: LedgerEvent[] = [];
+  const events: StoredEvent[] = [];
   const at = (days: number) => {
     clock = new Date(Date.parse('2026-01-01T00:00:00Z') + days * dayMs);
   };

@@ -2,20 +2,21 @@
 // reads as it goes give the same records; idempotency keys on tips.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseHandle } from '../../src/escrow/handles.ts';
-import { accounts, type LedgerEvent } from '../../src/ledger/ledger.ts';
+import { accounts } from '../../src/ledger/ledger.ts';
 import { escrowKeys, intoEscrow, type HandleRecord } from '../../src/escrow/escrow.ts';
 import { Tips } from '../../src/escrow/tips.ts';
 import { tempLedger } from './ledger-helpers.ts';
+import type { StoredEvent } from '../../src/events/types.ts';
 
 const handle = (h: string) => parseHandle(h)!;
 
 /** An event's data, read field by field whatever its type. */
-const data = (e: LedgerEvent) => e.data as Record<string, unknown>;
+const data = (e: StoredEvent) => e.data as Record<string, unknown>;
 
 describe('a tip', () => {
   let t: Awaited<ReturnType<typeof tempLedger>>;
   let tips: Tips;
-  const events: LedgerEvent[] = [];
+  const events: StoredEvent[] = [];
   beforeEach(async () => {
     t = await tempLedger();
     tips = new Tips(t.ledger);
