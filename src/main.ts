@@ -11,7 +11,7 @@ import { Deposits } from './deposits/deposits.ts';
 import { EventHub } from './events/hub.ts';
 import { Flattrs } from './flattrs/flattrs.ts';
 import { defaultRefundOptions, Refunds } from './escrow/refunds.ts';
-import { Ledger, StoreFormatError } from './ledger/ledger.ts';
+import { InvariantViolation, Ledger, StoreFormatError } from './ledger/ledger.ts';
 import { openStore, StoreLockedError, type Store } from './ledger/store.ts';
 import { Lnd, LndError } from './ln/lnd.ts';
 import { createLogger } from './process/log.ts';
@@ -49,9 +49,10 @@ try {
 let ledger: Ledger;
 try {
   ledger = await Ledger.open(store, {
+    // The ledger refuses every operation from now on; what is under way is answered, then tipd ends.
     onBroken: (err) => {
       log.fatal({ err }, 'a money invariant is broken: tipd stops');
-      exit(1);
+      void shutdown('a money invariant is broken', 1);
     },
   });
 } catch (err) {
@@ -166,5 +167,12 @@ async function shutdown(reason: string, exitCode = 0): Promise<void> {
   exit(exitCode);
 }
 
+// A failure nothing awaited is a bug, or a broken money invariant found by background work (a
+// record read back that is not what tipd wrote): either way tipd stops, saying why.
+process.on('unhandledRejection', (err) => {
+  if (err instanceof InvariantViolation) return ledger.halt(err);
+  log.fatal({ err }, 'unhandled error: tipd stops');
+  exit(1);
+});
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));

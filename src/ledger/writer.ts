@@ -194,12 +194,8 @@ export class Writer {
   #stop(prepared: Pick<Prepared, 'group' | 'batch'>, violation: InvariantViolation): void {
     this.#broken = violation;
     this.#failed({ group: [...prepared.group, ...this.#queue.splice(0)], batch: prepared.batch }, violation);
-    try {
-      this.#options.onBroken(violation);
-    } catch (err) {
-      queueMicrotask(() => {
-        throw err;
-      });
-    }
+    // Told once the callers of the batch that did land have had their answers (their promises
+    // resolved before this; their continuations run first): tipd may end at once when told.
+    setImmediate(() => this.#options.onBroken(violation));
   }
 }

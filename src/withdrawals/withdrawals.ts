@@ -103,13 +103,15 @@ export class Withdrawals {
       createdAt: new Date().toISOString(),
       settledAt: null,
     };
-    const record = await this.#ledger.run((tx) => this.#hold(tx, fresh), {
-      sync: true,
-      ...(idempotency ? { idempotency: { scope: supporterId, ...idempotency } } : {}),
-    });
-    if (record.supporterId !== supporterId) throw new Refusal('invoice_already_used');
-    if (record.id !== fresh.id) return withdrawalView((await this.#read(record.id)) ?? record);
-    return this.#payments.sending(record.id, async () => {
+    // This process's from before its hold is on disk (as a payout's): a hold that waits in the
+    // writer's queue for long must not be taken by the recheck for one never sent, and voided.
+    return this.#payments.sending(fresh.id, async () => {
+      const record = await this.#ledger.run((tx) => this.#hold(tx, fresh), {
+        sync: true,
+        ...(idempotency ? { idempotency: { scope: supporterId, ...idempotency } } : {}),
+      });
+      if (record.supporterId !== supporterId) throw new Refusal('invoice_already_used');
+      if (record.id !== fresh.id) return withdrawalView((await this.#read(record.id)) ?? record);
       const outcome = await this.#lnd.payInvoice({ paymentRequest: decoded.request, maxFeeMsat: feeReserveMsat });
       crashPoint('withdrawal.paid-not-booked');
       return withdrawalView(await this.#payments.settle(record.id, outcome));

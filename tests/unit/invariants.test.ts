@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { accounts, InvariantViolation, Ledger, type RunOptions, StoreFormatError, type Tx } from '../../src/ledger/ledger.ts';
 import { Refusal } from '../../src/errors.ts';
 import type { Store } from '../../src/ledger/store.ts';
-import { tempLedger } from './ledger-helpers.ts';
+import { tempLedger, nextTurn } from './ledger-helpers.ts';
 
 const alice = accounts.supporter('alice');
 const dora = accounts.supporter('dora');
@@ -109,6 +109,7 @@ describe('a broken money invariant', () => {
     const outcomes = await Promise.allSettled(queued);
 
     // Every one refused, with the violation, and onBroken told of it once.
+    await nextTurn();
     expect(broken).toHaveLength(1);
     expect(broken[0]).toBeInstanceOf(InvariantViolation);
     expect(broken[0]!.message).toMatch(breach.error);
@@ -122,7 +123,28 @@ describe('a broken money invariant', () => {
     // And it stays stopped: later operations are refused at once, and onBroken is not told again.
     await expect(ledger.run((tx) => tx.put('mark:later', 1))).rejects.toBe(broken[0]);
     expect(await db.get('mark:later')).toBeUndefined();
+    await nextTurn();
     expect(broken).toHaveLength(1);
+  });
+
+  it('tells onBroken only once the callers of the batch that landed before it have their answers', async () => {
+    const order: string[] = [];
+    await t.reopen({ onBroken: () => order.push('onBroken told') });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // A tip in the batch being written, a transfer of no money in the next: the tip lands.
+    const tip = t.ledger.run(async (tx) => {
+      await gate;
+      await tx.transfer('tip', alice, carolEscrow, 1_000n);
+    });
+    const breaking = t.ledger.run((tx) => tx.transfer('tip', alice, carolEscrow, 0n));
+    void tip.then(() => order.push('tip answered'));
+    const refused = expect(breaking).rejects.toThrow(InvariantViolation);
+    release();
+    await refused;
+    await nextTurn();
+    expect(order).toEqual(['tip answered', 'onBroken told']);
+    expect(await t.db.get('bal:escrow:carol')).toBe('1000');
   });
 
   it('stops the ledger when a reader finds it outside the writer (halt): nothing more is written', async () => {
@@ -145,6 +167,7 @@ describe('a broken money invariant', () => {
       { status: 'rejected', reason: violation },
       { status: 'rejected', reason: violation },
     ]);
+    await nextTurn();
     expect(broken).toEqual([violation]);
     expect(await db.get('mark:running')).toBeUndefined();
     expect(await db.get('mark:queued')).toBeUndefined();
@@ -198,6 +221,7 @@ describe('not having the money', () => {
     ]);
     expect(b).toMatchObject({ status: 'rejected', reason: { code: 'insufficient_balance', message: 'supporter:alice holds 9000 msat, 1000000 msat needed' } });
     expect((b as PromiseRejectedResult).reason).toBeInstanceOf(Refusal);
+    await nextTurn();
     expect(broken).toEqual([]);
     expect(await db.get('mark:a')).toBe(1);
     expect(await db.get('mark:b')).toBeUndefined();

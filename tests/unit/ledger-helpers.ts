@@ -45,3 +45,6 @@ export async function inOneBatch<T>(ledger: Ledger, start: () => Promise<T>[]): 
   await busy;
   return Promise.allSettled(started);
 }
+
+/** Waits until what is due now has run: the ledger tells `onBroken` of a breach only then. */
+export const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

@@ -11,7 +11,7 @@ import { LndError, type PaymentState } from '../../src/ln/lnd.ts';
 import { OutgoingPayments, type OutgoingKind, type OutgoingRecord } from '../../src/payments/outgoing.ts';
 import { payoutKind, type PayoutRecord } from '../../src/payouts/records.ts';
 import { withdrawalKind, type WithdrawalRecord } from '../../src/withdrawals/records.ts';
-import { tempLedger } from './ledger-helpers.ts';
+import { tempLedger, nextTurn } from './ledger-helpers.ts';
 import type { StoredEvent } from '../../src/events/types.ts';
 
 const fundedMsat = 1_000_000n;
@@ -280,6 +280,7 @@ describe.each([withdrawal, payout] as unknown as KindCase<OutgoingRecord>[])('a 
     answer = () => outcome;
     // Found by the recheck, it is not taken for a passing failure either.
     await expect(via === 'the recheck' ? payments.reconcile(now) : payments.settle(id, outcome)).rejects.toThrow(InvariantViolation);
+    await nextTurn();
     expect(broken).toHaveLength(1);
     expect(await balances()).toEqual(before);
     expect((await stored()).state).toBe('pending');
@@ -291,6 +292,7 @@ describe.each([withdrawal, payout] as unknown as KindCase<OutgoingRecord>[])('a 
     await held(5_000, now);
     await t.ledger.run((tx) => tx.transfer('test', pendingAccount(c.kind(t.ledger, kicked).pending, id), c.source, 1n));
     await expect(payments.settle(id, succeeded(amountMsat, 0n))).rejects.toThrow(InvariantViolation);
+    await nextTurn();
     expect(broken).toHaveLength(1);
     expect((await stored()).state).toBe('pending');
   });
@@ -303,6 +305,7 @@ describe.each([withdrawal, payout] as unknown as KindCase<OutgoingRecord>[])('a 
     );
     answer = () => succeeded(amountMsat, 0n);
     await expect(via === 'the recheck' ? payments.reconcile(now) : payments.settle(id, succeeded(amountMsat, 0n))).rejects.toThrow(InvariantViolation);
+    await nextTurn();
     expect(broken).toHaveLength(1);
     expect(events).toEqual([]);
   });
