@@ -10,6 +10,7 @@ import type { EventData } from '../events/types.ts';
 import { topics } from '../events/types.ts';
 import { accounts, type Ledger, type Tx } from '../ledger/ledger.ts';
 import { after, keys, prefixes, under } from '../ledger/keys.ts';
+import { notAsStored, parseStoredIfAny } from '../ledger/records.ts';
 import type { Lnd, SettledInvoice } from '../ln/lnd.ts';
 import type { Logger } from '../process/log.ts';
 import { formatMsat } from '../ledger/money.ts';
@@ -49,11 +50,7 @@ const depositRecordSchema = z.object({
 });
 
 /** A deposit's record as read back from the store (checked: never misread; absent: undefined). */
-function depositRecord(id: string, value: unknown): DepositRecord | undefined {
-  if (value === undefined) return undefined;
-  if (!depositRecordSchema.safeParse(value).success) throw new Error(`${keys.deposit(id)} does not hold a deposit: ${JSON.stringify(value)}`);
-  return value as DepositRecord;
-}
+const depositRecord = (id: string, value: unknown): DepositRecord | undefined => parseStoredIfAny(depositRecordSchema, keys.deposit(id), value);
 
 export interface DepositView {
   id: string;
@@ -250,6 +247,6 @@ async function depositIn(tx: Tx, id: string): Promise<DepositRecord | undefined>
 
 /** LND's settle index kept as the cursor (`cursor:settle`): a whole number, or absent. */
 function settleIndexOf(value: unknown): number | undefined {
-  if (value !== undefined && !Number.isSafeInteger(value)) throw new Error(`${keys.settleCursor} does not hold a settle index: ${JSON.stringify(value)}`);
+  if (value !== undefined && !Number.isSafeInteger(value)) throw notAsStored(keys.settleCursor, 'a settle index');
   return value as number | undefined;
 }

@@ -9,6 +9,7 @@ import { topics } from '../events/types.ts';
 import { Generations } from '../ledger/generations.ts';
 import { type Account, accounts, unread, type Ledger, type Transfer, type Tx } from '../ledger/ledger.ts';
 import { after, keys, prefixes, under } from '../ledger/keys.ts';
+import { notAsStored } from '../ledger/records.ts';
 import { formatMsat } from '../ledger/money.ts';
 
 /** A handle as first seen, with its counts (`handle:<handle>`). */
@@ -60,7 +61,7 @@ function isStoredLotEntry(stored: unknown): stored is StoredLotEntry {
 
 /** The lots stored under `lot:<handle>:<id>`, oldest first, and when they came; a value of another shape is refused. */
 export function lotsOf(id: string, stored: StoredLotEntry): { at: string; lots: Lot[] } {
-  if (!isStoredLotEntry(stored)) throw new Error(`the lots stored under id ${id} are not lots: ${JSON.stringify(stored)}`);
+  if (!isStoredLotEntry(stored)) throw notAsStored(`lots ${id}`, 'lots');
   if (!Array.isArray(stored)) return { at: stored.at, lots: [{ transferId: id, supporterId: stored.supporterId, amountMsat: stored.amountMsat }] };
   const [at, ...lots] = stored;
   return { at, lots: lots.map(([transferId, supporterId, amountMsat]) => ({ transferId, supporterId, amountMsat })) };

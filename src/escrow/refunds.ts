@@ -7,6 +7,7 @@ import type { EventData } from '../events/types.ts';
 import { topics } from '../events/types.ts';
 import { accounts, type Ledger } from '../ledger/ledger.ts';
 import { after, keys, prefixEnd, prefixes, under } from '../ledger/keys.ts';
+import { notAsStored } from '../ledger/records.ts';
 import type { Logger } from '../process/log.ts';
 import { formatMsat } from '../ledger/money.ts';
 import { repeat } from '../process/repeat.ts';
@@ -157,6 +158,6 @@ export class Refunds {
 function handleRecord(key: string, value: unknown): HandleRecord {
   const record = value as Partial<HandleRecord> | null;
   if (typeof record !== 'object' || record === null || typeof record.key !== 'string' || typeof record.claimed !== 'boolean')
-    throw new Error(`${key} does not hold a handle's record: ${JSON.stringify(value)}`);
+    throw notAsStored(key, "a handle's record");
   return record as HandleRecord;
 }

@@ -11,6 +11,7 @@ import type { Period, Periods } from './periods.ts';
 import { announceClose } from '../escrow/escrow.ts';
 import { accounts, type Ledger } from '../ledger/ledger.ts';
 import { keys, prefixEnd, prefixes, under } from '../ledger/keys.ts';
+import { parseStored } from '../ledger/records.ts';
 import { crashPoint } from '../process/crash.ts';
 import type { Logger } from '../process/log.ts';
 
@@ -37,10 +38,7 @@ const closeRecordSchema = z.object({
 });
 
 /** A close's record as read back from the store, outside the per-supporter path (checked: never misread). */
-function closeRecord(key: string, value: unknown): CloseRecord {
-  if (!closeRecordSchema.safeParse(value).success) throw new Error(`${key} does not hold a period close: ${JSON.stringify(value)}`);
-  return value as CloseRecord;
-}
+const closeRecord = (key: string, value: unknown): CloseRecord => parseStored(closeRecordSchema, key, value);
 
 export interface CloseSummary {
   periodId: number;

@@ -12,6 +12,7 @@ import type { Handle } from '../escrow/handles.ts';
 import { Refusal } from '../errors.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import { keys, prefixes, under } from '../ledger/keys.ts';
+import { notAsStored, parseStoredIfAny } from '../ledger/records.ts';
 import type { Logger } from '../process/log.ts';
 
 /** A flattr as stored (`fl:<period>:<supporter>:<thing>`). */
@@ -36,11 +37,7 @@ const flattrRecordSchema = z.object({
 });
 
 /** A flattr as read back from the store, outside the close (checked: never misread; absent: undefined). */
-function flattrRecord(key: string, value: unknown): FlattrRecord | undefined {
-  if (value === undefined) return undefined;
-  if (!flattrRecordSchema.safeParse(value).success) throw new Error(`${key} does not hold a flattr: ${JSON.stringify(value)}`);
-  return value as FlattrRecord;
-}
+const flattrRecord = (key: string, value: unknown): FlattrRecord | undefined => parseStoredIfAny(flattrRecordSchema, key, value);
 
 export interface FlattrView {
   id: string;
@@ -58,7 +55,7 @@ const thingOf = (handleKey: string, tweetId: string | null) => (tweetId ? `${han
 
 /** A count of flattrs (`flcount:`) as read back: a number, or absent. */
 function countOf(key: string, value: unknown): number | undefined {
-  if (value !== undefined && typeof value !== 'number') throw new Error(`${key} does not hold a count: ${JSON.stringify(value)}`);
+  if (value !== undefined && typeof value !== 'number') throw notAsStored(key, 'a count');
   return value;
 }
 
@@ -116,7 +113,7 @@ export class Flattrs {
     return this.#ledger.run(async (tx) => {
       const byId = keys.flattrById(id);
       const key = await tx.get(byId);
-      if (key !== undefined && typeof key !== 'string') throw new Error(`${byId} does not hold a flattr's key: ${JSON.stringify(key)}`);
+      if (key !== undefined && typeof key !== 'string') throw notAsStored(byId, "a flattr's key");
       const record = key ? flattrRecord(key, await tx.get(key)) : undefined;
       if (!key || !record || record.supporterId !== supporterId) return 'not_found';
       const period = (await this.#periods.currentIn(tx))!;

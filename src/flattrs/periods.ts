@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { Ledger, Tx } from '../ledger/ledger.ts';
 import { keys } from '../ledger/keys.ts';
+import { parseStoredIfAny } from '../ledger/records.ts';
 import type { Logger } from '../process/log.ts';
 
 export interface Period {
@@ -16,11 +17,7 @@ export interface Period {
 const periodSchema = z.object({ id: z.number().int().positive(), startedAt: z.string(), endsAt: z.string() });
 
 /** The current period as read back from the store (checked: never misread; absent: undefined). */
-function periodRecord(value: unknown): Period | undefined {
-  if (value === undefined) return undefined;
-  if (!periodSchema.safeParse(value).success) throw new Error(`${keys.currentPeriod} does not hold a period: ${JSON.stringify(value)}`);
-  return value as Period;
-}
+const periodRecord = (value: unknown): Period | undefined => parseStoredIfAny(periodSchema, keys.currentPeriod, value);
 
 /** Where a period that starts at `start` ends: the next first of a month (UTC), or start + length. */
 export function periodEnd(start: Date, lengthMs?: number): Date {

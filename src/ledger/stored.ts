@@ -49,8 +49,14 @@ const decodeTransfer = (id: string, [kind, debit, credit, amountMsat, at, meta]:
 /** A whole number as `BigInt` reads it, written as `bigint.toString()` writes it. */
 const decimal = /^-?(0|[1-9]\d*)$/;
 
-const malformed = (what: string, stored: unknown) =>
-  new InvariantViolation(`the store holds ${JSON.stringify(stored)?.slice(0, 200) ?? String(stored)} as ${what}: not what tipd writes there`);
+/** Names what was found by its type only: a stored value may hold a secret, and logs never do. */
+const malformed = (what: string, stored: unknown) => new InvariantViolation(`the store holds ${kindOf(stored)} as ${what}: not what tipd writes there`);
+
+const kindOf = (value: unknown): string => {
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  return typeof value === 'object' || typeof value === 'undefined' ? `an ${typeof value}` : `a ${typeof value}`;
+};
 
 /** A decimal string as stored (a balance, a sequence number; absent: 0). */
 export function storedInteger(stored: unknown, what: string): bigint {

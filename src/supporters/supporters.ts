@@ -5,6 +5,7 @@ import { hash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Ledger } from '../ledger/ledger.ts';
 import { keys } from '../ledger/keys.ts';
+import { parseStoredIfAny } from '../ledger/records.ts';
 
 /** A supporter's record (`acct:<id>`). */
 export interface Supporter {
@@ -17,11 +18,7 @@ export interface Supporter {
 const supporterSchema = z.object({ id: z.string(), createdAt: z.string(), monthlyBudgetSat: z.number().nullable(), tokenHash: z.string() });
 
 /** A supporter's record as read back from the store (checked: never misread; absent: undefined). */
-function supporterRecord(key: string, value: unknown): Supporter | undefined {
-  if (value === undefined) return undefined;
-  if (!supporterSchema.safeParse(value).success) throw new Error(`${key} does not hold a supporter's record: ${JSON.stringify(value)}`);
-  return value as Supporter;
-}
+const supporterRecord = (key: string, value: unknown): Supporter | undefined => parseStoredIfAny(supporterSchema, key, value);
 
 const hashToken = (token: string) => hash('sha256', token);
 const newToken = () => `tipd_${randomBytes(32).toString('base64url')}`;

@@ -64,13 +64,13 @@ const breaches: Record<string, Breach> = {
   'a balance in the store that is not a decimal integer': {
     store: (db) => db.put('bal:supporter:dora', '1e3'),
     breaks: (tx) => tx.transfer('tip', dora, carolEscrow, 1n),
-    error: /"1e3" as the balance of supporter:dora/,
+    error: /a string as the balance of supporter:dora/,
   },
   'a balance in the store that is a number, read ahead': {
     store: (db) => db.put('bal:supporter:dora', 1000),
     breaks: (tx) => tx.transfer('tip', dora, carolEscrow, 1n),
     options: { balances: [dora, carolEscrow] },
-    error: /1000 as the balance of supporter:dora/,
+    error: /a number as the balance of supporter:dora/,
   },
   'an idempotency record in the store of another shape': {
     store: (db) => db.put('idem:alice:k1', 'paid'),
@@ -245,12 +245,12 @@ describe('what is read back from the store', () => {
     'a balance, summed': {
       store: (db) => db.put('bal:supporter:dora', ' 5'),
       read: (ledger) => ledger.totalsByKind(),
-      error: /" 5" as the balance of supporter:dora/,
+      error: /a string as the balance of supporter:dora/,
     },
     'a balance, read alone': {
       store: (db) => db.put('bal:supporter:dora', { msat: '5' }),
       read: (ledger) => ledger.balance(dora),
-      error: /\{"msat":"5"\} as the balance of supporter:dora/,
+      error: /an object as the balance of supporter:dora/,
     },
   };
 
@@ -263,7 +263,7 @@ describe('what is read back from the store', () => {
 
   it('is checked at start: sequence numbers and the format mark', async () => {
     await t.db.put('seq:xfer', 'twelve');
-    await expect(t.reopen()).rejects.toThrow(/"twelve" as the last xfer number/);
+    await expect(t.reopen()).rejects.toThrow(/a string as the last xfer number/);
     await t.db.put('seq:xfer', '1');
     await t.db.put('meta:format', '5');
     await expect(Ledger.open(t.db)).rejects.toBeInstanceOf(StoreFormatError);
