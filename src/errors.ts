@@ -26,7 +26,8 @@ export const errorCodes = {
   internal: { status: 500, message: 'internal error' },
   overloaded: { status: 503, message: 'too many operations waiting; try again shortly' },
 
-  // The websocket (GET /v1/events): refusing the upgrade, and answering a message
+  // The websocket (GET /v1/events): refusing the upgrade; and answering a message (its status is
+  // that of the same refusal over HTTP: a message has none)
   too_many_clients: { status: 503, message: 'too many websocket clients; try again later' },
   invalid_message: { status: 400, message: 'send JSON: {type:"auth",token} | {type:"follow",handle} | {type:"resume",after}' },
   too_many_follows: { status: 400, message: 'too many topics followed' },

@@ -31,6 +31,7 @@ export function adminRoutes(api: Api, adminToken: string | undefined, flattrs: F
       summary: 'Close the current flattr period now',
       auth: 'admin',
       responses: { 200: '{ periodId, supporters, allocatedMsat, closedAt }' },
+      errors: ['overloaded'],
     },
     admin,
     async (_req, res) => {

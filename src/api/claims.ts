@@ -78,6 +78,7 @@ export function claimRoutes(api: Api, claims: Claims, claimsPerMinute: number): 
         'author_mismatch',
         'claim_id_missing',
         'bad_signature',
+        'own_node',
         'node_unreachable',
         'keysend_unsupported',
         'x_unauthorized',

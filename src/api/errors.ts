@@ -1,9 +1,11 @@
-// The one JSON error format of the HTTP API, { error: { code, message, details? } }, and the
-// express middleware that turns every failure into it: a Refusal is answered with its code's
-// status from the error table (errors.ts); the errors of LND, the X API and the JSON body parser
-// become Refusals here, in this one place. Anything else is a bug, logged and answered 500.
+// The express middleware that turns every failure into the one JSON error format (errors.ts): a
+// Refusal is answered with its code's status from the error table; the errors of LND, the X API
+// and the JSON body parser become Refusals here (GET /healthz alone answers LND's own reason).
+// A broken money invariant stops tipd (the ledger is halted); it and anything else unexpected are
+// answered 500.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { errorBody, Refusal } from '../errors.ts';
+import { InvariantViolation, type Ledger } from '../ledger/ledger.ts';
 import { LndError } from '../ln/lnd.ts';
 import type { Logger } from '../process/log.ts';
 import { XApiError } from '../x/client.ts';
@@ -50,8 +52,13 @@ function refusalOf(err: unknown, log: Logger): Refusal | undefined {
   return typeof err === 'object' && err !== null ? fromBodyParser(err) : undefined;
 }
 
-export function errorHandler(log: Logger): ErrorRequestHandler {
+export function errorHandler(log: Logger, ledger: Pick<Ledger, 'halt'>): ErrorRequestHandler {
   return (err, req, res, _next) => {
+    if (err instanceof InvariantViolation) {
+      ledger.halt(err);
+      res.status(500).json(errorBody('internal', 'internal error'));
+      return;
+    }
     const refusal = refusalOf(err, log);
     if (refusal) {
       res.status(refusal.status).json(errorBody(refusal.code, refusal.message, refusal.details));

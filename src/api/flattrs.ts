@@ -55,7 +55,14 @@ export function flattrRoutes(api: Api, supporters: Supporters, flattrs: Flattrs)
   );
 
   api.route(
-    { method: 'get', path: '/v1/flattrs', summary: "This period's flattrs", auth: 'supporter', responses: { 200: '{ period, items }' } },
+    {
+      method: 'get',
+      path: '/v1/flattrs',
+      summary: "This period's flattrs",
+      auth: 'supporter',
+      responses: { 200: '{ period, items }' },
+      errors: ['overloaded'],
+    },
     auth,
     async (_req, res) => {
       const period = await flattrs.currentPeriod();

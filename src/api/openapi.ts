@@ -19,6 +19,8 @@ export interface Operation {
   responses: Record<number, string>;
   /** The error codes of this route, beyond those that come with its body, parameters, auth and /v1 (see `errorsOf`). */
   errors?: ErrorCode[];
+  /** Upgraded to a websocket outside express (no rate limit, no body). */
+  websocket?: true;
 }
 
 export class Api {
@@ -34,11 +36,16 @@ export class Api {
 /** Every error code a route may answer: its own, and those of what it takes and who may call it. */
 export function errorsOf(op: Operation): ErrorCode[] {
   const codes = new Set<ErrorCode>(op.errors);
-  if (op.body) for (const code of ['invalid_request', 'invalid_json', 'body_too_large', 'unsupported_encoding'] as const) codes.add(code);
-  if (op.query || op.params) codes.add('invalid_request');
+  // Any request's JSON body is parsed before it is routed, whether the route takes one or not.
+  if (!op.websocket) for (const code of ['invalid_json', 'body_too_large', 'unsupported_encoding', 'request_aborted'] as const) codes.add(code);
+  if (op.body) codes.add('invalid_request');
+  // A handle in the path is refused as `invalid_handle`, which the route lists; other parameters as `invalid_request`.
+  if (op.query || Object.keys(op.params?.shape ?? {}).some((name) => name !== 'handle')) codes.add('invalid_request');
+  // A path that is not valid percent-encoding.
+  if (op.path.includes(':')) codes.add('bad_request');
   if (op.auth !== 'none') codes.add('unauthorized');
   if (op.auth === 'admin') codes.add('admin_disabled');
-  if (op.path.startsWith('/v1/')) codes.add('rate_limited');
+  if (op.path.startsWith('/v1/') && !op.websocket) codes.add('rate_limited');
   return [...codes];
 }
 
@@ -59,7 +66,7 @@ const errorSchema = (codes: ErrorCode[]) => ({
 /** Error responses by status, each listing its codes. */
 function errorResponses(codes: ErrorCode[]): Record<string, unknown> {
   const byStatus = new Map<number, ErrorCode[]>();
-  for (const code of codes) {
+  for (const code of [...codes].sort()) {
     const { status } = errorCodes[code];
     byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   }

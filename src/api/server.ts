@@ -112,11 +112,12 @@ export function createApp(deps: AppDeps): Express {
     auth: 'none',
     responses: { 101: 'switching to the websocket protocol' },
     errors: ['unauthorized', 'too_many_clients'],
+    websocket: true,
   });
   const document = openApiDocument(api.operations);
   app.use(api.router);
 
   app.use(notFound);
-  app.use(errorHandler(log));
+  app.use(errorHandler(log, deps.ledger));
   return app;
 }

@@ -157,7 +157,7 @@ export class EventHub {
       // A Buffer: ws's default binaryType, with fragments joined.
       this.#onMessage(client, (data as Buffer).toString('utf8'), isBinary).catch((err: unknown) => {
         this.#log.error({ err }, 'websocket message failed');
-        this.#send(client, { type: 'error', code: 'internal', message: 'could not handle that message; try again' });
+        this.#refuse(client, 'internal', 'could not handle that message; try again');
       });
     });
     this.#send(client, { type: 'ready', topics: [...topics] });
@@ -169,29 +169,24 @@ export class EventHub {
       if (isBinary) throw new Error('binary');
       message = clientMessage.parse(JSON.parse(text));
     } catch {
-      return this.#send(client, {
-        type: 'error',
-        code: 'invalid_message',
-        message: 'send JSON: {type:"auth",token} | {type:"follow",handle} | {type:"resume",after}',
-      });
+      return this.#refuse(client, 'invalid_message', errorCodes.invalid_message.message);
     }
     switch (message.type) {
       case 'auth': {
         const id = await this.#supporters.authenticate(message.token);
-        if (!id) return this.#send(client, { type: 'error', code: 'unauthorized', message: 'unknown token' });
+        if (!id) return this.#refuse(client, 'unauthorized', 'unknown token');
         client.topics.add(topicOf.supporter(id));
         return this.#send(client, { type: 'ready', topics: [...client.topics] });
       }
       case 'follow': {
         const handle = parseHandle(message.handle);
-        if (!handle) return this.#send(client, { type: 'error', code: 'invalid_handle', message: 'not an X handle' });
-        if (client.topics.size >= this.#limits.followsMax)
-          return this.#send(client, { type: 'error', code: 'too_many_follows', message: `at most ${this.#limits.followsMax} topics` });
+        if (!handle) return this.#refuse(client, 'invalid_handle', 'not an X handle');
+        if (client.topics.size >= this.#limits.followsMax) return this.#refuse(client, 'too_many_follows', `at most ${this.#limits.followsMax} topics`);
         client.topics.add(topicOf.handle(handle.key));
         return this.#send(client, { type: 'ready', topics: [...client.topics] });
       }
       case 'resume':
-        if (client.held) return this.#send(client, { type: 'error', code: 'resume_in_progress', message: 'one resume at a time' });
+        if (client.held) return this.#refuse(client, 'resume_in_progress', 'one resume at a time');
         return this.#replay(client, message.after);
     }
   }
@@ -233,6 +228,11 @@ export class EventHub {
     if (event.seq <= client.lastSent) return;
     client.lastSent = event.seq;
     this.#send(client, { type: 'event', seq: event.seq, event: view.type, at: event.at, data: view.data });
+  }
+
+  /** Answers a message with an error of the table (errors.ts), as `{ type: 'error', code, message }`. */
+  #refuse(client: Client, code: ErrorCode, message: string): void {
+    this.#send(client, { type: 'error', code, message });
   }
 
   #send(client: Client, message: Record<string, unknown>): void {

@@ -115,7 +115,7 @@ describe('the OpenAPI document', () => {
     });
     expect(Object.keys(tips.responses).sort()).toEqual(['201', '400', '401', '409', '413', '415', '422', '429', '503']);
     expect(tips.responses['409']).toEqual(errorWith(['insufficient_balance']));
-    expect(tips.responses['400']).toEqual(errorWith(['invalid_handle', 'invalid_request', 'invalid_json']));
+    expect(tips.responses['400']).toEqual(errorWith(['invalid_handle', 'invalid_json', 'invalid_request', 'request_aborted']));
     expect(tips.responses['422']).toEqual(errorWith(['idempotency_key_reused']));
   });
 
@@ -131,6 +131,8 @@ describe('the OpenAPI document', () => {
         }
       }
     }
+    // The websocket is not behind express: no rate limit, no body.
+    expect(Object.keys(doc.paths['/v1/events']!.get.responses).sort()).toEqual(['101', '401', '503']);
     expect(Object.keys(doc.paths['/v1/claims/{id}/proof']!.post.responses).sort()).toEqual([
       '200',
       '400',
