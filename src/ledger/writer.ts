@@ -7,6 +7,7 @@ import { Refusal } from '../errors.ts';
 import type { Committed, ReadAhead } from './committed.ts';
 import type { InvariantViolation } from './invariants.ts';
 import type { Store } from './store.ts';
+import { prefixes } from './keys.ts';
 import { type BatchDeps, changesAnything, prepare, type Prepared, type Queued, type Batch, Sequences, startWrite, type Writing } from './batch.ts';
 import type { RunOptions, SequenceName, Tx } from './tx.ts';
 
@@ -52,7 +53,7 @@ export class Writer {
     if ((options.prefetch?.length ?? 0) + (options.balances?.length ?? 0) > prefetchKeysMax)
       return Promise.reject(new Error(`an operation may name at most ${prefetchKeysMax} keys and balances to read ahead`));
     // Read ahead as a value, a balance would be kept where balance writes never update it.
-    if (options.prefetch?.some((key) => key.startsWith('bal:')))
+    if (options.prefetch?.some((key) => key.startsWith(prefixes.balances)))
       return Promise.reject(new Error('name balances to read ahead by account (RunOptions.balances), not as bal: keys'));
     if (this.#queue.length >= this.#options.queueMax) return Promise.reject(new Refusal('overloaded', 'too many operations waiting; try again shortly'));
     return new Promise<T>((resolve, reject) => {
