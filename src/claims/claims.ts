@@ -20,8 +20,6 @@ import type { Tweet, XApi } from '../x/client.ts';
 import { snowflakeTime } from '../x/tweets.ts';
 import { bindingSchema, claimSchema, pendingBindingSchema, type Binding, type ClaimRecord, type ClaimState, type PendingBinding } from './records.ts';
 
-export type { Binding, ClaimState, PendingBinding } from './records.ts';
-
 export interface ClaimView {
   id: string;
   handle: string;

@@ -3,8 +3,8 @@
 // `tip.sent` and `handle.allocated`). Amounts are msat as decimal strings, times ISO 8601.
 import type { DepositView } from '../deposits/deposits.ts';
 import type { TipView } from '../escrow/tips.ts';
-import type { PayoutView } from '../payouts/payouts.ts';
-import type { WithdrawalView } from '../withdrawals/withdrawals.ts';
+import type { PayoutView } from '../payouts/records.ts';
+import type { WithdrawalView } from '../withdrawals/records.ts';
 
 /** Who may see an event: a supporter (`account:<id>`), or anyone following a handle (`handle:<key>`). */
 export type Topic = `account:${string}` | `handle:${string}`;

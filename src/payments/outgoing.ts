@@ -5,11 +5,11 @@
 // `pending`, so LND's answer is booked once, whoever asks: the call that sent it, the recheck, a
 // restart. A payment is never sent again here; one LND never saw is failed only when it is old
 // enough and not being sent by this process.
-import type { z } from 'zod';
+import { z } from 'zod';
 import { InvariantViolation } from '../ledger/invariants.ts';
 import type { Ledger, Tx } from '../ledger/ledger.ts';
 import { post, voidHold, type Held, type PendingKind } from '../ledger/pending.ts';
-import { parseStored } from '../ledger/records.ts';
+import { parseStored, storedFields } from '../ledger/records.ts';
 import type { PaymentState } from '../ln/lnd.ts';
 import type { Logger } from '../process/log.ts';
 
@@ -21,19 +21,20 @@ import type { Logger } from '../process/log.ts';
 const neverSentAfterMs = 60_000;
 
 /**
- * The fields every outgoing payment's record has; each kind stores more, and has a schema of its
- * own (zod writes a parsed record's fields in its schema's order, and records keep theirs).
+ * The fields every outgoing payment's record has, as stored; each kind stores more, in a schema of
+ * its own that spreads these (it checks a record when it is read back, and keeps it as stored).
  */
-export interface OutgoingRecord {
-  id: string;
-  paymentHash: string;
-  amountMsat: string;
-  feeMsat: string | null;
-  state: 'pending' | 'succeeded' | 'failed';
-  failureReason: string | null;
-  createdAt: string;
-  settledAt: string | null;
-}
+export const outgoingFields = {
+  id: z.string().min(1),
+  paymentHash: storedFields.hex32,
+  amountMsat: storedFields.msat,
+  feeMsat: storedFields.msat.nullable(),
+  state: z.enum(['pending', 'succeeded', 'failed']),
+  failureReason: z.string().nullable(),
+  createdAt: storedFields.time,
+  settledAt: storedFields.time.nullable(),
+};
+export type OutgoingRecord = z.infer<z.ZodObject<typeof outgoingFields>>;
 
 /** What one kind of outgoing payment keeps of its own. Adding a kind adds one of these, nothing else. */
 export interface OutgoingKind<R extends OutgoingRecord> {

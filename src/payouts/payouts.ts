@@ -21,8 +21,6 @@ import { repeat } from '../process/repeat.ts';
 import { destinationOf, send, storedFieldsOf } from './destination.ts';
 import { heldBy, payoutKind, payoutSplit, payoutTransfers, payoutView, retrySchema, type PayoutRecord, type PayoutView } from './records.ts';
 
-export { payoutSplit, type PayoutState, type PayoutView } from './records.ts';
-
 /** The start of a handle's topic, which ends with its key. */
 const handleTopic = topics.handle('');
 

@@ -9,23 +9,16 @@ import { keys, prefixes, under } from '../ledger/keys.ts';
 import { feeCap } from '../ledger/money.ts';
 import type { Held, PendingKind } from '../ledger/pending.ts';
 import { parseStored, storedFields } from '../ledger/records.ts';
-import type { OutgoingKind } from '../payments/outgoing.ts';
+import { outgoingFields, type OutgoingKind } from '../payments/outgoing.ts';
 
-/** A payout as stored, its fields in the order they have always been written. */
+/** A payout as stored (`payout:<id>`): an outgoing payment's fields, and its own. */
 export const payoutSchema = z.object({
-  id: z.string().min(1),
+  ...outgoingFields,
   handleKey: z.string().min(1),
   /** The destination (destination.ts) as stored. */
   nodePubkey: storedFields.pubkey,
-  amountMsat: storedFields.msat,
   feeCapMsat: storedFields.msat,
-  feeMsat: storedFields.msat.nullable(),
   preimage: storedFields.hex32,
-  paymentHash: storedFields.hex32,
-  state: z.enum(['pending', 'succeeded', 'failed']),
-  failureReason: z.string().nullable(),
-  createdAt: storedFields.time,
-  settledAt: storedFields.time.nullable(),
 });
 export type PayoutRecord = z.infer<typeof payoutSchema>;
 export type PayoutState = PayoutRecord['state'];

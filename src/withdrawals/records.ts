@@ -7,36 +7,20 @@ import { accounts, type Ledger } from '../ledger/ledger.ts';
 import { after, keys, prefixes, under } from '../ledger/keys.ts';
 import type { Held, PendingKind } from '../ledger/pending.ts';
 import { storedFields } from '../ledger/records.ts';
-import type { OutgoingKind } from '../payments/outgoing.ts';
+import { outgoingFields, type OutgoingKind } from '../payments/outgoing.ts';
 
-/** A withdrawal as stored (`wd:<id>`), its fields in the order they have always been written. */
+/** A withdrawal as stored (`wd:<id>`): an outgoing payment's fields, and its own. */
 export const withdrawalSchema = z.object({
-  id: z.string().min(1),
+  ...outgoingFields,
   supporterId: z.string().min(1),
   paymentRequest: z.string().min(1),
-  paymentHash: storedFields.hex32,
-  amountMsat: storedFields.msat,
   feeReserveMsat: storedFields.msat,
-  feeMsat: storedFields.msat.nullable(),
-  state: z.enum(['pending', 'succeeded', 'failed']),
-  failureReason: z.string().nullable(),
-  createdAt: storedFields.time,
-  settledAt: storedFields.time.nullable(),
 });
 export type WithdrawalRecord = z.infer<typeof withdrawalSchema>;
 export type WithdrawalState = WithdrawalRecord['state'];
 
-export interface WithdrawalView {
-  id: string;
-  state: WithdrawalState;
-  paymentHash: string;
-  amountMsat: string;
-  feeReserveMsat: string;
-  feeMsat: string | null;
-  failureReason: string | null;
-  createdAt: string;
-  settledAt: string | null;
-}
+/** What its supporter sees of a withdrawal. */
+export type WithdrawalView = Omit<WithdrawalRecord, 'supporterId' | 'paymentRequest'>;
 
 /** A withdrawal's money: held from the supporter, posted to the outside world; a void releases all of it. */
 export const withdrawalTransfers: PendingKind = { name: 'withdrawal', outside: accounts.withdrawals, voidKind: 'withdrawal.release' };

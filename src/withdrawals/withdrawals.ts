@@ -21,8 +21,6 @@ import type { Logger } from '../process/log.ts';
 import { repeat } from '../process/repeat.ts';
 import { heldBy, withdrawalKind, withdrawalSchema, withdrawalTransfers, withdrawalView, type WithdrawalRecord, type WithdrawalView } from './records.ts';
 
-export type { WithdrawalView } from './records.ts';
-
 export type InvoiceProblem = 'invalid_payment_request' | 'amount_missing' | 'invoice_expired' | 'wrong_network' | 'own_invoice' | 'invoice_already_used';
 
 /** Why an invoice cannot be paid out to, or nothing. */

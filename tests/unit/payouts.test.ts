@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { feeCap } from '../../src/ledger/money.ts';
-import { payoutSplit } from '../../src/payouts/payouts.ts';
+import { payoutSplit } from '../../src/payouts/records.ts';
 
 describe('a payout out of an escrow pays its own fee cap', () => {
   it.each([
