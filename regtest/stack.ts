@@ -12,7 +12,8 @@ import { BtcdChain, BtcdRpc, MinerWallet } from './btcd.ts';
 import { Lncli, lndPaths, type LndPaths } from './lncli.ts';
 import { openNetwork, tipdPermissions, waitForNodes, type Clis } from './network.ts';
 import { GaveUp, isOurs, portInUse, readPids, startDaemon, stopAll, waitFor } from './procs.ts';
-import { activationBlocks, backends, lndCommonFlags, lndNodes, nodeNames, tipdPort, xPort, type NodeName } from './topology.ts';
+import { localTls } from './tls.ts';
+import { activationBlocks, backends, lndCommonFlags, lndNodes, nodeNames, tipdPort, tipdTlsPort, xPort, type NodeName } from './topology.ts';
 import { nodeEnv, nodeFlags } from '../src/process/node-settings.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -38,6 +39,7 @@ export function localPorts(offset: number) {
     btcdRpc: backends.btcd.rpcPort + offset,
     btcdP2p: backends.btcd.p2pPort + offset,
     tipd: tipdPort + offset,
+    tipdTls: tipdTlsPort + offset,
     x: xPort + offset,
     lnd: Object.fromEntries(nodeNames.map((n) => [n, { grpc: lndNodes[n].grpcPort + offset, p2p: lndNodes[n].p2pPort + offset }])) as Record<
       NodeName,
@@ -61,7 +63,11 @@ export interface Stack {
   binDir: string;
   nodes: Record<NodeName, StackNode>;
   btcd: { rpc: string; user: string; pass: string; cert: string; btcctl: string };
-  tipd: { url: string; adminToken: string; macaroon: string; dataDir: string; log: string };
+  /**
+   * `url` is plain HTTP; `publicUrl` is https with a certificate of the stack's own CA, `caCert` (a
+   * PEM file: NODE_EXTRA_CA_CERTS=<caCert> for Node.js clients).
+   */
+  tipd: { url: string; publicUrl: string; caCert: string; adminToken: string; macaroon: string; dataDir: string; log: string };
   /** The local X API: post as `Authorization: Bearer user:<name>`; tipd looks up with appToken. */
   x: { url: string; appToken: string };
   logs: string;
@@ -155,7 +161,7 @@ export async function up({ dataDir, portOffset }: StackOptions, log: Log = stder
   await stopAll(dataDir, (name) => step(`stopping leftover ${name}`));
 
   const ports = localPorts(portOffset);
-  const allPorts = [ports.btcdRpc, ports.btcdP2p, ports.tipd, ports.x, ...nodeNames.flatMap((n) => [ports.lnd[n].grpc, ports.lnd[n].p2p])];
+  const allPorts = [ports.btcdRpc, ports.btcdP2p, ports.tipd, ports.tipdTls, ports.x, ...nodeNames.flatMap((n) => [ports.lnd[n].grpc, ports.lnd[n].p2p])];
   for (const port of allPorts) {
     if (await portInUse(port)) {
       throw new Error(
@@ -251,6 +257,7 @@ export async function up({ dataDir, portOffset }: StackOptions, log: Log = stder
   fs.mkdirSync(tipdDir, { recursive: true });
   const tipdMacaroon = path.join(tipdDir, 'tipd.macaroon');
   await cli.hub.text('bakemacaroon', `--save_to=${tipdMacaroon}`, ...tipdPermissions);
+  const tls = await localTls(path.join(dataDir, 'tls'));
   const stack: Stack = {
     dataDir,
     network: 'regtest',
@@ -280,6 +287,8 @@ export async function up({ dataDir, portOffset }: StackOptions, log: Log = stder
     },
     tipd: {
       url: `http://127.0.0.1:${ports.tipd}`,
+      publicUrl: `https://localhost:${ports.tipdTls}`,
+      caCert: tls.caCert,
       adminToken: randomBytes(32).toString('hex'),
       macaroon: tipdMacaroon,
       dataDir: tipdDir,
@@ -292,7 +301,16 @@ export async function up({ dataDir, portOffset }: StackOptions, log: Log = stder
   fs.chmodSync(tipdMacaroon, 0o600);
 
   // Only what tipd needs: a TIPD_* variable of the caller's must not reach the stack's tipd.
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, ...nodeEnv, ...tipdEnv(stack, stack.nodes.hub, tipdMacaroon, ports.tipd, tipdDir) };
+  const env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    ...nodeEnv,
+    ...tipdEnv(stack, stack.nodes.hub, tipdMacaroon, ports.tipd, tipdDir),
+    TIPD_PUBLIC_URL: stack.tipd.publicUrl,
+    TIPD_TLS_CERT_PATH: tls.cert,
+    TIPD_TLS_KEY_PATH: tls.key,
+    TIPD_TLS_PORT: String(ports.tipdTls),
+  };
   startDaemon(dataDir, 'tipd', process.execPath, [...nodeFlags, path.join(repoRoot, 'src/main.ts')], env);
   await waitFor(
     'tipd to report healthy',

@@ -52,6 +52,9 @@ export const lndCommonFlags = [
 
 export const tipdPort = 8470;
 
+/** The regtest stack's tipd serves https here too, with a certificate of the stack's own CA. */
+export const tipdTlsPort = 8472;
+
 /** The local X API (regtest/x-server.ts) that claim tweets are posted to and looked up on. */
 export const xPort = 8471;
 

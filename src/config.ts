@@ -42,6 +42,13 @@ const schema = z
     TIPD_PERIOD_SECONDS: integer(1, 366 * 24 * 3600).optional(),
     TIPD_UNCLAIMED_RETURN_DAYS: integer(8, 3650).default(180),
     TIPD_RATE_LIMIT_PER_MINUTE: integer(0, 10_000_000).default(3_000),
+    TIPD_PUBLIC_URL: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. https://tips.example.com' })
+      .refine((url) => /^https?:\/\/[^/]+\/?$/.test(url), 'must be the base of the site alone (scheme and host), with no path, query or fragment')
+      .optional(),
+    TIPD_TLS_CERT_PATH: z.string().min(1).optional(),
+    TIPD_TLS_KEY_PATH: z.string().min(1).optional(),
+    TIPD_TLS_PORT: integer(0, 65_535).optional(),
     TIPD_X_API_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).default('https://api.x.com'),
     TIPD_X_BEARER_TOKEN: z.string().trim().min(1).optional(),
     TIPD_X_TIMEOUT_MS: integer(100, 120_000).default(10_000),
@@ -54,6 +61,22 @@ const schema = z
     TIPD_PAYOUT_RETRY_SECONDS: integer(1, 3600).default(60),
   })
   .superRefine((env, ctx) => {
+    if ((env.TIPD_TLS_CERT_PATH === undefined) !== (env.TIPD_TLS_KEY_PATH === undefined)) {
+      const missing = env.TIPD_TLS_CERT_PATH === undefined ? 'TIPD_TLS_CERT_PATH' : 'TIPD_TLS_KEY_PATH';
+      ctx.addIssue({ code: 'custom', path: [missing], message: 'set both TIPD_TLS_CERT_PATH and TIPD_TLS_KEY_PATH to serve TLS, or neither' });
+    }
+    if (env.TIPD_TLS_PORT !== undefined && env.TIPD_TLS_CERT_PATH === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['TIPD_TLS_PORT'], message: 'serves TLS: set TIPD_TLS_CERT_PATH and TIPD_TLS_KEY_PATH too' });
+    }
+    // Wallets speak LNURL over https only (LUD-01), but to a Tor hidden service; a local regtest stack may use http.
+    const publicUrl = env.TIPD_PUBLIC_URL === undefined ? undefined : new URL(env.TIPD_PUBLIC_URL);
+    if (publicUrl?.protocol === 'http:' && !publicUrl.hostname.endsWith('.onion') && env.TIPD_NETWORK !== 'regtest') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TIPD_PUBLIC_URL'],
+        message: 'must be https:// (wallets refuse LNURL over plain http, except to a .onion host); plain http is for regtest only',
+      });
+    }
     for (const name of ['CERT', 'MACAROON'] as const) {
       const value = env[`TIPD_LND_${name}`];
       const file = env[`TIPD_LND_${name}_PATH`];
@@ -70,6 +93,13 @@ const schema = z
 export interface Config {
   network: Network;
   http: { host: string; port: number };
+  /**
+   * The base URL wallets and browsers reach tipd at (scheme and host, no trailing slash): every link
+   * tipd prints is built from it, never from a request's Host header. Undefined: not set.
+   */
+  publicUrl: string | undefined;
+  /** TLS served by tipd itself: on `port` beside plain HTTP, or (no port) instead of it on the HTTP port. */
+  tls: { cert: Buffer; key: Buffer; port: number | undefined } | undefined;
   dataDir: string;
   logLevel: string;
   adminToken: string | undefined;
@@ -93,13 +123,15 @@ export interface Config {
 
 export class ConfigError extends Error {}
 
-function readBase64(variable: string, file: string): string {
+function readFile(variable: string, file: string): Buffer {
   try {
-    return fs.readFileSync(file).toString('base64');
+    return fs.readFileSync(file);
   } catch (err) {
     throw new ConfigError(`${variable}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
 }
+
+const readBase64 = (variable: string, file: string): string => readFile(variable, file).toString('base64');
 
 /** Blank variables count as unset, as in most process managers' env files. */
 export function loadConfig(environment: NodeJS.ProcessEnv): Config {
@@ -112,6 +144,11 @@ export function loadConfig(environment: NodeJS.ProcessEnv): Config {
   return {
     network: env.TIPD_NETWORK,
     http: { host: env.TIPD_HOST, port: env.TIPD_PORT },
+    publicUrl: env.TIPD_PUBLIC_URL?.replace(/\/+$/, ''),
+    tls:
+      env.TIPD_TLS_CERT_PATH === undefined || env.TIPD_TLS_KEY_PATH === undefined
+        ? undefined
+        : { cert: readFile('TIPD_TLS_CERT_PATH', env.TIPD_TLS_CERT_PATH), key: readFile('TIPD_TLS_KEY_PATH', env.TIPD_TLS_KEY_PATH), port: env.TIPD_TLS_PORT },
     dataDir: env.TIPD_DATA_DIR,
     logLevel: env.TIPD_LOG_LEVEL,
     adminToken: env.TIPD_ADMIN_TOKEN,

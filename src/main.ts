@@ -1,6 +1,8 @@
 // tipd's composition root: read the configuration, connect to LND, serve HTTP, and shut down
 // cleanly on SIGINT/SIGTERM. Every module is wired here and nowhere else.
 import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -81,6 +83,7 @@ claims.onBound((handleKey) => payouts.kick(handleKey));
 const app = createApp({
   lnd,
   network: config.network,
+  publicUrl: config.publicUrl,
   log,
   ledger,
   supporters,
@@ -94,21 +97,31 @@ const app = createApp({
   rateLimitPerMinute: config.rateLimitPerMinute,
   claimRateLimitPerMinute: config.claims.ratePerMinute,
 });
-const server = app.listen(config.http.port, config.http.host);
+// Plain HTTP on the HTTP port, unless TLS takes it; TLS on its own port, or on the HTTP port.
+const { tls } = config;
+const tlsOnHttpPort = tls !== undefined && tls.port === undefined;
+const listeners = [
+  ...(tlsOnHttpPort ? [] : [{ scheme: 'http', port: config.http.port, server: http.createServer(app) }]),
+  ...(tls ? [{ scheme: 'https', port: tls.port ?? config.http.port, server: https.createServer({ cert: tls.cert, key: tls.key }, app) }] : []),
+];
 const events = new EventHub(ledger, supporters, log);
-events.attach(server);
 events.startPruning();
-server.on('error', (err) => {
-  log.fatal({ err }, 'HTTP server failed');
-  exit(1);
-});
+for (const { scheme, port, server } of listeners) {
+  events.attach(server);
+  server.on('error', (err) => {
+    log.fatal({ err }, `${scheme.toUpperCase()} server failed`);
+    exit(1);
+  });
+  server.on('listening', () => {
+    const { address, port: bound } = server.address() as AddressInfo;
+    const url = `${scheme}://${address.includes(':') ? `[${address}]` : address}:${bound}`;
+    log.info({ url, publicUrl: config.publicUrl, network: config.network, lndSocket: config.lnd.socket }, 'listening');
+  });
+  server.listen(port, config.http.host);
+}
 void flattrs.start();
 const refunds = new Refunds(ledger, log, { ...defaultRefundOptions, returnAfterMs: config.unclaimedReturnMs });
 refunds.start();
-server.on('listening', () => {
-  const { address, port } = server.address() as AddressInfo;
-  log.info({ url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`, network: config.network, lndSocket: config.lnd.socket }, 'listening');
-});
 
 // At start: a node on the wrong network, or credentials it refuses, end tipd at once with the
 // reason; an LND that is down or still syncing is waited for (healthz says 503 meanwhile).
@@ -157,10 +170,14 @@ async function shutdown(reason: string, exitCode = 0): Promise<void> {
   claims.stop();
   payouts.stop();
   events.close();
-  const closed = once(server, 'close');
-  server.close();
-  server.closeIdleConnections();
-  await closed;
+  await Promise.all(
+    listeners.map(({ server }) => {
+      const closed = once(server, 'close');
+      server.close();
+      server.closeIdleConnections();
+      return closed;
+    }),
+  );
   await ledger.close();
   await store.close();
   log.info({ ledgerBatches: ledger.stats.batches, ledgerOperations: ledger.stats.operations }, 'stopped');

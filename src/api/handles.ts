@@ -10,7 +10,8 @@ import type { Api } from './openapi.ts';
 
 const handleParams = z.strictObject({ handle: handleSchema });
 
-export function handleRoutes(api: Api, tips: Tips, claims: Claims): void {
+/** `publicUrl`: the base of the links tipd prints (TIPD_PUBLIC_URL); without one, the request's own. */
+export function handleRoutes(api: Api, tips: Tips, claims: Claims, publicUrl: string | undefined): void {
   api.route(
     {
       method: 'get',
@@ -44,7 +45,7 @@ export function handleRoutes(api: Api, tips: Tips, claims: Claims): void {
       if (view.claimed) throw new Refusal('handle_claimed', `@${view.handle} has claimed its tips: they are paid out as they come`);
       const pendingSat = BigInt(view.pendingMsat) / 1000n;
       if (pendingSat === 0n) throw new Refusal('nothing_waiting', `no sats wait for @${view.handle}`);
-      const site = `${req.protocol}://${req.get('host')}`;
+      const site = publicUrl ?? `${req.protocol}://${req.get('host')}`;
       const supporters = view.supporters === 1 ? '1 supporter' : `${view.supporters} supporters`;
       const text = `@${view.handle} ${pendingSat.toLocaleString('en-US')} sats from ${supporters} are waiting for you on tipd. Claim them with your Lightning node: POST ${site}/v1/claims`;
       res.json({ handle: view.handle, pendingMsat: view.pendingMsat, text, intentUrl: `https://x.com/intent/tweet?text=${encodeURIComponent(text)}` });

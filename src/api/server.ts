@@ -29,6 +29,8 @@ import { tipRoutes } from './tips.ts';
 import { withdrawalRoutes } from './withdrawals.ts';
 
 export interface AppDeps {
+  /** The base URL tipd is reached at (TIPD_PUBLIC_URL), for the links it prints. */
+  publicUrl?: string | undefined;
   lnd: Pick<Lnd, 'checkReady' | 'getChannelBalanceMsat'>;
   network: Network;
   log: Logger;
@@ -97,7 +99,7 @@ export function createApp(deps: AppDeps): Express {
   depositRoutes(api, deps.supporters, deps.deposits);
   withdrawalRoutes(api, deps.supporters, deps.withdrawals);
   flattrRoutes(api, deps.supporters, deps.flattrs);
-  handleRoutes(api, deps.tips, deps.claims);
+  handleRoutes(api, deps.tips, deps.claims, deps.publicUrl);
   claimRoutes(api, deps.claims, deps.claimRateLimitPerMinute);
   payoutRoutes(api, deps.payouts);
   adminRoutes(api, deps.adminToken, deps.flattrs, deps.ledger, lnd);

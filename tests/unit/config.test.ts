@@ -31,6 +31,20 @@ describe('configuration from the environment', () => {
     expect(config.lnd.macaroon).toBe('AgED/w==');
   });
 
+  it('takes a public URL of https, or of http on regtest or to a .onion host, as its base alone', () => {
+    expect(loadConfig({ ...minimal, TIPD_PUBLIC_URL: 'https://tips.example.com/' }).publicUrl).toBe('https://tips.example.com');
+    expect(loadConfig({ ...minimal, TIPD_NETWORK: 'regtest', TIPD_PUBLIC_URL: 'http://127.0.0.1:8470' }).publicUrl).toBe('http://127.0.0.1:8470');
+    expect(loadConfig({ ...minimal, TIPD_PUBLIC_URL: 'http://tipsxyz.onion' }).publicUrl).toBe('http://tipsxyz.onion');
+    expect(loadConfig(minimal).publicUrl).toBeUndefined();
+  });
+
+  it('reads the TLS certificate and key, served on their own port or on the HTTP port', () => {
+    const config = loadConfig({ ...minimal, TIPD_TLS_CERT_PATH: certFile, TIPD_TLS_KEY_PATH: macaroonFile, TIPD_TLS_PORT: '8443' });
+    expect(config.tls).toEqual({ cert: fs.readFileSync(certFile), key: fs.readFileSync(macaroonFile), port: 8443 });
+    expect(loadConfig({ ...minimal, TIPD_TLS_CERT_PATH: certFile, TIPD_TLS_KEY_PATH: macaroonFile }).tls?.port).toBeUndefined();
+    expect(loadConfig(minimal).tls).toBeUndefined();
+  });
+
   it('ignores variables that are set but blank, and ones that are not tipd’s', () => {
     expect(loadConfig({ ...minimal, TIPD_PORT: '', HOME: '/root' }).http.port).toBe(8470);
   });
@@ -47,6 +61,12 @@ describe('configuration from the environment', () => {
     [{ TIPD_LND_MACAROON: 'AgED' }, 'TIPD_LND_MACAROON_PATH: set exactly one of'],
     [{ TIPD_LND_MACAROON_PATH: undefined, TIPD_LND_MACAROON: 'not base64!' }, 'TIPD_LND_MACAROON: must be base64 or hex'],
     [{ TIPD_LND_MACAROON_PATH: path.join(dir, 'missing') }, 'TIPD_LND_MACAROON_PATH: cannot read'],
+    [{ TIPD_PUBLIC_URL: 'http://tips.example.com' }, 'TIPD_PUBLIC_URL: must be https:// (wallets refuse LNURL over plain http'],
+    [{ TIPD_PUBLIC_URL: 'https://tips.example.com/tipd' }, 'TIPD_PUBLIC_URL: must be the base of the site alone'],
+    [{ TIPD_PUBLIC_URL: 'ftp://tips.example.com' }, 'TIPD_PUBLIC_URL: must be an http(s) URL'],
+    [{ TIPD_TLS_CERT_PATH: certFile }, 'TIPD_TLS_KEY_PATH: set both TIPD_TLS_CERT_PATH and TIPD_TLS_KEY_PATH'],
+    [{ TIPD_TLS_PORT: '8443' }, 'TIPD_TLS_PORT: serves TLS: set TIPD_TLS_CERT_PATH and TIPD_TLS_KEY_PATH too'],
+    [{ TIPD_TLS_CERT_PATH: certFile, TIPD_TLS_KEY_PATH: path.join(dir, 'missing') }, 'TIPD_TLS_KEY_PATH: cannot read'],
   ])('rejects %o with one line: %s', (change, expected) => {
     let error: unknown;
     try {
