@@ -35,6 +35,10 @@ try {
 }
 
 const log = createLogger(config.logLevel);
+if (config.publicUrl === undefined && config.network !== 'regtest')
+  log.warn(
+    'TIPD_PUBLIC_URL is not set: the links tipd prints are built from each request, which a client or a proxy may name wrongly; set it to the https address tipd is reached at',
+  );
 if (!startedWithNodeFlags())
   log.warn({ nodeFlags }, "started without tipd's Node.js settings (npm start and the Docker image use them): a period close may take about twice the memory");
 /** Exits once every log line is out. */
@@ -54,7 +58,7 @@ try {
     // The ledger refuses every operation from now on; what is under way is answered, then tipd ends.
     onBroken: (err) => {
       log.fatal({ err }, 'a money invariant is broken: tipd stops');
-      void shutdown('a money invariant is broken', 1);
+      void shutdown('a money invariant is broken', { exitCode: 1 });
     },
   });
 } catch (err) {
@@ -140,7 +144,7 @@ async function checkLnd(attempt = 1): Promise<void> {
     if (!(err instanceof LndError)) throw err;
     if (err.code === 'lnd_wrong_network' || err.code === 'lnd_permission_denied') {
       log.fatal({ code: err.code }, err.message);
-      return shutdown('lnd', 1);
+      return shutdown('lnd', { exitCode: 1 });
     }
     log.warn({ code: err.code, attempt }, `waiting for LND: ${err.message}`);
     startupRetry = setTimeout(() => void checkLnd(attempt + 1), Math.min(30_000, 1_000 * attempt));
@@ -149,10 +153,18 @@ async function checkLnd(attempt = 1): Promise<void> {
 void checkLnd();
 
 let stopping = false;
-async function shutdown(reason: string, exitCode = 0): Promise<void> {
+/** The exit code of the stop under way. */
+let stopCode = 0;
+/**
+ * Stops tipd cleanly, exiting with `exitCode` (a failure's is kept, whatever asked to stop first). A
+ * second signal exits at once; a failure met while stopping lets the clean stop finish.
+ */
+async function shutdown(reason: string, { exitCode = 0, signal = false }: { exitCode?: number; signal?: boolean } = {}): Promise<void> {
+  stopCode ||= exitCode;
   if (stopping) {
+    if (!signal) return;
     log.warn({ reason }, 'second stop request: exiting now');
-    return exit(exitCode || 1);
+    return exit(stopCode || 1);
   }
   stopping = true;
   log.info({ reason }, 'shutting down');
@@ -181,7 +193,7 @@ async function shutdown(reason: string, exitCode = 0): Promise<void> {
   await ledger.close();
   await store.close();
   log.info({ ledgerBatches: ledger.stats.batches, ledgerOperations: ledger.stats.operations }, 'stopped');
-  exit(exitCode);
+  exit(stopCode);
 }
 
 // A failure nothing awaited is a bug, or a broken money invariant found by background work (a
@@ -191,5 +203,5 @@ process.on('unhandledRejection', (err) => {
   log.fatal({ err }, 'unhandled error: tipd stops');
   exit(1);
 });
-process.on('SIGINT', () => void shutdown('SIGINT'));
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT', { signal: true }));
+process.on('SIGTERM', () => void shutdown('SIGTERM', { signal: true }));

@@ -3,7 +3,7 @@
 // the scheduler here closes each period when its end has passed, and at start finishes any close a
 // stop cut short.
 import { z } from 'zod';
-import type { Ledger, Tx } from '../ledger/ledger.ts';
+import { InvariantViolation, type Ledger, type Tx } from '../ledger/ledger.ts';
 import { keys } from '../ledger/keys.ts';
 import { parseStoredIfAny } from '../ledger/records.ts';
 import type { Logger } from '../process/log.ts';
@@ -87,6 +87,8 @@ export class PeriodScheduler {
   async start(): Promise<void> {
     this.#stopped = false;
     await this.#closer.resume().catch((err: unknown) => {
+      // A broken money invariant is no failure to try again: it goes on, unhandled, to stop tipd (main.ts).
+      if (err instanceof InvariantViolation) throw err;
       if (!this.#stopped) this.#log.error({ err }, 'resuming a period close failed');
     });
     await this.#closeIfDue();
@@ -114,6 +116,7 @@ export class PeriodScheduler {
       const period = await this.#periods.current();
       if (Date.parse(period.endsAt) <= Date.now()) await this.#closer.close(period.id);
     } catch (err) {
+      if (err instanceof InvariantViolation) throw err;
       // A close cut short by a stop is finished at the next start.
       if (!this.#stopped) this.#log.error({ err }, 'period close failed');
     }

@@ -193,10 +193,15 @@ export class Writer {
    * to come are refused, and `onBroken` is told (by default it throws: the process ends).
    */
   #stop(prepared: Pick<Prepared, 'group' | 'batch'>, violation: InvariantViolation): void {
-    this.#broken = violation;
-    this.#failed({ group: [...prepared.group, ...this.#queue.splice(0)], batch: prepared.batch }, violation);
-    // Told once the callers of the batch that did land have had their answers (their promises
-    // resolved before this; their continuations run first): tipd may end at once when told.
-    setImmediate(() => this.#options.onBroken(violation));
+    // Stopped already (halted from outside while this batch was run): the first reason stands, told once.
+    const first = this.#broken === undefined;
+    this.#broken ??= violation;
+    this.#failed({ group: [...prepared.group, ...this.#queue.splice(0)], batch: prepared.batch }, this.#broken);
+    if (!first) return;
+    // Told once the batch on its way to disk has landed and its callers have had their answers
+    // (the drain ends after that, and their continuations run before the next turn): tipd may end
+    // at once when told.
+    const drained = this.#draining ?? Promise.resolve();
+    void drained.then(() => setImmediate(() => this.#options.onBroken(violation)));
   }
 }

@@ -9,7 +9,7 @@
 import { hash, randomBytes } from 'node:crypto';
 import { bindingSchema } from '../claims/records.ts';
 import { topics, type EventData, type StoredEvent } from '../events/types.ts';
-import { accounts, type Ledger, type Tx } from '../ledger/ledger.ts';
+import { accounts, InvariantViolation, type Ledger, type Tx } from '../ledger/ledger.ts';
 import { after, keys, lastPart, prefixes, under } from '../ledger/keys.ts';
 import { hold } from '../ledger/pending.ts';
 import { parseStored } from '../ledger/records.ts';
@@ -98,6 +98,8 @@ export class Payouts {
           await this.#payOnce(handleKey);
         }
       } catch (err) {
+        // A broken money invariant is no failure to try again: it goes on, unhandled, to stop tipd (main.ts).
+        if (err instanceof InvariantViolation) throw err;
         if (this.#stopped) this.#log.info({ handle: handleKey }, 'payout interrupted by the shutdown; it is looked up by hash at the next start');
         else this.#log.error({ err, handle: handleKey }, 'payout failed to run; will try again');
         this.#retryAt(handleKey, new Date(this.#now().getTime() + this.#options.retryMs));

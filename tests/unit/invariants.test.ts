@@ -175,6 +175,33 @@ describe('a broken money invariant', () => {
     expect(await db.get('bal:supporter:alice')).toBe('10000');
   });
 
+  it('is told once, with the first reason, when a batch run while it was halted breaks one too; and after the batch being written is answered', async () => {
+    const told: string[] = [];
+    await t.reopen({ onBroken: (violation) => told.push(violation.message) });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let running!: () => void;
+    const breakingRuns = new Promise<void>((resolve) => (running = resolve));
+    // A tip in the batch being written, and, run meanwhile, a transfer of no money: halted in between.
+    const tip = t.ledger.run((tx) => tx.transfer('tip', alice, carolEscrow, 1_000n));
+    void tip.then(() => told.push('tip answered'));
+    const breaking = t.ledger.run(async (tx) => {
+      running();
+      await gate;
+      await tx.transfer('tip', alice, carolEscrow, 0n);
+    });
+    const outcome = Promise.allSettled([breaking]);
+    await breakingRuns;
+    t.ledger.halt(new InvariantViolation('found outside'));
+    release();
+    expect((await outcome)[0]).toMatchObject({ status: 'rejected', reason: { message: 'found outside' } });
+    await tip;
+    await nextTurn();
+    await nextTurn();
+    expect(told).toEqual(['tip answered', 'found outside']);
+    expect(await t.db.get('bal:escrow:carol')).toBe('1000');
+  });
+
   it('ends the process by default, with the violation', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-broken-'));
     const ledgerModule = path.resolve('src/ledger/ledger.ts');
