@@ -100,7 +100,8 @@ const tipdHealthy = async (stack: Stack): Promise<boolean> => {
  */
 export async function isUp(dataDir: string): Promise<Stack | undefined> {
   const stack = readStack(dataDir);
-  if (!stack) return undefined;
+  // A stack started by an older tipd (no https) is made afresh.
+  if (!stack?.tipd.publicUrl) return undefined;
   const procs = readPids(dataDir);
   const expected = ['btcd', ...nodeNames, 'x', 'tipd'];
   if (!expected.every((name) => procs.some((p) => p.name === name && isOurs(p)))) return undefined;

@@ -2,6 +2,7 @@
 // missing value is one line naming the variable. Files named by *_PATH are read here, so the rest
 // of tipd only ever sees values.
 import fs from 'node:fs';
+import tls from 'node:tls';
 import { z } from 'zod';
 
 export const networks = ['mainnet', 'testnet', 'testnet4', 'signet', 'regtest'] as const;
@@ -43,8 +44,19 @@ const schema = z
     TIPD_UNCLAIMED_RETURN_DAYS: integer(8, 3650).default(180),
     TIPD_RATE_LIMIT_PER_MINUTE: integer(0, 10_000_000).default(3_000),
     TIPD_PUBLIC_URL: z
-      .url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. https://tips.example.com' })
-      .refine((url) => /^https?:\/\/[^/]+\/?$/.test(url), 'must be the base of the site alone (scheme and host), with no path, query or fragment')
+      .string()
+      .transform((text, ctx) => {
+        const url = URL.parse(text);
+        if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+          ctx.addIssue({ code: 'custom', message: 'must be an http(s) URL, e.g. https://tips.example.com' });
+          return z.NEVER;
+        }
+        if (url.pathname !== '/' || url.search || url.hash || url.username || url.password) {
+          ctx.addIssue({ code: 'custom', message: 'must be the base of the site alone (scheme and host), with no path, query, fragment or credentials' });
+          return z.NEVER;
+        }
+        return url;
+      })
       .optional(),
     TIPD_TLS_CERT_PATH: z.string().min(1).optional(),
     TIPD_TLS_KEY_PATH: z.string().min(1).optional(),
@@ -68,8 +80,11 @@ const schema = z
     if (env.TIPD_TLS_PORT !== undefined && env.TIPD_TLS_CERT_PATH === undefined) {
       ctx.addIssue({ code: 'custom', path: ['TIPD_TLS_PORT'], message: 'serves TLS: set TIPD_TLS_CERT_PATH and TIPD_TLS_KEY_PATH too' });
     }
+    if (env.TIPD_TLS_PORT !== undefined && env.TIPD_TLS_PORT !== 0 && env.TIPD_TLS_PORT === env.TIPD_PORT) {
+      ctx.addIssue({ code: 'custom', path: ['TIPD_TLS_PORT'], message: 'must differ from TIPD_PORT (leave it unset to serve TLS alone on TIPD_PORT)' });
+    }
     // Wallets speak LNURL over https only (LUD-01), but to a Tor hidden service; a local regtest stack may use http.
-    const publicUrl = env.TIPD_PUBLIC_URL === undefined ? undefined : new URL(env.TIPD_PUBLIC_URL);
+    const publicUrl = env.TIPD_PUBLIC_URL;
     if (publicUrl?.protocol === 'http:' && !publicUrl.hostname.endsWith('.onion') && env.TIPD_NETWORK !== 'regtest') {
       ctx.addIssue({
         code: 'custom',
@@ -133,6 +148,18 @@ function readFile(variable: string, file: string): Buffer {
 
 const readBase64 = (variable: string, file: string): string => readFile(variable, file).toString('base64');
 
+/** The certificate and key, checked now (PEM, and a pair) rather than when tipd starts to listen. */
+function readTls(certPath: string, keyPath: string, port: number | undefined): NonNullable<Config['tls']> {
+  const cert = readFile('TIPD_TLS_CERT_PATH', certPath);
+  const key = readFile('TIPD_TLS_KEY_PATH', keyPath);
+  try {
+    tls.createSecureContext({ cert, key });
+  } catch (err) {
+    throw new ConfigError(`TIPD_TLS_CERT_PATH, TIPD_TLS_KEY_PATH: not a PEM certificate and its key (${(err as Error).message})`);
+  }
+  return { cert, key, port };
+}
+
 /** Blank variables count as unset, as in most process managers' env files. */
 export function loadConfig(environment: NodeJS.ProcessEnv): Config {
   const present = Object.fromEntries(Object.entries(environment).filter(([k, v]) => k.startsWith('TIPD_') && v !== undefined && v !== ''));
@@ -144,11 +171,11 @@ export function loadConfig(environment: NodeJS.ProcessEnv): Config {
   return {
     network: env.TIPD_NETWORK,
     http: { host: env.TIPD_HOST, port: env.TIPD_PORT },
-    publicUrl: env.TIPD_PUBLIC_URL?.replace(/\/+$/, ''),
+    publicUrl: env.TIPD_PUBLIC_URL?.origin,
     tls:
       env.TIPD_TLS_CERT_PATH === undefined || env.TIPD_TLS_KEY_PATH === undefined
         ? undefined
-        : { cert: readFile('TIPD_TLS_CERT_PATH', env.TIPD_TLS_CERT_PATH), key: readFile('TIPD_TLS_KEY_PATH', env.TIPD_TLS_KEY_PATH), port: env.TIPD_TLS_PORT },
+        : readTls(env.TIPD_TLS_CERT_PATH, env.TIPD_TLS_KEY_PATH, env.TIPD_TLS_PORT),
     dataDir: env.TIPD_DATA_DIR,
     logLevel: env.TIPD_LOG_LEVEL,
     adminToken: env.TIPD_ADMIN_TOKEN,

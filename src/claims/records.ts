@@ -1,7 +1,7 @@
 // What claims store, as zod schemas (the types are read from them): a claim (`claim:<id>`), a
 // binding (`binding:<handle>`) and a binding waiting out its cooling-off (`rebind:<handle>`). Each
 // is checked when read back where a wrong shape would be misread: proving a claim, holding a
-// payout. Fields are in the order they have always been written (zod writes them in this order).
+// payout; it is kept as it was stored.
 import { z } from 'zod';
 import { storedFields } from '../ledger/records.ts';
 

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.ts';
+import { localTls } from '../../regtest/tls.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-config-'));
 const certFile = path.join(dir, 'tls.cert');
@@ -38,10 +39,16 @@ describe('configuration from the environment', () => {
     expect(loadConfig(minimal).publicUrl).toBeUndefined();
   });
 
-  it('reads the TLS certificate and key, served on their own port or on the HTTP port', () => {
-    const config = loadConfig({ ...minimal, TIPD_TLS_CERT_PATH: certFile, TIPD_TLS_KEY_PATH: macaroonFile, TIPD_TLS_PORT: '8443' });
-    expect(config.tls).toEqual({ cert: fs.readFileSync(certFile), key: fs.readFileSync(macaroonFile), port: 8443 });
-    expect(loadConfig({ ...minimal, TIPD_TLS_CERT_PATH: certFile, TIPD_TLS_KEY_PATH: macaroonFile }).tls?.port).toBeUndefined();
+  it('reads the TLS certificate and key, served on their own port or on the HTTP port', async () => {
+    const pair = await localTls(path.join(dir, 'tls'));
+    const config = loadConfig({ ...minimal, TIPD_TLS_CERT_PATH: pair.cert, TIPD_TLS_KEY_PATH: pair.key, TIPD_TLS_PORT: '8443' });
+    expect(config.tls).toEqual({ cert: fs.readFileSync(pair.cert), key: fs.readFileSync(pair.key), port: 8443 });
+    expect(loadConfig({ ...minimal, TIPD_TLS_CERT_PATH: pair.cert, TIPD_TLS_KEY_PATH: pair.key }).tls?.port).toBeUndefined();
+    // A key that is not the certificate's, or a file that is no PEM, is refused before tipd listens.
+    expect(() => loadConfig({ ...minimal, TIPD_TLS_CERT_PATH: pair.cert, TIPD_TLS_KEY_PATH: macaroonFile })).toThrow(
+      /^TIPD_TLS_CERT_PATH, TIPD_TLS_KEY_PATH: not a PEM certificate and its key/,
+    );
+    expect(() => loadConfig({ ...minimal, TIPD_TLS_CERT_PATH: pair.cert, TIPD_TLS_KEY_PATH: pair.caCert })).toThrow(ConfigError);
     expect(loadConfig(minimal).tls).toBeUndefined();
   });
 
@@ -64,6 +71,10 @@ describe('configuration from the environment', () => {
     [{ TIPD_PUBLIC_URL: 'http://tips.example.com' }, 'TIPD_PUBLIC_URL: must be https:// (wallets refuse LNURL over plain http'],
     [{ TIPD_PUBLIC_URL: 'https://tips.example.com/tipd' }, 'TIPD_PUBLIC_URL: must be the base of the site alone'],
     [{ TIPD_PUBLIC_URL: 'ftp://tips.example.com' }, 'TIPD_PUBLIC_URL: must be an http(s) URL'],
+    [{ TIPD_PUBLIC_URL: 'not a url' }, 'TIPD_PUBLIC_URL: must be an http(s) URL'],
+    [{ TIPD_PUBLIC_URL: 'https://tips.example.com?x=1' }, 'TIPD_PUBLIC_URL: must be the base of the site alone'],
+    [{ TIPD_PUBLIC_URL: 'https://me:secret@tips.example.com' }, 'TIPD_PUBLIC_URL: must be the base of the site alone'],
+    [{ TIPD_TLS_CERT_PATH: certFile, TIPD_TLS_KEY_PATH: macaroonFile, TIPD_TLS_PORT: '8470' }, 'TIPD_TLS_PORT: must differ from TIPD_PORT'],
     [{ TIPD_TLS_CERT_PATH: certFile }, 'TIPD_TLS_KEY_PATH: set both TIPD_TLS_CERT_PATH and TIPD_TLS_KEY_PATH'],
     [{ TIPD_TLS_PORT: '8443' }, 'TIPD_TLS_PORT: serves TLS: set TIPD_TLS_CERT_PATH and TIPD_TLS_KEY_PATH too'],
     [{ TIPD_TLS_CERT_PATH: certFile, TIPD_TLS_KEY_PATH: path.join(dir, 'missing') }, 'TIPD_TLS_KEY_PATH: cannot read'],
