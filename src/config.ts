@@ -58,6 +58,8 @@ const schema = z
         return url;
       })
       .optional(),
+    TIPD_LNURL_MAX_SAT: integer(1, 100_000_000).default(1_000_000),
+    TIPD_LNURL_COMMENT_MAX: integer(0, 2_000).default(280),
     TIPD_TLS_CERT_PATH: z.string().min(1).optional(),
     TIPD_TLS_KEY_PATH: z.string().min(1).optional(),
     TIPD_TLS_PORT: integer(0, 65_535).optional(),
@@ -113,6 +115,8 @@ export interface Config {
    * tipd prints is built from it, never from a request's Host header. Undefined: not set.
    */
   publicUrl: string | undefined;
+  /** LNURL-pay: the most a wallet may send in one payment, and the longest comment taken (LUD-12; 0: none). */
+  lnurl: { maxSendableMsat: bigint; commentMax: number };
   /** TLS served by tipd itself: on `port` beside plain HTTP, or (no port) instead of it on the HTTP port. */
   tls: { cert: Buffer; key: Buffer; port: number | undefined } | undefined;
   dataDir: string;
@@ -172,6 +176,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv): Config {
     network: env.TIPD_NETWORK,
     http: { host: env.TIPD_HOST, port: env.TIPD_PORT },
     publicUrl: env.TIPD_PUBLIC_URL?.origin,
+    lnurl: { maxSendableMsat: BigInt(env.TIPD_LNURL_MAX_SAT) * 1000n, commentMax: env.TIPD_LNURL_COMMENT_MAX },
     tls:
       env.TIPD_TLS_CERT_PATH === undefined || env.TIPD_TLS_KEY_PATH === undefined
         ? undefined

@@ -5,10 +5,12 @@
 // answered 500.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { errorBody, Refusal } from '../errors.ts';
+import { lnurlError } from '../lnurl/lnurl.ts';
 import { InvariantViolation, type Ledger } from '../ledger/ledger.ts';
 import { LndError } from '../ln/lnd.ts';
 import type { Logger } from '../process/log.ts';
 import { XApiError } from '../x/client.ts';
+import { isLnurlPath } from './lnurl.ts';
 
 export const notFound: RequestHandler = (req, _res, next) => {
   next(new Refusal('not_found', `no route for ${req.method} ${req.path}`));
@@ -56,15 +58,13 @@ export function errorHandler(log: Logger, ledger: Pick<Ledger, 'halt'>): ErrorRe
   return (err, req, res, _next) => {
     if (err instanceof InvariantViolation) {
       ledger.halt(err);
-      res.status(500).json(errorBody('internal', 'internal error'));
+      res.status(500).json(isLnurlPath(req.path) ? lnurlError('internal', 'internal error') : errorBody('internal', 'internal error'));
       return;
     }
     const refusal = refusalOf(err, log);
-    if (refusal) {
-      res.status(refusal.status).json(errorBody(refusal.code, refusal.message, refusal.details));
-      return;
-    }
-    log.error({ err, method: req.method, path: req.path }, 'unhandled error');
-    res.status(500).json(errorBody('internal', 'internal error'));
+    if (!refusal) log.error({ err, method: req.method, path: req.path }, 'unhandled error');
+    const { status, code, message, details } = refusal ?? new Refusal('internal');
+    // Wallets read LNURL's own error format (LUD-01) on its routes.
+    res.status(status).json(isLnurlPath(req.path) ? lnurlError(code, message) : errorBody(code, message, details));
   };
 }

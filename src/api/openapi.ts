@@ -21,6 +21,8 @@ export interface Operation {
   errors?: ErrorCode[];
   /** Upgraded to a websocket outside express (no rate limit, no body). */
   websocket?: true;
+  /** An LNURL route (LUD-01): called by wallets, errors in LNURL's format `{ status: "ERROR", reason, code }`. */
+  lnurl?: true;
 }
 
 export class Api {
@@ -45,7 +47,7 @@ export function errorsOf(op: Operation): ErrorCode[] {
   if (op.path.includes(':')) codes.add('bad_request');
   if (op.auth !== 'none') codes.add('unauthorized');
   if (op.auth === 'admin') codes.add('admin_disabled');
-  if (op.path.startsWith('/v1/') && !op.websocket) codes.add('rate_limited');
+  if ((op.path.startsWith('/v1/') || op.lnurl) && !op.websocket) codes.add('rate_limited');
   return [...codes];
 }
 
@@ -54,17 +56,28 @@ const schemaOf = (schema: z.ZodType) => {
   return json;
 };
 
-/** The error format, with the codes a status may carry. */
-const errorSchema = (codes: ErrorCode[]) => ({
-  type: 'object',
-  required: ['error'],
-  properties: {
-    error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string', enum: codes }, message: { type: 'string' }, details: {} } },
-  },
-});
+/** The error format, with the codes a status may carry; LNURL's own on its routes. */
+const errorSchema = (codes: ErrorCode[], lnurl: boolean) =>
+  lnurl
+    ? {
+        type: 'object',
+        required: ['status', 'reason', 'code'],
+        properties: { status: { const: 'ERROR' }, reason: { type: 'string' }, code: { type: 'string', enum: codes } },
+      }
+    : {
+        type: 'object',
+        required: ['error'],
+        properties: {
+          error: {
+            type: 'object',
+            required: ['code', 'message'],
+            properties: { code: { type: 'string', enum: codes }, message: { type: 'string' }, details: {} },
+          },
+        },
+      };
 
 /** Error responses by status, each listing its codes. */
-function errorResponses(codes: ErrorCode[]): Record<string, unknown> {
+function errorResponses(codes: ErrorCode[], lnurl: boolean): Record<string, unknown> {
   const byStatus = new Map<number, ErrorCode[]>();
   for (const code of [...codes].sort()) {
     const { status } = errorCodes[code];
@@ -73,7 +86,7 @@ function errorResponses(codes: ErrorCode[]): Record<string, unknown> {
   return Object.fromEntries(
     [...byStatus].map(([status, ofStatus]) => [
       status,
-      { description: ofStatus.join(' | '), content: { 'application/json': { schema: errorSchema(ofStatus) } } },
+      { description: ofStatus.join(' | '), content: { 'application/json': { schema: errorSchema(ofStatus, lnurl) } } },
     ]),
   );
 }
@@ -105,7 +118,7 @@ export function openApiDocument(operations: Operation[]): Record<string, unknown
       ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: schemaOf(op.body) } } } } : {}),
       responses: {
         ...Object.fromEntries(Object.entries(op.responses).map(([status, description]) => [status, { description }])),
-        ...errorResponses(errorsOf(op)),
+        ...errorResponses(errorsOf(op), op.lnurl === true),
       },
     };
   }

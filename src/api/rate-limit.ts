@@ -1,10 +1,13 @@
 // Flood protection: at most `perMinute` requests a minute per bearer token, or per address for
-// callers without one (with express-rate-limit); past that, 429 in the API's error format.
+// callers without one (with express-rate-limit); past that, 429 in the API's error format (LNURL's
+// on its routes).
 // Generous by default (a wallet firing a hundred requests at once passes); 0 turns it off.
 import { hash } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { errorBody } from '../errors.ts';
+import { lnurlError } from '../lnurl/lnurl.ts';
+import { isLnurlPath } from './lnurl.ts';
 
 /** `isToken` tells a real supporter token from made-up ones, which count as no token at all. */
 export function rateLimiter(perMinute: number, isToken: (token: string) => Promise<boolean>): RequestHandler {
@@ -19,8 +22,9 @@ export function rateLimiter(perMinute: number, isToken: (token: string) => Promi
       const token = /^Bearer (\S+)$/.exec(req.get('authorization') ?? '')?.[1];
       return token && (await isToken(token)) ? `t:${hash('sha256', token)}` : `a:${ipKeyGenerator(req.ip ?? 'unknown')}`;
     },
-    handler: (_req, res) => {
-      res.status(429).json(errorBody('rate_limited', `more than ${perMinute} requests a minute; slow down`));
+    handler: (req, res) => {
+      const message = `more than ${perMinute} requests a minute; slow down`;
+      res.status(429).json(isLnurlPath(req.baseUrl + req.path) ? lnurlError('rate_limited', message) : errorBody('rate_limited', message));
     },
   });
 }

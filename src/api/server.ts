@@ -11,6 +11,7 @@ import { LndError, type Lnd } from '../ln/lnd.ts';
 import type { Logger } from '../process/log.ts';
 import type { Payouts } from '../payouts/payouts.ts';
 import { jsonReviver } from '../ledger/money.ts';
+import { lnurlCors, lnurlPaths } from './lnurl.ts';
 import type { Supporters } from '../supporters/supporters.ts';
 import type { Tips } from '../escrow/tips.ts';
 import type { Withdrawals } from '../withdrawals/withdrawals.ts';
@@ -71,8 +72,9 @@ export function createApp(deps: AppDeps): Express {
     });
     next();
   });
+  app.use(lnurlPaths, lnurlCors);
   app.use(
-    '/v1',
+    ['/v1', ...lnurlPaths],
     rateLimiter(deps.rateLimitPerMinute, async (token) => (await deps.supporters.authenticate(token)) !== undefined),
   );
   app.use(express.json({ limit: bodyLimitBytes, strict: true, reviver: jsonReviver }));
