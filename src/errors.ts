@@ -54,6 +54,13 @@ export const errorCodes = {
   own_invoice: { status: 400, message: 'the invoice is one of this tipd’s own node' },
   invoice_already_used: { status: 409, message: 'another withdrawal already pays this invoice' },
 
+  // LNURL (its routes answer these in LNURL's format, `{ status: "ERROR", reason, code }`)
+  lnurl_unavailable: { status: 503, message: 'LNURL needs TIPD_PUBLIC_URL: this tipd has no public URL' },
+  amount_not_whole_sats: { status: 400, message: 'amount must be a whole number of sats (a multiple of 1000 msat)' },
+  amount_out_of_range: { status: 400, message: 'amount is outside minSendable..maxSendable' },
+  comment_too_long: { status: 400, message: 'comment is longer than commentAllowed' },
+  invalid_payerdata: { status: 400, message: 'payerdata must be JSON with only name and identifier (a Lightning Address)' },
+
   // Flattrs
   too_many_flattrs: { status: 409, message: 'too many flattrs in this period' },
   period_closed: { status: 409, message: 'the period of this flattr is closed' },

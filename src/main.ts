@@ -88,6 +88,7 @@ const app = createApp({
   lnd,
   network: config.network,
   publicUrl: config.publicUrl,
+  lnurl: config.lnurl,
   log,
   ledger,
   supporters,

@@ -5,6 +5,7 @@ import type { Flattrs } from '../flattrs/flattrs.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import type { Lnd } from '../ln/lnd.ts';
 import { formatMsat } from '../ledger/money.ts';
+import { payerEscrow } from '../escrow/payers.ts';
 import type { Api } from './openapi.ts';
 import { Refusal } from '../errors.ts';
 
@@ -61,12 +62,12 @@ export function adminRoutes(api: Api, adminToken: string | undefined, flattrs: F
       path: '/v1/admin/audit',
       summary: "Liabilities next to the hub's channel balance; the ledger sum",
       auth: 'admin',
-      responses: { 200: '{ liabilitiesMsat, hub, ledger }' },
+      responses: { 200: '{ liabilitiesMsat: { supporters, escrow, escrowFromPayers, inFlight, total }, hub, ledger }' },
       errors: ['lnd_unavailable', 'lnd_error'],
     },
     admin,
     async (_req, res) => {
-      const totals = await ledger.totalsByKind();
+      const [totals, fromPayers] = await Promise.all([ledger.totalsByKind(), payerEscrow(ledger)]);
       const liabilities = totals.supporter + totals.escrow + totals.pending;
       const channelBalanceMsat = await lnd.getChannelBalanceMsat();
       const sum = liabilities + totals.system;
@@ -74,6 +75,12 @@ export function adminRoutes(api: Api, adminToken: string | undefined, flattrs: F
         liabilitiesMsat: {
           supporters: formatMsat(totals.supporter),
           escrow: formatMsat(totals.escrow),
+          // Part of the escrow: tips paid by LNURL with no account behind them (escrow/payers.ts).
+          escrowFromPayers: {
+            refundableMsat: formatMsat(fromPayers.refundableMsat),
+            heldForClaimMsat: formatMsat(fromPayers.heldForClaimMsat),
+            lots: fromPayers.lots,
+          },
           inFlight: formatMsat(totals.pending),
           total: formatMsat(liabilities),
         },

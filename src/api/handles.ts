@@ -5,13 +5,18 @@ import type { Claims } from '../claims/claims.ts';
 import { Refusal } from '../errors.ts';
 import { handleSchema } from '../escrow/handles.ts';
 import type { Tips } from '../escrow/tips.ts';
+import { encodeLnurl } from '../lnurl/lnurl.ts';
+import { lightningAddress, payRequestUrl, type Site } from '../lnurl/pay.ts';
 import { parse } from './http.ts';
 import type { Api } from './openapi.ts';
 
 const handleParams = z.strictObject({ handle: handleSchema });
 
-/** `publicUrl`: the base of the links tipd prints (TIPD_PUBLIC_URL); without one, the request's own. */
-export function handleRoutes(api: Api, tips: Tips, claims: Claims, publicUrl: string | undefined): void {
+/**
+ * `publicUrl`: the base of the links tipd prints (TIPD_PUBLIC_URL); without one, the request's own.
+ * `site`: the same, for the handle's Lightning Address and LNURL (none without a public URL).
+ */
+export function handleRoutes(api: Api, tips: Tips, claims: Claims, publicUrl: string | undefined, site: Site | undefined): void {
   api.route(
     {
       method: 'get',
@@ -19,13 +24,22 @@ export function handleRoutes(api: Api, tips: Tips, claims: Claims, publicUrl: st
       summary: "A handle's escrow and binding, public",
       auth: 'none',
       params: handleParams,
-      responses: { 200: '{ handle, claimed, pendingMsat, supporters, tips, binding, pendingBinding }' },
+      responses: { 200: '{ handle, claimed, pendingMsat, supporters, tips, binding, pendingBinding, lightningAddress, lnurl, lightning }' },
       errors: ['invalid_handle'],
     },
     async (req, res) => {
       const { handle } = parse(handleParams, req.params, 'path');
       const [view, { binding, pending }] = await Promise.all([tips.handle(handle), claims.bindingOf(handle.key)]);
-      res.json({ ...view, binding: binding ?? null, pendingBinding: pending ?? null });
+      // Where any wallet pays it: the Lightning Address, and the LNURL for QR codes (upper case) as a `lightning:` URI.
+      const lnurl = site ? encodeLnurl(payRequestUrl(site, handle)) : null;
+      res.json({
+        ...view,
+        binding: binding ?? null,
+        pendingBinding: pending ?? null,
+        lightningAddress: site ? lightningAddress(site, handle) : null,
+        lnurl,
+        lightning: lnurl ? `lightning:${lnurl}` : null,
+      });
     },
   );
 

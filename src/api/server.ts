@@ -12,6 +12,8 @@ import type { Logger } from '../process/log.ts';
 import type { Payouts } from '../payouts/payouts.ts';
 import { jsonReviver } from '../ledger/money.ts';
 import { lnurlCors, lnurlPaths } from './lnurl.ts';
+import { lnurlPayRoutes } from './lnurl-pay.ts';
+import { siteOf } from '../lnurl/pay.ts';
 import type { Supporters } from '../supporters/supporters.ts';
 import type { Tips } from '../escrow/tips.ts';
 import type { Withdrawals } from '../withdrawals/withdrawals.ts';
@@ -32,6 +34,8 @@ import { withdrawalRoutes } from './withdrawals.ts';
 export interface AppDeps {
   /** The base URL tipd is reached at (TIPD_PUBLIC_URL), for the links it prints. */
   publicUrl?: string | undefined;
+  /** LNURL-pay's limits: the most one payment may bring, the longest comment. */
+  lnurl: { maxSendableMsat: bigint; commentMax: number };
   lnd: Pick<Lnd, 'checkReady' | 'getChannelBalanceMsat'>;
   network: Network;
   log: Logger;
@@ -101,7 +105,9 @@ export function createApp(deps: AppDeps): Express {
   depositRoutes(api, deps.supporters, deps.deposits);
   withdrawalRoutes(api, deps.supporters, deps.withdrawals);
   flattrRoutes(api, deps.supporters, deps.flattrs);
-  handleRoutes(api, deps.tips, deps.claims, deps.publicUrl);
+  const site = deps.publicUrl === undefined ? undefined : siteOf(deps.publicUrl);
+  handleRoutes(api, deps.tips, deps.claims, deps.publicUrl, site);
+  lnurlPayRoutes(api, site, { minSendableMsat: 1_000n, ...deps.lnurl }, deps.tips, deps.deposits);
   claimRoutes(api, deps.claims, deps.claimRateLimitPerMinute);
   payoutRoutes(api, deps.payouts);
   adminRoutes(api, deps.adminToken, deps.flattrs, deps.ledger, lnd);

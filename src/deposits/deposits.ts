@@ -1,9 +1,11 @@
-// Deposits: a supporter asks for a BOLT11 invoice from the hub and pays it from any wallet; when
-// LND settles it, exactly what was received is credited, once. tipd picks the preimage itself and
-// records the deposit before LND knows the invoice, so every invoice tipd made has a record. It
-// credits only invoices it recorded (keysends and other apps' invoices are not deposits), follows
+// Money in by invoice. A deposit: a supporter asks for a BOLT11 invoice from the hub and pays it from
+// any wallet, and its balance is credited. An LNURL tip: a wallet pays a handle's LNURL-pay or
+// Lightning Address (lnurl/), and the handle's escrow is credited (escrow/payers.ts). Either way,
+// when LND settles the invoice exactly what was received is credited, once. tipd picks the preimage
+// itself and records the invoice before LND knows it, so every invoice tipd made has a record. It
+// credits only invoices it recorded (keysends and other apps' invoices are not its own), follows
 // settlements live from LND's settle index (kept with each credit), and at start looks up every
-// deposit still open, which catches invoices paid while tipd was down.
+// invoice still open, which catches invoices paid while tipd was down.
 import { hash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { EventData } from '../events/types.ts';
@@ -15,13 +17,31 @@ import type { Lnd, SettledInvoice } from '../ln/lnd.ts';
 import type { Logger } from '../process/log.ts';
 import { formatMsat } from '../ledger/money.ts';
 import { crashPoint } from '../process/crash.ts';
+import { payerIntoEscrow } from '../escrow/payers.ts';
 
 type DepositState = 'creating' | 'open' | 'settled' | 'failed' | 'expired';
 
-/** A deposit as stored (`dep:<id>`). */
+/** What an LNURL tip's invoice credits: a handle's escrow, with what its payer said (LUD-12, LUD-18). */
+export interface TipTarget {
+  handleKey: string;
+  /** The handle as the payer's wallet named it. */
+  display: string;
+  comment: string | null;
+  payerName: string | null;
+  /** A Lightning Address: where the tip may go back if the handle is never claimed. */
+  payerIdentifier: string | null;
+}
+
+/**
+ * An incoming invoice as stored (`dep:<id>`): a deposit credits `supporterId`'s balance, an LNURL
+ * tip (`tip`) a handle's escrow; exactly one of the two is set.
+ */
 interface DepositRecord {
   id: string;
-  supporterId: string;
+  supporterId?: string;
+  tip?: TipTarget;
+  /** An LNURL invoice commits to its metadata (LUD-06): kept to make the same invoice again after a crash. */
+  descriptionHash?: string;
   paymentHash: string;
   /** Kept so that an interrupted creation can be finished with the same invoice. */
   preimage: string;
@@ -35,19 +55,34 @@ interface DepositRecord {
 }
 
 const msat = z.string().regex(/^\d+$/);
-const depositRecordSchema = z.object({
-  id: z.string(),
-  supporterId: z.string(),
-  paymentHash: z.string().regex(/^[0-9a-f]{64}$/),
-  preimage: z.string().regex(/^[0-9a-f]{64}$/),
-  amountMsat: msat,
-  paymentRequest: z.string().nullable(),
-  createdAt: z.string(),
-  expiresAt: z.string(),
-  state: z.enum(['creating', 'open', 'settled', 'failed', 'expired']),
-  receivedMsat: msat.nullable(),
-  settledAt: z.string().nullable(),
-});
+const depositRecordSchema = z
+  .object({
+    id: z.string(),
+    supporterId: z.string().optional(),
+    tip: z
+      .object({
+        handleKey: z.string(),
+        display: z.string(),
+        comment: z.string().nullable(),
+        payerName: z.string().nullable(),
+        payerIdentifier: z.string().nullable(),
+      })
+      .optional(),
+    descriptionHash: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
+    paymentHash: z.string().regex(/^[0-9a-f]{64}$/),
+    preimage: z.string().regex(/^[0-9a-f]{64}$/),
+    amountMsat: msat,
+    paymentRequest: z.string().nullable(),
+    createdAt: z.string(),
+    expiresAt: z.string(),
+    state: z.enum(['creating', 'open', 'settled', 'failed', 'expired']),
+    receivedMsat: msat.nullable(),
+    settledAt: z.string().nullable(),
+  })
+  .refine((record) => (record.supporterId === undefined) !== (record.tip === undefined), 'a deposit or an LNURL tip');
 
 /** A deposit's record as read back from the store (checked: never misread; absent: undefined). */
 const depositRecord = (id: string, value: unknown): DepositRecord | undefined => parseStoredIfAny(depositRecordSchema, keys.deposit(id), value);
@@ -103,11 +138,12 @@ export class Deposits {
     return depositRecord(id, await this.#ledger.read(keys.deposit(id)));
   }
 
-  async create(supporterId: string, amountMsat: bigint, idempotency?: { key: string; fingerprint: string }): Promise<DepositView> {
+  /** A fresh record in `creating`, with the preimage tipd picked. */
+  #fresh(amountMsat: bigint, target: Pick<DepositRecord, 'supporterId' | 'tip' | 'descriptionHash'>): DepositRecord {
     const preimage = randomBytes(32);
-    const fresh: DepositRecord = {
+    return {
       id: randomBytes(12).toString('base64url'),
-      supporterId,
+      ...target,
       paymentHash: hash('sha256', preimage),
       preimage: preimage.toString('hex'),
       amountMsat: amountMsat.toString(),
@@ -118,18 +154,43 @@ export class Deposits {
       receivedMsat: null,
       settledAt: null,
     };
-    // A retry with the same Idempotency-Key gets the deposit of the first request.
-    const id = await this.#ledger.run(
+  }
+
+  /** Records an invoice before LND knows it (with its index by hash, and as open); answers the id recorded. */
+  #record(fresh: DepositRecord, idempotency?: { scope: string; key: string; fingerprint: string }): Promise<string> {
+    return this.#ledger.run(
       (tx) => {
         tx.put(keys.deposit(fresh.id), fresh);
         tx.put(keys.openDeposit(fresh.id), 0);
         tx.put(keys.depositByHash(fresh.paymentHash), fresh.id);
         return fresh.id;
       },
-      { sync: true, ...(idempotency ? { idempotency: { scope: supporterId, ...idempotency } } : {}) },
+      { sync: true, ...(idempotency ? { idempotency } : {}) },
     );
+  }
+
+  async create(supporterId: string, amountMsat: bigint, idempotency?: { key: string; fingerprint: string }): Promise<DepositView> {
+    const fresh = this.#fresh(amountMsat, { supporterId });
+    // A retry with the same Idempotency-Key gets the deposit of the first request.
+    const id = await this.#record(fresh, idempotency ? { scope: supporterId, ...idempotency } : undefined);
     const record = id === fresh.id ? fresh : (await this.#read(id))!;
     return this.#view(await this.#finishCreating(record));
+  }
+
+  /** An LNURL tip's invoice: exactly `amountMsat` into the handle's escrow, committing to the LNURL metadata (`descriptionHash`). */
+  async createTip(tip: TipTarget, amountMsat: bigint, descriptionHash: Buffer): Promise<{ id: string; paymentRequest: string }> {
+    const fresh = this.#fresh(amountMsat, { tip, descriptionHash: descriptionHash.toString('hex') });
+    await this.#record(fresh);
+    const record = await this.#finishCreating(fresh);
+    return { id: record.id, paymentRequest: record.paymentRequest! };
+  }
+
+  /** Where an incoming invoice stands, for anyone holding its id (LUD-21 `verify`): the preimage once it is paid. */
+  async verify(id: string): Promise<{ settled: boolean; preimage: string | null; pr: string } | undefined> {
+    const record = await this.#read(id);
+    if (!record?.paymentRequest) return undefined;
+    const settled = record.state === 'settled';
+    return { settled, preimage: settled ? record.preimage : null, pr: record.paymentRequest };
   }
 
   /** Gives a deposit in `creating` its invoice (made now, or found if LND made it before a crash). */
@@ -141,7 +202,7 @@ export class Deposits {
       try {
         const invoice = await this.#lnd.createInvoice({
           amountMsat: BigInt(record.amountMsat),
-          description: `tipd deposit ${record.id}`,
+          ...(record.descriptionHash ? { descriptionHash: Buffer.from(record.descriptionHash, 'hex') } : { description: `tipd deposit ${record.id}` }),
           expiresAt: new Date(record.expiresAt),
           preimage: Buffer.from(record.preimage, 'hex'),
         });
@@ -175,10 +236,6 @@ export class Deposits {
         if (!id) return;
         const record = (await depositIn(tx, id))!;
         if (record.state === 'settled') return;
-        const transfer = await tx.transfer('deposit', accounts.deposits, accounts.supporter(record.supporterId), settled.receivedMsat, {
-          deposit: id,
-          paymentHash: settled.paymentHash,
-        });
         const updated: DepositRecord = {
           ...record,
           state: 'settled',
@@ -187,7 +244,24 @@ export class Deposits {
         };
         tx.put(keys.deposit(id), updated);
         tx.del(keys.openDeposit(id));
-        tx.emit('deposit.settled', [topics.supporter(record.supporterId)], {
+        if (record.tip) {
+          const { handleKey: key, display, comment, payerIdentifier } = record.tip;
+          await payerIntoEscrow(tx, {
+            handle: { key, display },
+            amountMsat: settled.receivedMsat,
+            paymentId: id,
+            paymentHash: settled.paymentHash,
+            comment,
+            refundAddress: payerIdentifier,
+          });
+          return id;
+        }
+        const supporterId = record.supporterId!;
+        const transfer = await tx.transfer('deposit', accounts.deposits, accounts.supporter(supporterId), settled.receivedMsat, {
+          deposit: id,
+          paymentHash: settled.paymentHash,
+        });
+        tx.emit('deposit.settled', [topics.supporter(supporterId)], {
           ...this.#view(updated),
           transferId: transfer.id,
           receivedMsat: formatMsat(settled.receivedMsat),

@@ -58,6 +58,10 @@ export const keys = {
   lots: (handleKey: string, firstTransferId: string) => `lot:${handleKey}:${firstTransferId}`,
   /** The supporters of those lots were told that they go back soon. */
   lotsWarned: (handleKey: string, firstTransferId: string) => `lotwarn:${handleKey}:${firstTransferId}`,
+  /** A tip paid by invoice with no account behind it (LNURL-pay), under its transfer id: its payer's lot. */
+  payerLot: (handleKey: string, transferId: string) => `paylot:${handleKey}:${transferId}`,
+  /** This payer's Lightning Address has tipped this handle by LNURL-pay (counted once as a supporter). */
+  payerGiven: (address: string, handleKey: string) => `paygiven:${handleKey}:${address}`,
   /** A close of this period allocated to this handle: announced at its end. */
   announce: (periodId: number, handleKey: string) => `announce:${pad(periodId)}:${handleKey}`,
 
@@ -112,6 +116,7 @@ export const prefixes = {
   handles: 'handle:',
   given: (supporterId: string) => `given:${supporterId}:`,
   lots: (handleKey: string) => `lot:${handleKey}:`,
+  payerLots: 'paylot:',
   announce: (periodId: number) => `announce:${pad(periodId)}:`,
   flattrs: (periodId: number) => `fl:${pad(periodId)}:`,
   supporterFlattrs: (periodId: number, supporterId: string) => `fl:${pad(periodId)}:${supporterId}:`,

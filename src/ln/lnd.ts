@@ -158,13 +158,18 @@ export class Lnd {
     return info;
   }
 
-  /** `preimage`: chosen by the caller, so that it can record the payment hash before LND knows it. */
-  async createInvoice(args: { amountMsat: bigint; description: string; expiresAt: Date; preimage?: Buffer }): Promise<Invoice> {
+  /**
+   * `preimage`: chosen by the caller, so that it can record the payment hash before LND knows it.
+   * An invoice carries a `description`, or commits to one by its SHA-256 (`descriptionHash`, as LNURL-pay's do).
+   */
+  async createInvoice(
+    args: { amountMsat: bigint; expiresAt: Date; preimage?: Buffer } & ({ description: string } | { descriptionHash: Buffer }),
+  ): Promise<Invoice> {
     const created = await this.#call('createInvoice', () =>
       createInvoice({
         lnd: this.#lnd,
         mtokens: args.amountMsat.toString(),
-        description: args.description,
+        ...('descriptionHash' in args ? { description_hash: args.descriptionHash.toString('hex') } : { description: args.description }),
         expires_at: args.expiresAt.toISOString(),
         ...(args.preimage ? { secret: args.preimage.toString('hex') } : {}),
       }),

@@ -240,6 +240,7 @@ export class Payouts {
     for (const event of events) {
       switch (event.type) {
         case 'tip.sent':
+        case 'handle.tipped':
         case 'handle.allocated': {
           if (BigInt(event.data.pendingMsat) < this.#options.minMsat) break;
           const topic = event.topics.find((t) => t.startsWith(handleTopic));

@@ -8,5 +8,7 @@ declare module 'invoices' {
     is_expired: boolean;
     network: string;
     description?: string;
+    /** Hex SHA-256 of a description the invoice commits to instead of carrying it (BOLT11 `h`). */
+    description_hash?: string;
   };
 }

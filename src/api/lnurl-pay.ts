@@ -1,0 +1,131 @@
+// LNURL-pay over HTTP: a handle's pay request at its Lightning Address path (LUD-16), the callback
+// that makes the invoice, and LUD-21's verify. Public: no account, CORS `*`, errors in LNURL's format.
+import { z } from 'zod';
+import type { Deposits } from '../deposits/deposits.ts';
+import { Refusal } from '../errors.ts';
+import { handleSchema } from '../escrow/handles.ts';
+import type { Tips } from '../escrow/tips.ts';
+import {
+  checkAmount,
+  cleanComment,
+  descriptionHashOf,
+  metadataOf,
+  parsePayerData,
+  payRequest,
+  successMessage,
+  type PayLimits,
+  type Site,
+} from '../lnurl/pay.ts';
+import { idParams, parse } from './http.ts';
+import type { Api } from './openapi.ts';
+
+/** A Lightning Address's user part: the handle, with a `+tag` (LUD-16) set aside. */
+const addressParams = z.strictObject({
+  handle: z
+    .string()
+    .transform((user) => user.replace(/\+.*$/, ''))
+    .pipe(handleSchema),
+});
+const callbackParams = z.strictObject({ handle: handleSchema, state: z.enum(['claimed', 'unclaimed']) });
+/** Wallets add parameters of their own (older ones `nonce`, `fromnodes`): those are ignored. */
+const callbackQuery = z.object({
+  amount: z.string().regex(/^\d{1,18}$/, 'must be the amount in msat'),
+  comment: z.string().optional(),
+  payerdata: z.string().max(2_000).optional(),
+});
+
+export function lnurlPayRoutes(api: Api, site: Site | undefined, limits: PayLimits, tips: Tips, deposits: Deposits): void {
+  const siteOrRefuse = (): Site =>
+    site ??
+    (() => {
+      throw new Refusal('lnurl_unavailable');
+    })();
+
+  api.route(
+    {
+      method: 'get',
+      path: '/.well-known/lnurlp/:handle',
+      summary: "A handle's LNURL-pay request: its Lightning Address (LUD-06, 16)",
+      auth: 'none',
+      lnurl: true,
+      params: addressParams,
+      responses: { 200: '{ tag: "payRequest", callback, minSendable, maxSendable, metadata, commentAllowed, payerData }' },
+      errors: ['invalid_handle', 'lnurl_unavailable'],
+    },
+    async (req, res) => {
+      const here = siteOrRefuse();
+      const { handle } = parse(addressParams, req.params, 'path');
+      const view = await tips.handle(handle);
+      res.json(payRequest(here, { key: handle.key, display: view.handle }, view.claimed ? 'claimed' : 'unclaimed', limits));
+    },
+  );
+
+  api.route(
+    {
+      method: 'get',
+      path: '/lnurl/pay/:handle/:state',
+      summary: 'The LNURL-pay callback: an invoice of the hub into the handle’s escrow',
+      auth: 'none',
+      lnurl: true,
+      params: callbackParams,
+      query: callbackQuery,
+      responses: { 200: '{ pr, routes: [], verify, successAction }' },
+      errors: [
+        'invalid_handle',
+        'lnurl_unavailable',
+        'amount_not_whole_sats',
+        'amount_out_of_range',
+        'comment_too_long',
+        'invalid_payerdata',
+        'overloaded',
+        'lnd_unavailable',
+        'lnd_error',
+      ],
+    },
+    async (req, res) => {
+      const here = siteOrRefuse();
+      const { handle, state } = parse(callbackParams, req.params, 'path');
+      const query = parse(callbackQuery, req.query, 'query');
+      const amountMsat = BigInt(query.amount);
+      checkAmount(amountMsat, limits);
+      const comment = query.comment === undefined ? '' : cleanComment(query.comment);
+      if ([...(query.comment ?? '')].length > limits.commentMax)
+        throw new Refusal('comment_too_long', `comment is longer than ${limits.commentMax} characters`);
+      const payer = query.payerdata === undefined ? {} : parsePayerData(query.payerdata);
+      const metadata = metadataOf(here, handle, state);
+      const tip = {
+        handleKey: handle.key,
+        display: handle.display,
+        comment: comment || null,
+        payerName: payer.name ?? null,
+        payerIdentifier: payer.identifier?.toLowerCase() ?? null,
+      };
+      const invoice = await deposits.createTip(tip, amountMsat, descriptionHashOf(metadata, query.payerdata));
+      res.json({
+        pr: invoice.paymentRequest,
+        routes: [],
+        verify: `${here.url}/lnurl/verify/${invoice.id}`,
+        successAction: { tag: 'message', message: successMessage(handle, state) },
+      });
+    },
+  );
+
+  api.route(
+    {
+      method: 'get',
+      path: '/lnurl/verify/:id',
+      summary: 'Whether an LNURL invoice is paid, with its preimage once it is (LUD-21)',
+      auth: 'none',
+      lnurl: true,
+      params: idParams,
+      responses: { 200: '{ status: "OK", settled, preimage, pr }' },
+      errors: ['not_found'],
+    },
+    async (req, res) => {
+      const { id } = parse(idParams, req.params, 'path');
+      const verified = await deposits.verify(id);
+      if (!verified) throw new Refusal('not_found', 'Not found');
+      res.json({ status: 'OK', ...verified });
+    },
+  );
+}
