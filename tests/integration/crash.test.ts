@@ -58,6 +58,33 @@ describe('tipd killed', () => {
     }
   });
 
+  it("after a wallet paid a handle's LNURL invoice but before it was credited: into the escrow once at restart, and never again", async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-crash-'));
+    const publicUrl = 'http://tips.regtest.example';
+    const doomed = await startTipd({ TIPD_CRASH_AT: 'deposit.settled-not-credited', TIPD_PUBLIC_URL: publicUrl }, dataDir);
+    running = doomed;
+    const handle = `Crash_${Date.now().toString(36)}`;
+    const payRequest = (await api(doomed.url, 'GET', `/.well-known/lnurlp/${handle}`)).body;
+    const answer = (await api(doomed.url, 'GET', `${payRequest.callback.replace(publicUrl, '')}?amount=4000000&comment=before%20the%20crash`)).body;
+    expect((await lndOf('alice').payInvoice({ paymentRequest: answer.pr, maxFeeMsat: 10_000n })).state).toBe('succeeded');
+    expect(await doomed.exited).toBeNull();
+
+    for (let start = 0; start < 2; start += 1) {
+      running = await startTipd({ TIPD_PUBLIC_URL: publicUrl }, dataDir);
+      const url = running.url;
+      await eventually(async () => ((await api(url, 'GET', answer.verify.replace(publicUrl, ''))).body.settled === true ? true : undefined));
+      expect((await api(url, 'GET', `/v1/handles/${handle}`)).body).toMatchObject({ pendingMsat: '4000000', tips: 1, supporters: 1 });
+      await running.stop();
+      running = undefined;
+    }
+    const { tipped, escrowMsat } = await withLedger(async (ledger) => ({
+      tipped: (await ledger.eventsAfter(0, 1_000_000)).filter((e) => e.type === 'handle.tipped' && data(e).handle === handle).map(data),
+      escrowMsat: await ledger.balance(accounts.escrow(handle.toLowerCase())),
+    }));
+    expect(escrowMsat).toBe(4_000_000n);
+    expect(tipped).toEqual([{ handle, amountMsat: '4000000', pendingMsat: '4000000', comment: 'before the crash' }]);
+  });
+
   it('after LND paid a withdrawal but before it was booked: booked once at restart, never paid twice', async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-crash-'));
     const doomed = await startTipd({ TIPD_CRASH_AT: 'withdrawal.paid-not-booked' }, dataDir);

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { parsePaymentRequest } from 'invoices';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeLnurl } from '../../src/lnurl/lnurl.ts';
-import { freshHandle } from './creators.ts';
+import { claimWithTweet, freshHandle, succeededPayouts } from './creators.ts';
 import { api, eventually, lndOf, stack, startTipd, type TipdProcess } from './helpers.ts';
 import { connect } from './websocket.ts';
 
@@ -49,6 +49,8 @@ beforeAll(async () => {
     TIPD_ADMIN_TOKEN: adminToken,
     TIPD_LNURL_MAX_SAT: '50000',
     TIPD_LNURL_COMMENT_MAX: '40',
+    TIPD_PAYOUT_MIN_SAT: '1000',
+    TIPD_PAYOUT_RETRY_SECONDS: '1',
   });
 });
 afterAll(async () => {
@@ -142,6 +144,20 @@ describe('a handle paid from any wallet', () => {
     expect(BigInt(after.liabilitiesMsat.escrowFromPayers.refundableMsat) - BigInt(before.refundableMsat)).toBe(5_000n);
     expect(after.liabilitiesMsat.escrowFromPayers.heldForClaimMsat).toBe(before.heldForClaimMsat);
     expect(after.ledger.balanced).toBe(true);
+  });
+
+  it("a claimed handle says so, and what a wallet pays it is forwarded to its creator's node", async () => {
+    const handle = freshHandle('Fwd');
+    expect((await claimWithTweet(tipd.url, handle, 'carol')).proof.status).toBe(200);
+    const payRequest = (await api(tipd.url, 'GET', `/.well-known/lnurlp/${handle}`)).body;
+    expect(payRequest.callback).toBe(`${publicUrl}/lnurl/pay/${handle}/claimed`);
+    expect(JSON.parse(payRequest.metadata)[0]).toEqual(['text/plain', expect.stringContaining('(claimed: forwarded to')]);
+    const got = await wallet('lnurl-pay', (await handleView(handle)).lnurl, '3000');
+    expect(got).toMatchObject({ hasValidDescriptionHash: true, successAction: { message: `Thank you! Your tip is on its way to @${handle}.` } });
+    await pay(got.invoice);
+    const [payout] = await succeededPayouts(tipd.url, handle, 1);
+    expect(BigInt(payout!.amountMsat) + BigInt(payout!.feeMsat!)).toBeLessThanOrEqual(3_000_000n);
+    expect(payout!.nodePubkey).toBe(stack().nodes.carol.pubkey);
   });
 });
 
