@@ -1,7 +1,7 @@
 // Sign-in with a wallet (LNURL-auth, LUD-04) on a real LevelDB, with wallets that sign as real ones
 // do: a DER secp256k1 signature of the 32 bytes of k1 by the wallet's linking key.
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LnurlAuth, type AuthAction, type AuthChallenge } from '../../src/auth/lnurl-auth.ts';
@@ -9,6 +9,7 @@ import { type ErrorCode } from '../../src/errors.ts';
 import { keys } from '../../src/ledger/keys.ts';
 import { decodeLnurl } from '../../src/lnurl/lnurl.ts';
 import { Supporters } from '../../src/supporters/supporters.ts';
+import { checkLoginSignature } from '../../src/auth/signature.ts';
 import { tempLedger } from './ledger-helpers.ts';
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
@@ -253,5 +254,23 @@ describe('expired sign-ins', () => {
     const keysLeft = (await t.db.keys().all()).filter((k) => k.startsWith('lnauth'));
     expect(keysLeft).toEqual([]);
     expect(await t.ledger.read(keys.linkingKey(w.key))).toBe(signedIn.state === 'signed_in' && signedIn.supporterId);
+  });
+});
+
+describe('the signature check', () => {
+  it('takes signatures made by another implementation: OpenSSL, through Node.js crypto (DER, S not normalised)', () => {
+    // OpenSSL signs SHA-256 of a message: k1 is that digest here, as a wallet signs k1 itself.
+    for (let i = 0; i < 8; i += 1) {
+      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'secp256k1' });
+      const { x, y } = publicKey.export({ format: 'jwk' });
+      const yBytes = Buffer.from(y!, 'base64url');
+      const key = `${yBytes[31]! % 2 === 0 ? '02' : '03'}${Buffer.from(x!, 'base64url').toString('hex')}`;
+      const message = randomBytes(40);
+      const k1 = createHash('sha256').update(message).digest('hex');
+      const sig = sign('sha256', message, privateKey).toString('hex');
+      expect(() => checkLoginSignature({ k1, sig, key })).not.toThrow();
+      const otherK1 = createHash('sha256').update(randomBytes(40)).digest('hex');
+      expect(() => checkLoginSignature({ k1: otherK1, sig, key })).toThrow(expect.objectContaining({ code: 'lnurl_auth_bad_signature' }));
+    }
   });
 });
