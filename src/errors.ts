@@ -83,6 +83,15 @@ export const errorCodes = {
   claim_id_missing: { status: 422, message: 'the tweet does not mention the claim id' },
   bad_signature: { status: 422, message: "the tweet carries no signature of the claim's message by the claimed node" },
 
+  // Sign-in with a wallet (LNURL-auth, LUD-04): a k1 challenge the wallet signs with its linking key
+  lnurl_auth_unknown: { status: 404, message: 'no such login challenge (k1); ask for a new one' },
+  lnurl_auth_expired: { status: 410, message: 'the login challenge (k1) expired; ask for a new one' },
+  lnurl_auth_used: { status: 409, message: 'this login challenge (k1) has already been signed' },
+  lnurl_auth_malformed: { status: 400, message: 'sig must be a DER signature and key a compressed secp256k1 public key, both hex' },
+  lnurl_auth_bad_signature: { status: 422, message: 'sig is not a signature of k1 by key' },
+  lnurl_auth_key_taken: { status: 409, message: "this wallet's key already signs in to another account" },
+  lnurl_auth_not_found: { status: 404, message: 'no such sign-in' },
+
   // The X API, when it fails: not the creator's doing (503 while it may come back, 502 when it answers wrong)
   x_not_configured: { status: 503, message: 'no X API bearer token is configured (TIPD_X_BEARER_TOKEN)' },
   x_rate_limited: { status: 503, message: 'the X API is rate limited; the proof can be sent again' },

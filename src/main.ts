@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createApp } from './api/server.ts';
+import { LnurlAuth } from './auth/lnurl-auth.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { Claims } from './claims/claims.ts';
 import { Deposits } from './deposits/deposits.ts';
@@ -84,6 +85,7 @@ const claims = new Claims(ledger, lnd, new XApi(config.x), log, {
   probeFeeCapMsat: feeCap(config.payouts.minMsat, { baseMsat: config.payouts.feeBaseMsat, ppm: config.payouts.feePpm }),
 });
 claims.onBound((handleKey) => payouts.kick(handleKey));
+const auth = new LnurlAuth(ledger, supporters, log, { publicUrl: config.publicUrl, expiryMs: 5 * 60_000 });
 const app = createApp({
   lnd,
   network: config.network,
@@ -98,6 +100,7 @@ const app = createApp({
   flattrs,
   claims,
   payouts,
+  auth,
   adminToken: config.adminToken,
   rateLimitPerMinute: config.rateLimitPerMinute,
   claimRateLimitPerMinute: config.claims.ratePerMinute,
@@ -127,6 +130,7 @@ for (const { scheme, port, server } of listeners) {
 void flattrs.start();
 const refunds = new Refunds(ledger, log, { ...defaultRefundOptions, returnAfterMs: config.unclaimedReturnMs });
 refunds.start();
+auth.start();
 
 // At start: a node on the wrong network, or credentials it refuses, end tipd at once with the
 // reason; an LND that is down or still syncing is waited for (healthz says 503 meanwhile).
@@ -178,6 +182,7 @@ async function shutdown(reason: string, { exitCode = 0, signal = false }: { exit
   // finish and closes idle keep-alive sockets; then the ledger finishes what is queued.
   flattrs.stop();
   refunds.stop();
+  auth.stop();
   deposits.stop();
   withdrawals.stop();
   claims.stop();

@@ -2,6 +2,7 @@
 // GET /healthz, and the v1 routes of each concern. Built from its dependencies, so tests and
 // main.ts wire it the same way.
 import express, { type Express } from 'express';
+import type { LnurlAuth } from '../auth/lnurl-auth.ts';
 import type { Network } from '../config.ts';
 import type { Claims } from '../claims/claims.ts';
 import type { Deposits } from '../deposits/deposits.ts';
@@ -18,6 +19,7 @@ import type { Supporters } from '../supporters/supporters.ts';
 import type { Tips } from '../escrow/tips.ts';
 import type { Withdrawals } from '../withdrawals/withdrawals.ts';
 import { adminRoutes } from './admin.ts';
+import { authRoutes } from './auth.ts';
 import { claimRoutes } from './claims.ts';
 import { handleRoutes } from './handles.ts';
 import { payoutRoutes } from './payouts.ts';
@@ -47,6 +49,8 @@ export interface AppDeps {
   flattrs: Flattrs;
   claims: Claims;
   payouts: Payouts;
+  /** Sign-in with a wallet (LNURL-auth). */
+  auth: LnurlAuth;
   adminToken: string | undefined;
   rateLimitPerMinute: number;
   /** Claims and proofs a minute per address; 0: no limit. */
@@ -55,6 +59,10 @@ export interface AppDeps {
 }
 
 const healthTimeoutMs = 3_000;
+
+/** A sign-in's id gets its holder a token (auth/): it stays out of the logs. */
+const secretInPath = /^\/v1\/auth\/lnurl\/[^/]+/;
+const loggedPath = (path: string): string => path.replace(secretInPath, '/v1/auth/lnurl/:id');
 
 /** What /healthz answers when LND is not fit: LND's own reason, as a 503. */
 const healthRefusal = (err: unknown): never => {
@@ -72,7 +80,7 @@ export function createApp(deps: AppDeps): Express {
     res.on('finish', () => {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       const level = req.path === '/healthz' && res.statusCode === 200 ? 'debug' : 'info';
-      log[level]({ method: req.method, path: req.path, status: res.statusCode, durationMs: Math.round(durationMs * 10) / 10 }, 'request');
+      log[level]({ method: req.method, path: loggedPath(req.path), status: res.statusCode, durationMs: Math.round(durationMs * 10) / 10 }, 'request');
     });
     next();
   });
@@ -101,6 +109,7 @@ export function createApp(deps: AppDeps): Express {
   );
 
   supporterRoutes(api, deps.supporters, deps.ledger);
+  authRoutes(api, deps.auth, deps.supporters);
   tipRoutes(api, deps.supporters, deps.tips);
   depositRoutes(api, deps.supporters, deps.deposits);
   withdrawalRoutes(api, deps.supporters, deps.withdrawals);

@@ -104,6 +104,16 @@ export const keys = {
   handlePayout: (handleKey: string, createdAt: string, payoutId: string) => `hpayout:${handleKey}:${createdAt}:${payoutId}`,
   /** Failed payouts of a handle in a row, and when the next may be tried. */
   payoutRetry: (handleKey: string) => `paytry:${handleKey}`,
+
+  // Sign-in with a wallet (auth/)
+  /** A sign-in (LNURL-auth), under the SHA-256 of its id: the id lets its holder pick up a token. */
+  authSession: (idHash: string) => `lnauth:${idHash}`,
+  /** A sign-in's challenge (k1, hex) → the SHA-256 of the sign-in's id. */
+  authChallenge: (k1: string) => `lnauthk1:${k1}`,
+  /** A sign-in by expiry, to forget it a while after. */
+  authExpiry: (expiresAt: string, idHash: string) => `lnauthexp:${expiresAt}:${idHash}`,
+  /** A wallet's linking key (compressed public key, hex) → the supporter it signs in as. */
+  linkingKey: (pubkey: string) => `lnkey:${pubkey}`,
 };
 
 /** The prefixes of the kinds of record that are read as ranges (see `keys` for what each holds). */
@@ -128,4 +138,5 @@ export const prefixes = {
   openPayouts: 'payoutopen:',
   handlePayouts: (handleKey: string) => `hpayout:${handleKey}:`,
   payoutRetries: 'paytry:',
+  authExpiries: 'lnauthexp:',
 };

@@ -1,9 +1,10 @@
 // Supporter accounts, their bearer tokens and their monthly budgets. A token (256 random bits) is
 // shown once, at creation or rotation, and stored only as its SHA-256; rotation retires the old one
 // at once. The budget is what each period close may allocate of the balance (flattrs/close.ts).
+// An account made by a wallet's sign-in (auth/) has no token until its first one is handed out.
 import { hash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { Ledger } from '../ledger/ledger.ts';
+import type { Ledger, Tx } from '../ledger/ledger.ts';
 import { keys } from '../ledger/keys.ts';
 import { parseStoredIfAny } from '../ledger/records.ts';
 
@@ -12,6 +13,7 @@ export interface Supporter {
   id: string;
   createdAt: string;
   monthlyBudgetSat: number | null;
+  /** The SHA-256 of its token; empty while it has none (made by a sign-in, not yet handed one). */
   tokenHash: string;
 }
 
@@ -36,17 +38,22 @@ export class Supporters {
   }
 
   async create(): Promise<{ id: string; token: string }> {
-    const id = randomBytes(12).toString('base64url');
     const token = newToken();
-    await this.#ledger.run(
-      (tx) => {
-        const supporter: Supporter = { id, createdAt: tx.now.toISOString(), monthlyBudgetSat: null, tokenHash: hashToken(token) };
-        tx.put(keys.supporter(id), supporter);
-        tx.put(keys.token(supporter.tokenHash), id);
-      },
-      { sync: true },
-    );
+    const id = await this.#ledger.run((tx) => this.#put(tx, hashToken(token)), { sync: true });
     return { id, token };
+  }
+
+  /** Inside an operation: a new account with no token yet (`tokenIn` makes its first); its id. */
+  createIn(tx: Tx): string {
+    return this.#put(tx, '');
+  }
+
+  #put(tx: Tx, tokenHash: string): string {
+    const id = randomBytes(12).toString('base64url');
+    const supporter: Supporter = { id, createdAt: tx.now.toISOString(), monthlyBudgetSat: null, tokenHash };
+    tx.put(keys.supporter(id), supporter);
+    if (tokenHash !== '') tx.put(keys.token(tokenHash), id);
+    return id;
   }
 
   /** The supporter a bearer token belongs to, if any. */
@@ -60,21 +67,30 @@ export class Supporters {
   }
 
   async rotateToken(id: string): Promise<string> {
-    const token = newToken();
-    await this.#ledger.run(
-      async (tx) => {
-        const key = keys.supporter(id);
-        const supporter = supporterRecord(key, await tx.get(key));
-        if (!supporter) throw new Error(`no supporter ${id}`);
-        tx.del(keys.token(supporter.tokenHash));
-        const tokenHash = hashToken(token);
-        tx.put(key, { ...supporter, tokenHash });
-        tx.put(keys.token(tokenHash), id);
-      },
-      { sync: true },
-    );
-    for (const listener of this.#rotated) listener(id);
+    const token = await this.#ledger.run((tx) => this.tokenIn(tx, id), { sync: true });
+    this.tokenReplaced(id);
     return token;
+  }
+
+  /**
+   * Inside an operation: a new token for the account, retiring the one it had at once. Once the
+   * operation is committed, the caller calls `tokenReplaced`.
+   */
+  async tokenIn(tx: Tx, id: string): Promise<string> {
+    const key = keys.supporter(id);
+    const supporter = supporterRecord(key, await tx.get(key));
+    if (!supporter) throw new Error(`no supporter ${id}`);
+    if (supporter.tokenHash !== '') tx.del(keys.token(supporter.tokenHash));
+    const token = newToken();
+    const tokenHash = hashToken(token);
+    tx.put(key, { ...supporter, tokenHash });
+    tx.put(keys.token(tokenHash), id);
+    return token;
+  }
+
+  /** Tells whatever still runs on the supporter's old token (the websocket) that it was retired. */
+  tokenReplaced(id: string): void {
+    for (const listener of this.#rotated) listener(id);
   }
 
   /** Sets what each period close may allocate of the supporter's balance, in sats. */

@@ -11,6 +11,7 @@ import { Payouts } from '../../src/payouts/payouts.ts';
 import { XApi } from '../../src/x/client.ts';
 import { Tips } from '../../src/escrow/tips.ts';
 import { Withdrawals } from '../../src/withdrawals/withdrawals.ts';
+import { LnurlAuth } from '../../src/auth/lnurl-auth.ts';
 import { tempLedger } from './ledger-helpers.ts';
 import { errorCodes, type ErrorCode } from '../../src/errors.ts';
 
@@ -35,6 +36,7 @@ describe('the OpenAPI document', () => {
     const log = pino({ level: 'silent' });
     // A node that is never called: building the app only registers routes.
     const lnd = new Lnd({ socket: '127.0.0.1:9', cert: 'AAAA', macaroon: 'AAAA', timeoutMs: 1_000 });
+    const supporters = new Supporters(t.ledger);
     app = createApp({
       lnd,
       network: 'regtest',
@@ -42,7 +44,7 @@ describe('the OpenAPI document', () => {
       lnurl: { maxSendableMsat: 1_000_000_000n, commentMax: 280 },
       log,
       ledger: t.ledger,
-      supporters: new Supporters(t.ledger),
+      supporters,
       tips: new Tips(t.ledger),
       deposits: new Deposits(t.ledger, lnd, log, { expiryMs: 60_000 }),
       withdrawals: new Withdrawals(t.ledger, lnd, log, { network: 'regtest', feeBaseMsat: 0n, feePpm: 0n, recheckMs: 60_000 }),
@@ -62,6 +64,7 @@ describe('the OpenAPI document', () => {
         recheckMs: 60_000,
         sendingMax: 1,
       }),
+      auth: new LnurlAuth(t.ledger, supporters, log, { publicUrl: 'https://tips.example.com', expiryMs: 60_000 }),
       adminToken: undefined,
       rateLimitPerMinute: 0,
       claimRateLimitPerMinute: 0,
@@ -127,9 +130,9 @@ describe('the OpenAPI document', () => {
       for (const [method, operation] of Object.entries(methods)) {
         for (const [status, response] of Object.entries(operation.responses as Record<string, { content?: any }>)) {
           if (Number(status) < 400) continue;
-          // LNURL's routes answer in LNURL's error format, tipd's code beside the reason.
+          // tipd's error format, or LNURL's on its routes
           const { properties } = response.content['application/json'].schema;
-          const codes: ErrorCode[] = (path.startsWith('/lnurl/') || path.startsWith('/.well-known/') ? properties : properties.error.properties).code.enum;
+          const codes: ErrorCode[] = properties.error ? properties.error.properties.code.enum : properties.code.enum;
           expect(codes.length, `${method} ${path} ${status}`).toBeGreaterThan(0);
           for (const code of codes) expect(errorCodes[code].status, `${method} ${path}: ${code}`).toBe(Number(status));
         }
