@@ -16,7 +16,7 @@ import { down, isUp, stackOptions, tipdEnv, up } from '../regtest/stack.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
-const pairs = Number(process.env.BENCH_PAIRS ?? 3);
+const pairs = Number(process.env.BENCH_PAIRS ?? 5);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const options = stackOptions();
@@ -118,8 +118,10 @@ try {
     p99: median(rounds.map((r) => r.p99)),
   });
   const [a, b] = [summary(ours), summary(theirs)];
+  // Ratios within each pair (the same minutes), then their median.
+  const ratio = (of: (r: Round) => number) => round(median(ours.map((r, i) => of(r) / of(theirs[i]!))));
   console.log(
-    `lnurl, ${connections} connections, medians of ${pairs} pairs of ${seconds} s: callback ${Math.round(a.perSecond)}/s (p50 ${round(a.p50)} ms, p99 ${round(a.p99)} ms); LND AddInvoice directly ${Math.round(b.perSecond)}/s (p50 ${round(b.p50)} ms, p99 ${round(b.p99)} ms); callback/LND: throughput ${round(a.perSecond / b.perSecond)}x, p50 latency ${round(a.p50 / b.p50)}x`,
+    `lnurl, ${connections} connections, medians of ${pairs} pairs of ${seconds} s: callback ${Math.round(a.perSecond)}/s (p50 ${round(a.p50)} ms, p99 ${round(a.p99)} ms); LND AddInvoice directly ${Math.round(b.perSecond)}/s (p50 ${round(b.p50)} ms, p99 ${round(b.p99)} ms); callback/LND, median of the pairs' ratios: throughput ${ratio((r) => r.perSecond)}x, p50 latency ${ratio((r) => r.p50)}x, p99 latency ${ratio((r) => r.p99)}x`,
   );
 } finally {
   tipd.kill('SIGTERM');

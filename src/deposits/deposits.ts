@@ -174,14 +174,14 @@ export class Deposits {
     // A retry with the same Idempotency-Key gets the deposit of the first request.
     const id = await this.#record(fresh, idempotency ? { scope: supporterId, ...idempotency } : undefined);
     const record = id === fresh.id ? fresh : (await this.#read(id))!;
-    return this.#view(await this.#finishCreating(record));
+    return this.#view(await this.#finishCreating(record, record === fresh));
   }
 
   /** An LNURL tip's invoice: exactly `amountMsat` into the handle's escrow, committing to the LNURL metadata (`descriptionHash`). */
   async createTip(tip: TipTarget, amountMsat: bigint, descriptionHash: Buffer): Promise<{ id: string; paymentRequest: string }> {
     const fresh = this.#fresh(amountMsat, { tip, descriptionHash: descriptionHash.toString('hex') });
     await this.#record(fresh);
-    const record = await this.#finishCreating(fresh);
+    const record = await this.#finishCreating(fresh, true);
     return { id: record.id, paymentRequest: record.paymentRequest! };
   }
 
@@ -193,11 +193,15 @@ export class Deposits {
     return { settled, preimage: settled ? record.preimage : null, pr: record.paymentRequest };
   }
 
-  /** Gives a deposit in `creating` its invoice (made now, or found if LND made it before a crash). */
-  async #finishCreating(record: DepositRecord): Promise<DepositRecord> {
+  /**
+   * Gives a deposit in `creating` its invoice: made now, or found if LND made it before a crash or
+   * for an earlier try of the same request. A record made by this very request (`fresh`) has a
+   * preimage nobody has seen: LND cannot know it yet, so it is not looked up first.
+   */
+  async #finishCreating(record: DepositRecord, fresh = false): Promise<DepositRecord> {
     if (record.state !== 'creating') return record;
     const existing = async () => (await this.#lnd.getInvoice(record.paymentHash))?.request;
-    let paymentRequest = await existing();
+    let paymentRequest = fresh ? undefined : await existing();
     if (!paymentRequest) {
       try {
         const invoice = await this.#lnd.createInvoice({
@@ -291,6 +295,8 @@ export class Deposits {
       checked += 1;
       const invoice = await this.#lnd.getInvoice(record.paymentHash);
       if (invoice?.state === 'settled' && invoice.settled) await this.credit(invoice.settled);
+      // Cut off between LND's invoice and its record: finished from LND's invoice.
+      else if (invoice?.state === 'open' && record.state === 'creating') await this.#finishCreating(record);
       else if (!invoice && record.state === 'creating' && Date.now() - Date.parse(record.createdAt) > creatingGraceMs)
         await this.#close(record.id, 'creating', 'failed');
       // Past its expiry LND cannot settle it any more: it leaves this scan for good.
