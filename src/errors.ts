@@ -54,6 +54,13 @@ export const errorCodes = {
   own_invoice: { status: 400, message: 'the invoice is one of this tipd’s own node' },
   invoice_already_used: { status: 409, message: 'another withdrawal already pays this invoice' },
 
+  // LNURL-withdraw: a withdraw link (its k1) a supporter's wallet redeems with an invoice
+  lnurl_unavailable: { status: 503, message: 'LNURL needs TIPD_PUBLIC_URL: this tipd has no public URL' },
+  withdraw_link_unknown: { status: 404, message: 'no such withdraw link; ask for a new one' },
+  withdraw_link_used: { status: 409, message: 'this withdraw link has been used already; ask for a new one' },
+  withdraw_link_expired: { status: 410, message: 'this withdraw link has expired; ask for a new one' },
+  amount_out_of_range: { status: 400, message: 'the invoice amount is not within minWithdrawable and maxWithdrawable' },
+
   // Flattrs
   too_many_flattrs: { status: 409, message: 'too many flattrs in this period' },
   period_closed: { status: 409, message: 'the period of this flattr is closed' },

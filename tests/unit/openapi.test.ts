@@ -10,6 +10,7 @@ import { Claims } from '../../src/claims/claims.ts';
 import { Payouts } from '../../src/payouts/payouts.ts';
 import { XApi } from '../../src/x/client.ts';
 import { Tips } from '../../src/escrow/tips.ts';
+import { WithdrawLinks } from '../../src/withdrawals/links.ts';
 import { Withdrawals } from '../../src/withdrawals/withdrawals.ts';
 import { tempLedger } from './ledger-helpers.ts';
 import { errorCodes, type ErrorCode } from '../../src/errors.ts';
@@ -35,6 +36,7 @@ describe('the OpenAPI document', () => {
     const log = pino({ level: 'silent' });
     // A node that is never called: building the app only registers routes.
     const lnd = new Lnd({ socket: '127.0.0.1:9', cert: 'AAAA', macaroon: 'AAAA', timeoutMs: 1_000 });
+    const withdrawals = new Withdrawals(t.ledger, lnd, log, { network: 'regtest', feeBaseMsat: 0n, feePpm: 0n, recheckMs: 60_000 });
     app = createApp({
       lnd,
       network: 'regtest',
@@ -43,7 +45,8 @@ describe('the OpenAPI document', () => {
       supporters: new Supporters(t.ledger),
       tips: new Tips(t.ledger),
       deposits: new Deposits(t.ledger, lnd, log, { expiryMs: 60_000 }),
-      withdrawals: new Withdrawals(t.ledger, lnd, log, { network: 'regtest', feeBaseMsat: 0n, feePpm: 0n, recheckMs: 60_000 }),
+      withdrawals,
+      withdrawLinks: new WithdrawLinks(t.ledger, withdrawals, log, { ttlMs: 60_000 }),
       flattrs: new Flattrs(t.ledger, log, {}),
       claims: new Claims(t.ledger, lnd, new XApi({ baseUrl: 'http://127.0.0.1:9', bearerToken: undefined, timeoutMs: 1_000 }), log, {
         expiryMs: 60_000,
@@ -125,7 +128,9 @@ describe('the OpenAPI document', () => {
       for (const [method, operation] of Object.entries(methods)) {
         for (const [status, response] of Object.entries(operation.responses as Record<string, { content?: any }>)) {
           if (Number(status) < 400) continue;
-          const codes: ErrorCode[] = response.content['application/json'].schema.properties.error.properties.code.enum;
+          // LNURL's routes answer in its own format: the code beside the reason, not under `error`.
+          const properties = response.content['application/json'].schema.properties;
+          const codes: ErrorCode[] = path.startsWith('/lnurl/') ? properties.code.enum : properties.error.properties.code.enum;
           expect(codes.length, `${method} ${path} ${status}`).toBeGreaterThan(0);
           for (const code of codes) expect(errorCodes[code].status, `${method} ${path}: ${code}`).toBe(Number(status));
         }
