@@ -136,6 +136,18 @@ describe('the OpenAPI document', () => {
         }
       }
     }
+    // A wallet's routes describe LNURL's error format, with tipd's code beside the reason.
+    const callback = doc.paths['/lnurl/withdraw/callback']!.get;
+    expect(callback.security).toEqual([]);
+    expect(callback.responses['409'].content['application/json'].schema).toEqual({
+      type: 'object',
+      required: ['status', 'reason', 'code'],
+      properties: {
+        status: { const: 'ERROR' },
+        reason: { type: 'string' },
+        code: { type: 'string', enum: ['insufficient_balance', 'invoice_already_used', 'withdraw_link_used'] },
+      },
+    });
     // The websocket is not behind express: no rate limit, no body.
     expect(Object.keys(doc.paths['/v1/events']!.get.responses).sort()).toEqual(['101', '401', '503']);
     expect(Object.keys(doc.paths['/v1/claims/{id}/proof']!.post.responses).sort()).toEqual([
