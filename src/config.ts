@@ -60,6 +60,7 @@ const schema = z
       .optional(),
     TIPD_LNURL_MAX_SAT: integer(1, 100_000_000).default(1_000_000),
     TIPD_LNURL_COMMENT_MAX: integer(0, 2_000).default(280),
+    TIPD_LNURL_WITHDRAW_SECONDS: integer(1, 24 * 3600).default(600),
     TIPD_TLS_CERT_PATH: z.string().min(1).optional(),
     TIPD_TLS_KEY_PATH: z.string().min(1).optional(),
     TIPD_TLS_PORT: integer(0, 65_535).optional(),
@@ -115,8 +116,11 @@ export interface Config {
    * tipd prints is built from it, never from a request's Host header. Undefined: not set.
    */
   publicUrl: string | undefined;
-  /** LNURL-pay: the most a wallet may send in one payment, and the longest comment taken (LUD-12; 0: none). */
-  lnurl: { maxSendableMsat: bigint; commentMax: number };
+  /**
+   * LNURL-pay: the most a wallet may send in one payment, and the longest comment taken (LUD-12; 0:
+   * none). LNURL-withdraw: how long a withdraw link may be redeemed.
+   */
+  lnurl: { maxSendableMsat: bigint; commentMax: number; withdrawLinkTtlMs: number };
   /** TLS served by tipd itself: on `port` beside plain HTTP, or (no port) instead of it on the HTTP port. */
   tls: { cert: Buffer; key: Buffer; port: number | undefined } | undefined;
   dataDir: string;
@@ -176,7 +180,11 @@ export function loadConfig(environment: NodeJS.ProcessEnv): Config {
     network: env.TIPD_NETWORK,
     http: { host: env.TIPD_HOST, port: env.TIPD_PORT },
     publicUrl: env.TIPD_PUBLIC_URL?.origin,
-    lnurl: { maxSendableMsat: BigInt(env.TIPD_LNURL_MAX_SAT) * 1000n, commentMax: env.TIPD_LNURL_COMMENT_MAX },
+    lnurl: {
+      maxSendableMsat: BigInt(env.TIPD_LNURL_MAX_SAT) * 1000n,
+      commentMax: env.TIPD_LNURL_COMMENT_MAX,
+      withdrawLinkTtlMs: env.TIPD_LNURL_WITHDRAW_SECONDS * 1000,
+    },
     tls:
       env.TIPD_TLS_CERT_PATH === undefined || env.TIPD_TLS_KEY_PATH === undefined
         ? undefined

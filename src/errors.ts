@@ -57,9 +57,14 @@ export const errorCodes = {
   // LNURL (its routes answer these in LNURL's format, `{ status: "ERROR", reason, code }`)
   lnurl_unavailable: { status: 503, message: 'LNURL needs TIPD_PUBLIC_URL: this tipd has no public URL' },
   amount_not_whole_sats: { status: 400, message: 'amount must be a whole number of sats (a multiple of 1000 msat)' },
-  amount_out_of_range: { status: 400, message: 'amount is outside minSendable..maxSendable' },
+  amount_out_of_range: { status: 400, message: 'amount is outside what the LNURL allows (minSendable..maxSendable, minWithdrawable..maxWithdrawable)' },
   comment_too_long: { status: 400, message: 'comment is longer than commentAllowed' },
   invalid_payerdata: { status: 400, message: 'payerdata must be JSON with only name and identifier (a Lightning Address)' },
+
+  // LNURL-withdraw: a withdraw link (its k1) a supporter's wallet redeems with an invoice
+  withdraw_link_unknown: { status: 404, message: 'no such withdraw link; ask for a new one' },
+  withdraw_link_used: { status: 409, message: 'this withdraw link has been used already; ask for a new one' },
+  withdraw_link_expired: { status: 410, message: 'this withdraw link has expired; ask for a new one' },
 
   // Flattrs
   too_many_flattrs: { status: 409, message: 'too many flattrs in this period' },

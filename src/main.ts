@@ -23,6 +23,7 @@ import { Payouts } from './payouts/payouts.ts';
 import { feeCap } from './ledger/money.ts';
 import { Supporters } from './supporters/supporters.ts';
 import { Tips } from './escrow/tips.ts';
+import { WithdrawLinks } from './withdrawals/links.ts';
 import { Withdrawals } from './withdrawals/withdrawals.ts';
 import { XApi } from './x/client.ts';
 
@@ -77,6 +78,7 @@ const withdrawals = new Withdrawals(ledger, lnd, log, {
   feePpm: config.withdrawalFee.ppm,
   recheckMs: 30_000,
 });
+const withdrawLinks = new WithdrawLinks(ledger, withdrawals, log, { ttlMs: config.lnurl.withdrawLinkTtlMs });
 const flattrs = new Flattrs(ledger, log, { periodMs: config.periodMs });
 const payouts = new Payouts(ledger, lnd, log, { ...config.payouts, retryMaxMs: 3600_000, recheckMs: 15_000, sendingMax: 8 });
 const claims = new Claims(ledger, lnd, new XApi(config.x), log, {
@@ -97,6 +99,7 @@ const app = createApp({
   tips,
   deposits,
   withdrawals,
+  withdrawLinks,
   flattrs,
   claims,
   payouts,
@@ -131,6 +134,7 @@ void flattrs.start();
 const refunds = new Refunds(ledger, log, { ...defaultRefundOptions, returnAfterMs: config.unclaimedReturnMs });
 refunds.start();
 auth.start();
+withdrawLinks.start();
 
 // At start: a node on the wrong network, or credentials it refuses, end tipd at once with the
 // reason; an LND that is down or still syncing is waited for (healthz says 503 meanwhile).
@@ -185,6 +189,7 @@ async function shutdown(reason: string, { exitCode = 0, signal = false }: { exit
   auth.stop();
   deposits.stop();
   withdrawals.stop();
+  withdrawLinks.stop();
   claims.stop();
   payouts.stop();
   events.close();

@@ -17,6 +17,7 @@ import { lnurlPayRoutes } from './lnurl-pay.ts';
 import { siteOf } from '../lnurl/pay.ts';
 import type { Supporters } from '../supporters/supporters.ts';
 import type { Tips } from '../escrow/tips.ts';
+import type { WithdrawLinks } from '../withdrawals/links.ts';
 import type { Withdrawals } from '../withdrawals/withdrawals.ts';
 import { adminRoutes } from './admin.ts';
 import { authRoutes } from './auth.ts';
@@ -31,6 +32,7 @@ import { flattrRoutes } from './flattrs.ts';
 import { errorHandler, notFound } from './errors.ts';
 import { supporterRoutes } from './supporters.ts';
 import { tipRoutes } from './tips.ts';
+import { lnurlWithdrawRoutes } from './lnurl-withdraw.ts';
 import { withdrawalRoutes } from './withdrawals.ts';
 
 export interface AppDeps {
@@ -46,6 +48,8 @@ export interface AppDeps {
   tips: Tips;
   deposits: Deposits;
   withdrawals: Withdrawals;
+  /** LNURL-withdraw links (their routes answer lnurl_unavailable without a publicUrl). */
+  withdrawLinks: WithdrawLinks;
   flattrs: Flattrs;
   claims: Claims;
   payouts: Payouts;
@@ -113,6 +117,7 @@ export function createApp(deps: AppDeps): Express {
   tipRoutes(api, deps.supporters, deps.tips);
   depositRoutes(api, deps.supporters, deps.deposits);
   withdrawalRoutes(api, deps.supporters, deps.withdrawals);
+  lnurlWithdrawRoutes(api, deps.supporters, deps.withdrawLinks, deps.publicUrl);
   flattrRoutes(api, deps.supporters, deps.flattrs);
   const site = deps.publicUrl === undefined ? undefined : siteOf(deps.publicUrl);
   handleRoutes(api, deps.tips, deps.claims, deps.publicUrl, site);

@@ -84,6 +84,13 @@ export const keys = {
   pendingWithdrawal: (withdrawalId: string) => `wdpending:${withdrawalId}`,
   /** An invoice's payment hash → the one withdrawal that pays it. */
   withdrawalByHash: (paymentHash: string) => `wdhash:${paymentHash}`,
+  /**
+   * A withdraw link (LNURL-withdraw), under its id: the SHA-256 of its k1, so the k1 (which lets
+   * anyone holding it withdraw) is never stored.
+   */
+  withdrawLink: (linkId: string) => `wlink:${linkId}`,
+  /** A withdraw link by expiry, to forget it a while after it expired unused. */
+  withdrawLinkExpiry: (expiresAt: string, linkId: string) => `wlinkexp:${expiresAt}:${linkId}`,
 
   // Claims (claims/)
   claim: (claimId: string) => `claim:${claimId}`,
@@ -132,6 +139,7 @@ export const prefixes = {
   supporterFlattrs: (periodId: number, supporterId: string) => `fl:${pad(periodId)}:${supporterId}:`,
   closes: 'close:',
   pendingWithdrawals: 'wdpending:',
+  withdrawLinkExpiries: 'wlinkexp:',
   claimExpiries: 'claimexp:',
   bindings: 'binding:',
   rebindings: 'rebind:',

@@ -7,6 +7,8 @@ export type CrashPoint =
   | 'deposit.settled-not-credited'
   /** A withdrawal paid by LND, its outcome not yet booked. */
   | 'withdrawal.paid-not-booked'
+  /** An LNURL withdrawal held and its link marked used, LND not yet asked to pay. */
+  | 'lnurl-withdraw.held-not-paid'
   /** A period close that has allocated its first window of supporters, not the rest. */
   | 'close.after-first-window'
   /** A payout recorded and its escrow held, the keysend not yet asked of LND. */

@@ -10,6 +10,7 @@ import { Claims } from '../../src/claims/claims.ts';
 import { Payouts } from '../../src/payouts/payouts.ts';
 import { XApi } from '../../src/x/client.ts';
 import { Tips } from '../../src/escrow/tips.ts';
+import { WithdrawLinks } from '../../src/withdrawals/links.ts';
 import { Withdrawals } from '../../src/withdrawals/withdrawals.ts';
 import { LnurlAuth } from '../../src/auth/lnurl-auth.ts';
 import { tempLedger } from './ledger-helpers.ts';
@@ -37,6 +38,7 @@ describe('the OpenAPI document', () => {
     // A node that is never called: building the app only registers routes.
     const lnd = new Lnd({ socket: '127.0.0.1:9', cert: 'AAAA', macaroon: 'AAAA', timeoutMs: 1_000 });
     const supporters = new Supporters(t.ledger);
+    const withdrawals = new Withdrawals(t.ledger, lnd, log, { network: 'regtest', feeBaseMsat: 0n, feePpm: 0n, recheckMs: 60_000 });
     app = createApp({
       lnd,
       network: 'regtest',
@@ -47,7 +49,8 @@ describe('the OpenAPI document', () => {
       supporters,
       tips: new Tips(t.ledger),
       deposits: new Deposits(t.ledger, lnd, log, { expiryMs: 60_000 }),
-      withdrawals: new Withdrawals(t.ledger, lnd, log, { network: 'regtest', feeBaseMsat: 0n, feePpm: 0n, recheckMs: 60_000 }),
+      withdrawals,
+      withdrawLinks: new WithdrawLinks(t.ledger, withdrawals, log, { ttlMs: 60_000 }),
       flattrs: new Flattrs(t.ledger, log, {}),
       claims: new Claims(t.ledger, lnd, new XApi({ baseUrl: 'http://127.0.0.1:9', bearerToken: undefined, timeoutMs: 1_000 }), log, {
         expiryMs: 60_000,
@@ -138,6 +141,18 @@ describe('the OpenAPI document', () => {
         }
       }
     }
+    // A wallet's routes describe LNURL's error format, with tipd's code beside the reason.
+    const callback = doc.paths['/lnurl/withdraw/callback']!.get;
+    expect(callback.security).toEqual([]);
+    expect(callback.responses['409'].content['application/json'].schema).toEqual({
+      type: 'object',
+      required: ['status', 'reason', 'code'],
+      properties: {
+        status: { const: 'ERROR' },
+        reason: { type: 'string' },
+        code: { type: 'string', enum: ['insufficient_balance', 'invoice_already_used', 'withdraw_link_used'] },
+      },
+    });
     // The websocket is not behind express: no rate limit, no body.
     expect(Object.keys(doc.paths['/v1/events']!.get.responses).sort()).toEqual(['101', '401', '503']);
     expect(Object.keys(doc.paths['/v1/claims/{id}/proof']!.post.responses).sort()).toEqual([

@@ -1,0 +1,217 @@
+// Withdraw links (LNURL-withdraw, LUD-03): a supporter asks for one, shows it to a wallet, and the
+// wallet redeems it with an invoice of its own. Whoever holds a link's k1 can withdraw, so it is
+// random, short-lived, single-use and never stored: the link is kept under its SHA-256. Redeeming
+// marks the link used in the very operation that holds the withdrawal (withdrawals.ts), so a link
+// is never used without its hold, and never holds twice.
+import { hash, randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { Refusal } from '../errors.ts';
+import { accounts, type Ledger } from '../ledger/ledger.ts';
+import { keys, lastPart, prefixes } from '../ledger/keys.ts';
+import { parseStoredIfAny, storedFields } from '../ledger/records.ts';
+import { decodeInvoice } from '../ln/bolt11.ts';
+import type { Logger } from '../process/log.ts';
+import { repeat } from '../process/repeat.ts';
+import type { WithdrawalView } from './records.ts';
+import type { Withdrawals } from './withdrawals.ts';
+
+/** A link as stored (`wlink:<id>`); `withdrawalId` is set in the operation that uses it. */
+export const withdrawLinkSchema = z.object({
+  id: z.string().min(1),
+  supporterId: z.string().min(1),
+  minWithdrawableMsat: storedFields.msat,
+  maxWithdrawableMsat: storedFields.msat,
+  createdAt: storedFields.time,
+  expiresAt: storedFields.time,
+  withdrawalId: z.string().min(1).nullable(),
+});
+export type WithdrawLinkRecord = z.infer<typeof withdrawLinkSchema>;
+
+/** What its supporter sees of a link: where it stands, and the withdrawal it made. */
+export interface WithdrawLinkView {
+  id: string;
+  state: 'open' | 'used' | 'expired';
+  minWithdrawableMsat: string;
+  maxWithdrawableMsat: string;
+  expiresAt: string;
+  withdrawal: WithdrawalView | null;
+}
+
+/** What a wallet is shown: the link's bounds, the most lowered to what the balance covers now. */
+export interface WithdrawBounds {
+  minWithdrawableMsat: bigint;
+  maxWithdrawableMsat: bigint;
+}
+
+export interface WithdrawLinkOptions {
+  /** How long a link may be redeemed after it is made. */
+  ttlMs: number;
+  now?: () => Date;
+}
+
+/** A link's id: the SHA-256 of its k1, so the store never holds what lets one withdraw. */
+export const linkIdOf = (k1: string): string => hash('sha256', k1.toLowerCase(), 'base64url');
+
+/** Expired links unused are forgotten this long after they expired (until then, their supporter sees `expired`). */
+const forgetAfterMs = 3600_000;
+/** Links forgotten in one operation, at most; the next pass takes the rest. */
+const forgetBatchMax = 1_000;
+const forgetEveryMs = 60_000;
+
+type LinkProblem = 'withdraw_link_unknown' | 'withdraw_link_used' | 'withdraw_link_expired';
+
+/** Why a link cannot be redeemed now, or nothing. */
+export function linkProblem(link: WithdrawLinkRecord | undefined, now: Date): LinkProblem | undefined {
+  if (!link) return 'withdraw_link_unknown';
+  if (link.withdrawalId !== null) return 'withdraw_link_used';
+  if (new Date(link.expiresAt) <= now) return 'withdraw_link_expired';
+  return undefined;
+}
+
+export class WithdrawLinks {
+  readonly #ledger: Ledger;
+  readonly #withdrawals: Withdrawals;
+  readonly #log: Logger;
+  readonly #options: WithdrawLinkOptions;
+  readonly #now: () => Date;
+  #loop: { stop(): void } | undefined;
+
+  constructor(ledger: Ledger, withdrawals: Withdrawals, log: Logger, options: WithdrawLinkOptions) {
+    this.#ledger = ledger;
+    this.#withdrawals = withdrawals;
+    this.#log = log;
+    this.#options = options;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  async #read(id: string): Promise<WithdrawLinkRecord | undefined> {
+    return parseStoredIfAny(withdrawLinkSchema, keys.withdrawLink(id), await this.#ledger.read(keys.withdrawLink(id)));
+  }
+
+  /** The largest amount the supporter's balance covers now, its fee reserve beside it (whole sats). */
+  async #coveredMsat(supporterId: string): Promise<bigint> {
+    return this.#withdrawals.largestCoveredMsat(await this.#ledger.balance(accounts.supporter(supporterId)));
+  }
+
+  /**
+   * A new link: for exactly `amountMsat` if given, or for up to what the balance covers now;
+   * refused when the balance does not cover that amount (or a single sat) with its fee reserve.
+   */
+  async create(supporterId: string, amountMsat?: bigint): Promise<{ k1: string; link: WithdrawLinkRecord }> {
+    const coveredMsat = await this.#coveredMsat(supporterId);
+    const maxMsat = amountMsat ?? coveredMsat;
+    if (maxMsat === 0n || maxMsat > coveredMsat) throw new Refusal('insufficient_balance');
+    const k1 = randomBytes(32).toString('hex');
+    const now = this.#now();
+    const link: WithdrawLinkRecord = {
+      id: linkIdOf(k1),
+      supporterId,
+      minWithdrawableMsat: (amountMsat ?? 1_000n).toString(),
+      maxWithdrawableMsat: maxMsat.toString(),
+      createdAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + this.#options.ttlMs).toISOString(),
+      withdrawalId: null,
+    };
+    await this.#ledger.run(
+      (tx) => {
+        tx.put(keys.withdrawLink(link.id), link);
+        tx.put(keys.withdrawLinkExpiry(link.expiresAt, link.id), 0);
+      },
+      { sync: true },
+    );
+    return { k1, link };
+  }
+
+  /** The link of `k1` if it can be redeemed now; the refusal saying why not otherwise. */
+  async #usable(k1: string): Promise<WithdrawLinkRecord> {
+    const link = await this.#read(linkIdOf(k1));
+    const problem = linkProblem(link, this.#now());
+    if (problem || !link) throw new Refusal(problem ?? 'withdraw_link_unknown');
+    return link;
+  }
+
+  /** What the wallet is shown for `k1`: the bounds, the most lowered to what the balance covers now. */
+  async bounds(k1: string): Promise<WithdrawBounds> {
+    const link = await this.#usable(k1);
+    const minMsat = BigInt(link.minWithdrawableMsat);
+    const coveredMsat = await this.#coveredMsat(link.supporterId);
+    const maxMsat = BigInt(link.maxWithdrawableMsat) < coveredMsat ? BigInt(link.maxWithdrawableMsat) : coveredMsat;
+    if (maxMsat < minMsat) throw new Refusal('insufficient_balance');
+    return { minWithdrawableMsat: minMsat, maxWithdrawableMsat: maxMsat };
+  }
+
+  /**
+   * Redeems `k1` with the wallet's invoice: the withdrawal is held and recorded, and the link marked
+   * used, in one operation; answers once that is on disk, while LND pays in the background.
+   */
+  async redeem(k1: string, paymentRequest: string): Promise<WithdrawalView> {
+    const link = await this.#usable(k1);
+    const invoice = await this.#withdrawals.payable(decodeInvoice(paymentRequest));
+    if (invoice.amountMsat < BigInt(link.minWithdrawableMsat) || invoice.amountMsat > BigInt(link.maxWithdrawableMsat)) {
+      throw new Refusal(
+        'amount_out_of_range',
+        `the invoice is for ${invoice.amountMsat} msat; this link pays from ${link.minWithdrawableMsat} to ${link.maxWithdrawableMsat} msat`,
+      );
+    }
+    const key = keys.withdrawLink(link.id);
+    return this.#withdrawals.createInBackground(link.supporterId, invoice, async (tx, withdrawal) => {
+      // Again inside the writer (compare and set): a second redeem racing this one finds it used.
+      const current = parseStoredIfAny(withdrawLinkSchema, key, await tx.get(key));
+      const problem = linkProblem(current, this.#now());
+      if (problem || !current) throw new Refusal(problem ?? 'withdraw_link_unknown');
+      tx.put(key, { ...current, withdrawalId: withdrawal.id } satisfies WithdrawLinkRecord);
+      // A used link is kept (it names its withdrawal): out of the index of those to forget.
+      tx.del(keys.withdrawLinkExpiry(current.expiresAt, current.id));
+    });
+  }
+
+  /** A link of the supporter's, and the withdrawal it made, if any. */
+  async get(supporterId: string, id: string): Promise<WithdrawLinkView | undefined> {
+    const link = await this.#read(id);
+    if (!link || link.supporterId !== supporterId) return undefined;
+    const withdrawal = link.withdrawalId === null ? undefined : await this.#withdrawals.get(supporterId, link.withdrawalId);
+    return {
+      id: link.id,
+      state: link.withdrawalId !== null ? 'used' : new Date(link.expiresAt) <= this.#now() ? 'expired' : 'open',
+      minWithdrawableMsat: link.minWithdrawableMsat,
+      maxWithdrawableMsat: link.maxWithdrawableMsat,
+      expiresAt: link.expiresAt,
+      withdrawal: withdrawal ?? null,
+    };
+  }
+
+  /** Forgets links that expired unused a while ago, at most `forgetBatchMax` at a time. */
+  async forgetExpired(): Promise<number> {
+    const before = new Date(this.#now().getTime() - forgetAfterMs).toISOString();
+    const expired = await this.#ledger.db
+      .keys({ gt: prefixes.withdrawLinkExpiries, lt: `${prefixes.withdrawLinkExpiries}${before}`, limit: forgetBatchMax })
+      .all();
+    if (expired.length === 0) return 0;
+    return this.#ledger.run(
+      async (tx) => {
+        let forgotten = 0;
+        for (const indexKey of expired) {
+          const key = keys.withdrawLink(lastPart(indexKey));
+          const link = parseStoredIfAny(withdrawLinkSchema, key, await tx.get(key));
+          // Used since the index was read: kept.
+          if (link?.withdrawalId === null) {
+            tx.del(key);
+            forgotten += 1;
+          }
+          tx.del(indexKey);
+        }
+        return forgotten;
+      },
+      { sync: true },
+    );
+  }
+
+  start(): void {
+    this.stop();
+    this.#loop = repeat('forgetting expired withdraw links', forgetEveryMs, () => this.forgetExpired(), this.#log);
+  }
+
+  stop(): void {
+    this.#loop?.stop();
+  }
+}
