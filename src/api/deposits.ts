@@ -28,7 +28,7 @@ export function depositRoutes(api: Api, supporters: Supporters, deposits: Deposi
     auth,
     async (req, res) => {
       const input = parse(depositBody, body(req));
-      res.status(201).json(await deposits.create(supporterOf(res), satToMsat(input.amountSat), idempotencyOf(req)));
+      res.status(201).json(await deposits.create(supporterOf(res), satToMsat(input.amountSat), { idempotency: idempotencyOf(req) }));
     },
   );
 

@@ -1,14 +1,19 @@
 // LNURL-pay over HTTP: a handle's pay request at its Lightning Address path (LUD-16), the callback
-// that makes the invoice, and LUD-21's verify. Public: no account, CORS `*`, errors in LNURL's format.
+// that makes the invoice, a supporter's own funding LNURL-pay, and LUD-21's verify. Public: no
+// account, CORS `*`, errors in LNURL's format.
 import { z } from 'zod';
 import type { Deposits } from '../deposits/deposits.ts';
 import { Refusal } from '../errors.ts';
 import { handleSchema } from '../escrow/handles.ts';
 import type { Tips } from '../escrow/tips.ts';
+import type { Supporters } from '../supporters/supporters.ts';
+import { depositSatMax } from './deposits.ts';
 import {
   checkAmount,
   cleanComment,
   descriptionHashOf,
+  fundingMetadata,
+  fundingPayRequest,
   metadataOf,
   parsePayerData,
   payRequest,
@@ -34,7 +39,13 @@ const callbackQuery = z.object({
   payerdata: z.string().max(2_000).optional(),
 });
 
-export function lnurlPayRoutes(api: Api, site: Site | undefined, limits: PayLimits, tips: Tips, deposits: Deposits): void {
+/** A supporter's id in a funding LNURL. */
+const fundParams = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be an account id') });
+const fundQuery = z.object({ amount: callbackQuery.shape.amount });
+/** What one payment may bring into a balance: as a deposit. */
+const fundLimits = { minSendableMsat: 1_000n, maxSendableMsat: BigInt(depositSatMax) * 1000n, commentMax: 0 };
+
+export function lnurlPayRoutes(api: Api, site: Site | undefined, limits: PayLimits, tips: Tips, deposits: Deposits, supporters: Supporters): void {
   const siteOrRefuse = (): Site =>
     site ??
     (() => {
@@ -106,6 +117,57 @@ export function lnurlPayRoutes(api: Api, site: Site | undefined, limits: PayLimi
         routes: [],
         verify: `${here.url}/lnurl/verify/${invoice.id}`,
         successAction: { tag: 'message', message: successMessage(handle, state) },
+      });
+    },
+  );
+
+  /** The supporter a funding LNURL names; an unknown one is refused (nothing to fund). */
+  const fundedOf = async (params: unknown): Promise<string> => {
+    const { id } = parse(fundParams, params, 'path');
+    if (!(await supporters.get(id))) throw new Refusal('not_found', 'no such account');
+    return id;
+  };
+
+  api.route(
+    {
+      method: 'get',
+      path: '/lnurl/fund/:id',
+      summary: "A supporter's own LNURL-pay: fund the balance from any wallet",
+      auth: 'none',
+      lnurl: true,
+      params: fundParams,
+      responses: { 200: '{ tag: "payRequest", callback, minSendable, maxSendable, metadata }' },
+      errors: ['not_found', 'lnurl_unavailable'],
+    },
+    async (req, res) => {
+      const here = siteOrRefuse();
+      res.json(fundingPayRequest(here, await fundedOf(req.params), fundLimits));
+    },
+  );
+
+  api.route(
+    {
+      method: 'get',
+      path: '/lnurl/fund/:id/callback',
+      summary: 'The funding LNURL-pay callback: a deposit invoice for the amount',
+      auth: 'none',
+      lnurl: true,
+      params: fundParams,
+      query: fundQuery,
+      responses: { 200: '{ pr, routes: [], verify, successAction }' },
+      errors: ['not_found', 'lnurl_unavailable', 'amount_not_whole_sats', 'amount_out_of_range', 'overloaded', 'lnd_unavailable', 'lnd_error'],
+    },
+    async (req, res) => {
+      const here = siteOrRefuse();
+      const supporterId = await fundedOf(req.params);
+      const amountMsat = BigInt(parse(fundQuery, req.query, 'query').amount);
+      checkAmount(amountMsat, fundLimits);
+      const deposit = await deposits.create(supporterId, amountMsat, { descriptionHash: descriptionHashOf(fundingMetadata(here), undefined) });
+      res.json({
+        pr: deposit.paymentRequest,
+        routes: [],
+        verify: `${here.url}/lnurl/verify/${deposit.id}`,
+        successAction: { tag: 'message', message: 'Thank you! Your tipd balance is topped up once the payment settles.' },
       });
     },
   );

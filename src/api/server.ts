@@ -112,16 +112,16 @@ export function createApp(deps: AppDeps): Express {
     },
   );
 
-  supporterRoutes(api, deps.supporters, deps.ledger);
+  const site = deps.publicUrl === undefined ? undefined : siteOf(deps.publicUrl);
+  supporterRoutes(api, deps.supporters, deps.ledger, site);
   authRoutes(api, deps.auth, deps.supporters);
   tipRoutes(api, deps.supporters, deps.tips);
   depositRoutes(api, deps.supporters, deps.deposits);
   withdrawalRoutes(api, deps.supporters, deps.withdrawals);
   lnurlWithdrawRoutes(api, deps.supporters, deps.withdrawLinks, deps.publicUrl);
   flattrRoutes(api, deps.supporters, deps.flattrs);
-  const site = deps.publicUrl === undefined ? undefined : siteOf(deps.publicUrl);
   handleRoutes(api, deps.tips, deps.claims, deps.publicUrl, site);
-  lnurlPayRoutes(api, site, { minSendableMsat: 1_000n, ...deps.lnurl }, deps.tips, deps.deposits);
+  lnurlPayRoutes(api, site, { minSendableMsat: 1_000n, ...deps.lnurl }, deps.tips, deps.deposits, deps.supporters);
   claimRoutes(api, deps.claims, deps.claimRateLimitPerMinute);
   payoutRoutes(api, deps.payouts);
   adminRoutes(api, deps.adminToken, deps.flattrs, deps.ledger, lnd);

@@ -4,6 +4,8 @@ import { accounts, type Ledger } from '../ledger/ledger.ts';
 import { formatMsat } from '../ledger/money.ts';
 import type { Supporters } from '../supporters/supporters.ts';
 import { Refusal } from '../errors.ts';
+import { encodeLnurl } from '../lnurl/lnurl.ts';
+import { fundingUrl, type Site } from '../lnurl/pay.ts';
 import type { Api } from './openapi.ts';
 import { parse, requireSupporter, supporterOf } from './http.ts';
 
@@ -15,7 +17,8 @@ const historyQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 
-export function supporterRoutes(api: Api, supporters: Supporters, ledger: Ledger): void {
+/** `site`: where tipd is reached (TIPD_PUBLIC_URL), for the account's funding LNURL; none without one. */
+export function supporterRoutes(api: Api, supporters: Supporters, ledger: Ledger, site: Site | undefined): void {
   const auth = requireSupporter(supporters);
 
   api.route(
@@ -36,9 +39,9 @@ export function supporterRoutes(api: Api, supporters: Supporters, ledger: Ledger
     {
       method: 'get',
       path: '/v1/account',
-      summary: 'The supporter: balance and budget',
+      summary: 'The supporter: balance, budget, and the LNURL that funds it from any wallet',
       auth: 'supporter',
-      responses: { 200: '{ id, balanceMsat, monthlyBudgetSat, createdAt }' },
+      responses: { 200: '{ id, balanceMsat, monthlyBudgetSat, createdAt, fundingLnurl, fundingLightning }' },
     },
     auth,
     async (_req, res) => {
@@ -50,6 +53,8 @@ export function supporterRoutes(api: Api, supporters: Supporters, ledger: Ledger
         balanceMsat: formatMsat(await ledger.balance(accounts.supporter(id))),
         monthlyBudgetSat: supporter.monthlyBudgetSat,
         createdAt: supporter.createdAt,
+        // One QR that tops the balance up from any LNURL wallet, the amount picked there (a deposit, as POST /v1/deposits).
+        ...fundingOf(site, id),
       });
     },
   );
@@ -97,4 +102,10 @@ export function supporterRoutes(api: Api, supporters: Supporters, ledger: Ledger
       res.status(201).json({ token: await supporters.rotateToken(supporterOf(res)) });
     },
   );
+}
+
+function fundingOf(site: Site | undefined, supporterId: string): { fundingLnurl: string | null; fundingLightning: string | null } {
+  if (!site) return { fundingLnurl: null, fundingLightning: null };
+  const lnurl = encodeLnurl(fundingUrl(site, supporterId));
+  return { fundingLnurl: lnurl, fundingLightning: `lightning:${lnurl}` };
 }

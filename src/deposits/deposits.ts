@@ -90,6 +90,8 @@ const depositRecord = (id: string, value: unknown): DepositRecord | undefined =>
 export interface DepositView {
   id: string;
   paymentRequest: string | null;
+  /** The invoice as a `lightning:` URI, for a QR code any wallet scans. */
+  lightning: string | null;
   paymentHash: string;
   amountMsat: string;
   expiresAt: string;
@@ -120,6 +122,7 @@ export class Deposits {
     return {
       id: record.id,
       paymentRequest: record.paymentRequest,
+      lightning: record.paymentRequest ? `lightning:${record.paymentRequest}` : null,
       paymentHash: record.paymentHash,
       amountMsat: record.amountMsat,
       expiresAt: record.expiresAt,
@@ -169,8 +172,13 @@ export class Deposits {
     );
   }
 
-  async create(supporterId: string, amountMsat: bigint, idempotency?: { key: string; fingerprint: string }): Promise<DepositView> {
-    const fresh = this.#fresh(amountMsat, { supporterId });
+  /** `descriptionHash`: an invoice for the supporter's funding LNURL-pay commits to its metadata. */
+  async create(
+    supporterId: string,
+    amountMsat: bigint,
+    { idempotency, descriptionHash }: { idempotency?: { key: string; fingerprint: string } | undefined; descriptionHash?: Buffer } = {},
+  ): Promise<DepositView> {
+    const fresh = this.#fresh(amountMsat, { supporterId, ...(descriptionHash ? { descriptionHash: descriptionHash.toString('hex') } : {}) });
     // A retry with the same Idempotency-Key gets the deposit of the first request.
     const id = await this.#record(fresh, idempotency ? { scope: supporterId, ...idempotency } : undefined);
     const record = id === fresh.id ? fresh : (await this.#read(id))!;

@@ -59,6 +59,26 @@ export function payRequest(site: Site, handle: Handle, state: HandleState, limit
   };
 }
 
+/**
+ * A supporter's own LNURL-pay, to fund the balance from any wallet: one QR that stays the same
+ * (the amount is picked in the wallet). It names the account's id, which is no secret: knowing it
+ * lets one pay into the account, nothing more.
+ */
+export const fundingUrl = (site: Site, supporterId: string): string => `${site.url}/lnurl/fund/${supporterId}`;
+
+export const fundingMetadata = (site: Site): string => JSON.stringify([['text/plain', `Top up your tipd balance on ${site.host}`]]);
+
+/** The first answer of a supporter's funding LNURL-pay: no comment, no payer data (it is one's own account). */
+export function fundingPayRequest(site: Site, supporterId: string, limits: Omit<PayLimits, 'commentMax'>) {
+  return {
+    tag: 'payRequest' as const,
+    callback: `${fundingUrl(site, supporterId)}/callback`,
+    minSendable: Number(limits.minSendableMsat),
+    maxSendable: Number(limits.maxSendableMsat),
+    metadata: fundingMetadata(site),
+  };
+}
+
 /** What the payer may say of themselves (LUD-18): only what the pay request offered. */
 const payerDataSchema = z.strictObject({
   name: z.string().max(100).optional(),

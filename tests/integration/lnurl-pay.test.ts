@@ -161,6 +161,40 @@ describe('a handle paid from any wallet', () => {
   });
 });
 
+describe("a supporter's own funding LNURL", () => {
+  it('tops the balance up from any wallet, the amount picked there (lnurl-pay validating the invoice), credited once as a deposit', async () => {
+    const { token } = (await api(tipd.url, 'POST', '/v1/accounts')).body;
+    const account = (await api(tipd.url, 'GET', '/v1/account', { token })).body;
+    expect(account.fundingLightning).toBe(`lightning:${account.fundingLnurl}`);
+    expect(decodeLnurl(account.fundingLnurl)).toBe(`${publicUrl}/lnurl/fund/${account.id}`);
+    const got = await wallet('lnurl-pay', account.fundingLnurl, '7000');
+    expect(got).toMatchObject({ hasValidDescriptionHash: true, hasValidAmount: true, description: expect.stringContaining('Top up your tipd balance') });
+    await pay(got.invoice);
+    await eventually(async () => ((await api(tipd.url, 'GET', '/v1/account', { token })).body.balanceMsat === '7000000' ? true : undefined));
+    const history = (await api(tipd.url, 'GET', '/v1/account/history', { token })).body.items;
+    expect(history.map((i: { kind: string; amountMsat: string }) => [i.kind, i.amountMsat])).toEqual([['deposit', '7000000']]);
+  });
+
+  it('a deposit answers its invoice as a lightning: URI too, for wallets without LNURL', async () => {
+    const { token } = (await api(tipd.url, 'POST', '/v1/accounts')).body;
+    const deposit = (await api(tipd.url, 'POST', '/v1/deposits', { token, body: { amountSat: 1_000 } })).body;
+    expect(deposit.lightning).toBe(`lightning:${deposit.paymentRequest}`);
+  });
+
+  it('an unknown account, or amounts out of range: 4xx LNURL errors', async () => {
+    const { id } = (await api(tipd.url, 'POST', '/v1/accounts')).body;
+    for (const [route, status, code] of [
+      ['/lnurl/fund/nosuchaccount', 404, 'not_found'],
+      ['/lnurl/fund/nosuchaccount/callback?amount=1000', 404, 'not_found'],
+      [`/lnurl/fund/${id}/callback?amount=1500`, 400, 'amount_not_whole_sats'],
+      [`/lnurl/fund/${id}/callback?amount=10000001000`, 400, 'amount_out_of_range'],
+    ] as const) {
+      const res = await api(tipd.url, 'GET', route);
+      expect([route, res.status, res.body]).toEqual([route, status, { status: 'ERROR', reason: expect.any(String), code }]);
+    }
+  });
+});
+
 describe('a wallet asking wrongly', () => {
   const callbackOf = async (handle: string) =>
     new URL((await api(tipd.url, 'GET', `/.well-known/lnurlp/${handle}`)).body.callback.replace(publicUrl, tipd.url));
