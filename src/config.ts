@@ -60,6 +60,7 @@ const schema = z
       .optional(),
     TIPD_LNURL_MAX_SAT: integer(1, 100_000_000).default(1_000_000),
     TIPD_LNURL_COMMENT_MAX: integer(0, 2_000).default(280),
+    TIPD_LNURL_RATE_LIMIT_PER_MINUTE: integer(0, 1_000_000).default(120),
     TIPD_LNURL_WITHDRAW_SECONDS: integer(1, 24 * 3600).default(600),
     TIPD_TLS_CERT_PATH: z.string().min(1).optional(),
     TIPD_TLS_KEY_PATH: z.string().min(1).optional(),
@@ -120,7 +121,8 @@ export interface Config {
    * LNURL-pay: the most a wallet may send in one payment, and the longest comment taken (LUD-12; 0:
    * none). LNURL-withdraw: how long a withdraw link may be redeemed.
    */
-  lnurl: { maxSendableMsat: bigint; commentMax: number; withdrawLinkTtlMs: number };
+  /** ratePerMinute: LNURL-pay callbacks a minute per address (each makes an invoice); 0: no limit. */
+  lnurl: { maxSendableMsat: bigint; commentMax: number; withdrawLinkTtlMs: number; ratePerMinute: number };
   /** TLS served by tipd itself: on `port` beside plain HTTP, or (no port) instead of it on the HTTP port. */
   tls: { cert: Buffer; key: Buffer; port: number | undefined } | undefined;
   dataDir: string;
@@ -184,6 +186,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv): Config {
       maxSendableMsat: BigInt(env.TIPD_LNURL_MAX_SAT) * 1000n,
       commentMax: env.TIPD_LNURL_COMMENT_MAX,
       withdrawLinkTtlMs: env.TIPD_LNURL_WITHDRAW_SECONDS * 1000,
+      ratePerMinute: env.TIPD_LNURL_RATE_LIMIT_PER_MINUTE,
     },
     tls:
       env.TIPD_TLS_CERT_PATH === undefined || env.TIPD_TLS_KEY_PATH === undefined

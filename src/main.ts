@@ -71,7 +71,7 @@ try {
 const lnd = new Lnd(config.lnd);
 const supporters = new Supporters(ledger);
 const tips = new Tips(ledger);
-const deposits = new Deposits(ledger, lnd, log, { expiryMs: config.depositExpiryMs });
+const deposits = new Deposits(ledger, lnd, log, { expiryMs: config.depositExpiryMs, lndTimeoutMs: config.lnd.timeoutMs });
 const withdrawals = new Withdrawals(ledger, lnd, log, {
   network: config.network,
   feeBaseMsat: config.withdrawalFee.baseMsat,

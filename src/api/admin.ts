@@ -77,7 +77,7 @@ export function adminRoutes(api: Api, adminToken: string | undefined, flattrs: F
           escrow: formatMsat(totals.escrow),
           // Part of the escrow: tips paid by LNURL with no account behind them (escrow/payers.ts).
           escrowFromPayers: {
-            refundableMsat: formatMsat(fromPayers.refundableMsat),
+            withRefundAddressMsat: formatMsat(fromPayers.withRefundAddressMsat),
             heldForClaimMsat: formatMsat(fromPayers.heldForClaimMsat),
             lots: fromPayers.lots,
           },

@@ -22,6 +22,7 @@ import {
   type Site,
 } from '../lnurl/pay.ts';
 import { idParams, parse } from './http.ts';
+import { rateLimiter } from './rate-limit.ts';
 import type { Api } from './openapi.ts';
 
 /** A Lightning Address's user part: the handle, with a `+tag` (LUD-16) set aside. */
@@ -45,12 +46,21 @@ const fundQuery = z.object({ amount: callbackQuery.shape.amount });
 /** What one payment may bring into a balance: as a deposit. */
 const fundLimits = { minSendableMsat: 1_000n, maxSendableMsat: BigInt(depositSatMax) * 1000n, commentMax: 0 };
 
-export function lnurlPayRoutes(api: Api, site: Site | undefined, limits: PayLimits, tips: Tips, deposits: Deposits, supporters: Supporters): void {
-  const siteOrRefuse = (): Site =>
-    site ??
-    (() => {
-      throw new Refusal('lnurl_unavailable');
-    })();
+/** `limits.ratePerMinute`: callbacks a minute per address, across handles and accounts (each makes an invoice in LND and a record). */
+export function lnurlPayRoutes(
+  api: Api,
+  site: Site | undefined,
+  limits: PayLimits & { ratePerMinute: number },
+  tips: Tips,
+  deposits: Deposits,
+  supporters: Supporters,
+): void {
+  const callbackLimit = rateLimiter(limits.ratePerMinute, async () => false);
+  /** Where wallets reach tipd: without TIPD_PUBLIC_URL, there is no LNURL to give. */
+  const siteOrRefuse = (): Site => {
+    if (!site) throw new Refusal('lnurl_unavailable');
+    return site;
+  };
 
   api.route(
     {
@@ -82,6 +92,7 @@ export function lnurlPayRoutes(api: Api, site: Site | undefined, limits: PayLimi
       query: callbackQuery,
       responses: { 200: '{ pr, routes: [], verify, successAction }' },
       errors: [
+        'rate_limited',
         'invalid_handle',
         'lnurl_unavailable',
         'amount_not_whole_sats',
@@ -93,22 +104,25 @@ export function lnurlPayRoutes(api: Api, site: Site | undefined, limits: PayLimi
         'lnd_error',
       ],
     },
+    callbackLimit,
     async (req, res) => {
       const here = siteOrRefuse();
       const { handle, state } = parse(callbackParams, req.params, 'path');
       const query = parse(callbackQuery, req.query, 'query');
       const amountMsat = BigInt(query.amount);
       checkAmount(amountMsat, limits);
-      const comment = query.comment === undefined ? '' : cleanComment(query.comment);
-      if ([...(query.comment ?? '')].length > limits.commentMax)
+      // Comments off (commentAllowed absent): a wallet that sends one anyway is not refused, the comment is dropped.
+      const comment = query.comment === undefined || limits.commentMax === 0 ? '' : cleanComment(query.comment);
+      if (limits.commentMax > 0 && [...(query.comment ?? '')].length > limits.commentMax)
         throw new Refusal('comment_too_long', `comment is longer than ${limits.commentMax} characters`);
       const payer = query.payerdata === undefined ? {} : parsePayerData(query.payerdata);
+      const payerName = payer.name === undefined ? '' : cleanComment(payer.name);
       const metadata = metadataOf(here, handle, state);
       const tip = {
         handleKey: handle.key,
         display: handle.display,
         comment: comment || null,
-        payerName: payer.name ?? null,
+        payerName: payerName || null,
         payerIdentifier: payer.identifier?.toLowerCase() ?? null,
       };
       const invoice = await deposits.createTip(tip, amountMsat, descriptionHashOf(metadata, query.payerdata));
@@ -157,12 +171,14 @@ export function lnurlPayRoutes(api: Api, site: Site | undefined, limits: PayLimi
       responses: { 200: '{ pr, routes: [], verify, successAction }' },
       errors: ['not_found', 'lnurl_unavailable', 'amount_not_whole_sats', 'amount_out_of_range', 'overloaded', 'lnd_unavailable', 'lnd_error'],
     },
+    callbackLimit,
     async (req, res) => {
       const here = siteOrRefuse();
       const supporterId = await fundedOf(req.params);
       const amountMsat = BigInt(parse(fundQuery, req.query, 'query').amount);
       checkAmount(amountMsat, fundLimits);
       const deposit = await deposits.create(supporterId, amountMsat, { descriptionHash: descriptionHashOf(fundingMetadata(here), undefined) });
+      if (!deposit.paymentRequest) throw new Refusal('lnd_unavailable', 'the Lightning node did not make the invoice in time; try again');
       res.json({
         pr: deposit.paymentRequest,
         routes: [],

@@ -39,7 +39,7 @@ export interface AppDeps {
   /** The base URL tipd is reached at (TIPD_PUBLIC_URL), for the links it prints. */
   publicUrl?: string | undefined;
   /** LNURL-pay's limits: the most one payment may bring, the longest comment. */
-  lnurl: { maxSendableMsat: bigint; commentMax: number };
+  lnurl: { maxSendableMsat: bigint; commentMax: number; ratePerMinute: number };
   lnd: Pick<Lnd, 'checkReady' | 'getChannelBalanceMsat'>;
   network: Network;
   log: Logger;

@@ -233,8 +233,11 @@ export class Claims {
 
   #bind(tx: Tx, handleKey: string, binding: Binding, record: HandleRecord | undefined): void {
     tx.put(keys.binding(handleKey), binding);
+    // From now on the handle is shown as X spells it (a tip by Lightning Address may have first seen it in lower case).
+    const display = binding.xUsername.toLowerCase() === handleKey ? binding.xUsername : (record?.display ?? binding.handle);
     tx.put(keys.handle(handleKey), {
-      ...(record ?? { key: handleKey, display: binding.handle, firstSeenAt: tx.now.toISOString(), tips: 0, supporters: 0 }),
+      ...(record ?? { key: handleKey, firstSeenAt: tx.now.toISOString(), tips: 0, supporters: 0 }),
+      display,
       claimed: true,
     } satisfies HandleRecord);
     tx.emit('claim.verified', [topics.handle(handleKey)], {

@@ -16,7 +16,9 @@ import { notAsStored, parseStoredIfAny } from '../ledger/records.ts';
 import type { Lnd, SettledInvoice } from '../ln/lnd.ts';
 import type { Logger } from '../process/log.ts';
 import { formatMsat } from '../ledger/money.ts';
+import { Refusal } from '../errors.ts';
 import { crashPoint } from '../process/crash.ts';
+import { repeat } from '../process/repeat.ts';
 import { payerIntoEscrow } from '../escrow/payers.ts';
 
 type DepositState = 'creating' | 'open' | 'settled' | 'failed' | 'expired';
@@ -100,21 +102,28 @@ export interface DepositView {
   settledAt: string | null;
 }
 
-/** A deposit still without an invoice this long after it was recorded was cut off by a stop. */
-const creatingGraceMs = 60_000;
+/** How often invoices past their expiry are looked up and closed (at start, every open one is). */
+const expirySweepMs = 10 * 60_000;
 
 export class Deposits {
   readonly #ledger: Ledger;
   readonly #lnd: Lnd;
   readonly #log: Logger;
   readonly #expiryMs: number;
+  readonly #creatingGraceMs: number;
   #watch: { stop(): void } | undefined;
+  #sweep: { stop(): void } | undefined;
 
-  constructor(ledger: Ledger, lnd: Lnd, log: Logger, options: { expiryMs: number }) {
+  /**
+   * `lndTimeoutMs`: a record still without an invoice after two LND calls' worth of it (plus a
+   * minute) was cut off by a stop, not by a request still waiting for LND.
+   */
+  constructor(ledger: Ledger, lnd: Lnd, log: Logger, options: { expiryMs: number; lndTimeoutMs: number }) {
     this.#ledger = ledger;
     this.#lnd = lnd;
     this.#log = log;
     this.#expiryMs = options.expiryMs;
+    this.#creatingGraceMs = 2 * options.lndTimeoutMs + 60_000;
   }
 
   #view(record: DepositRecord, now = new Date()): DepositView {
@@ -190,7 +199,9 @@ export class Deposits {
     const fresh = this.#fresh(amountMsat, { tip, descriptionHash: descriptionHash.toString('hex') });
     await this.#record(fresh);
     const record = await this.#finishCreating(fresh, true);
-    return { id: record.id, paymentRequest: record.paymentRequest! };
+    // Closed meanwhile by the start-up scan (only after LND failed to answer for minutes): no invoice to give.
+    if (!record.paymentRequest) throw new Refusal('lnd_unavailable', 'the Lightning node did not make the invoice in time; try again');
+    return { id: record.id, paymentRequest: record.paymentRequest };
   }
 
   /** Where an incoming invoice stands, for anyone holding its id (LUD-21 `verify`): the preimage once it is paid. */
@@ -257,13 +268,14 @@ export class Deposits {
         tx.put(keys.deposit(id), updated);
         tx.del(keys.openDeposit(id));
         if (record.tip) {
-          const { handleKey: key, display, comment, payerIdentifier } = record.tip;
+          const { handleKey: key, display, comment, payerName, payerIdentifier } = record.tip;
           await payerIntoEscrow(tx, {
             handle: { key, display },
             amountMsat: settled.receivedMsat,
             paymentId: id,
             paymentHash: settled.paymentHash,
             comment,
+            payerName,
             refundAddress: payerIdentifier,
           });
           return id;
@@ -295,26 +307,42 @@ export class Deposits {
       (settled) => this.credit(settled),
       (err) => this.#log.warn({ code: err.code }, `following invoices, will resubscribe: ${err.message}`),
     );
+    const checked = await this.#closeUnpayable(true);
+    this.#log.info({ settleCursor: cursor, openDepositsChecked: checked }, 'following deposits');
+    this.#sweep?.stop();
+    this.#sweep = repeat('closing expired invoices', expirySweepMs, () => this.#closeUnpayable(false), this.#log);
+  }
+
+  /**
+   * Looks open invoices up in LND: credits one paid while tipd was away, finishes one cut off
+   * before its record was, and closes those nobody can pay any more, so that they leave the open
+   * index (`depopen:`, the only one read). `all`: every open invoice (at start); otherwise only
+   * those past their expiry. A payment LND settles after all is still credited: the settle stream
+   * credits whatever state the record is in, except settled.
+   */
+  async #closeUnpayable(all: boolean): Promise<number> {
     let checked = 0;
-    // Only deposits still open are indexed (`depopen:`), so this reads none of the others.
     for await (const key of this.#ledger.db.keys(under(prefixes.openDeposits))) {
       const record = await this.#read(after(prefixes.openDeposits, key));
       if (!record || (record.state !== 'open' && record.state !== 'creating')) continue;
+      const expired = Date.parse(record.expiresAt) < Date.now();
+      if (!all && !expired) continue;
       checked += 1;
       const invoice = await this.#lnd.getInvoice(record.paymentHash);
       if (invoice?.state === 'settled' && invoice.settled) await this.credit(invoice.settled);
       // Cut off between LND's invoice and its record: finished from LND's invoice.
-      else if (invoice?.state === 'open' && record.state === 'creating') await this.#finishCreating(record);
-      else if (!invoice && record.state === 'creating' && Date.now() - Date.parse(record.createdAt) > creatingGraceMs)
+      else if (invoice?.state === 'open' && record.state === 'creating' && !expired) await this.#finishCreating(record);
+      else if (!invoice && record.state === 'creating' && Date.now() - Date.parse(record.createdAt) > this.#creatingGraceMs)
         await this.#close(record.id, 'creating', 'failed');
-      // Past its expiry LND cannot settle it any more: it leaves this scan for good.
-      else if (invoice && invoice.state !== 'settled' && Date.parse(record.expiresAt) < Date.now()) await this.#close(record.id, record.state, 'expired');
+      // Past its expiry LND cannot settle it any more (nor an invoice LND has dropped): it leaves the index for good.
+      else if (expired && (invoice !== undefined || record.state === 'open')) await this.#close(record.id, record.state, 'expired');
     }
-    this.#log.info({ settleCursor: cursor, openDepositsChecked: checked }, 'following deposits');
+    return checked;
   }
 
   stop(): void {
     this.#watch?.stop();
+    this.#sweep?.stop();
   }
 
   /** Ends a deposit nobody can pay: `failed` when LND never made its invoice (tipd stopped in between), `expired` after its time. */

@@ -38,6 +38,8 @@ export interface PayerTip {
   paymentId: string;
   paymentHash: string;
   comment: string | null;
+  /** The name the payer gave to be shown with the tip (LUD-18 `name`). */
+  payerName: string | null;
   refundAddress: string | null;
 }
 
@@ -77,22 +79,23 @@ export async function payerIntoEscrow(tx: Tx, tip: PayerTip): Promise<Transfer> 
     amountMsat: formatMsat(amountMsat),
     pendingMsat: formatMsat(await tx.balance(escrow)),
     ...(tip.comment ? { comment: tip.comment } : {}),
+    ...(tip.payerName ? { from: tip.payerName } : {}),
   } satisfies EventData['handle.tipped']);
   return transfer;
 }
 
 /** What payers without accounts have in the escrow of unclaimed handles: for the audit. */
 export interface PayerEscrow {
-  /** Lots whose payer gave a Lightning Address: they may go back there. */
-  refundableMsat: bigint;
+  /** Lots whose payer gave a Lightning Address: where they may go back (once tipd pays Lightning Addresses). */
+  withRefundAddressMsat: bigint;
   /** Lots without one: they wait for the handle's claim. */
   heldForClaimMsat: bigint;
   lots: number;
 }
 
-/** Sums the payer lots of handles still unclaimed (a claimed handle's lots are its creator's). Reads every payer lot. */
+/** Sums the payer lots of handles still unclaimed (a claimed handle's are dropped by the refund sweep). Reads every payer lot. */
 export async function payerEscrow(ledger: Ledger): Promise<PayerEscrow> {
-  const sums: PayerEscrow = { refundableMsat: 0n, heldForClaimMsat: 0n, lots: 0 };
+  const sums: PayerEscrow = { withRefundAddressMsat: 0n, heldForClaimMsat: 0n, lots: 0 };
   const claimed = new Map<string, boolean>();
   for await (const [key, value] of ledger.db.iterator(under(prefixes.payerLots))) {
     const handleKey = after(prefixes.payerLots, key).split(':')[0]!;
@@ -104,7 +107,7 @@ export async function payerEscrow(ledger: Ledger): Promise<PayerEscrow> {
     if (isClaimed) continue;
     const lot = parseStored(payerLotSchema, key, value);
     sums.lots += 1;
-    if (lot.refundAddress) sums.refundableMsat += BigInt(lot.amountMsat);
+    if (lot.refundAddress) sums.withRefundAddressMsat += BigInt(lot.amountMsat);
     else sums.heldForClaimMsat += BigInt(lot.amountMsat);
   }
   return sums;

@@ -83,6 +83,7 @@ export class Refunds {
           lotsQueued += lots.length;
           if (lotsQueued >= passSize) await settle();
         }
+        if (handle.claimed) work.push(this.#dropPayerLots(handle.key));
       }
       from = handles.at(-1)![0];
     }
@@ -123,6 +124,20 @@ export class Refunds {
       },
       { sync: true },
     );
+  }
+
+  /**
+   * Drops the payer lots (tips by LNURL-pay, escrow/payers.ts) of a claimed handle: its escrow is
+   * its creator's, so they will never go back. No money moves; a page at a time.
+   */
+  async #dropPayerLots(handleKey: string): Promise<{ kind: 'none' }> {
+    for (;;) {
+      const page = await this.#ledger.db.keys({ ...under(prefixes.handlePayerLots(handleKey)), limit: passSize }).all();
+      if (page.length === 0) return { kind: 'none' };
+      await this.#ledger.run((tx) => {
+        for (const key of page) tx.del(key);
+      });
+    }
   }
 
   /** Tells the supporters of the lots under `lot:<handle>:<id>` that they come back soon (once). */

@@ -27,8 +27,8 @@ export interface EventData {
   'deposit.settled': DepositView & { transferId: string; receivedMsat: string };
   /** A tip: its supporter sees this; the handle's followers its public view, `handle.tipped`. */
   'tip.sent': TipView & { pendingMsat: string };
-  /** A tip as anyone may see it; one paid by LNURL-pay (no account: no `tip.sent`) carries its payer's comment. */
-  'handle.tipped': { handle: string; amountMsat: string; pendingMsat: string; comment?: string };
+  /** A tip as anyone may see it; one paid by LNURL-pay (no account: no `tip.sent`) carries its payer's comment and name, if given. */
+  'handle.tipped': { handle: string; amountMsat: string; pendingMsat: string; comment?: string; from?: string };
   /** A supporter's share of a period close. */
   allocation: { periodId: number; allocatedMsat: string; things: number };
   /** What a period close allocated to a handle, in sum, once per close. */

@@ -134,6 +134,7 @@ export const prefixes = {
   given: (supporterId: string) => `given:${supporterId}:`,
   lots: (handleKey: string) => `lot:${handleKey}:`,
   payerLots: 'paylot:',
+  handlePayerLots: (handleKey: string) => `paylot:${handleKey}:`,
   announce: (periodId: number) => `announce:${pad(periodId)}:`,
   flattrs: (periodId: number) => `fl:${pad(periodId)}:`,
   supporterFlattrs: (periodId: number, supporterId: string) => `fl:${pad(periodId)}:${supporterId}:`,

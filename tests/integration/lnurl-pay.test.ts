@@ -141,7 +141,7 @@ describe('a handle paid from any wallet', () => {
     await pay(answer.pr);
     await eventually(async () => ((await pendingOf(handle)) === 5_000n ? true : undefined));
     const after = (await api(tipd.url, 'GET', '/v1/admin/audit', { token: adminToken })).body;
-    expect(BigInt(after.liabilitiesMsat.escrowFromPayers.refundableMsat) - BigInt(before.refundableMsat)).toBe(5_000n);
+    expect(BigInt(after.liabilitiesMsat.escrowFromPayers.withRefundAddressMsat) - BigInt(before.withRefundAddressMsat)).toBe(5_000n);
     expect(after.liabilitiesMsat.escrowFromPayers.heldForClaimMsat).toBe(before.heldForClaimMsat);
     expect(after.ledger.balanced).toBe(true);
   });
@@ -230,6 +230,19 @@ describe('a wallet asking wrongly', () => {
     ] as const) {
       const res = await api(tipd.url, 'GET', route);
       expect([route, res.status, res.body]).toEqual([route, status, { status: 'ERROR', reason: expect.any(String), code }]);
+    }
+  });
+
+  it('a comment sent to a tipd that takes none is dropped, not refused (wallets send one anyway)', async () => {
+    const quiet = await startTipd({ TIPD_PUBLIC_URL: 'http://tips.regtest.example', TIPD_LNURL_COMMENT_MAX: '0' });
+    try {
+      const payRequest = (await api(quiet.url, 'GET', '/.well-known/lnurlp/carol')).body;
+      expect(payRequest).not.toHaveProperty('commentAllowed');
+      const res = await api(quiet.url, 'GET', '/lnurl/pay/carol/unclaimed?amount=1000&comment=hello');
+      expect(res.status).toBe(200);
+      expect(res.body.pr).toMatch(/^lnbcrt/);
+    } finally {
+      await quiet.stop();
     }
   });
 

@@ -11,6 +11,9 @@ import { accounts } from '../../src/ledger/ledger.ts';
 import { decodeLnurl, encodeLnurl } from '../../src/lnurl/lnurl.ts';
 import { checkAmount, cleanComment, descriptionHashOf, metadataOf, parsePayerData, payRequest, siteOf } from '../../src/lnurl/pay.ts';
 import { tempLedger } from './ledger-helpers.ts';
+import { pino } from 'pino';
+import { Refunds } from '../../src/escrow/refunds.ts';
+import { under } from '../../src/ledger/keys.ts';
 
 const site = siteOf('https://tips.example:8443');
 const carol = parseHandle('Carol')!;
@@ -99,29 +102,32 @@ describe('a paid LNURL tip in escrow', () => {
     await t.dispose();
   });
 
-  const tip = (amountMsat: bigint, refundAddress: string | null, comment: string | null = null) =>
-    t.ledger.run((tx) => payerIntoEscrow(tx, { handle: carol, amountMsat, paymentId: 'p1', paymentHash: '00'.repeat(32), comment, refundAddress }));
+  const tip = (amountMsat: bigint, refundAddress: string | null, comment: string | null = null, payerName: string | null = null) =>
+    t.ledger.run((tx) => payerIntoEscrow(tx, { handle: carol, amountMsat, paymentId: 'p1', paymentHash: '00'.repeat(32), comment, payerName, refundAddress }));
 
   it('moves the payment into the escrow from the Lightning inflow, counts a payer once by address, and keeps the lot apart', async () => {
-    await tip(2_000n, 'sat@wallet.example', 'hi');
+    await tip(2_000n, 'sat@wallet.example', 'hi', 'Satoshi');
     await tip(3_000n, 'sat@wallet.example');
     await tip(5_000n, null);
     expect(await t.ledger.balance(accounts.escrow('carol'))).toBe(10_000n);
     expect(await t.ledger.balance(accounts.deposits)).toBe(-10_000n);
     expect(await t.ledger.read('handle:carol')).toMatchObject({ display: 'Carol', tips: 3, supporters: 2, claimed: false });
-    expect(await payerEscrow(t.ledger)).toEqual({ refundableMsat: 5_000n, heldForClaimMsat: 5_000n, lots: 3 });
+    expect(await payerEscrow(t.ledger)).toEqual({ withRefundAddressMsat: 5_000n, heldForClaimMsat: 5_000n, lots: 3 });
     expect(events.map((e) => [e.type, e.topics, e.data])).toEqual([
-      ['handle.tipped', ['handle:carol'], { handle: 'Carol', amountMsat: '2000', pendingMsat: '2000', comment: 'hi' }],
+      ['handle.tipped', ['handle:carol'], { handle: 'Carol', amountMsat: '2000', pendingMsat: '2000', comment: 'hi', from: 'Satoshi' }],
       ['handle.tipped', ['handle:carol'], { handle: 'Carol', amountMsat: '3000', pendingMsat: '5000' }],
       ['handle.tipped', ['handle:carol'], { handle: 'Carol', amountMsat: '5000', pendingMsat: '10000' }],
     ]);
   });
 
-  it("makes no lot for a claimed handle: its escrow is its creator's", async () => {
+  it("makes no lot for a claimed handle, and the sweep drops those it had: its escrow is its creator's", async () => {
     await tip(2_000n, null);
     await t.ledger.run(async (tx) => tx.put('handle:carol', { ...(await tx.get<object>('handle:carol')), claimed: true }));
     await tip(3_000n, 'sat@wallet.example');
-    expect(await payerEscrow(t.ledger)).toEqual({ refundableMsat: 0n, heldForClaimMsat: 0n, lots: 0 });
+    expect(await payerEscrow(t.ledger)).toEqual({ withRefundAddressMsat: 0n, heldForClaimMsat: 0n, lots: 0 });
+    expect(await t.db.keys(under('paylot:carol:')).all()).toHaveLength(1);
+    await new Refunds(t.ledger, pino({ level: 'silent' })).sweep();
+    expect(await t.db.keys(under('paylot:carol:')).all()).toEqual([]);
     expect(await t.ledger.balance(accounts.escrow('carol'))).toBe(5_000n);
   });
 });
