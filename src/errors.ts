@@ -61,6 +61,12 @@ export const errorCodes = {
   comment_too_long: { status: 400, message: 'comment is longer than commentAllowed' },
   invalid_payerdata: { status: 400, message: 'payerdata must be JSON with only name and identifier (a Lightning Address)' },
 
+  // Lightning Addresses tipd pays (a creator's, for a claim and its payouts)
+  address_invalid: { status: 400, message: 'lightningAddress must look like name@domain' },
+  address_unreachable: { status: 422, message: 'tipd cannot reach this Lightning Address, or it answered an error' },
+  address_limits: { status: 422, message: 'the Lightning Address does not take payouts of the size tipd sends' },
+  address_bad_invoice: { status: 502, message: 'the Lightning Address gave an invoice tipd will not pay' },
+
   // LNURL-withdraw: a withdraw link (its k1) a supporter's wallet redeems with an invoice
   withdraw_link_unknown: { status: 404, message: 'no such withdraw link; ask for a new one' },
   withdraw_link_used: { status: 409, message: 'this withdraw link has been used already; ask for a new one' },

@@ -13,6 +13,8 @@ export interface DecodedInvoice {
   expiresAt: Date;
   /** As the invoice's prefix names it: bitcoin, testnet, signet, regtest, … */
   network: string;
+  /** Hex SHA-256 of the description the invoice commits to (BOLT11 `h`), if it does. */
+  descriptionHash: string | undefined;
 }
 
 /** The invoice network name (from its bech32 prefix) of each network tipd runs on. */
@@ -40,6 +42,7 @@ export function decodeInvoice(request: string): DecodedInvoice | undefined {
       amountMsat,
       expiresAt: new Date(parsed.expires_at),
       network: parsed.network,
+      descriptionHash: parsed.description_hash,
     };
   } catch {
     return undefined;

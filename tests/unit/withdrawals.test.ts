@@ -12,6 +12,7 @@ const good: DecodedInvoice = {
   amountMsat: 5_000n,
   expiresAt: new Date('2026-11-24T13:00:00Z'),
   network: 'regtest',
+  descriptionHash: undefined,
 };
 
 describe('invoices a withdrawal may pay', () => {
