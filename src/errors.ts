@@ -66,6 +66,7 @@ export const errorCodes = {
   address_unreachable: { status: 422, message: 'tipd cannot reach this Lightning Address, or it answered an error' },
   address_limits: { status: 422, message: 'the Lightning Address does not take payouts of the size tipd sends' },
   address_bad_invoice: { status: 502, message: 'the Lightning Address gave an invoice tipd will not pay' },
+  address_mismatch: { status: 422, message: 'the tweet does not name exactly the Lightning Address claimed' },
 
   // LNURL-withdraw: a withdraw link (its k1) a supporter's wallet redeems with an invoice
   withdraw_link_unknown: { status: 404, message: 'no such withdraw link; ask for a new one' },

@@ -17,6 +17,7 @@ import { defaultRefundOptions, Refunds } from './escrow/refunds.ts';
 import { InvariantViolation, Ledger, StoreFormatError } from './ledger/ledger.ts';
 import { openStore, StoreLockedError, type Store } from './ledger/store.ts';
 import { Lnd, LndError } from './ln/lnd.ts';
+import { LightningAddresses } from './lnurl/address.ts';
 import { createLogger } from './process/log.ts';
 import { nodeFlags, startedWithNodeFlags } from './process/node-settings.ts';
 import { Payouts } from './payouts/payouts.ts';
@@ -69,6 +70,8 @@ try {
   process.exit(1);
 }
 const lnd = new Lnd(config.lnd);
+/** What paying a creator needs: the hub, and a client of Lightning Addresses. */
+const rails = { lnd, addresses: new LightningAddresses({ timeoutMs: config.x.timeoutMs }), network: config.network };
 const supporters = new Supporters(ledger);
 const tips = new Tips(ledger);
 const deposits = new Deposits(ledger, lnd, log, { expiryMs: config.depositExpiryMs, lndTimeoutMs: config.lnd.timeoutMs });
@@ -80,8 +83,8 @@ const withdrawals = new Withdrawals(ledger, lnd, log, {
 });
 const withdrawLinks = new WithdrawLinks(ledger, withdrawals, log, { ttlMs: config.lnurl.withdrawLinkTtlMs });
 const flattrs = new Flattrs(ledger, log, { periodMs: config.periodMs });
-const payouts = new Payouts(ledger, lnd, log, { ...config.payouts, retryMaxMs: 3600_000, recheckMs: 15_000, sendingMax: 8 });
-const claims = new Claims(ledger, lnd, new XApi(config.x), log, {
+const payouts = new Payouts(ledger, rails, log, { ...config.payouts, retryMaxMs: 3600_000, recheckMs: 15_000, sendingMax: 8 });
+const claims = new Claims(ledger, rails, new XApi(config.x), log, {
   ...config.claims,
   probeAmountMsat: config.payouts.minMsat,
   probeFeeCapMsat: feeCap(config.payouts.minMsat, { baseMsat: config.payouts.feeBaseMsat, ppm: config.payouts.feePpm }),

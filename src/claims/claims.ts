@@ -1,8 +1,10 @@
-// Claims: a creator proves that an X handle is theirs and names the Lightning node to be paid. tipd
-// issues a challenge (a message binding handle, node, this hub, a nonce and an expiry); the creator
-// signs it with their node and tweets the signature with the claim id; tipd fetches the tweet and
-// checks author, time, claim id and signature itself. A verified proof binds handle → node, keeping
-// the evidence. A proof from another X account than the bound one waits out a cooling-off time.
+// Claims: a creator proves that an X handle is theirs and names where to be paid: a Lightning node,
+// or a Lightning Address (payouts/destination.ts). tipd issues a challenge (a message binding
+// handle, destination, this hub, a nonce and an expiry, under a fresh claim id); the creator tweets
+// the claim id with the proof of the destination (a node's signature of the message, or the
+// address itself); tipd fetches the tweet and checks author, time, claim id and proof itself. A
+// verified proof binds handle → destination, keeping the evidence. A proof from another X account
+// than the bound one waits out a cooling-off time.
 import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
 import { Refusal } from '../errors.ts';
@@ -12,8 +14,7 @@ import { topics, type EventData } from '../events/types.ts';
 import type { Ledger, Tx } from '../ledger/ledger.ts';
 import { keys, lastPart, prefixes, under } from '../ledger/keys.ts';
 import { parseStored } from '../ledger/records.ts';
-import type { Lnd } from '../ln/lnd.ts';
-import { challengeWords, checkPayable, destinationOf, proofIn, storedFieldsOf, tweetProofHint, type Destination } from '../payouts/destination.ts';
+import { challengeWords, checkPayable, destinationOf, proofIn, storedFieldsOf, tweetProofHint, type Destination, type Rails } from '../payouts/destination.ts';
 import type { Logger } from '../process/log.ts';
 import { repeat } from '../process/repeat.ts';
 import type { Tweet, XApi } from '../x/client.ts';
@@ -23,7 +24,9 @@ import { bindingSchema, claimSchema, pendingBindingSchema, type Binding, type Cl
 export interface ClaimView {
   id: string;
   handle: string;
-  nodePubkey: string;
+  /** The destination: a node, or a Lightning Address. */
+  nodePubkey?: string | undefined;
+  lightningAddress?: string | undefined;
   message: string;
   tweetTemplate: string;
   createdAt: string;
@@ -48,7 +51,7 @@ const forgetAfterMs = 7 * 24 * 3600_000;
 
 export class Claims {
   readonly #ledger: Ledger;
-  readonly #lnd: Lnd;
+  readonly #rails: Rails;
   readonly #x: XApi;
   readonly #log: Logger;
   readonly #options: ClaimOptions;
@@ -56,16 +59,16 @@ export class Claims {
   readonly #bound = new Set<(handleKey: string) => void>();
   #loop: { stop(): void } | undefined;
 
-  constructor(ledger: Ledger, lnd: Lnd, x: XApi, log: Logger, options: ClaimOptions) {
+  constructor(ledger: Ledger, rails: Rails, x: XApi, log: Logger, options: ClaimOptions) {
     this.#ledger = ledger;
-    this.#lnd = lnd;
+    this.#rails = rails;
     this.#x = x;
     this.#log = log;
     this.#options = options;
     this.#now = options.now ?? (() => new Date());
   }
 
-  /** Called with a handle's key whenever it gets bound (or re-bound) to a node. */
+  /** Called with a handle's key whenever it gets bound (or re-bound) to a destination. */
   onBound(listener: (handleKey: string) => void): void {
     this.#bound.add(listener);
   }
@@ -77,7 +80,7 @@ export class Claims {
 
   /** Refuses a destination tipd could not pay (destination.ts says when). */
   checkPayable(destination: Destination): Promise<void> {
-    return checkPayable(this.#lnd, destination, { amountMsat: this.#options.probeAmountMsat, feeCapMsat: this.#options.probeFeeCapMsat });
+    return checkPayable(this.#rails, destination, { amountMsat: this.#options.probeAmountMsat, feeCapMsat: this.#options.probeFeeCapMsat });
   }
 
   /** Issues a challenge for `handle` to be paid to `destination`. */
@@ -87,7 +90,7 @@ export class Claims {
     const id = `tipd-${randomBytes(8).toString('hex')}`;
     const nonce = randomBytes(16).toString('hex');
     const expiresAt = new Date(now.getTime() + this.#options.expiryMs).toISOString();
-    const hubPubkey = await this.#lnd.ownPubkey();
+    const hubPubkey = await this.#rails.lnd.ownPubkey();
     const claim: ClaimRecord = {
       id,
       handleKey: handle.key,
@@ -150,7 +153,7 @@ export class Claims {
       verifiedAt: this.#now().toISOString(),
     };
     const outcome = await this.#ledger.run((tx) => this.#bindOrWait(tx, claim, evidence), { sync: true });
-    this.#log.info({ claim: id, handle: claim.handleKey, state: outcome.state, nodePubkey: claim.nodePubkey, xUserId: tweet.authorId }, 'claim proven');
+    this.#log.info({ claim: id, handle: claim.handleKey, state: outcome.state, ...storedFieldsOf(destination), xUserId: tweet.authorId }, 'claim proven');
     if (outcome.state === 'verified') this.#announce(claim.handleKey);
     return outcome;
   }
@@ -181,8 +184,10 @@ export class Claims {
     if (tweet.retweetOf !== undefined || tweet.text.startsWith('RT @'))
       throw new Refusal('tweet_is_retweet', 'the tweet is a retweet; post the signature in a tweet of your own');
     if (!tweet.text.includes(claim.id)) throw new Refusal('claim_id_missing', `the tweet does not mention the claim id ${claim.id}`);
-    const proof = proofIn(destinationOf(claim), claim.message, tweet.text);
-    if (!proof) throw new Refusal('bad_signature', "the tweet carries no signature of the claim's message by the claimed node");
+    const destination = destinationOf(claim);
+    const proof = proofIn(destination, claim.message, tweet.text);
+    if (!proof && destination.type === 'node') throw new Refusal('bad_signature', "the tweet carries no signature of the claim's message by the claimed node");
+    if (!proof) throw new Refusal('address_mismatch', `the tweet does not name the claimed Lightning Address (${challengeWords(destination)})`);
     return { tweet, tweetAt, proof };
   }
 
@@ -209,7 +214,7 @@ export class Claims {
       tx.put(keys.claim(id), { ...current, state: 'cooling_off', tweetId: evidence.tweetId } satisfies ClaimRecord);
       tx.emit('claim.cooling_off', [topics.handle(handleKey)], {
         handle: evidence.handle,
-        nodePubkey: evidence.nodePubkey,
+        ...storedFieldsOf(destinationOf(evidence)),
         xUserId: evidence.xUserId,
         boundXUserId: bound.xUserId,
         effectiveAt: pending.effectiveAt,
@@ -242,7 +247,7 @@ export class Claims {
     } satisfies HandleRecord);
     tx.emit('claim.verified', [topics.handle(handleKey)], {
       handle: binding.handle,
-      nodePubkey: binding.nodePubkey,
+      ...storedFieldsOf(destinationOf(binding)),
       xUserId: binding.xUserId,
       tweetId: binding.tweetId,
       claimId: binding.claimId,
@@ -254,7 +259,7 @@ export class Claims {
     if (claim) tx.put(keys.claim(claim.id), { ...claim, state: 'cancelled' } satisfies ClaimRecord);
     tx.emit('claim.cancelled', [topics.handle(handleKey)], {
       handle: waiting.handle,
-      nodePubkey: waiting.nodePubkey,
+      ...storedFieldsOf(destinationOf(waiting)),
       xUserId: waiting.xUserId,
       claimId: waiting.claimId,
     } satisfies EventData['claim.cancelled']);
@@ -311,7 +316,10 @@ export class Claims {
       );
       if (applied) {
         moved += 1;
-        this.#log.info({ handle: handleKey, nodePubkey: pending.nodePubkey, xUserId: pending.xUserId }, 'cooling-off over: handle bound to the new account');
+        this.#log.info(
+          { handle: handleKey, ...storedFieldsOf(destinationOf(pending)), xUserId: pending.xUserId },
+          'cooling-off over: handle bound to the new account',
+        );
         this.#announce(handleKey);
       }
     }

@@ -5,6 +5,12 @@
 import { z } from 'zod';
 import { storedFields } from '../ledger/records.ts';
 
+/** A destination (payouts/destination.ts) as stored: a node, or a Lightning Address (exactly one; `destinationOf` checks). */
+export const destinationFields = {
+  nodePubkey: storedFields.pubkey.optional(),
+  lightningAddress: z.string().min(3).optional(),
+};
+
 /** `cancelled`: it waited out a cooling-off, and the account the handle is bound to proved it again. */
 export const claimStates = ['open', 'verified', 'cooling_off', 'cancelled'] as const;
 export type ClaimState = (typeof claimStates)[number];
@@ -14,8 +20,7 @@ export const claimSchema = z.object({
   handleKey: z.string().min(1),
   /** The handle as the creator wrote it. */
   handle: z.string().min(1),
-  /** The destination (payouts/destination.ts) as stored. */
-  nodePubkey: storedFields.pubkey,
+  ...destinationFields,
   hubPubkey: storedFields.pubkey,
   nonce: z.string().min(1),
   message: z.string().min(1),
@@ -29,8 +34,7 @@ export type ClaimRecord = z.infer<typeof claimSchema>;
 /** What a verified proof showed, kept so that anyone can check it again, even if the tweet is deleted. */
 export const bindingSchema = z.object({
   handle: z.string().min(1),
-  /** The destination (payouts/destination.ts) as stored. */
-  nodePubkey: storedFields.pubkey,
+  ...destinationFields,
   xUserId: z.string().min(1),
   xUsername: z.string().min(1),
   claimId: z.string().min(1),
@@ -38,6 +42,7 @@ export const bindingSchema = z.object({
   tweetText: z.string(),
   tweetAt: storedFields.time,
   message: z.string().min(1),
+  /** The proof in the tweet: the node's signature of the message, or the Lightning Address it names. */
   signature: z.string().min(1),
   verifiedAt: storedFields.time,
 });

@@ -17,7 +17,9 @@ export const topics = {
 
 interface ClaimData {
   handle: string;
-  nodePubkey: string;
+  /** The destination: a node, or a Lightning Address. */
+  nodePubkey?: string;
+  lightningAddress?: string;
   xUserId: string;
   claimId: string;
 }
@@ -45,6 +47,8 @@ export interface EventData {
   'payout.pending': PayoutView & { handle: string };
   'payout.succeeded': PayoutView & { handle: string };
   'payout.failed': PayoutView & { handle: string };
+  /** A payout that could not be made ready (a Lightning Address down, an error, a bad invoice): nothing held; tried again at `nextAttemptAt`. */
+  'payout.attempt_failed': { handle: string; code: string; reason: string; nextAttemptAt: string };
 }
 
 export type EventType = keyof EventData;

@@ -1,33 +1,46 @@
-// Where a claimed handle's escrow is paid: its payout destination. Today there is one kind, a
-// Lightning node paid by keysend; another (a Lightning Address) is one more case of the union here,
-// with how a claim's challenge names it, how tipd checks that it can pay it, and how a payout is
-// sent to it. Bindings, claims and payouts store a destination as its own fields (`nodePubkey`,
-// as they always have), and it is read back from them.
+// Where a claimed handle's escrow is paid: its payout destination, one of two kinds. A Lightning
+// node, paid by keysend: the creator proves it by signing the claim's message with the node's key.
+// A Lightning Address (LUD-16), paid through its LNURL-pay callback: the tweet itself is the proof,
+// naming the address exactly. Each kind says here how a claim's challenge names it, what its tweet
+// must carry, how tipd checks that it can pay it, and how a payout is prepared and sent. Bindings,
+// claims and payouts store a destination as its own fields (`nodePubkey` or `lightningAddress`).
+import { randomBytes, hash } from 'node:crypto';
+import type { Network } from '../config.ts';
 import { isSignedBy, signaturePattern } from '../claims/signature.ts';
 import { Refusal } from '../errors.ts';
+import { notAsStored } from '../ledger/records.ts';
 import type { Lnd, PaymentState } from '../ln/lnd.ts';
+import { checkInvoice, type DescriptionCheck, type LightningAddresses, type PayRequest } from '../lnurl/address.ts';
 
-export type Destination = { type: 'node'; nodePubkey: string };
+export type Destination = { type: 'node'; nodePubkey: string } | { type: 'lightning_address'; address: string };
 
-/** A destination's fields as records store them. */
-export type StoredDestination = { nodePubkey: string };
+/** A destination's fields as records store them: exactly one of the two. */
+export type StoredDestination = { nodePubkey?: string | undefined; lightningAddress?: string | undefined };
 
 /** The destination a binding, a claim or a payout record names. */
-export const destinationOf = (stored: StoredDestination): Destination => ({ type: 'node', nodePubkey: stored.nodePubkey });
+export function destinationOf(stored: StoredDestination): Destination {
+  if (stored.lightningAddress !== undefined && stored.nodePubkey === undefined) return { type: 'lightning_address', address: stored.lightningAddress };
+  if (stored.nodePubkey !== undefined && stored.lightningAddress === undefined) return { type: 'node', nodePubkey: stored.nodePubkey };
+  throw notAsStored('a destination', 'a node or a Lightning Address');
+}
 
 /** What a record stores of `destination`. */
-export function storedFieldsOf(destination: Destination): StoredDestination {
+export function storedFieldsOf(destination: Destination): { nodePubkey: string } | { lightningAddress: string } {
   switch (destination.type) {
     case 'node':
       return { nodePubkey: destination.nodePubkey };
+    case 'lightning_address':
+      return { lightningAddress: destination.address };
   }
 }
 
-/** How a claim's challenge message names it: what the creator signs. */
+/** How a claim's challenge message names it. */
 export function challengeWords(destination: Destination): string {
   switch (destination.type) {
     case 'node':
       return `node ${destination.nodePubkey}`;
+    case 'lightning_address':
+      return `address ${destination.address}`;
   }
 }
 
@@ -36,17 +49,31 @@ export function tweetProofHint(destination: Destination): string {
   switch (destination.type) {
     case 'node':
       return 'sig <signature>';
+    case 'lightning_address':
+      return `address ${destination.address}`;
   }
 }
 
+/** Lightning Addresses as a tweet may write them (a port only on a local stack). */
+const addressesInText = /[a-z0-9._+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*(?::\d{1,5})?/gi;
+
 /**
- * The proof, in a claim's tweet, that its author controls `destination`; undefined if there is
- * none. For a node: a signature of the challenge message that recovers to the node's key.
+ * The proof, in a claim's tweet, that its author claims `destination`; undefined if there is
+ * none. For a node: a signature of the challenge message that recovers to the node's key. For a
+ * Lightning Address: the tweet, from the handle, names exactly that address, and no other
+ * (`address_mismatch` when it names another).
  */
 export function proofIn(destination: Destination, message: string, tweetText: string): string | undefined {
   switch (destination.type) {
     case 'node':
       return (tweetText.match(signaturePattern) ?? []).find((candidate) => isSignedBy(message, candidate, destination.nodePubkey));
+    case 'lightning_address': {
+      const named = [...new Set((tweetText.match(addressesInText) ?? []).map((a) => a.toLowerCase()))];
+      if (named.length === 0) return undefined;
+      if (named.length > 1 || named[0] !== destination.address)
+        throw new Refusal('address_mismatch', `the tweet names ${named.join(', ')}, not the claimed ${destination.address}`);
+      return destination.address;
+    }
   }
 }
 
@@ -56,10 +83,22 @@ export interface Probe {
   feeCapMsat: bigint;
 }
 
-/** Refuses a destination tipd could not pay: for a node, unknown to the hub's graph, without keysend, or without a route. */
-export async function checkPayable(lnd: Lnd, destination: Destination, probe: Probe): Promise<void> {
+/** What paying a destination needs: the hub's node, and the client of other LNURL servers. */
+export interface Rails {
+  lnd: Lnd;
+  addresses: LightningAddresses;
+  network: Network;
+}
+
+/**
+ * Refuses a destination tipd could not pay. A node: unknown to the hub's graph, without keysend,
+ * or without a route. An address: not resolving to a pay request, or one whose limits exclude the
+ * minimum payout.
+ */
+export async function checkPayable(rails: Rails, destination: Destination, probe: Probe): Promise<void> {
   switch (destination.type) {
     case 'node': {
+      const { lnd } = rails;
       const { nodePubkey } = destination;
       if (nodePubkey === (await lnd.ownPubkey())) throw new Refusal('own_node', 'nodePubkey is the node of this tipd itself');
       const node = await lnd.getNode(nodePubkey);
@@ -78,16 +117,81 @@ export async function checkPayable(lnd: Lnd, destination: Destination, probe: Pr
       }
       return;
     }
+    case 'lightning_address': {
+      const payRequest = await rails.addresses.resolve(destination.address);
+      if (payRequest.minSendableMsat > probe.amountMsat || payRequest.maxSendableMsat < probe.amountMsat)
+        throw new Refusal(
+          'address_limits',
+          `${destination.address} takes ${payRequest.minSendableMsat / 1000n} to ${payRequest.maxSendableMsat / 1000n} sat; tipd's payouts start at ${probe.amountMsat / 1000n} sat`,
+        );
+      return;
+    }
   }
 }
 
+/** A payout made ready to send, before anything is held: what its record keeps. */
+export type Prepared =
+  | { type: 'node'; amountMsat: bigint; preimage: Buffer; paymentHash: string }
+  | {
+      type: 'lightning_address';
+      amountMsat: bigint;
+      paymentHash: string;
+      paymentRequest: string;
+      /** Whether the invoice committed to the address's metadata (LUD-06) or skipped it. */
+      descriptionHash: DescriptionCheck;
+      successMessage: string | null;
+    };
+
 /**
- * Sends a payout: for a node, a keysend carrying `preimage` (chosen and recorded by the caller
- * before this call), its routing fee capped at `maxFeeMsat`.
+ * Makes a payout of at most `amountMsat` ready (no money held yet); `undefined` when the
+ * destination takes no payout that small. A node: any amount, with a preimage tipd picks. An
+ * address: whole sats within its limits (the rest waits for the next payout), and an invoice from
+ * its callback, checked before it is ever recorded (see `checkInvoice`); a failure is a Refusal.
  */
-export function send(lnd: Lnd, destination: Destination, payment: { amountMsat: bigint; maxFeeMsat: bigint; preimage: Buffer }): Promise<PaymentState> {
+export async function prepare(
+  rails: Rails,
+  destination: Destination,
+  amountMsat: bigint,
+  context: { comment: string; hubPubkey: string; now: Date },
+): Promise<Prepared | undefined> {
   switch (destination.type) {
-    case 'node':
-      return lnd.keysend({ destination: destination.nodePubkey, ...payment });
+    case 'node': {
+      const preimage = randomBytes(32);
+      return { type: 'node', amountMsat, preimage, paymentHash: hash('sha256', preimage) };
+    }
+    case 'lightning_address': {
+      const payRequest: PayRequest = await rails.addresses.resolve(destination.address);
+      const capped = amountMsat < payRequest.maxSendableMsat ? amountMsat : payRequest.maxSendableMsat;
+      const amount = capped - (capped % 1000n);
+      if (amount <= 0n || amount < payRequest.minSendableMsat) return undefined;
+      const invoice = await rails.addresses.invoice(payRequest, amount, context.comment);
+      const checked = checkInvoice(invoice.paymentRequest, {
+        amountMsat: amount,
+        metadata: payRequest.metadata,
+        network: rails.network,
+        hubPubkey: context.hubPubkey,
+        now: context.now,
+      });
+      return {
+        type: 'lightning_address',
+        amountMsat: amount,
+        paymentHash: checked.paymentHash,
+        paymentRequest: checked.request,
+        descriptionHash: checked.description,
+        successMessage: invoice.successMessage,
+      };
+    }
+  }
+}
+
+/** Sends a prepared payout, its routing fee capped at `maxFeeMsat`: a keysend, or the address's invoice. */
+export function send(lnd: Lnd, destination: Destination, prepared: Prepared, maxFeeMsat: bigint): Promise<PaymentState> {
+  switch (prepared.type) {
+    case 'node': {
+      if (destination.type !== 'node') throw new Error('a keysend payout for a destination that is no node');
+      return lnd.keysend({ destination: destination.nodePubkey, amountMsat: prepared.amountMsat, maxFeeMsat, preimage: prepared.preimage });
+    }
+    case 'lightning_address':
+      return lnd.payInvoice({ paymentRequest: prepared.paymentRequest, maxFeeMsat });
   }
 }

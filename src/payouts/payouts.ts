@@ -6,20 +6,29 @@
 // tried, with backoff); anything else (timeout, dropped connection, LND restarting) leaves it
 // pending, to be looked up by payment hash, later in this run and at every start. What is a
 // payout's own in that path is in records.ts.
-import { hash, randomBytes } from 'node:crypto';
-import { bindingSchema } from '../claims/records.ts';
+import { randomBytes } from 'node:crypto';
+import { bindingSchema, type Binding } from '../claims/records.ts';
+import { Refusal } from '../errors.ts';
 import { topics, type EventData, type StoredEvent } from '../events/types.ts';
 import { accounts, InvariantViolation, type Ledger, type Tx } from '../ledger/ledger.ts';
 import { after, keys, lastPart, prefixes, under } from '../ledger/keys.ts';
 import { hold } from '../ledger/pending.ts';
 import { parseStored } from '../ledger/records.ts';
-import type { Lnd } from '../ln/lnd.ts';
+import { feeCap } from '../ledger/money.ts';
 import { OutgoingPayments } from '../payments/outgoing.ts';
 import { crashPoint } from '../process/crash.ts';
 import type { Logger } from '../process/log.ts';
 import { repeat } from '../process/repeat.ts';
-import { destinationOf, send, storedFieldsOf } from './destination.ts';
-import { heldBy, payoutKind, payoutSplit, payoutTransfers, payoutView, retrySchema, type PayoutRecord, type PayoutView } from './records.ts';
+import { destinationOf, prepare, send, storedFieldsOf, type Destination, type Prepared, type Rails } from './destination.ts';
+import { backOff, heldBy, payoutKind, payoutSplit, payoutTransfers, payoutView, retrySchema, type PayoutRecord, type PayoutView } from './records.ts';
+
+/** A payout made ready to hold: for the destination the handle was bound to, with its fee cap. */
+interface Plan {
+  binding: Binding;
+  destination: Destination;
+  prepared: Prepared;
+  feeCapMsat: bigint;
+}
 
 /** The start of a handle's topic, which ends with its key. */
 const handleTopic = topics.handle('');
@@ -42,7 +51,7 @@ export interface PayoutOptions {
 
 export class Payouts {
   readonly #ledger: Ledger;
-  readonly #lnd: Lnd;
+  readonly #rails: Rails;
   readonly #log: Logger;
   readonly #options: PayoutOptions;
   readonly #now: () => Date;
@@ -59,15 +68,15 @@ export class Payouts {
   #recheck: { stop(): void } | undefined;
   #unsubscribe: (() => void) | undefined;
 
-  constructor(ledger: Ledger, lnd: Lnd, log: Logger, options: PayoutOptions) {
+  constructor(ledger: Ledger, rails: Rails, log: Logger, options: PayoutOptions) {
     this.#ledger = ledger;
-    this.#lnd = lnd;
+    this.#rails = rails;
     this.#log = log;
     this.#options = options;
     this.#now = options.now ?? (() => new Date());
     this.#payments = new OutgoingPayments(
       ledger,
-      lnd,
+      rails.lnd,
       log,
       payoutKind(ledger, options, (handleKey) => this.kick(handleKey)),
     );
@@ -148,25 +157,24 @@ export class Payouts {
   async #holdAndSend(handleKey: string): Promise<void> {
     // Woken from the wait for a slot by a stop: hold nothing.
     if (this.#stopped) return;
-    const preimage = randomBytes(32);
+    const plan = await this.#plan(handleKey);
+    if (!plan) return;
+    if ('waitUntil' in plan) return this.#retryAt(handleKey, plan.waitUntil);
+    const { prepared, destination } = plan;
     const id = randomBytes(12).toString('base64url');
     // This process's before its hold can be on disk: the recheck leaves it alone until sent.
     await this.#payments.sending(id, async () => {
-      const held = await this.#ledger.run((tx) => this.#hold(tx, handleKey, id, preimage), { sync: true });
+      const held = await this.#ledger.run((tx) => this.#hold(tx, handleKey, id, plan), { sync: true });
       if (!held) return;
       if ('waitUntil' in held) return this.#retryAt(handleKey, held.waitUntil);
       crashPoint('payout.held-not-sent');
       // Stopping: not sent; the next start finds LND never saw it and voids it after the grace time.
       if (this.#stopped) return;
       this.#log.info(
-        { payout: id, handle: handleKey, nodePubkey: held.nodePubkey, amountMsat: held.amountMsat, feeCapMsat: held.feeCapMsat },
+        { payout: id, handle: handleKey, ...storedFieldsOf(destination), amountMsat: held.amountMsat, feeCapMsat: held.feeCapMsat },
         'payout held; sending',
       );
-      const outcome = await send(this.#lnd, destinationOf(held), {
-        amountMsat: BigInt(held.amountMsat),
-        maxFeeMsat: BigInt(held.feeCapMsat),
-        preimage,
-      });
+      const outcome = await send(this.#rails.lnd, destination, prepared, BigInt(held.feeCapMsat));
       crashPoint('payout.sent-not-booked');
       if (outcome.state !== 'succeeded' && outcome.state !== 'failed') {
         this.#log.warn(
@@ -178,31 +186,92 @@ export class Payouts {
     });
   }
 
-  /** Inside the writer: holds the escrow of a bound handle as payout `id`, if one is due. */
-  async #hold(tx: Tx, handleKey: string, id: string, preimage: Buffer): Promise<PayoutRecord | { waitUntil: Date } | undefined> {
+  /**
+   * Outside the writer, before anything is held: what a payout of the handle would be now, made
+   * ready to send (for a Lightning Address: its invoice fetched and checked). Nothing of it is
+   * stored until the hold: an invoice fetched when tipd stops is forgotten, never paid, and the
+   * next payout asks for a new one. A failure to make it ready (the address down, an error, a bad
+   * invoice) is a failed attempt: nothing held, nothing paid, the next one after the backoff.
+   */
+  async #plan(handleKey: string): Promise<Plan | { waitUntil: Date } | undefined> {
+    const bindingKey = keys.binding(handleKey);
+    const stored = await this.#ledger.read(bindingKey);
+    if (stored === undefined || (await this.#ledger.read(keys.openPayout(handleKey))) !== undefined) return undefined;
+    const retryKey = keys.payoutRetry(handleKey);
+    const retry = await this.#ledger.read(retryKey);
+    const nextAt = retry === undefined ? undefined : new Date(parseStored(retrySchema, retryKey, retry).nextAt);
+    if (nextAt && nextAt > this.#now()) return { waitUntil: nextAt };
+    const escrowMsat = await this.#ledger.balance(accounts.escrow(handleKey));
+    const split = escrowMsat >= this.#options.minMsat ? payoutSplit(escrowMsat, this.#options.feeBaseMsat, this.#options.feePpm) : undefined;
+    if (!split) return undefined;
+    const binding = parseStored(bindingSchema, bindingKey, stored);
+    const destination = destinationOf(binding);
+    let prepared: Prepared | undefined;
+    try {
+      prepared = await prepare(this.#rails, destination, split.amountMsat, {
+        comment: `tipd payout for @${binding.handle}`,
+        hubPubkey: await this.#rails.lnd.ownPubkey(),
+        now: this.#now(),
+      });
+    } catch (err) {
+      if (!(err instanceof Refusal)) throw err;
+      return { waitUntil: await this.#failedAttempt(handleKey, err as Refusal) };
+    }
+    // The destination takes no payout this small (an address's minimum): more tips will come.
+    if (!prepared || prepared.amountMsat < this.#options.minMsat) return undefined;
+    crashPoint('payout.prepared-not-held');
+    const feeCapMsat = feeCap(prepared.amountMsat, { baseMsat: this.#options.feeBaseMsat, ppm: this.#options.feePpm });
+    return { binding, destination, prepared, feeCapMsat };
+  }
+
+  /** A payout that could not be made ready: the handle waits (backoff, as after a failed payout), and its followers are told why. */
+  async #failedAttempt(handleKey: string, refusal: Refusal): Promise<Date> {
+    const nextAt = await this.#ledger.run(
+      async (tx) => {
+        const at = await backOff(tx, handleKey, this.#options);
+        tx.emit('payout.attempt_failed', [topics.handle(handleKey)], {
+          handle: handleKey,
+          code: refusal.code,
+          reason: refusal.message,
+          nextAttemptAt: at.toISOString(),
+        } satisfies EventData['payout.attempt_failed']);
+        return at;
+      },
+      { sync: true },
+    );
+    this.#log.warn({ handle: handleKey, code: refusal.code, nextAttemptAt: nextAt.toISOString() }, `payout not made ready: ${refusal.message}`);
+    return nextAt;
+  }
+
+  /** Inside the writer: holds what `plan` pays from the handle's escrow as payout `id`, if it still stands. */
+  async #hold(tx: Tx, handleKey: string, id: string, plan: Plan): Promise<PayoutRecord | { waitUntil: Date } | undefined> {
     const bindingKey = keys.binding(handleKey);
     const stored = await tx.get(bindingKey);
     // One payout of a handle at a time, none while another account waits out its cooling-off.
     if (stored === undefined || (await tx.get(keys.openPayout(handleKey))) !== undefined || (await tx.get(keys.rebinding(handleKey))) !== undefined) {
       return undefined;
     }
-    const binding = parseStored(bindingSchema, bindingKey, stored);
+    // Made ready for a destination the handle is no longer bound to: not this one.
+    const destination = destinationOf(parseStored(bindingSchema, bindingKey, stored));
+    if (JSON.stringify(storedFieldsOf(destination)) !== JSON.stringify(storedFieldsOf(plan.destination))) return undefined;
     const retryKey = keys.payoutRetry(handleKey);
     const retry = await tx.get(retryKey);
     const nextAt = retry === undefined ? undefined : new Date(parseStored(retrySchema, retryKey, retry).nextAt);
     if (nextAt && nextAt > tx.now) return { waitUntil: nextAt };
-    const escrowMsat = await tx.balance(accounts.escrow(handleKey));
-    const split = escrowMsat >= this.#options.minMsat ? payoutSplit(escrowMsat, this.#options.feeBaseMsat, this.#options.feePpm) : undefined;
-    if (!split) return undefined;
+    const { prepared, feeCapMsat } = plan;
+    if ((await tx.balance(accounts.escrow(handleKey))) < prepared.amountMsat + feeCapMsat) return undefined;
     const record: PayoutRecord = {
       id,
       handleKey,
-      ...storedFieldsOf(destinationOf(binding)),
-      amountMsat: split.amountMsat.toString(),
-      feeCapMsat: split.feeCapMsat.toString(),
+      ...storedFieldsOf(destination),
+      amountMsat: prepared.amountMsat.toString(),
+      feeCapMsat: feeCapMsat.toString(),
       feeMsat: null,
-      preimage: preimage.toString('hex'),
-      paymentHash: hash('sha256', preimage),
+      preimage: prepared.type === 'node' ? prepared.preimage.toString('hex') : null,
+      paymentHash: prepared.paymentHash,
+      ...(prepared.type === 'lightning_address'
+        ? { paymentRequest: prepared.paymentRequest, descriptionHash: prepared.descriptionHash, successMessage: prepared.successMessage }
+        : {}),
       state: 'pending',
       failureReason: null,
       createdAt: tx.now.toISOString(),
@@ -212,7 +281,7 @@ export class Payouts {
     tx.put(keys.payout(id), record);
     tx.put(keys.openPayout(handleKey), id);
     tx.put(keys.handlePayout(handleKey, record.createdAt, id), 0);
-    tx.emit('payout.pending', [topics.handle(handleKey)], { handle: binding.handle, ...payoutView(record) } satisfies EventData['payout.pending']);
+    tx.emit('payout.pending', [topics.handle(handleKey)], { handle: plan.binding.handle, ...payoutView(record) } satisfies EventData['payout.pending']);
     return record;
   }
 

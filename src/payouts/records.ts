@@ -10,15 +10,20 @@ import { feeCap } from '../ledger/money.ts';
 import type { Held, PendingKind } from '../ledger/pending.ts';
 import { parseStored, storedFields } from '../ledger/records.ts';
 import { outgoingFields, type OutgoingKind } from '../payments/outgoing.ts';
+import { destinationFields } from '../claims/records.ts';
 
 /** A payout as stored (`payout:<id>`): an outgoing payment's fields, and its own. */
 export const payoutSchema = z.object({
   ...outgoingFields,
   handleKey: z.string().min(1),
-  /** The destination (destination.ts) as stored. */
-  nodePubkey: storedFields.pubkey,
+  ...destinationFields,
   feeCapMsat: storedFields.msat,
-  preimage: storedFields.hex32,
+  /** A keysend's, picked by tipd; null for an invoice (its payee has it). */
+  preimage: storedFields.hex32.nullable(),
+  /** A payout to a Lightning Address: the invoice its callback gave, whether it committed to the metadata, and its success message. */
+  paymentRequest: z.string().optional(),
+  descriptionHash: z.enum(['matched', 'absent']).optional(),
+  successMessage: z.string().nullable().optional(),
 });
 export type PayoutRecord = z.infer<typeof payoutSchema>;
 export type PayoutState = PayoutRecord['state'];
@@ -59,6 +64,20 @@ export function payoutSplit(escrowMsat: bigint, feeBaseMsat: bigint, feePpm: big
 }
 
 /**
+ * A failed payout of the handle, or a failed attempt to make one ready: the next waits, doubling
+ * per failure in a row up to `retryMaxMs`. Answers when the next may be tried.
+ */
+export async function backOff(tx: Tx, handleKey: string, options: { retryMs: number; retryMaxMs: number }): Promise<Date> {
+  const retryKey = keys.payoutRetry(handleKey);
+  const earlier = await tx.get(retryKey);
+  const failures = (earlier === undefined ? 0 : parseStored(retrySchema, retryKey, earlier).failures) + 1;
+  const waitMs = Math.min(options.retryMaxMs, options.retryMs * 2 ** Math.min(failures - 1, 30));
+  const nextAt = new Date(tx.now.getTime() + waitMs);
+  tx.put(retryKey, { failures, nextAt: nextAt.toISOString() } satisfies RetryState);
+  return nextAt;
+}
+
+/**
  * What is a payout's own in the settle path. Success clears the handle's retry state; a failure
  * makes the next payout of the handle wait, doubling per failure in a row up to `retryMaxMs`.
  * Either way the handle is free for its next payout, and is looked at again (`kick`).
@@ -74,13 +93,7 @@ export function payoutKind(ledger: Ledger, options: { retryMs: number; retryMaxM
     booked: async (tx: Tx, record) => {
       const handleKey = record.handleKey;
       if (record.state === 'succeeded') tx.del(keys.payoutRetry(handleKey));
-      else {
-        const retryKey = keys.payoutRetry(handleKey);
-        const earlier = await tx.get(retryKey);
-        const failures = (earlier === undefined ? 0 : parseStored(retrySchema, retryKey, earlier).failures) + 1;
-        const waitMs = Math.min(options.retryMaxMs, options.retryMs * 2 ** Math.min(failures - 1, 30));
-        tx.put(retryKey, { failures, nextAt: new Date(tx.now.getTime() + waitMs).toISOString() } satisfies RetryState);
-      }
+      else await backOff(tx, handleKey, options);
       tx.del(keys.openPayout(handleKey));
       const data = { handle: handleKey, ...payoutView(record) };
       if (record.state === 'succeeded') tx.emit('payout.succeeded', [topics.handle(handleKey)], data satisfies EventData['payout.succeeded']);

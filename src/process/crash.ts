@@ -11,7 +11,9 @@ export type CrashPoint =
   | 'lnurl-withdraw.held-not-paid'
   /** A period close that has allocated its first window of supporters, not the rest. */
   | 'close.after-first-window'
-  /** A payout recorded and its escrow held, the keysend not yet asked of LND. */
+  /** A payout made ready (a Lightning Address's invoice fetched and checked), nothing stored or held yet. */
+  | 'payout.prepared-not-held'
+  /** A payout recorded and its escrow held, LND not yet asked to pay it. */
   | 'payout.held-not-sent'
   /** A payout LND has finished, its outcome not yet booked. */
   | 'payout.sent-not-booked';

@@ -5,6 +5,7 @@ import { createApp } from '../../src/api/server.ts';
 import { Deposits } from '../../src/deposits/deposits.ts';
 import { Flattrs } from '../../src/flattrs/flattrs.ts';
 import { Lnd } from '../../src/ln/lnd.ts';
+import { LightningAddresses } from '../../src/lnurl/address.ts';
 import { Supporters } from '../../src/supporters/supporters.ts';
 import { Claims } from '../../src/claims/claims.ts';
 import { Payouts } from '../../src/payouts/payouts.ts';
@@ -37,6 +38,7 @@ describe('the OpenAPI document', () => {
     const log = pino({ level: 'silent' });
     // A node that is never called: building the app only registers routes.
     const lnd = new Lnd({ socket: '127.0.0.1:9', cert: 'AAAA', macaroon: 'AAAA', timeoutMs: 1_000 });
+    const rails = { lnd, addresses: new LightningAddresses({ timeoutMs: 1_000 }), network: 'regtest' as const };
     const supporters = new Supporters(t.ledger);
     const withdrawals = new Withdrawals(t.ledger, lnd, log, { network: 'regtest', feeBaseMsat: 0n, feePpm: 0n, recheckMs: 60_000 });
     app = createApp({
@@ -52,13 +54,13 @@ describe('the OpenAPI document', () => {
       withdrawals,
       withdrawLinks: new WithdrawLinks(t.ledger, withdrawals, log, { ttlMs: 60_000 }),
       flattrs: new Flattrs(t.ledger, log, {}),
-      claims: new Claims(t.ledger, lnd, new XApi({ baseUrl: 'http://127.0.0.1:9', bearerToken: undefined, timeoutMs: 1_000 }), log, {
+      claims: new Claims(t.ledger, rails, new XApi({ baseUrl: 'http://127.0.0.1:9', bearerToken: undefined, timeoutMs: 1_000 }), log, {
         expiryMs: 60_000,
         coolingOffMs: 0,
         probeAmountMsat: 1_000n,
         probeFeeCapMsat: 0n,
       }),
-      payouts: new Payouts(t.ledger, lnd, log, {
+      payouts: new Payouts(t.ledger, rails, log, {
         minMsat: 1_000n,
         feeBaseMsat: 0n,
         feePpm: 0n,
