@@ -18,6 +18,7 @@ tipd is running on the regtest stack.
   mine a block  ${stack.btcd.btcctl} generate 1
   X API (local) ${stack.x.url}   (tipd's app token: ${stack.x.appToken})
   post a tweet  curl -X POST ${stack.x.url}/2/tweets -H 'Authorization: Bearer user:carol' -d '{"text":"hello"}'
+  LN address    ${stack.lightningAddresses.map((a) => `${a.address} (a creator's wallet: paid into ${a.node}'s LND)`).join(', ')}
 Stop it all with: npm run regtest:down`);
   } else if (command === 'down') {
     await down(stackOptions().dataDir);

@@ -1,9 +1,11 @@
 // The local regtest stack: btcd, four LND nodes (hub, alice, carol, dave) with funded, announced
-// channels, a local X API (regtest/x-server.ts), and tipd on the hub, looking tweets up there.
+// channels, a local X API (regtest/x-server.ts), a creator's Lightning Address server backed by
+// dave's LND (regtest/lightning-address.ts), and tipd on the hub, looking tweets up on the X API.
 // `up` returns at once when all of it is already healthy; otherwise it ends whatever a previous run
 // left behind and builds the stack afresh in its data folder. `down` stops every process it
 // started. stack.json describes the running stack to tests and users.
 import { execFile } from 'node:child_process';
+import https from 'node:https';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,7 +15,7 @@ import { Lncli, lndPaths, type LndPaths } from './lncli.ts';
 import { openNetwork, tipdPermissions, waitForNodes, type Clis } from './network.ts';
 import { GaveUp, isOurs, portInUse, readPids, startDaemon, stopAll, waitFor } from './procs.ts';
 import { localTls } from './tls.ts';
-import { activationBlocks, backends, lndCommonFlags, lndNodes, nodeNames, tipdPort, tipdTlsPort, xPort, type NodeName } from './topology.ts';
+import { activationBlocks, backends, creatorAddress, lndCommonFlags, lndNodes, nodeNames, tipdPort, tipdTlsPort, xPort, type NodeName } from './topology.ts';
 import { nodeEnv, nodeFlags } from '../src/process/node-settings.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -41,6 +43,8 @@ export function localPorts(offset: number) {
     tipd: tipdPort + offset,
     tipdTls: tipdTlsPort + offset,
     x: xPort + offset,
+    address: creatorAddress.port + offset,
+    addressLndRest: creatorAddress.lndRestPort + offset,
     lnd: Object.fromEntries(nodeNames.map((n) => [n, { grpc: lndNodes[n].grpcPort + offset, p2p: lndNodes[n].p2pPort + offset }])) as Record<
       NodeName,
       { grpc: number; p2p: number }
@@ -70,6 +74,12 @@ export interface Stack {
   tipd: { url: string; publicUrl: string; caCert: string; adminToken: string; macaroon: string; dataDir: string; log: string };
   /** The local X API: post as `Authorization: Bearer user:<name>`; tipd looks up with appToken. */
   x: { url: string; appToken: string };
+  /**
+   * The creators' Lightning Addresses, served by a server tipd did not write (the `lnurl` package's)
+   * over https with a certificate of the stack's CA; `node` is the stack node whose LND receives
+   * what is paid to `address`.
+   */
+  lightningAddresses: { address: string; node: NodeName }[];
   logs: string;
 }
 
@@ -101,9 +111,9 @@ const tipdHealthy = async (stack: Stack): Promise<boolean> => {
 export async function isUp(dataDir: string): Promise<Stack | undefined> {
   const stack = readStack(dataDir);
   // A stack started by an older tipd (no https) is made afresh.
-  if (!stack?.tipd.publicUrl) return undefined;
+  if (!stack?.tipd.publicUrl || !stack.lightningAddresses) return undefined;
   const procs = readPids(dataDir);
-  const expected = ['btcd', ...nodeNames, 'x', 'tipd'];
+  const expected = ['btcd', ...nodeNames, 'x', 'lightning-address', 'tipd'];
   if (!expected.every((name) => procs.some((p) => p.name === name && isOurs(p)))) return undefined;
   if (await tipdHealthy(stack)) return stack;
   try {
@@ -162,7 +172,16 @@ export async function up({ dataDir, portOffset }: StackOptions, log: Log = stder
   await stopAll(dataDir, (name) => step(`stopping leftover ${name}`));
 
   const ports = localPorts(portOffset);
-  const allPorts = [ports.btcdRpc, ports.btcdP2p, ports.tipd, ports.tipdTls, ports.x, ...nodeNames.flatMap((n) => [ports.lnd[n].grpc, ports.lnd[n].p2p])];
+  const allPorts = [
+    ports.btcdRpc,
+    ports.btcdP2p,
+    ports.tipd,
+    ports.tipdTls,
+    ports.x,
+    ports.address,
+    ports.addressLndRest,
+    ...nodeNames.flatMap((n) => [ports.lnd[n].grpc, ports.lnd[n].p2p]),
+  ];
   for (const port of allPorts) {
     if (await portInUse(port)) {
       throw new Error(
@@ -216,12 +235,15 @@ export async function up({ dataDir, portOffset }: StackOptions, log: Log = stder
   const paths = Object.fromEntries(nodeNames.map((n) => [n, lndPaths(dataDir, n, `localhost:${ports.lnd[n].grpc}`)])) as Record<NodeName, LndPaths>;
   const cli = Object.fromEntries(nodeNames.map((n) => [n, new Lncli(path.join(binDir, 'lncli'), n, paths[n])])) as Clis;
   for (const name of nodeNames) {
+    // The creator's Lightning Address server speaks to its LND over REST; the others keep REST off.
+    const rest = name === creatorAddress.node ? [`--restlisten=127.0.0.1:${ports.addressLndRest}`] : ['--norest'];
     startDaemon(dataDir, name, path.join(binDir, 'lnd'), [
       `--lnddir=${paths[name].dir}`,
       `--alias=${name}`,
       `--rpclisten=127.0.0.1:${ports.lnd[name].grpc}`,
       `--listen=127.0.0.1:${ports.lnd[name].p2p}`,
-      ...lndCommonFlags,
+      ...lndCommonFlags.filter((flag) => flag !== '--norest'),
+      ...rest,
       ...backends.btcd.lndFlags(rpcCert, ports.btcdRpc),
     ]);
   }
@@ -253,12 +275,54 @@ export async function up({ dataDir, portOffset }: StackOptions, log: Log = stder
   );
   step(`local X API at ${x.url}`);
 
+  // The creator's Lightning Address server, over https with the stack's certificate, making its
+  // invoices on the creator's LND with that LND's own invoice macaroon (it can do nothing else).
+  const tls = await localTls(path.join(dataDir, 'tls'));
+  const creator = paths[creatorAddress.node];
+  const domain = `localhost:${ports.address}`;
+  const lightningAddresses = [{ address: `${creatorAddress.user}@${domain}`, node: creatorAddress.node }];
+  startDaemon(
+    dataDir,
+    'lightning-address',
+    process.execPath,
+    [
+      path.join(repoRoot, 'regtest/lightning-address.ts'),
+      '--port',
+      String(ports.address),
+      '--domain',
+      domain,
+      '--user',
+      creatorAddress.user,
+      '--lnd-rest',
+      `127.0.0.1:${ports.addressLndRest}`,
+      '--lnd-cert',
+      creator.cert,
+      '--lnd-macaroon',
+      path.join(path.dirname(creator.macaroon), 'invoice.macaroon'),
+      '--tls-cert',
+      tls.cert,
+      '--tls-key',
+      tls.key,
+    ],
+    // lnurl logs each request and error through `debug`.
+    { PATH: process.env.PATH, DEBUG: 'lnurl:*' },
+  );
+  await waitFor(
+    "the creator's Lightning Address server",
+    async () => {
+      assertRunning(dataDir, 'lightning-address');
+      const answer = await httpsJson(`https://${domain}/.well-known/lnurlp/${creatorAddress.user}`, tls.caCert);
+      return answer.tag === 'payRequest' ? true : undefined;
+    },
+    30_000,
+  );
+  step(`Lightning Address ${lightningAddresses[0]!.address} (LNURL server on ${creatorAddress.node}'s LND)`);
+
   // tipd on the hub, with a macaroon baked for just what it needs.
   const tipdDir = path.join(dataDir, 'tipd');
   fs.mkdirSync(tipdDir, { recursive: true });
   const tipdMacaroon = path.join(tipdDir, 'tipd.macaroon');
   await cli.hub.text('bakemacaroon', `--save_to=${tipdMacaroon}`, ...tipdPermissions);
-  const tls = await localTls(path.join(dataDir, 'tls'));
   const stack: Stack = {
     dataDir,
     network: 'regtest',
@@ -296,6 +360,7 @@ export async function up({ dataDir, portOffset }: StackOptions, log: Log = stder
       log: path.join(dataDir, 'logs/tipd.log'),
     },
     x,
+    lightningAddresses,
     logs: path.join(dataDir, 'logs'),
   };
   fs.writeFileSync(path.join(dataDir, 'miner.json'), JSON.stringify({ address: miner.address, secretKey: miner.secretKeyHex }), { mode: 0o600 });
@@ -325,6 +390,26 @@ export async function up({ dataDir, portOffset }: StackOptions, log: Log = stder
   fs.writeFileSync(stackFile(dataDir), `${JSON.stringify(stack, null, 2)}\n`, { mode: 0o600 });
   step(`up: tipd healthy at ${stack.tipd.url}`);
   return stack;
+}
+
+/** GET over https, trusting the given CA file; the answer's JSON body. */
+function httpsJson(url: string, caFile: string): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, { ca: fs.readFileSync(caFile), timeout: 5_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(body) as Record<string, unknown>);
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`${url}: timed out`)));
+    req.on('error', reject);
+  });
 }
 
 /** The environment that points a tipd at an LND node and the local X API of the stack. */

@@ -58,6 +58,13 @@ export const tipdTlsPort = 8472;
 /** The local X API (regtest/x-server.ts) that claim tweets are posted to and looked up on. */
 export const xPort = 8471;
 
+/**
+ * The creator's wallet: a Lightning Address server tipd did not write (regtest/lightning-address.ts,
+ * the `lnurl` package's server), over https on `port`, paying what it receives into `node`'s LND,
+ * which it reaches over LND's REST API on `lndRestPort` (the only node with REST on).
+ */
+export const creatorAddress = { user: 'dave', node: 'dave' as NodeName, port: 8473, lndRestPort: 10204 };
+
 /** Paths inside the docker-compose containers. */
 export const composePaths = {
   lndDir: (name: NodeName) => `/lnd/${name}`,

@@ -14,7 +14,16 @@ const portOffset = 1000;
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-regtest-'));
 const env = { ...process.env, TIPD_REGTEST_DIR: dataDir, TIPD_REGTEST_PORT_OFFSET: String(portOffset) };
 const ports = localPorts(portOffset);
-const allPorts = [ports.btcdRpc, ports.btcdP2p, ports.tipd, ports.x, ...nodeNames.flatMap((n) => [ports.lnd[n].grpc, ports.lnd[n].p2p])];
+const allPorts = [
+  ports.btcdRpc,
+  ports.btcdP2p,
+  ports.tipd,
+  ports.tipdTls,
+  ports.x,
+  ports.address,
+  ports.addressLndRest,
+  ...nodeNames.flatMap((n) => [ports.lnd[n].grpc, ports.lnd[n].p2p]),
+];
 
 interface Run {
   code: number | null;
@@ -82,7 +91,7 @@ describe('the regtest stack commands', { timeout: 300_000 }, () => {
     const run = await regtest('up');
     expect(run.code, run.stderr).toBe(0);
     expect(alive(before)).toEqual([]);
-    expect(alive(readPids(dataDir)).sort()).toEqual(['btcd', ...nodeNames, 'x', 'tipd'].sort());
+    expect(alive(readPids(dataDir)).sort()).toEqual(['btcd', ...nodeNames, 'x', 'lightning-address', 'tipd'].sort());
     expect(await healthy()).toBe(true);
   });
 
