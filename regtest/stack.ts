@@ -425,5 +425,7 @@ export function tipdEnv(stack: Stack, node: StackNode, macaroon: string, port: n
     TIPD_ADMIN_TOKEN: stack.tipd.adminToken,
     TIPD_X_API_URL: stack.x.url,
     TIPD_X_BEARER_TOKEN: stack.x.appToken,
+    // The creators' Lightning Addresses on the stack serve https with the stack's own CA.
+    NODE_EXTRA_CA_CERTS: stack.tipd.caCert,
   };
 }
