@@ -30,6 +30,7 @@ import { rateLimiter } from './rate-limit.ts';
 import { depositRoutes } from './deposits.ts';
 import { flattrRoutes } from './flattrs.ts';
 import { errorHandler, notFound } from './errors.ts';
+import { loggedPath } from './http.ts';
 import { supporterRoutes } from './supporters.ts';
 import { tipRoutes } from './tips.ts';
 import { lnurlWithdrawRoutes } from './lnurl-withdraw.ts';
@@ -63,10 +64,6 @@ export interface AppDeps {
 }
 
 const healthTimeoutMs = 3_000;
-
-/** A sign-in's id gets its holder a token (auth/): it stays out of the logs. */
-const secretInPath = /^\/v1\/auth\/lnurl\/[^/]+/;
-const loggedPath = (path: string): string => path.replace(secretInPath, '/v1/auth/lnurl/:id');
 
 /** What /healthz answers when LND is not fit: LND's own reason, as a 503. */
 const healthRefusal = (err: unknown): never => {
