@@ -45,6 +45,12 @@ export interface EventData {
   'payout.pending': PayoutView & { handle: string };
   'payout.succeeded': PayoutView & { handle: string };
   'payout.failed': PayoutView & { handle: string };
+  /** A wallet's key (its linking key, hex) was linked to the account: it signs in to it from now on. */
+  'auth.linked': { key: string };
+  /** A wallet's key signed in to the account: a new token was handed out, the old one retired. */
+  'auth.signed_in': { key: string };
+  /** A wallet's key was unlinked from the account. */
+  'auth.unlinked': { key: string };
 }
 
 export type EventType = keyof EventData;
