@@ -7,6 +7,7 @@ import type { LnurlAuth } from '../auth/lnurl-auth.ts';
 import type { Supporters } from '../supporters/supporters.ts';
 import { bearerTokenOf, body, idParams, parse, requireSupporter, supporterOf } from './http.ts';
 import type { Api } from './openapi.ts';
+import { rateLimiter } from './rate-limit.ts';
 
 const createBody = z.strictObject({ action: z.enum(['login', 'link']).default('login') });
 
@@ -24,8 +25,13 @@ const keyParams = z.strictObject({
   key: z.string().regex(/^0[23][0-9a-fA-F]{64}$/, 'must be a linking key: 66 hex characters starting with 02 or 03'),
 });
 
-export function authRoutes(api: Api, auth: LnurlAuth, supporters: Supporters): void {
+/**
+ * `signInsPerMinute`: sign-ins asked for a minute per address (0: no limit), far fewer than other
+ * calls: each one is stored until it is forgotten, 15 minutes later.
+ */
+export function authRoutes(api: Api, auth: LnurlAuth, supporters: Supporters, signInsPerMinute: number): void {
   const requireAuth = requireSupporter(supporters);
+  const limit = rateLimiter(signInsPerMinute, async () => false);
   // A link needs the supporter's token; a login needs none.
   const supporterIfLink: RequestHandler = (req, res, next) => {
     const { action } = parse(createBody, body(req));
@@ -43,6 +49,7 @@ export function authRoutes(api: Api, auth: LnurlAuth, supporters: Supporters): v
       responses: { 201: '{ id, lnurl, k1, expiresAt }' },
       errors: ['unauthorized', 'lnurl_unavailable', 'overloaded'],
     },
+    limit,
     supporterIfLink,
     async (req, res) => {
       const { action } = parse(createBody, body(req));

@@ -60,6 +60,8 @@ export interface AppDeps {
   rateLimitPerMinute: number;
   /** Claims and proofs a minute per address; 0: no limit. */
   claimRateLimitPerMinute: number;
+  /** Sign-ins with a wallet asked for a minute per address; 0: no limit. */
+  authRateLimitPerMinute: number;
   bodyLimitBytes?: number;
 }
 
@@ -111,7 +113,7 @@ export function createApp(deps: AppDeps): Express {
 
   const site = deps.publicUrl === undefined ? undefined : siteOf(deps.publicUrl);
   supporterRoutes(api, deps.supporters, deps.ledger, site);
-  authRoutes(api, deps.auth, deps.supporters);
+  authRoutes(api, deps.auth, deps.supporters, deps.authRateLimitPerMinute);
   tipRoutes(api, deps.supporters, deps.tips);
   depositRoutes(api, deps.supporters, deps.deposits);
   withdrawalRoutes(api, deps.supporters, deps.withdrawals);

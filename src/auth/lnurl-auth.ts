@@ -91,8 +91,9 @@ export interface LnurlAuthOptions {
 const pickUpGraceMs = 60_000;
 /** Sign-ins are forgotten this long after they expired (until then, polls answer `expired`). */
 const forgetAfterMs = 10 * 60_000;
-/** Most sign-ins forgotten in one operation. */
+/** Most sign-ins forgotten in one operation, and operations in one sweep (which then goes on at the next). */
 const forgetBatchMax = 1_000;
+const forgetBatchesPerSweepMax = 100;
 const sweepIntervalMs = 60_000;
 /** Most keys listed for one account. */
 const linkedKeysListMax = 1_000;
@@ -284,9 +285,22 @@ export class LnurlAuth {
     }
   }
 
-  /** Forgets sign-ins a while after they expired (the accounts and linking keys stay); how many. */
+  /**
+   * Forgets sign-ins a while after they expired (the accounts and linking keys stay), a batch at a
+   * time while batches come back full, up to a bound per sweep (the next sweep goes on); how many.
+   */
   async forgetExpired(): Promise<number> {
     const before = new Date(this.#now().getTime() - forgetAfterMs).toISOString();
+    let forgotten = 0;
+    for (let batch = 0; batch < forgetBatchesPerSweepMax; batch += 1) {
+      const count = await this.#forgetBatch(before);
+      forgotten += count;
+      if (count < forgetBatchMax) break;
+    }
+    return forgotten;
+  }
+
+  async #forgetBatch(before: string): Promise<number> {
     const expired = await this.#ledger.db.keys({ gt: prefixes.authExpiries, lt: `${prefixes.authExpiries}${before}`, limit: forgetBatchMax }).all();
     if (expired.length === 0) return 0;
     return this.#ledger.run(

@@ -359,6 +359,14 @@ describe('expired sign-ins', () => {
     expect(await auth.linkedKeys(signedIn.state === 'signed_in' ? signedIn.supporterId : '')).toEqual([{ key: w.key, linkedAt: expect.any(String) }]);
     expect(await t.ledger.read(keys.linkingKey(w.key))).toBe(signedIn.state === 'signed_in' && signedIn.supporterId);
   });
+
+  it('are all forgotten in one sweep when more expired than one operation forgets', async () => {
+    const count = 2_345;
+    for (let made = 0; made < count; made += 500) await Promise.all(Array.from({ length: Math.min(500, count - made) }, () => auth.create('login')));
+    later(expiryMs + 10 * 60_000 + 1);
+    expect(await auth.forgetExpired()).toBe(count);
+    expect((await t.db.keys().all()).filter((k) => k.startsWith('lnauth'))).toEqual([]);
+  });
 });
 
 describe('the signature check', () => {
