@@ -71,6 +71,7 @@ const schema = z
     TIPD_CLAIM_EXPIRY_SECONDS: integer(1, 30 * 24 * 3600).default(24 * 3600),
     TIPD_CLAIM_COOLING_OFF_SECONDS: integer(0, 365 * 24 * 3600).default(7 * 24 * 3600),
     TIPD_CLAIM_RATE_LIMIT_PER_MINUTE: integer(0, 1_000_000).default(30),
+    TIPD_AUTH_RATE_LIMIT_PER_MINUTE: integer(0, 1_000_000).default(30),
     TIPD_PAYOUT_MIN_SAT: integer(1, 100_000_000).default(1_000),
     TIPD_PAYOUT_FEE_BASE_MSAT: integer(0, 100_000_000).default(10_000),
     TIPD_PAYOUT_FEE_PPM: integer(0, 100_000).default(5_000),
@@ -142,6 +143,8 @@ export interface Config {
   x: { baseUrl: string; bearerToken: string | undefined; timeoutMs: number };
   /** ratePerMinute: claims and proofs a minute per address (each costs LND or X API calls); 0: no limit. */
   claims: { expiryMs: number; coolingOffMs: number; ratePerMinute: number };
+  /** Sign-in with a wallet: sign-ins asked for a minute per address (each is stored a while); 0: no limit. */
+  auth: { ratePerMinute: number };
   /** Keysend payouts to claimed handles: the least worth sending, the fee cap, the first retry delay (doubling). */
   payouts: { minMsat: bigint; feeBaseMsat: bigint; feePpm: bigint; retryMs: number };
 }
@@ -213,6 +216,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv): Config {
       coolingOffMs: env.TIPD_CLAIM_COOLING_OFF_SECONDS * 1000,
       ratePerMinute: env.TIPD_CLAIM_RATE_LIMIT_PER_MINUTE,
     },
+    auth: { ratePerMinute: env.TIPD_AUTH_RATE_LIMIT_PER_MINUTE },
     payouts: {
       minMsat: BigInt(env.TIPD_PAYOUT_MIN_SAT) * 1000n,
       feeBaseMsat: BigInt(env.TIPD_PAYOUT_FEE_BASE_MSAT),

@@ -103,6 +103,11 @@ export const errorCodes = {
   lnurl_auth_bad_signature: { status: 422, message: 'sig is not a signature of k1 by key' },
   lnurl_auth_key_taken: { status: 409, message: "this wallet's key already signs in to another account" },
   lnurl_auth_not_found: { status: 404, message: 'no such sign-in' },
+  lnurl_auth_link_cancelled: {
+    status: 409,
+    message: "the token that asked for this link has been replaced since; ask for a new link with the account's token",
+  },
+  lnurl_auth_key_not_linked: { status: 404, message: 'no such wallet key is linked to this account' },
 
   // The X API, when it fails: not the creator's doing (503 while it may come back, 502 when it answers wrong)
   x_not_configured: { status: 503, message: 'no X API bearer token is configured (TIPD_X_BEARER_TOKEN)' },

@@ -110,6 +110,7 @@ const app = createApp({
   adminToken: config.adminToken,
   rateLimitPerMinute: config.rateLimitPerMinute,
   claimRateLimitPerMinute: config.claims.ratePerMinute,
+  authRateLimitPerMinute: config.auth.ratePerMinute,
 });
 // Plain HTTP on the HTTP port, unless TLS takes it; TLS on its own port, or on the HTTP port.
 const { tls } = config;

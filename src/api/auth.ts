@@ -1,11 +1,13 @@
 // Sign-in with a wallet over HTTP (LNURL-auth, LUD-04): the browser asks for a sign-in and polls
 // it; the wallet answers at the LNURL's callback (under /lnurl/: LNURL's error format, any origin).
+// A signed-in supporter lists the wallet keys linked to the account and unlinks one.
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import type { LnurlAuth } from '../auth/lnurl-auth.ts';
 import type { Supporters } from '../supporters/supporters.ts';
-import { body, idParams, parse, requireSupporter, supporterOf } from './http.ts';
+import { bearerTokenOf, body, idParams, parse, requireSupporter, supporterOf } from './http.ts';
 import type { Api } from './openapi.ts';
+import { rateLimiter } from './rate-limit.ts';
 
 const createBody = z.strictObject({ action: z.enum(['login', 'link']).default('login') });
 
@@ -19,8 +21,17 @@ const callbackQuery = z.object({
   action: z.enum(['register', 'login', 'link', 'auth']).optional(),
 });
 
-export function authRoutes(api: Api, auth: LnurlAuth, supporters: Supporters): void {
+const keyParams = z.strictObject({
+  key: z.string().regex(/^0[23][0-9a-fA-F]{64}$/, 'must be a linking key: 66 hex characters starting with 02 or 03'),
+});
+
+/**
+ * `signInsPerMinute`: sign-ins asked for a minute per address (0: no limit), far fewer than other
+ * calls: each one is stored until it is forgotten, 15 minutes later.
+ */
+export function authRoutes(api: Api, auth: LnurlAuth, supporters: Supporters, signInsPerMinute: number): void {
   const requireAuth = requireSupporter(supporters);
+  const limit = rateLimiter(signInsPerMinute, async () => false);
   // A link needs the supporter's token; a login needs none.
   const supporterIfLink: RequestHandler = (req, res, next) => {
     const { action } = parse(createBody, body(req));
@@ -38,10 +49,11 @@ export function authRoutes(api: Api, auth: LnurlAuth, supporters: Supporters): v
       responses: { 201: '{ id, lnurl, k1, expiresAt }' },
       errors: ['unauthorized', 'lnurl_unavailable', 'overloaded'],
     },
+    limit,
     supporterIfLink,
     async (req, res) => {
       const { action } = parse(createBody, body(req));
-      res.status(201).json(await auth.create(action, action === 'link' ? supporterOf(res) : undefined));
+      res.status(201).json(await auth.create(action, action === 'link' ? bearerTokenOf(req) : undefined));
     },
   );
 
@@ -49,10 +61,10 @@ export function authRoutes(api: Api, auth: LnurlAuth, supporters: Supporters): v
     {
       method: 'get',
       path: '/v1/auth/lnurl/:id',
-      summary: 'Where a sign-in stands: pending, signed_in (its token in the first answer after the signature), linked or expired',
+      summary: 'Where a sign-in stands: pending, signed_in (its token in the first answer after the signature), linked (with the key) or expired',
       auth: 'none',
       params: idParams,
-      responses: { 200: '{ state, expiresAt?, supporterId?, token? }' },
+      responses: { 200: '{ state, expiresAt?, supporterId?, token?, key? }' },
       errors: ['lnurl_auth_not_found', 'overloaded'],
     },
     async (req, res) => {
@@ -76,6 +88,7 @@ export function authRoutes(api: Api, auth: LnurlAuth, supporters: Supporters): v
         'lnurl_auth_expired',
         'lnurl_auth_used',
         'lnurl_auth_key_taken',
+        'lnurl_auth_link_cancelled',
         'overloaded',
       ],
       lnurl: true,
@@ -84,6 +97,38 @@ export function authRoutes(api: Api, auth: LnurlAuth, supporters: Supporters): v
       const query = parse(callbackQuery, req.query, 'query');
       await auth.signed(query);
       res.json({ status: 'OK' });
+    },
+  );
+
+  api.route(
+    {
+      method: 'get',
+      path: '/v1/auth/keys',
+      summary: 'The wallet keys linked to the account (each signs in to it)',
+      auth: 'supporter',
+      responses: { 200: '{ keys: [{ key, linkedAt }] }' },
+    },
+    requireAuth,
+    async (_req, res) => {
+      res.set('Cache-Control', 'no-store').json({ keys: await auth.linkedKeys(supporterOf(res)) });
+    },
+  );
+
+  api.route(
+    {
+      method: 'delete',
+      path: '/v1/auth/keys/:key',
+      summary: 'Unlink a wallet key from the account: it no longer signs in to it',
+      auth: 'supporter',
+      params: keyParams,
+      responses: { 204: 'unlinked' },
+      errors: ['lnurl_auth_key_not_linked', 'overloaded'],
+    },
+    requireAuth,
+    async (req, res) => {
+      const { key } = parse(keyParams, req.params, 'path');
+      await auth.unlink(supporterOf(res), key);
+      res.status(204).end();
     },
   );
 }

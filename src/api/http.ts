@@ -26,15 +26,25 @@ export const body = (req: Request): unknown => req.body ?? {};
 /** The id of a record in a path (deposits, withdrawals, flattrs, claims): tipd's ids are of these letters. */
 export const idParams = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be an id tipd gave out') });
 
+/** The bearer token the request sends, if any. */
+export const bearerTokenOf = (req: Request): string | undefined => /^Bearer (\S+)$/.exec(req.get('authorization') ?? '')?.[1];
+
 export function requireSupporter(supporters: Supporters): RequestHandler {
   return async (req, res, next) => {
-    const match = /^Bearer (\S+)$/.exec(req.get('authorization') ?? '');
-    const id = match ? await supporters.authenticate(match[1]!) : undefined;
+    const token = bearerTokenOf(req);
+    const id = token === undefined ? undefined : await supporters.authenticate(token);
     if (!id) return next(new Refusal('unauthorized', 'send Authorization: Bearer <token> with a valid supporter token'));
     res.locals.supporterId = id;
     next();
   };
 }
+
+/**
+ * A path as logged: a sign-in's id gets its holder a token (auth/), so it stays out of the logs,
+ * whatever case the path is in (express routes without regard to case).
+ */
+const secretInPath = /^\/v1\/auth\/lnurl\/[^/]+/i;
+export const loggedPath = (path: string): string => path.replace(secretInPath, '/v1/auth/lnurl/:id');
 
 export const supporterOf = (res: Response): string => res.locals.supporterId as string;
 

@@ -30,6 +30,7 @@ import { rateLimiter } from './rate-limit.ts';
 import { depositRoutes } from './deposits.ts';
 import { flattrRoutes } from './flattrs.ts';
 import { errorHandler, notFound } from './errors.ts';
+import { loggedPath } from './http.ts';
 import { supporterRoutes } from './supporters.ts';
 import { tipRoutes } from './tips.ts';
 import { lnurlWithdrawRoutes } from './lnurl-withdraw.ts';
@@ -59,14 +60,12 @@ export interface AppDeps {
   rateLimitPerMinute: number;
   /** Claims and proofs a minute per address; 0: no limit. */
   claimRateLimitPerMinute: number;
+  /** Sign-ins with a wallet asked for a minute per address; 0: no limit. */
+  authRateLimitPerMinute: number;
   bodyLimitBytes?: number;
 }
 
 const healthTimeoutMs = 3_000;
-
-/** A sign-in's id gets its holder a token (auth/): it stays out of the logs. */
-const secretInPath = /^\/v1\/auth\/lnurl\/[^/]+/;
-const loggedPath = (path: string): string => path.replace(secretInPath, '/v1/auth/lnurl/:id');
 
 /** What /healthz answers when LND is not fit: LND's own reason, as a 503. */
 const healthRefusal = (err: unknown): never => {
@@ -114,7 +113,7 @@ export function createApp(deps: AppDeps): Express {
 
   const site = deps.publicUrl === undefined ? undefined : siteOf(deps.publicUrl);
   supporterRoutes(api, deps.supporters, deps.ledger, site);
-  authRoutes(api, deps.auth, deps.supporters);
+  authRoutes(api, deps.auth, deps.supporters, deps.authRateLimitPerMinute);
   tipRoutes(api, deps.supporters, deps.tips);
   depositRoutes(api, deps.supporters, deps.deposits);
   withdrawalRoutes(api, deps.supporters, deps.withdrawals);

@@ -49,6 +49,12 @@ export interface EventData {
   'payout.failed': PayoutView & { handle: string };
   /** A payout that could not be made ready (a Lightning Address down, an error, a bad invoice): nothing held; tried again at `nextAttemptAt`. */
   'payout.attempt_failed': { handle: string; code: string; reason: string; nextAttemptAt: string };
+  /** A wallet's key (its linking key, hex) was linked to the account: it signs in to it from now on. */
+  'auth.linked': { key: string };
+  /** A wallet's key signed in to the account: a new token was handed out, the old one retired. */
+  'auth.signed_in': { key: string };
+  /** A wallet's key was unlinked from the account. */
+  'auth.unlinked': { key: string };
 }
 
 export type EventType = keyof EventData;

@@ -121,6 +121,8 @@ export const keys = {
   authExpiry: (expiresAt: string, idHash: string) => `lnauthexp:${expiresAt}:${idHash}`,
   /** A wallet's linking key (compressed public key, hex) → the supporter it signs in as. */
   linkingKey: (pubkey: string) => `lnkey:${pubkey}`,
+  /** The same link, under the account (→ when it was linked): the account's keys are read as a range. */
+  accountLinkingKey: (supporterId: string, pubkey: string) => `lnkeys:${supporterId}:${pubkey}`,
 };
 
 /** The prefixes of the kinds of record that are read as ranges (see `keys` for what each holds). */
@@ -148,4 +150,5 @@ export const prefixes = {
   handlePayouts: (handleKey: string) => `hpayout:${handleKey}:`,
   payoutRetries: 'paytry:',
   authExpiries: 'lnauthexp:',
+  accountLinkingKeys: (supporterId: string) => `lnkeys:${supporterId}:`,
 };

@@ -22,7 +22,8 @@ const supporterSchema = z.object({ id: z.string(), createdAt: z.string(), monthl
 /** A supporter's record as read back from the store (checked: never misread; absent: undefined). */
 const supporterRecord = (key: string, value: unknown): Supporter | undefined => parseStoredIfAny(supporterSchema, key, value);
 
-const hashToken = (token: string) => hash('sha256', token);
+/** What is stored of a token (`tok:<hash>`, `tokenHash`): its SHA-256. */
+export const hashToken = (token: string): string => hash('sha256', token);
 const newToken = () => `tipd_${randomBytes(32).toString('base64url')}`;
 
 export class Supporters {

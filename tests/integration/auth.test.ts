@@ -10,7 +10,8 @@ import { api, eventually, startTipd, type TipdProcess } from './helpers.ts';
 const publicUrl = 'https://tips.example.com';
 let tipd: TipdProcess;
 beforeAll(async () => {
-  tipd = await startTipd({ TIPD_PUBLIC_URL: publicUrl });
+  // Far more sign-ins than an address may ask for in a minute: the limit has its own test below.
+  tipd = await startTipd({ TIPD_PUBLIC_URL: publicUrl, TIPD_AUTH_RATE_LIMIT_PER_MINUTE: '0' });
 });
 afterAll(async () => {
   await tipd?.stop();
@@ -72,8 +73,9 @@ describe('signing in with a wallet', () => {
     expect(second.body).toMatchObject({ state: 'signed_in', supporterId: polled.body.supporterId });
     expect((await call('GET', '/v1/account', { token: second.body.token })).body.id).toBe(polled.body.supporterId);
 
-    // The poll id gets a token: it is not written in tipd's logs.
-    await eventually(async () => (tipd.logs.some((line) => line.msg === 'request' && line.path === '/v1/auth/lnurl/:id') ? true : undefined));
+    // The poll id gets a token: it is not written in tipd's logs, whatever case the path is in.
+    expect((await call('GET', `/V1/Auth/LNURL/${signIn.id}`)).body).toMatchObject({ state: 'signed_in' });
+    await eventually(async () => (tipd.logs.filter((line) => line.msg === 'request' && line.path === '/v1/auth/lnurl/:id').length >= 4 ? true : undefined));
     expect(JSON.stringify(tipd.logs)).not.toContain(signIn.id);
   });
 
@@ -101,11 +103,19 @@ describe('signing in with a wallet', () => {
     expect(await res.json()).toEqual({ status: 'ERROR', reason: expect.any(String), code: 'lnurl_auth_unknown' });
   });
 
-  it('takes each k1 once', async () => {
+  it('takes each k1 once, and answers OK again to the wallet that signed it (its first answer lost)', async () => {
     const signIn = await newSignIn();
     const w = wallet();
     expect((await w.callback(signIn.lnurl)).body.status).toBe('OK');
-    expect(await w.callback(signIn.lnurl)).toEqual({ status: 409, cors: '*', body: { status: 'ERROR', reason: expect.any(String), code: 'lnurl_auth_used' } });
+    expect(await w.callback(signIn.lnurl)).toEqual({ status: 200, cors: '*', body: { status: 'OK' } });
+    expect(await wallet().callback(signIn.lnurl)).toEqual({
+      status: 409,
+      cors: '*',
+      body: { status: 'ERROR', reason: expect.any(String), code: 'lnurl_auth_used' },
+    });
+    const polled = await call('GET', `/v1/auth/lnurl/${signIn.id}`);
+    expect(polled.body).toMatchObject({ state: 'signed_in', token: expect.any(String) });
+    expect((await call('GET', '/v1/auth/keys', { token: polled.body.token })).body).toEqual({ keys: [{ key: w.key, linkedAt: expect.any(String) }] });
   });
 
   it('answers 404 to a poll with an id it never gave', async () => {
@@ -121,7 +131,7 @@ describe('linking a wallet', () => {
     expect(decodeLnurl(link.lnurl)).toContain('&action=link');
     const w = wallet();
     expect((await w.callback(link.lnurl)).body).toEqual({ status: 'OK' });
-    expect((await call('GET', `/v1/auth/lnurl/${link.id}`)).body).toEqual({ state: 'linked', supporterId: created.id });
+    expect((await call('GET', `/v1/auth/lnurl/${link.id}`)).body).toEqual({ state: 'linked', supporterId: created.id, key: w.key });
     expect((await call('GET', '/v1/account', { token: created.token })).status).toBe(200);
 
     const signIn = await newSignIn();
@@ -137,6 +147,64 @@ describe('linking a wallet', () => {
   it('needs the account token', async () => {
     const res = await call('POST', '/v1/auth/lnurl', { body: { action: 'link' } });
     expect(res).toMatchObject({ status: 401, body: { error: { code: 'unauthorized' } } });
+  });
+
+  it('is cancelled once the token that asked for it is rotated: a stolen token links no wallet after', async () => {
+    const created = (await call('POST', '/v1/accounts')).body as { id: string; token: string };
+    const stolen = await newSignIn({ token: created.token, body: { action: 'link' } });
+    const rotated = await call('POST', '/v1/account/token', { token: created.token });
+    expect(rotated.status).toBe(201);
+    const thief = wallet();
+    expect(await thief.callback(stolen.lnurl)).toMatchObject({ status: 409, body: { status: 'ERROR', code: 'lnurl_auth_link_cancelled' } });
+    expect((await call('GET', '/v1/auth/keys', { token: rotated.body.token })).body).toEqual({ keys: [] });
+  });
+});
+
+describe("an account's wallet keys", () => {
+  it('are listed, and one is unlinked: it then signs in to an account of its own', async () => {
+    const created = (await call('POST', '/v1/accounts')).body as { id: string; token: string };
+    const w = wallet();
+    await w.callback((await newSignIn({ token: created.token, body: { action: 'link' } })).lnurl);
+    const listed = await call('GET', '/v1/auth/keys', { token: created.token });
+    expect(listed).toEqual({ status: 200, body: { keys: [{ key: w.key, linkedAt: expect.any(String) }] } });
+
+    expect(await call('DELETE', `/v1/auth/keys/${w.key.toUpperCase()}`, { token: created.token })).toMatchObject({ status: 204 });
+    expect((await call('GET', '/v1/auth/keys', { token: created.token })).body).toEqual({ keys: [] });
+    expect(await call('DELETE', `/v1/auth/keys/${w.key}`, { token: created.token })).toMatchObject({
+      status: 404,
+      body: { error: { code: 'lnurl_auth_key_not_linked' } },
+    });
+    expect(await call('DELETE', '/v1/auth/keys/nonsense', { token: created.token })).toMatchObject({
+      status: 400,
+      body: { error: { code: 'invalid_request' } },
+    });
+
+    const signIn = await newSignIn();
+    await w.callback(signIn.lnurl);
+    const polled = await call('GET', `/v1/auth/lnurl/${signIn.id}`);
+    expect(polled.body).toMatchObject({ state: 'signed_in', supporterId: expect.any(String) });
+    expect(polled.body.supporterId).not.toBe(created.id);
+  });
+
+  it('need the account token', async () => {
+    expect(await call('GET', '/v1/auth/keys')).toMatchObject({ status: 401, body: { error: { code: 'unauthorized' } } });
+    expect(await call('DELETE', `/v1/auth/keys/02${'ab'.repeat(32)}`)).toMatchObject({ status: 401, body: { error: { code: 'unauthorized' } } });
+  });
+});
+
+describe('sign-ins asked for from one address', () => {
+  it('are limited per minute, as each is stored a while (429 rate_limited); polls are not', async () => {
+    const limited = await startTipd({ TIPD_PUBLIC_URL: publicUrl, TIPD_AUTH_RATE_LIMIT_PER_MINUTE: '2' });
+    try {
+      const ask = () => api(limited.url, 'POST', '/v1/auth/lnurl');
+      const first = await ask();
+      expect(first.status).toBe(201);
+      expect((await ask()).status).toBe(201);
+      expect(await ask()).toMatchObject({ status: 429, body: { error: { code: 'rate_limited' } } });
+      expect((await api(limited.url, 'GET', `/v1/auth/lnurl/${first.body.id}`)).body).toMatchObject({ state: 'pending' });
+    } finally {
+      await limited.stop();
+    }
   });
 });
 

@@ -26,6 +26,12 @@ describe('configuration from the environment', () => {
     });
   });
 
+  it('limits sign-ins with a wallet to 30 a minute per address unless told otherwise (0: no limit)', () => {
+    expect(loadConfig(minimal).auth).toEqual({ ratePerMinute: 30 });
+    expect(loadConfig({ ...minimal, TIPD_AUTH_RATE_LIMIT_PER_MINUTE: '0' }).auth).toEqual({ ratePerMinute: 0 });
+    expect(() => loadConfig({ ...minimal, TIPD_AUTH_RATE_LIMIT_PER_MINUTE: '-1' })).toThrow(/TIPD_AUTH_RATE_LIMIT_PER_MINUTE/);
+  });
+
   it('takes credentials inline, as base64 or hex, instead of files', () => {
     const config = loadConfig({ TIPD_LND_SOCKET: 'lnd:10009', TIPD_LND_CERT: 'LS0tLS1C', TIPD_LND_MACAROON: '020103ff' });
     expect(config.lnd.cert).toBe('LS0tLS1C');

@@ -156,12 +156,23 @@ describe("a wallet's answer is refused, and nothing written,", () => {
     expect(await auth.poll(challenge.id)).toEqual({ state: 'pending', expiresAt: challenge.expiresAt });
   });
 
-  it('for a k1 signed before (single use), even by the same wallet', async () => {
+  it('for a k1 signed before by another wallet (single use)', async () => {
     const challenge = await auth.create('login');
     await answer(challenge, alice);
     const before = await everything();
-    await refused(answer(challenge, alice), 'lnurl_auth_used');
     await refused(answer(challenge, mallory), 'lnurl_auth_used');
+    expect(await everything()).toEqual(before);
+  });
+
+  it('but answers the same wallet sending its answer again (its first answer lost) as the first time, writing nothing', async () => {
+    const challenge = await auth.create('login');
+    await answer(challenge, alice);
+    const before = await everything();
+    await expect(answer(challenge, alice)).resolves.toBeUndefined();
+    // Its signature is checked all the same.
+    await refused(auth.signed({ k1: challenge.k1, sig: mallory.sign(challenge.k1), key: alice.key }), 'lnurl_auth_bad_signature');
+    later(expiryMs);
+    await expect(answer(challenge, alice)).resolves.toBeUndefined();
     expect(await everything()).toEqual(before);
   });
 
@@ -197,19 +208,26 @@ describe('a token for a sign-in', () => {
   });
 });
 
+/** The events of the account, oldest first, as type and key. */
+const eventsOf = async (supporterId: string) =>
+  (await t.ledger.eventsAfter(0, 1_000))
+    .filter((e) => e.topics.includes(`account:${supporterId}`))
+    .map((e) => ({ type: e.type, key: (e.data as { key?: string }).key }));
+
 describe('linking a wallet to an account', () => {
-  const link = async (supporterId: string, w: ReturnType<typeof wallet>) => {
-    const challenge = await auth.create('link' satisfies AuthAction, supporterId);
+  /** A link asked for with `token`, signed by `w`, and what its poll says. */
+  const link = async (token: string, w: ReturnType<typeof wallet>) => {
+    const challenge = await auth.create('link' satisfies AuthAction, token);
     expect(decodeLnurl(challenge.lnurl)).toContain('&action=link');
     await answer(challenge, w);
     return { challenge, poll: await auth.poll(challenge.id) };
   };
 
-  it('links the key to the signed-in account: no new token, and the key signs in to it from then on', async () => {
+  it('links the key to the signed-in account: no new token, the poll names the key, and the key signs in to it from then on', async () => {
     const { id, token } = await supporters.create();
     const w = wallet();
-    const { poll } = await link(id, w);
-    expect(poll).toEqual({ state: 'linked', supporterId: id });
+    const { poll } = await link(token, w);
+    expect(poll).toEqual({ state: 'linked', supporterId: id, key: w.key });
     expect(await supporters.authenticate(token)).toBe(id);
     expect(await signIn(w)).toMatchObject({ state: 'signed_in', supporterId: id });
   });
@@ -219,20 +237,105 @@ describe('linking a wallet to an account', () => {
     const signedIn = await signIn(first);
     if (signedIn.state !== 'signed_in') throw new Error('not signed in');
     const second = wallet();
-    expect((await link(signedIn.supporterId, second)).poll).toEqual({ state: 'linked', supporterId: signedIn.supporterId });
-    expect((await link(signedIn.supporterId, first)).poll).toEqual({ state: 'linked', supporterId: signedIn.supporterId });
-    expect(await signIn(second)).toMatchObject({ supporterId: signedIn.supporterId });
+    const { supporterId, token } = signedIn;
+    expect((await link(token!, second)).poll).toEqual({ state: 'linked', supporterId, key: second.key });
+    expect((await link(token!, first)).poll).toEqual({ state: 'linked', supporterId, key: first.key });
+    expect(await signIn(second)).toMatchObject({ supporterId });
   });
 
   it('refuses a key that signs in to another account, writing nothing', async () => {
     const w = wallet();
     const theirs = await signIn(w);
-    const { id } = await supporters.create();
-    const challenge = await auth.create('link', id);
+    const { token } = await supporters.create();
+    const challenge = await auth.create('link', token);
     const before = await everything();
     await refused(answer(challenge, w), 'lnurl_auth_key_taken');
     expect(await everything()).toEqual(before);
     expect(await signIn(w)).toMatchObject({ supporterId: theirs.state === 'signed_in' && theirs.supporterId });
+  });
+
+  it("is refused to a token that is not the account's", async () => {
+    await refused(auth.create('link', 'tipd_made-up'), 'unauthorized');
+  });
+
+  describe('is cancelled, and nothing written, once the token that asked for it is replaced', () => {
+    it.each([
+      { how: 'by a rotation', replace: async (id: string) => void (await supporters.rotateToken(id)) },
+      { how: "by a sign-in with one of the account's wallets", replace: async (_id: string, w: ReturnType<typeof wallet>) => void (await signIn(w)) },
+    ])('$how', async ({ replace }) => {
+      // The victim's account, with a wallet of its own; the thief holds its token for a while.
+      const own = wallet();
+      const signedIn = await signIn(own);
+      if (signedIn.state !== 'signed_in') throw new Error('not signed in');
+      const thief = wallet();
+      const stolen = await auth.create('link', signedIn.token);
+      await replace(signedIn.supporterId, own);
+      const before = await everything();
+      await refused(answer(stolen, thief), 'lnurl_auth_link_cancelled');
+      expect(await everything()).toEqual(before);
+      expect(await auth.poll(stolen.id)).toEqual({ state: 'pending', expiresAt: stolen.expiresAt });
+      expect(await signIn(thief)).toMatchObject({ state: 'signed_in', supporterId: expect.not.stringMatching(signedIn.supporterId) });
+    });
+  });
+});
+
+describe("an account's wallet keys", () => {
+  it('are listed with when each was linked, and each link and sign-in is an event of the account', async () => {
+    const first = wallet();
+    const signedIn = await signIn(first);
+    if (signedIn.state !== 'signed_in') throw new Error('not signed in');
+    const { supporterId, token } = signedIn;
+    later(1_000);
+    const second = wallet();
+    await answer(await auth.create('link', token), second);
+    expect(await auth.linkedKeys(supporterId)).toEqual(
+      [
+        { key: first.key, linkedAt: '2026-12-04T10:00:00.000Z' },
+        { key: second.key, linkedAt: '2026-12-04T10:00:01.000Z' },
+      ].sort((a, b) => a.key.localeCompare(b.key)),
+    );
+    expect(await auth.linkedKeys((await supporters.create()).id)).toEqual([]);
+    await signIn(second);
+    expect(await eventsOf(supporterId)).toEqual([
+      { type: 'auth.signed_in', key: first.key },
+      { type: 'auth.linked', key: second.key },
+      { type: 'auth.signed_in', key: second.key },
+    ]);
+  });
+
+  it('can be unlinked by the account: the key then signs in to an account of its own', async () => {
+    const w = wallet();
+    const signedIn = await signIn(w);
+    if (signedIn.state !== 'signed_in') throw new Error('not signed in');
+    const { supporterId } = signedIn;
+    await auth.unlink(supporterId, w.key.toUpperCase());
+    expect(await auth.linkedKeys(supporterId)).toEqual([]);
+    expect((await eventsOf(supporterId)).at(-1)).toEqual({ type: 'auth.unlinked', key: w.key });
+    expect(await t.ledger.read(keys.linkingKey(w.key))).toBeUndefined();
+    expect(await signIn(w)).toMatchObject({ state: 'signed_in', supporterId: expect.not.stringMatching(supporterId) });
+  });
+
+  it("are not another account's to unlink, nor a key never linked, nor a key that is not one", async () => {
+    const w = wallet();
+    const theirs = await signIn(w);
+    const { id } = await supporters.create();
+    const before = await everything();
+    await refused(auth.unlink(id, w.key), 'lnurl_auth_key_not_linked');
+    await refused(auth.unlink(id, wallet().key), 'lnurl_auth_key_not_linked');
+    await refused(auth.unlink(id, 'nonsense'), 'lnurl_auth_key_not_linked');
+    expect(await everything()).toEqual(before);
+    expect(await signIn(w)).toMatchObject({ supporterId: theirs.state === 'signed_in' && theirs.supporterId });
+  });
+
+  it('once unlinked, do not pick up a token they signed for before', async () => {
+    const w = wallet();
+    const signedIn = await signIn(w);
+    if (signedIn.state !== 'signed_in') throw new Error('not signed in');
+    const challenge = await auth.create('login');
+    await answer(challenge, w);
+    await auth.unlink(signedIn.supporterId, w.key);
+    expect(await auth.poll(challenge.id)).toEqual({ state: 'expired' });
+    expect(await supporters.authenticate(signedIn.token!)).toBe(signedIn.supporterId);
   });
 });
 
@@ -253,7 +356,16 @@ describe('expired sign-ins', () => {
     await refused(answer(open, w), 'lnurl_auth_unknown');
     const keysLeft = (await t.db.keys().all()).filter((k) => k.startsWith('lnauth'));
     expect(keysLeft).toEqual([]);
+    expect(await auth.linkedKeys(signedIn.state === 'signed_in' ? signedIn.supporterId : '')).toEqual([{ key: w.key, linkedAt: expect.any(String) }]);
     expect(await t.ledger.read(keys.linkingKey(w.key))).toBe(signedIn.state === 'signed_in' && signedIn.supporterId);
+  });
+
+  it('are all forgotten in one sweep when more expired than one operation forgets', async () => {
+    const count = 2_345;
+    for (let made = 0; made < count; made += 500) await Promise.all(Array.from({ length: Math.min(500, count - made) }, () => auth.create('login')));
+    later(expiryMs + 10 * 60_000 + 1);
+    expect(await auth.forgetExpired()).toBe(count);
+    expect((await t.db.keys().all()).filter((k) => k.startsWith('lnauth'))).toEqual([]);
   });
 });
 

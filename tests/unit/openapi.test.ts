@@ -73,6 +73,7 @@ describe('the OpenAPI document', () => {
       adminToken: undefined,
       rateLimitPerMinute: 0,
       claimRateLimitPerMinute: 0,
+      authRateLimitPerMinute: 0,
     });
   });
   afterAll(async () => {
