@@ -293,6 +293,8 @@ export async function up({ dataDir, portOffset }: StackOptions, log: Log = stder
       domain,
       '--user',
       creatorAddress.user,
+      '--max-sat',
+      String(creatorAddress.maxSendableSat),
       '--lnd-rest',
       `127.0.0.1:${ports.addressLndRest}`,
       '--lnd-cert',

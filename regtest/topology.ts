@@ -63,7 +63,14 @@ export const xPort = 8471;
  * the `lnurl` package's server), over https on `port`, paying what it receives into `node`'s LND,
  * which it reaches over LND's REST API on `lndRestPort` (the only node with REST on).
  */
-export const creatorAddress = { user: 'dave', node: 'dave' as NodeName, port: 8473, lndRestPort: 10204 };
+export const creatorAddress = {
+  user: 'dave',
+  node: 'dave' as NodeName,
+  port: 8473,
+  lndRestPort: 10204,
+  /** Its maxSendable, as a custodial wallet's limit would be: larger escrows are paid out in several payouts. */
+  maxSendableSat: 100_000,
+};
 
 /** Paths inside the docker-compose containers. */
 export const composePaths = {

@@ -7,15 +7,25 @@ import { handleSchema } from '../escrow/handles.ts';
 import { body, idParams, parse } from './http.ts';
 import type { Api } from './openapi.ts';
 import { rateLimiter } from './rate-limit.ts';
+import { parseAddress } from '../lnurl/address.ts';
+import type { Destination } from '../payouts/destination.ts';
 import { tweetIdSchema } from './tips.ts';
 
-const claimBody = z.strictObject({
-  handle: handleSchema,
-  nodePubkey: z
-    .string()
-    .regex(/^0[23][0-9a-fA-F]{64}$/, 'must be a node public key: 66 hex characters starting with 02 or 03')
-    .transform((s) => s.toLowerCase()),
-});
+/** A claim names where to be paid: a node (keysend) or a Lightning Address, exactly one. */
+const claimBody = z
+  .strictObject({
+    handle: handleSchema,
+    nodePubkey: z
+      .string()
+      .regex(/^0[23][0-9a-fA-F]{64}$/, 'must be a node public key: 66 hex characters starting with 02 or 03')
+      .transform((s) => s.toLowerCase())
+      .optional(),
+    lightningAddress: z.string().max(320).optional(),
+  })
+  .refine((b) => (b.nodePubkey === undefined) !== (b.lightningAddress === undefined), {
+    message: 'name exactly one of nodePubkey (a Lightning node) or lightningAddress (name@domain)',
+    path: ['nodePubkey'],
+  });
 const proofBody = z.strictObject({ tweet: tweetIdSchema });
 
 /**
@@ -28,16 +38,31 @@ export function claimRoutes(api: Api, claims: Claims, claimsPerMinute: number): 
     {
       method: 'post',
       path: '/v1/claims',
-      summary: 'Ask for a challenge to claim a handle for a Lightning node',
+      summary: 'Ask for a challenge to claim a handle for a Lightning node or a Lightning Address',
       auth: 'none',
       body: claimBody,
       responses: { 201: '{ id, message, expiresAt, tweetTemplate }' },
-      errors: ['invalid_handle', 'own_node', 'node_unreachable', 'keysend_unsupported', 'overloaded', 'lnd_unavailable', 'lnd_error'],
+      errors: [
+        'invalid_handle',
+        'own_node',
+        'node_unreachable',
+        'keysend_unsupported',
+        'address_invalid',
+        'address_unreachable',
+        'address_limits',
+        'overloaded',
+        'lnd_unavailable',
+        'lnd_error',
+      ],
     },
     limit,
     async (req, res) => {
       const input = parse(claimBody, body(req));
-      res.status(201).json(await claims.create(input.handle, { type: 'node', nodePubkey: input.nodePubkey }));
+      const destination: Destination =
+        input.lightningAddress === undefined
+          ? { type: 'node', nodePubkey: input.nodePubkey! }
+          : { type: 'lightning_address', address: parseAddress(input.lightningAddress) };
+      res.status(201).json(await claims.create(input.handle, destination));
     },
   );
 
@@ -63,7 +88,7 @@ export function claimRoutes(api: Api, claims: Claims, claimsPerMinute: number): 
     {
       method: 'post',
       path: '/v1/claims/:id/proof',
-      summary: 'Prove a claim with the tweet that carries its signature',
+      summary: "Prove a claim with the tweet that carries its proof (a node's signature, or the Lightning Address)",
       auth: 'none',
       params: idParams,
       body: proofBody,
@@ -78,9 +103,12 @@ export function claimRoutes(api: Api, claims: Claims, claimsPerMinute: number): 
         'author_mismatch',
         'claim_id_missing',
         'bad_signature',
+        'address_mismatch',
         'own_node',
         'node_unreachable',
         'keysend_unsupported',
+        'address_unreachable',
+        'address_limits',
         'x_unauthorized',
         'x_invalid_answer',
         'x_rate_limited',

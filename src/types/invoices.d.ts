@@ -19,6 +19,7 @@ declare module 'invoices' {
     network: string;
     destination?: string;
     description?: string;
+    description_hash?: string;
     created_at?: string;
     expires_at?: string;
     cltv_delta?: number;

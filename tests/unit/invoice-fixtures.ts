@@ -7,15 +7,15 @@ import { createSignedRequest, createUnsignedRequest } from 'invoices';
 const payeeKey = secp256k1.utils.randomSecretKey();
 export const payeePubkey = Buffer.from(secp256k1.getPublicKey(payeeKey, true)).toString('hex');
 
-/** A signed request of `network` (`regtest`, `bitcoin`, …) for `amountMsat`, from a random payment hash. */
-export function signedInvoice(options: { amountMsat: bigint; network?: string; expiresAt?: Date; createdAt?: Date }): string {
+/** A signed request of `network` (`regtest`, `bitcoin`, …) for `amountMsat` (none: any), from a random payment hash; a plain description, or one committed to by its hash. */
+export function signedInvoice(options: { amountMsat?: bigint; network?: string; expiresAt?: Date; createdAt?: Date; descriptionHash?: string }): string {
   const createdAt = options.createdAt ?? new Date();
   const unsigned = createUnsignedRequest({
     id: randomBytes(32).toString('hex'),
-    mtokens: options.amountMsat.toString(),
+    ...(options.amountMsat === undefined ? {} : { mtokens: options.amountMsat.toString() }),
     network: options.network ?? 'regtest',
     destination: payeePubkey,
-    description: 'unit test',
+    ...(options.descriptionHash ? { description_hash: options.descriptionHash } : { description: 'unit test' }),
     created_at: createdAt.toISOString(),
     expires_at: (options.expiresAt ?? new Date(createdAt.getTime() + 3600_000)).toISOString(),
     cltv_delta: 40,
