@@ -12,8 +12,8 @@ const tipd = tipdForFile({ TIPD_PUBLIC_URL: publicUrl });
 const { call } = tipd;
 
 const balanceAt = async (url: string, token: string) => BigInt((await api(url, 'GET', '/v1/account', { token })).body.balanceMsat);
-const invoiceOf = (node: 'alice' | 'hub', sat: number) =>
-  lndOf(node).createInvoice({ amountMsat: BigInt(sat) * 1000n, description: 'lnurl-withdraw test', expiresAt: new Date(Date.now() + 600_000) });
+const invoiceOf = (node: 'alice' | 'hub', sat: number, expiresInMs = 600_000) =>
+  lndOf(node).createInvoice({ amountMsat: BigInt(sat) * 1000n, description: 'lnurl-withdraw test', expiresAt: new Date(Date.now() + expiresInMs) });
 
 /** The path and query an LNURL stands for, checked to be on the public URL. */
 function pathOf(lnurl: string): string {
@@ -103,6 +103,12 @@ describe('LNURL-withdraw', () => {
     { what: 'a mainnet invoice', pr: async () => signedInvoice({ amountMsat: 1_000_000n, network: 'bitcoin' }), status: 400, code: 'wrong_network' },
     { what: "an invoice of the hub's own", pr: async () => (await invoiceOf('hub', 1_000)).paymentRequest, status: 400, code: 'own_invoice' },
     { what: 'something that is not an invoice', pr: async () => 'lnbcrt1nonsense', status: 400, code: 'invalid_payment_request' },
+    {
+      what: 'an invoice expiring within a minute',
+      pr: async () => (await invoiceOf('alice', 1_000, 30_000)).paymentRequest,
+      status: 400,
+      code: 'invoice_expired',
+    },
     {
       what: 'an unknown k1',
       k1: 'ab'.repeat(32),

@@ -175,6 +175,11 @@ describe('a withdraw link', () => {
       request: () => signedInvoice({ amountMsat: 1_000_000n, createdAt: new Date(Date.now() - 7200_000), expiresAt: new Date(Date.now() - 3600_000) }),
       code: 'invoice_expired',
     },
+    {
+      what: 'an invoice expiring within a minute',
+      request: () => signedInvoice({ amountMsat: 1_000_000n, createdAt: new Date(Date.now() - 3540_000), expiresAt: new Date(Date.now() + 30_000) }),
+      code: 'invoice_expired',
+    },
   ])('refuses $what ($code): nothing held, the link still open', async ({ k1: k1Of, amountMsat, request, code }) => {
     const { k1 } = await links.create(supporterId, amountMsat);
     if (k1Of === 'expired') now = new Date(now.getTime() + ttlMs);
