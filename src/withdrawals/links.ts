@@ -9,11 +9,11 @@ import { Refusal } from '../errors.ts';
 import { accounts, type Ledger } from '../ledger/ledger.ts';
 import { keys, lastPart, prefixes } from '../ledger/keys.ts';
 import { parseStoredIfAny, storedFields } from '../ledger/records.ts';
-import { decodeInvoice } from '../ln/bolt11.ts';
+import { decodeInvoice, type DecodedInvoice } from '../ln/bolt11.ts';
 import type { Logger } from '../process/log.ts';
 import { repeat } from '../process/repeat.ts';
 import type { WithdrawalView } from './records.ts';
-import type { Withdrawals } from './withdrawals.ts';
+import type { PayableInvoice, Withdrawals } from './withdrawals.ts';
 
 /** A link as stored (`wlink:<id>`); `withdrawalId` is set in the operation that uses it. */
 export const withdrawLinkSchema = z.object({
@@ -142,17 +142,50 @@ export class WithdrawLinks {
 
   /**
    * Redeems `k1` with the wallet's invoice: the withdrawal is held and recorded, and the link marked
-   * used, in one operation; answers once that is on disk, while LND pays in the background.
+   * used, in one operation; answers once that is on disk, while LND pays in the background. The
+   * same k1 and invoice again (a wallet's retry) get that withdrawal while it goes ahead.
    */
   async redeem(k1: string, paymentRequest: string): Promise<WithdrawalView> {
+    const decoded = decodeInvoice(paymentRequest);
+    const retried = await this.#retried(k1, decoded);
+    if (retried) return retried;
     const link = await this.#usable(k1);
-    const invoice = await this.#withdrawals.payable(decodeInvoice(paymentRequest));
+    const invoice = await this.#withdrawals.payable(decoded);
     if (invoice.amountMsat < BigInt(link.minWithdrawableMsat) || invoice.amountMsat > BigInt(link.maxWithdrawableMsat)) {
       throw new Refusal(
         'amount_out_of_range',
         `the invoice is for ${invoice.amountMsat} msat; this link pays from ${link.minWithdrawableMsat} to ${link.maxWithdrawableMsat} msat`,
       );
     }
+    try {
+      return await this.#hold(link, invoice);
+    } catch (err) {
+      // A retry that raced its first callback: the first held, and this one found the link used
+      // (or its invoice taken by the first's withdrawal).
+      if (err instanceof Refusal && (err.code === 'withdraw_link_used' || err.code === 'invoice_already_used')) {
+        const raced = await this.#retried(k1, decoded);
+        if (raced) return raced;
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * A wallet's retry of a callback already answered (it did not hear the OK, or calls twice): the
+   * withdrawal `k1`'s link made for this very invoice, while it is going ahead (pending or paid).
+   * Nothing is written; a used link with another invoice, or whose payment failed, is refused.
+   */
+  async #retried(k1: string, decoded: DecodedInvoice | undefined): Promise<WithdrawalView | undefined> {
+    if (!decoded) return undefined;
+    const link = await this.#read(linkIdOf(k1));
+    if (!link || link.withdrawalId === null) return undefined;
+    const withdrawal = await this.#withdrawals.get(link.supporterId, link.withdrawalId);
+    if (withdrawal?.paymentHash !== decoded.paymentHash || withdrawal.state === 'failed') return undefined;
+    return withdrawal;
+  }
+
+  /** The withdrawal held and the link used, in one operation. */
+  #hold(link: WithdrawLinkRecord, invoice: PayableInvoice): Promise<WithdrawalView> {
     const key = keys.withdrawLink(link.id);
     return this.#withdrawals.createInBackground(link.supporterId, invoice, async (tx, withdrawal) => {
       // Again inside the writer (compare and set): a second redeem racing this one finds it used.

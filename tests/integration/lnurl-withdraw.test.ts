@@ -57,6 +57,8 @@ describe('LNURL-withdraw', () => {
 
     const invoice = await invoiceOf('alice', 5_000);
     expect((await wallet(tipd.url).callback(link.k1, invoice.paymentRequest)).body).toEqual({ status: 'OK' });
+    // The wallet retries with the same invoice (it did not hear the OK): OK again, nothing more held.
+    expect((await wallet(tipd.url).callback(link.k1, invoice.paymentRequest)).body).toEqual({ status: 'OK' });
     await eventually(async () => ((await lndOf('alice').getInvoice(invoice.paymentHash))?.state === 'settled' ? true : undefined));
     const used = await eventually(async () => {
       const res = await call('GET', `/v1/withdrawals/lnurl/${link.id}`, { token });
@@ -66,6 +68,8 @@ describe('LNURL-withdraw', () => {
     const withdrawal = (await call('GET', `/v1/withdrawals/${used.withdrawal.id}`, { token })).body;
     expect(withdrawal).toMatchObject({ state: 'succeeded', amountMsat: '5000000' });
     const left = 20_000_000n - 5_000_000n - BigInt(withdrawal.feeMsat);
+    expect(await balanceAt(tipd.url, token)).toBe(left);
+    expect((await wallet(tipd.url).callback(link.k1, invoice.paymentRequest)).body).toEqual({ status: 'OK' });
     expect(await balanceAt(tipd.url, token)).toBe(left);
 
     // The same k1 again, with another invoice: refused, nothing held, nothing paid.

@@ -153,6 +153,42 @@ describe('a withdraw link', () => {
     expect(lnd.paid).toHaveLength(1);
   });
 
+  it('called back again with the same invoice (a wallet retrying): OK again with the one withdrawal, nothing written, paid once', async () => {
+    const { k1 } = await links.create(supporterId);
+    const request = invoice(2_000);
+    const first = await links.redeem(k1, request);
+    const after = await balance();
+    expect(await links.redeem(k1, request)).toMatchObject({ id: first.id });
+    await withdrawals.drained();
+    expect(await links.redeem(k1, request)).toMatchObject({ id: first.id, state: 'succeeded' });
+    expect(lnd.paid).toEqual([request]);
+    expect(await balance()).toBe(after + reserveOf(2_000_000n) - 1_000n);
+    // The same k1 with another invoice: used.
+    await expect(links.redeem(k1, invoice(2_000))).rejects.toMatchObject({ code: 'withdraw_link_used' });
+    expect(lnd.paid).toHaveLength(1);
+  });
+
+  it('called back ten times at once with the same invoice: all answered with the one withdrawal, paid once', async () => {
+    const { k1 } = await links.create(supporterId);
+    const request = invoice(1_000);
+    const answers = await Promise.all(Array.from({ length: 10 }, () => links.redeem(k1, request)));
+    await withdrawals.drained();
+    expect(new Set(answers.map((a) => a.id)).size).toBe(1);
+    expect(lnd.paid).toEqual([request]);
+    expect(await balance()).toBe(fundedMsat - 1_000_000n - 1_000n);
+  });
+
+  it('called back again with the same invoice after its payment failed: refused as used, nothing sent again', async () => {
+    lnd.answer = (paymentHash) => Promise.resolve({ state: 'failed', paymentHash, reason: 'no_route' });
+    const { k1 } = await links.create(supporterId);
+    const request = invoice(1_000);
+    await links.redeem(k1, request);
+    await withdrawals.drained();
+    await expect(links.redeem(k1, request)).rejects.toMatchObject({ code: 'withdraw_link_used' });
+    expect(lnd.paid).toHaveLength(1);
+    expect(await balance()).toBe(fundedMsat);
+  });
+
   it('redeemed by ten wallets at once: one withdrawal, the others refused as used', async () => {
     const { k1 } = await links.create(supporterId);
     const answers = await Promise.allSettled(Array.from({ length: 10 }, () => links.redeem(k1, invoice(1_000))));
