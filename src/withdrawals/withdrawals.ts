@@ -72,6 +72,8 @@ export class Withdrawals {
   /** Payments sent in the background (LNURL), until LND's answer is booked. */
   readonly #background = new Set<Promise<void>>();
   #recheck: { stop(): void } | undefined;
+  /** Set by `stop()` (tipd is stopping): a hold on disk is no longer sent to LND (createInBackground). */
+  #stopped = false;
   readonly #log: Logger;
 
   constructor(ledger: Ledger, lnd: WithdrawalLnd, log: Logger, options: WithdrawalOptions) {
@@ -156,6 +158,14 @@ export class Withdrawals {
       held.resolve(record);
       if (record.id !== fresh.id) return;
       crashPoint('lnurl-withdraw.held-not-paid');
+      // tipd is stopping: LND is not asked now, since the ledger closes right after and could not
+      // book its answer. The hold is on disk and LND never saw the payment, as at the crash point
+      // above: at the next start the recheck finds it unknown to LND and, once it is a minute old
+      // and not being sent (payments/outgoing.ts, `neverSentAfterMs`), releases it. Nothing paid.
+      if (this.#stopped) {
+        this.#log.warn({ withdrawal: record.id }, 'withdrawal held as tipd stops: not sent; released at the next start');
+        return;
+      }
       await this.#pay(record);
     });
     const tracked = paying.catch((err: unknown) => this.#failedInBackground(fresh.id, err)).finally(() => this.#background.delete(tracked));
@@ -165,7 +175,10 @@ export class Withdrawals {
     return withdrawalView(record);
   }
 
-  /** Waits for the payments sent in the background to be booked (or left to the recheck). */
+  /**
+   * Waits for the payments sent in the background to be booked (or left to the recheck); at
+   * shutdown, after `stop()` and once no request can start another, before the ledger closes.
+   */
   async drained(): Promise<void> {
     while (this.#background.size > 0) await Promise.all(this.#background);
   }
@@ -229,10 +242,13 @@ export class Withdrawals {
 
   start(): void {
     this.stop();
+    this.#stopped = false;
     this.#recheck = repeat('rechecking pending withdrawals', this.#options.recheckMs, () => this.reconcile(), this.#log);
   }
 
+  /** Stops the recheck, and the sending of holds not yet sent; payments already with LND are still booked (`drained`). */
   stop(): void {
+    this.#stopped = true;
     this.#recheck?.stop();
   }
 }

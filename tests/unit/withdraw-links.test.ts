@@ -4,7 +4,7 @@
 // it expired unused.
 import fc from 'fast-check';
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { keys } from '../../src/ledger/keys.ts';
 import { accounts } from '../../src/ledger/ledger.ts';
 import { feeCap } from '../../src/ledger/money.ts';
@@ -266,5 +266,60 @@ describe('a withdraw link', () => {
   it('is shown only to its own supporter', async () => {
     const { link } = await links.create(supporterId);
     expect(await links.get('someone-else', link.id)).toBeUndefined();
+  });
+});
+
+describe('when tipd stops', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('a link redeemed as it stops: held and answered, never sent to LND; the next start releases it after a minute', async () => {
+    const { k1 } = await links.create(supporterId);
+    const request = invoice(3_000);
+    const redeeming = links.redeem(k1, request);
+    // The stop begins while the callback is on its way to the writer.
+    withdrawals.stop();
+    const held = await redeeming;
+    await withdrawals.drained();
+    expect(lnd.paid).toEqual([]);
+    expect(await withdrawalOf(held.id)).toMatchObject({ state: 'pending' });
+    expect(await balance()).toBe(fundedMsat - 3_000_000n - reserveOf(3_000_000n));
+
+    // The next start: LND never saw it; younger than a minute it is left alone, then released.
+    const restarted = new Withdrawals(t.ledger, lnd, pino({ level: 'silent' }), {
+      network: 'regtest',
+      feeBaseMsat: fee.baseMsat,
+      feePpm: fee.ppm,
+      recheckMs: 60_000,
+    });
+    await restarted.reconcile();
+    expect(await withdrawalOf(held.id)).toMatchObject({ state: 'pending' });
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 61_000);
+    await restarted.reconcile();
+    expect(await withdrawalOf(held.id)).toMatchObject({ state: 'failed', failureReason: 'never sent (tipd stopped before paying)' });
+    expect(await balance()).toBe(fundedMsat);
+    expect(lnd.paid).toEqual([]);
+    expect((await linkOf(k1))?.withdrawalId).toBe(held.id);
+  });
+
+  it('a payment LND was asked for before the stop is booked before drained() answers', async () => {
+    let release!: () => void;
+    const paying = new Promise<void>((resolve) => (release = resolve));
+    const answer = lnd.answer;
+    lnd.answer = async (hash, amount) => {
+      await paying;
+      return answer(hash, amount);
+    };
+    const { k1 } = await links.create(supporterId);
+    const held = await links.redeem(k1, invoice(2_000));
+    await vi.waitFor(() => expect(lnd.paid).toHaveLength(1));
+    withdrawals.stop();
+    let drained = false;
+    const draining = withdrawals.drained().then(() => (drained = true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(drained).toBe(false);
+    release();
+    await draining;
+    expect(await withdrawalOf(held.id)).toMatchObject({ state: 'succeeded', feeMsat: '1000' });
   });
 });
