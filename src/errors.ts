@@ -65,6 +65,7 @@ export const errorCodes = {
   withdraw_link_unknown: { status: 404, message: 'no such withdraw link; ask for a new one' },
   withdraw_link_used: { status: 409, message: 'this withdraw link has been used already; ask for a new one' },
   withdraw_link_expired: { status: 410, message: 'this withdraw link has expired; ask for a new one' },
+  too_many_withdraw_links: { status: 409, message: 'too many open withdraw links; use one, or wait for one to expire' },
 
   // Flattrs
   too_many_flattrs: { status: 409, message: 'too many flattrs in this period' },

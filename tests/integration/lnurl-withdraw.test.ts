@@ -102,6 +102,18 @@ describe('LNURL-withdraw', () => {
     expect(res.body.error.code).toBe('insufficient_balance');
   });
 
+  it('refuses a 21st open link of one supporter (409 too_many_withdraw_links) until one is used', async () => {
+    const { token } = await fundedSupporter(tipd.url, 30_000);
+    const links = [];
+    for (let i = 0; i < 20; i += 1) links.push(await linkFor(tipd.url, token, 1_000));
+    const refused = await call('POST', '/v1/withdrawals/lnurl', { token, body: { amountSat: 1_000 } });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.code).toBe('too_many_withdraw_links');
+    const invoice = await invoiceOf('alice', 1_000);
+    expect((await wallet(tipd.url).callback(links[0]!.k1, invoice.paymentRequest)).body).toEqual({ status: 'OK' });
+    await linkFor(tipd.url, token, 1_000);
+  });
+
   it.each([
     { what: 'an invoice above maxWithdrawable', pr: async () => (await invoiceOf('alice', 19_891)).paymentRequest, status: 400, code: 'amount_out_of_range' },
     { what: 'a mainnet invoice', pr: async () => signedInvoice({ amountMsat: 1_000_000n, network: 'bitcoin' }), status: 400, code: 'wrong_network' },

@@ -11,7 +11,7 @@ import { feeCap } from '../../src/ledger/money.ts';
 import { decodeInvoice } from '../../src/ln/bolt11.ts';
 import { LndError, type PaymentState } from '../../src/ln/lnd.ts';
 import { Supporters } from '../../src/supporters/supporters.ts';
-import { linkIdOf, WithdrawLinks, type WithdrawLinkRecord } from '../../src/withdrawals/links.ts';
+import { linkIdOf, openLinksMax, WithdrawLinks, type WithdrawLinkRecord } from '../../src/withdrawals/links.ts';
 import { Withdrawals, type WithdrawalLnd } from '../../src/withdrawals/withdrawals.ts';
 import type { WithdrawalRecord } from '../../src/withdrawals/records.ts';
 import { signedInvoice } from './invoice-fixtures.ts';
@@ -261,6 +261,51 @@ describe('a withdraw link', () => {
     await expect(links.redeem(unused.k1, invoice(1_000))).rejects.toMatchObject({ code: 'withdraw_link_unknown' });
     expect(await links.get(supporterId, used.link.id)).toMatchObject({ state: 'used' });
     expect(await t.ledger.db.keys({ gt: 'wlinkexp:', lt: 'wlinkexp:\xff' }).all()).toEqual([]);
+    expect(await t.ledger.db.keys({ gt: 'wlinkopen:', lt: 'wlinkopen:\xff' }).all()).toEqual([]);
+  });
+
+  it('expired unused by the thousands: one pass drains a backlog of up to 10,000, the next the rest', async () => {
+    const expiresAt = new Date(now.getTime() - 3600_000 - 60_000).toISOString();
+    for (let chunk = 0; chunk < 11; chunk += 1) {
+      await t.ledger.run((tx) => {
+        for (let i = 0; i < (chunk < 10 ? 1_000 : 500); i += 1) {
+          const id = `stale-${chunk}-${i}`;
+          tx.put(keys.withdrawLink(id), {
+            id,
+            supporterId,
+            minWithdrawableMsat: '1000',
+            maxWithdrawableMsat: '1000',
+            createdAt: expiresAt,
+            expiresAt,
+            withdrawalId: null,
+          });
+          tx.put(keys.withdrawLinkExpiry(expiresAt, id), 0);
+        }
+      });
+    }
+    expect(await links.forgetExpired()).toBe(10_000);
+    expect(await links.forgetExpired()).toBe(500);
+    expect(await links.forgetExpired()).toBe(0);
+    expect(await t.ledger.db.keys({ gt: 'wlink:', lt: 'wlink:\xff' }).all()).toEqual([]);
+  });
+
+  it(`may be held by a supporter ${openLinksMax} at a time, unused and unexpired: another is refused until one is used or expires`, async () => {
+    const made = await Promise.allSettled(Array.from({ length: openLinksMax + 5 }, () => links.create(supporterId, 1_000_000n)));
+    const open = made.flatMap((m) => (m.status === 'fulfilled' ? [m.value] : []));
+    expect(open).toHaveLength(openLinksMax);
+    for (const m of made.filter((m) => m.status === 'rejected')) expect(m.reason).toMatchObject({ code: 'too_many_withdraw_links' });
+    // Another supporter is not held up by this one's links.
+    const other = (await new Supporters(t.ledger).create()).id;
+    await t.ledger.run((tx) => tx.transfer('deposit', accounts.deposits, accounts.supporter(other), 1_000_000n));
+    await expect(links.create(other)).resolves.toBeDefined();
+
+    await links.redeem(open[0]!.k1, invoice(1_000));
+    await links.create(supporterId, 1_000_000n);
+    await expect(links.create(supporterId, 1_000_000n)).rejects.toMatchObject({ code: 'too_many_withdraw_links' });
+    // Expired, they no longer count (before they are forgotten).
+    now = new Date(now.getTime() + ttlMs);
+    await expect(links.create(supporterId, 1_000_000n)).resolves.toBeDefined();
+    expect(await links.get(supporterId, open[1]!.link.id)).toMatchObject({ state: 'expired' });
   });
 
   it('is shown only to its own supporter', async () => {
