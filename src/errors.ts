@@ -49,7 +49,7 @@ export const errorCodes = {
   // Withdrawals: the invoice to pay
   invalid_payment_request: { status: 400, message: 'paymentRequest is not a BOLT11 payment request' },
   amount_missing: { status: 400, message: 'the invoice has no amount; ask your wallet for one that names the amount' },
-  invoice_expired: { status: 400, message: 'the invoice has expired' },
+  invoice_expired: { status: 400, message: 'the invoice has expired, or expires within a minute; ask the wallet for a fresh one' },
   wrong_network: { status: 400, message: 'the invoice is for another network than this tipd' },
   own_invoice: { status: 400, message: 'the invoice is one of this tipd’s own node' },
   invoice_already_used: { status: 409, message: 'another withdrawal already pays this invoice' },
@@ -72,6 +72,7 @@ export const errorCodes = {
   withdraw_link_unknown: { status: 404, message: 'no such withdraw link; ask for a new one' },
   withdraw_link_used: { status: 409, message: 'this withdraw link has been used already; ask for a new one' },
   withdraw_link_expired: { status: 410, message: 'this withdraw link has expired; ask for a new one' },
+  too_many_withdraw_links: { status: 409, message: 'too many open withdraw links; use one, or wait for one to expire' },
 
   // Flattrs
   too_many_flattrs: { status: 409, message: 'too many flattrs in this period' },

@@ -187,7 +187,8 @@ async function shutdown(reason: string, { exitCode = 0, signal = false }: { exit
     exit(1);
   }, config.shutdownTimeoutMs).unref();
   // Background work first; then the HTTP server stops accepting, lets requests in progress
-  // finish and closes idle keep-alive sockets; then the ledger finishes what is queued.
+  // finish and closes idle keep-alive sockets; then the payments they started in the background
+  // are booked; then the ledger finishes what is queued.
   flattrs.stop();
   refunds.stop();
   auth.stop();
@@ -205,6 +206,11 @@ async function shutdown(reason: string, { exitCode = 0, signal = false }: { exit
       return closed;
     }),
   );
+  // LNURL withdrawals paid in the background: those LND was asked for are booked before the
+  // ledger closes (a hold not yet sent stays unsent: Withdrawals.stop). LND's answer may take its
+  // call's timeout; the shutdown timeout above bounds the wait, and the recheck at the next start
+  // books what it cut off.
+  await withdrawals.drained();
   await ledger.close();
   await store.close();
   log.info({ ledgerBatches: ledger.stats.batches, ledgerOperations: ledger.stats.operations }, 'stopped');

@@ -37,7 +37,7 @@ export function lnurlWithdrawRoutes(api: Api, supporters: Supporters, links: Wit
       auth: 'supporter',
       body: linkBody,
       responses: { 201: '{ id, k1, lnurl, expiresAt, minWithdrawable, maxWithdrawable } (msat, as the wallet sees them)' },
-      errors: ['insufficient_balance', 'lnurl_unavailable', 'overloaded'],
+      errors: ['insufficient_balance', 'too_many_withdraw_links', 'lnurl_unavailable', 'overloaded'],
     },
     auth,
     async (req, res) => {

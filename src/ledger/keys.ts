@@ -91,6 +91,8 @@ export const keys = {
   withdrawLink: (linkId: string) => `wlink:${linkId}`,
   /** A withdraw link by expiry, to forget it a while after it expired unused. */
   withdrawLinkExpiry: (expiresAt: string, linkId: string) => `wlinkexp:${expiresAt}:${linkId}`,
+  /** A supporter's unused withdraw links (id and expiry), to cap how many are open at once. */
+  openWithdrawLinks: (supporterId: string) => `wlinkopen:${supporterId}`,
 
   // Claims (claims/)
   claim: (claimId: string) => `claim:${claimId}`,

@@ -25,13 +25,21 @@ import { heldBy, withdrawalKind, withdrawalSchema, withdrawalTransfers, withdraw
 
 export type InvoiceProblem = 'invalid_payment_request' | 'amount_missing' | 'invoice_expired' | 'wrong_network' | 'own_invoice' | 'invoice_already_used';
 
+/**
+ * Time an invoice must still have before it expires to be paid out to. Paying takes a while (the
+ * writer's queue, LND's pathfinding, each hop's HTLC), and an invoice that expires on the way fails
+ * after its withdrawal was held (and, by LNURL, after its link was used): so one about to expire is
+ * refused before anything is written, and the wallet asked for a fresh one.
+ */
+export const invoiceExpiryMarginMs = 60_000;
+
 /** Why an invoice cannot be paid out to, or nothing. */
 export function invoiceProblem(decoded: DecodedInvoice | undefined, context: { network: Network; hubPubkey: string; now: Date }): InvoiceProblem | undefined {
   if (!decoded) return 'invalid_payment_request';
   if (decoded.network !== invoiceNetworkOf[context.network]) return 'wrong_network';
   if (decoded.payee === context.hubPubkey) return 'own_invoice';
   if (decoded.amountMsat === undefined) return 'amount_missing';
-  if (decoded.expiresAt <= context.now) return 'invoice_expired';
+  if (decoded.expiresAt.getTime() - context.now.getTime() < invoiceExpiryMarginMs) return 'invoice_expired';
   return undefined;
 }
 
@@ -64,6 +72,8 @@ export class Withdrawals {
   /** Payments sent in the background (LNURL), until LND's answer is booked. */
   readonly #background = new Set<Promise<void>>();
   #recheck: { stop(): void } | undefined;
+  /** Set by `stop()` (tipd is stopping): a hold on disk is no longer sent to LND (createInBackground). */
+  #stopped = false;
   readonly #log: Logger;
 
   constructor(ledger: Ledger, lnd: WithdrawalLnd, log: Logger, options: WithdrawalOptions) {
@@ -148,6 +158,14 @@ export class Withdrawals {
       held.resolve(record);
       if (record.id !== fresh.id) return;
       crashPoint('lnurl-withdraw.held-not-paid');
+      // tipd is stopping: LND is not asked now, since the ledger closes right after and could not
+      // book its answer. The hold is on disk and LND never saw the payment, as at the crash point
+      // above: at the next start the recheck finds it unknown to LND and, once it is a minute old
+      // and not being sent (payments/outgoing.ts, `neverSentAfterMs`), releases it. Nothing paid.
+      if (this.#stopped) {
+        this.#log.warn({ withdrawal: record.id }, 'withdrawal held as tipd stops: not sent; released at the next start');
+        return;
+      }
       await this.#pay(record);
     });
     const tracked = paying.catch((err: unknown) => this.#failedInBackground(fresh.id, err)).finally(() => this.#background.delete(tracked));
@@ -157,7 +175,10 @@ export class Withdrawals {
     return withdrawalView(record);
   }
 
-  /** Waits for the payments sent in the background to be booked (or left to the recheck). */
+  /**
+   * Waits for the payments sent in the background to be booked (or left to the recheck); at
+   * shutdown, after `stop()` and once no request can start another, before the ledger closes.
+   */
   async drained(): Promise<void> {
     while (this.#background.size > 0) await Promise.all(this.#background);
   }
@@ -221,10 +242,13 @@ export class Withdrawals {
 
   start(): void {
     this.stop();
+    this.#stopped = false;
     this.#recheck = repeat('rechecking pending withdrawals', this.#options.recheckMs, () => this.reconcile(), this.#log);
   }
 
+  /** Stops the recheck, and the sending of holds not yet sent; payments already with LND are still booked (`drained`). */
   stop(): void {
+    this.#stopped = true;
     this.#recheck?.stop();
   }
 }

@@ -12,8 +12,8 @@ const tipd = tipdForFile({ TIPD_PUBLIC_URL: publicUrl });
 const { call } = tipd;
 
 const balanceAt = async (url: string, token: string) => BigInt((await api(url, 'GET', '/v1/account', { token })).body.balanceMsat);
-const invoiceOf = (node: 'alice' | 'hub', sat: number) =>
-  lndOf(node).createInvoice({ amountMsat: BigInt(sat) * 1000n, description: 'lnurl-withdraw test', expiresAt: new Date(Date.now() + 600_000) });
+const invoiceOf = (node: 'alice' | 'hub', sat: number, expiresInMs = 600_000) =>
+  lndOf(node).createInvoice({ amountMsat: BigInt(sat) * 1000n, description: 'lnurl-withdraw test', expiresAt: new Date(Date.now() + expiresInMs) });
 
 /** The path and query an LNURL stands for, checked to be on the public URL. */
 function pathOf(lnurl: string): string {
@@ -57,6 +57,8 @@ describe('LNURL-withdraw', () => {
 
     const invoice = await invoiceOf('alice', 5_000);
     expect((await wallet(tipd.url).callback(link.k1, invoice.paymentRequest)).body).toEqual({ status: 'OK' });
+    // The wallet retries with the same invoice (it did not hear the OK): OK again, nothing more held.
+    expect((await wallet(tipd.url).callback(link.k1, invoice.paymentRequest)).body).toEqual({ status: 'OK' });
     await eventually(async () => ((await lndOf('alice').getInvoice(invoice.paymentHash))?.state === 'settled' ? true : undefined));
     const used = await eventually(async () => {
       const res = await call('GET', `/v1/withdrawals/lnurl/${link.id}`, { token });
@@ -66,6 +68,8 @@ describe('LNURL-withdraw', () => {
     const withdrawal = (await call('GET', `/v1/withdrawals/${used.withdrawal.id}`, { token })).body;
     expect(withdrawal).toMatchObject({ state: 'succeeded', amountMsat: '5000000' });
     const left = 20_000_000n - 5_000_000n - BigInt(withdrawal.feeMsat);
+    expect(await balanceAt(tipd.url, token)).toBe(left);
+    expect((await wallet(tipd.url).callback(link.k1, invoice.paymentRequest)).body).toEqual({ status: 'OK' });
     expect(await balanceAt(tipd.url, token)).toBe(left);
 
     // The same k1 again, with another invoice: refused, nothing held, nothing paid.
@@ -98,11 +102,29 @@ describe('LNURL-withdraw', () => {
     expect(res.body.error.code).toBe('insufficient_balance');
   });
 
+  it('refuses a 21st open link of one supporter (409 too_many_withdraw_links) until one is used', async () => {
+    const { token } = await fundedSupporter(tipd.url, 30_000);
+    const links = [];
+    for (let i = 0; i < 20; i += 1) links.push(await linkFor(tipd.url, token, 1_000));
+    const refused = await call('POST', '/v1/withdrawals/lnurl', { token, body: { amountSat: 1_000 } });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.code).toBe('too_many_withdraw_links');
+    const invoice = await invoiceOf('alice', 1_000);
+    expect((await wallet(tipd.url).callback(links[0]!.k1, invoice.paymentRequest)).body).toEqual({ status: 'OK' });
+    await linkFor(tipd.url, token, 1_000);
+  });
+
   it.each([
     { what: 'an invoice above maxWithdrawable', pr: async () => (await invoiceOf('alice', 19_891)).paymentRequest, status: 400, code: 'amount_out_of_range' },
     { what: 'a mainnet invoice', pr: async () => signedInvoice({ amountMsat: 1_000_000n, network: 'bitcoin' }), status: 400, code: 'wrong_network' },
     { what: "an invoice of the hub's own", pr: async () => (await invoiceOf('hub', 1_000)).paymentRequest, status: 400, code: 'own_invoice' },
     { what: 'something that is not an invoice', pr: async () => 'lnbcrt1nonsense', status: 400, code: 'invalid_payment_request' },
+    {
+      what: 'an invoice expiring within a minute',
+      pr: async () => (await invoiceOf('alice', 1_000, 30_000)).paymentRequest,
+      status: 400,
+      code: 'invoice_expired',
+    },
     {
       what: 'an unknown k1',
       k1: 'ab'.repeat(32),

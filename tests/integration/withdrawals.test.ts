@@ -8,8 +8,8 @@ const { call } = tipd;
 const balance = async (token: string) => BigInt((await call('GET', '/v1/account', { token })).body.balanceMsat);
 const funded = async (sat: number): Promise<string> => (await fundedSupporter(tipd.url, sat)).token;
 
-const invoiceOf = async (node: 'alice' | 'dave' | 'hub', sat: number) =>
-  (await lndOf(node).createInvoice({ amountMsat: BigInt(sat) * 1000n, description: 'withdrawal test', expiresAt: new Date(Date.now() + 600_000) }))
+const invoiceOf = async (node: 'alice' | 'dave' | 'hub', sat: number, expiresInMs = 600_000) =>
+  (await lndOf(node).createInvoice({ amountMsat: BigInt(sat) * 1000n, description: 'withdrawal test', expiresAt: new Date(Date.now() + expiresInMs) }))
     .paymentRequest;
 
 describe('withdrawals', () => {
@@ -76,6 +76,7 @@ describe('withdrawals', () => {
   it.each([
     { what: 'an invoice without an amount', request: () => invoiceOf('alice', 0), status: 400, code: 'amount_missing' },
     { what: 'an invoice of the hub itself', request: () => invoiceOf('hub', 1_000), status: 400, code: 'own_invoice' },
+    { what: 'an invoice expiring within a minute', request: () => invoiceOf('alice', 1_000, 30_000), status: 400, code: 'invoice_expired' },
     { what: 'something that is not an invoice', request: async () => 'lnbcrt1nonsense', status: 400, code: 'invalid_payment_request' },
     { what: 'an invoice for more than the balance', request: () => invoiceOf('alice', 50_000), status: 409, code: 'insufficient_balance' },
   ])('refuse $what with $status $code, and hold nothing', async ({ request, status, code }) => {

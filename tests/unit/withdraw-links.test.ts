@@ -4,14 +4,14 @@
 // it expired unused.
 import fc from 'fast-check';
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { keys } from '../../src/ledger/keys.ts';
 import { accounts } from '../../src/ledger/ledger.ts';
 import { feeCap } from '../../src/ledger/money.ts';
 import { decodeInvoice } from '../../src/ln/bolt11.ts';
 import { LndError, type PaymentState } from '../../src/ln/lnd.ts';
 import { Supporters } from '../../src/supporters/supporters.ts';
-import { linkIdOf, WithdrawLinks, type WithdrawLinkRecord } from '../../src/withdrawals/links.ts';
+import { linkIdOf, openLinksMax, WithdrawLinks, type WithdrawLinkRecord } from '../../src/withdrawals/links.ts';
 import { Withdrawals, type WithdrawalLnd } from '../../src/withdrawals/withdrawals.ts';
 import type { WithdrawalRecord } from '../../src/withdrawals/records.ts';
 import { signedInvoice } from './invoice-fixtures.ts';
@@ -153,6 +153,42 @@ describe('a withdraw link', () => {
     expect(lnd.paid).toHaveLength(1);
   });
 
+  it('called back again with the same invoice (a wallet retrying): OK again with the one withdrawal, nothing written, paid once', async () => {
+    const { k1 } = await links.create(supporterId);
+    const request = invoice(2_000);
+    const first = await links.redeem(k1, request);
+    const after = await balance();
+    expect(await links.redeem(k1, request)).toMatchObject({ id: first.id });
+    await withdrawals.drained();
+    expect(await links.redeem(k1, request)).toMatchObject({ id: first.id, state: 'succeeded' });
+    expect(lnd.paid).toEqual([request]);
+    expect(await balance()).toBe(after + reserveOf(2_000_000n) - 1_000n);
+    // The same k1 with another invoice: used.
+    await expect(links.redeem(k1, invoice(2_000))).rejects.toMatchObject({ code: 'withdraw_link_used' });
+    expect(lnd.paid).toHaveLength(1);
+  });
+
+  it('called back ten times at once with the same invoice: all answered with the one withdrawal, paid once', async () => {
+    const { k1 } = await links.create(supporterId);
+    const request = invoice(1_000);
+    const answers = await Promise.all(Array.from({ length: 10 }, () => links.redeem(k1, request)));
+    await withdrawals.drained();
+    expect(new Set(answers.map((a) => a.id)).size).toBe(1);
+    expect(lnd.paid).toEqual([request]);
+    expect(await balance()).toBe(fundedMsat - 1_000_000n - 1_000n);
+  });
+
+  it('called back again with the same invoice after its payment failed: refused as used, nothing sent again', async () => {
+    lnd.answer = (paymentHash) => Promise.resolve({ state: 'failed', paymentHash, reason: 'no_route' });
+    const { k1 } = await links.create(supporterId);
+    const request = invoice(1_000);
+    await links.redeem(k1, request);
+    await withdrawals.drained();
+    await expect(links.redeem(k1, request)).rejects.toMatchObject({ code: 'withdraw_link_used' });
+    expect(lnd.paid).toHaveLength(1);
+    expect(await balance()).toBe(fundedMsat);
+  });
+
   it('redeemed by ten wallets at once: one withdrawal, the others refused as used', async () => {
     const { k1 } = await links.create(supporterId);
     const answers = await Promise.allSettled(Array.from({ length: 10 }, () => links.redeem(k1, invoice(1_000))));
@@ -173,6 +209,11 @@ describe('a withdraw link', () => {
     {
       what: 'an expired invoice',
       request: () => signedInvoice({ amountMsat: 1_000_000n, createdAt: new Date(Date.now() - 7200_000), expiresAt: new Date(Date.now() - 3600_000) }),
+      code: 'invoice_expired',
+    },
+    {
+      what: 'an invoice expiring within a minute',
+      request: () => signedInvoice({ amountMsat: 1_000_000n, createdAt: new Date(Date.now() - 3540_000), expiresAt: new Date(Date.now() + 30_000) }),
       code: 'invoice_expired',
     },
   ])('refuses $what ($code): nothing held, the link still open', async ({ k1: k1Of, amountMsat, request, code }) => {
@@ -220,10 +261,110 @@ describe('a withdraw link', () => {
     await expect(links.redeem(unused.k1, invoice(1_000))).rejects.toMatchObject({ code: 'withdraw_link_unknown' });
     expect(await links.get(supporterId, used.link.id)).toMatchObject({ state: 'used' });
     expect(await t.ledger.db.keys({ gt: 'wlinkexp:', lt: 'wlinkexp:\xff' }).all()).toEqual([]);
+    expect(await t.ledger.db.keys({ gt: 'wlinkopen:', lt: 'wlinkopen:\xff' }).all()).toEqual([]);
+  });
+
+  it('expired unused by the thousands: one pass drains a backlog of up to 10,000, the next the rest', async () => {
+    const expiresAt = new Date(now.getTime() - 3600_000 - 60_000).toISOString();
+    for (let chunk = 0; chunk < 11; chunk += 1) {
+      await t.ledger.run((tx) => {
+        for (let i = 0; i < (chunk < 10 ? 1_000 : 500); i += 1) {
+          const id = `stale-${chunk}-${i}`;
+          tx.put(keys.withdrawLink(id), {
+            id,
+            supporterId,
+            minWithdrawableMsat: '1000',
+            maxWithdrawableMsat: '1000',
+            createdAt: expiresAt,
+            expiresAt,
+            withdrawalId: null,
+          });
+          tx.put(keys.withdrawLinkExpiry(expiresAt, id), 0);
+        }
+      });
+    }
+    expect(await links.forgetExpired()).toBe(10_000);
+    expect(await links.forgetExpired()).toBe(500);
+    expect(await links.forgetExpired()).toBe(0);
+    expect(await t.ledger.db.keys({ gt: 'wlink:', lt: 'wlink:\xff' }).all()).toEqual([]);
+  });
+
+  it(`may be held by a supporter ${openLinksMax} at a time, unused and unexpired: another is refused until one is used or expires`, async () => {
+    const made = await Promise.allSettled(Array.from({ length: openLinksMax + 5 }, () => links.create(supporterId, 1_000_000n)));
+    const open = made.flatMap((m) => (m.status === 'fulfilled' ? [m.value] : []));
+    expect(open).toHaveLength(openLinksMax);
+    for (const m of made.filter((m) => m.status === 'rejected')) expect(m.reason).toMatchObject({ code: 'too_many_withdraw_links' });
+    // Another supporter is not held up by this one's links.
+    const other = (await new Supporters(t.ledger).create()).id;
+    await t.ledger.run((tx) => tx.transfer('deposit', accounts.deposits, accounts.supporter(other), 1_000_000n));
+    await expect(links.create(other)).resolves.toBeDefined();
+
+    await links.redeem(open[0]!.k1, invoice(1_000));
+    await links.create(supporterId, 1_000_000n);
+    await expect(links.create(supporterId, 1_000_000n)).rejects.toMatchObject({ code: 'too_many_withdraw_links' });
+    // Expired, they no longer count (before they are forgotten).
+    now = new Date(now.getTime() + ttlMs);
+    await expect(links.create(supporterId, 1_000_000n)).resolves.toBeDefined();
+    expect(await links.get(supporterId, open[1]!.link.id)).toMatchObject({ state: 'expired' });
   });
 
   it('is shown only to its own supporter', async () => {
     const { link } = await links.create(supporterId);
     expect(await links.get('someone-else', link.id)).toBeUndefined();
+  });
+});
+
+describe('when tipd stops', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('a link redeemed as it stops: held and answered, never sent to LND; the next start releases it after a minute', async () => {
+    const { k1 } = await links.create(supporterId);
+    const request = invoice(3_000);
+    const redeeming = links.redeem(k1, request);
+    // The stop begins while the callback is on its way to the writer.
+    withdrawals.stop();
+    const held = await redeeming;
+    await withdrawals.drained();
+    expect(lnd.paid).toEqual([]);
+    expect(await withdrawalOf(held.id)).toMatchObject({ state: 'pending' });
+    expect(await balance()).toBe(fundedMsat - 3_000_000n - reserveOf(3_000_000n));
+
+    // The next start: LND never saw it; younger than a minute it is left alone, then released.
+    const restarted = new Withdrawals(t.ledger, lnd, pino({ level: 'silent' }), {
+      network: 'regtest',
+      feeBaseMsat: fee.baseMsat,
+      feePpm: fee.ppm,
+      recheckMs: 60_000,
+    });
+    await restarted.reconcile();
+    expect(await withdrawalOf(held.id)).toMatchObject({ state: 'pending' });
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 61_000);
+    await restarted.reconcile();
+    expect(await withdrawalOf(held.id)).toMatchObject({ state: 'failed', failureReason: 'never sent (tipd stopped before paying)' });
+    expect(await balance()).toBe(fundedMsat);
+    expect(lnd.paid).toEqual([]);
+    expect((await linkOf(k1))?.withdrawalId).toBe(held.id);
+  });
+
+  it('a payment LND was asked for before the stop is booked before drained() answers', async () => {
+    let release!: () => void;
+    const paying = new Promise<void>((resolve) => (release = resolve));
+    const answer = lnd.answer;
+    lnd.answer = async (hash, amount) => {
+      await paying;
+      return answer(hash, amount);
+    };
+    const { k1 } = await links.create(supporterId);
+    const held = await links.redeem(k1, invoice(2_000));
+    await vi.waitFor(() => expect(lnd.paid).toHaveLength(1));
+    withdrawals.stop();
+    let drained = false;
+    const draining = withdrawals.drained().then(() => (drained = true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(drained).toBe(false);
+    release();
+    await draining;
+    expect(await withdrawalOf(held.id)).toMatchObject({ state: 'succeeded', feeMsat: '1000' });
   });
 });

@@ -21,6 +21,13 @@ describe('invoices a withdrawal may pay', () => {
     { what: 'no invoice at all', invoice: undefined, network: 'regtest' as const, problem: 'invalid_payment_request' },
     { what: 'an invoice without an amount', invoice: { ...good, amountMsat: undefined }, network: 'regtest' as const, problem: 'amount_missing' },
     { what: 'an expired invoice', invoice: { ...good, expiresAt: now }, network: 'regtest' as const, problem: 'invoice_expired' },
+    {
+      what: 'an invoice expiring in 59 s',
+      invoice: { ...good, expiresAt: new Date(now.getTime() + 59_000) },
+      network: 'regtest' as const,
+      problem: 'invoice_expired',
+    },
+    { what: 'an invoice expiring in 60 s', invoice: { ...good, expiresAt: new Date(now.getTime() + 60_000) }, network: 'regtest' as const, problem: undefined },
     { what: 'a mainnet invoice on regtest', invoice: { ...good, network: 'bitcoin' }, network: 'regtest' as const, problem: 'wrong_network' },
     { what: 'a regtest invoice on mainnet', invoice: good, network: 'mainnet' as const, problem: 'wrong_network' },
     { what: 'a signet invoice on testnet', invoice: { ...good, network: 'signet' }, network: 'testnet' as const, problem: 'wrong_network' },
