@@ -3,7 +3,7 @@
 // served by an LNURL server tipd did not write (chill117's `lnurl`, regtest/lightning-address.ts),
 // whose invoices dave's LND makes: what tipd pays shows in dave's real balance.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { channelBalance, freshHandle, payoutsOf, succeededPayouts, xServer } from './creators.ts';
+import { channelBalance, freshHandle, succeededPayouts, xServer } from './creators.ts';
 import { api, eventually, fundedSupporter, stack, startTipd, type TipdProcess } from './helpers.ts';
 
 let tipd: TipdProcess;
