@@ -135,7 +135,11 @@ for (const { scheme, port, server } of listeners) {
   server.listen(port, config.http.host);
 }
 void flattrs.start();
-const refunds = new Refunds(ledger, log, { ...defaultRefundOptions, returnAfterMs: config.unclaimedReturnMs });
+const refunds = new Refunds(ledger, log, {
+  ...defaultRefundOptions,
+  returnAfterMs: config.unclaimedReturnMs,
+  returnToPayers: (handleKey, lotIds) => payouts.refund(handleKey, lotIds),
+});
 refunds.start();
 auth.start();
 withdrawLinks.start();

@@ -21,15 +21,18 @@ export interface PayerLot {
   /** The incoming invoice's record (`dep:<id>`). */
   paymentId: string;
   amountMsat: string;
-  /** The payer's Lightning Address (LUD-18 `identifier`): where unclaimed sats may go back. */
+  /** The payer's Lightning Address (LUD-18 `identifier`): where unclaimed sats go back. */
   refundAddress: string | null;
+  /** The payout returning it there, while it is under way (payouts/purposes.ts). */
+  refundPayout?: string;
 }
 
-const payerLotSchema = z.object({
+export const payerLotSchema = z.object({
   at: z.string(),
   paymentId: z.string(),
   amountMsat: z.string().regex(/^\d+$/),
   refundAddress: z.string().nullable(),
+  refundPayout: z.string().optional(),
 });
 
 export interface PayerTip {
@@ -106,6 +109,8 @@ export async function payerEscrow(ledger: Ledger): Promise<PayerEscrow> {
     }
     if (isClaimed) continue;
     const lot = parseStored(payerLotSchema, key, value);
+    // Being returned: held for its payout (in flight), no longer in the escrow.
+    if (lot.refundPayout) continue;
     sums.lots += 1;
     if (lot.refundAddress) sums.withRefundAddressMsat += BigInt(lot.amountMsat);
     else sums.heldForClaimMsat += BigInt(lot.amountMsat);

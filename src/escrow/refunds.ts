@@ -7,7 +7,8 @@ import type { EventData } from '../events/types.ts';
 import { topics } from '../events/types.ts';
 import { accounts, type Ledger } from '../ledger/ledger.ts';
 import { after, keys, prefixEnd, prefixes, under } from '../ledger/keys.ts';
-import { notAsStored } from '../ledger/records.ts';
+import { notAsStored, parseStored } from '../ledger/records.ts';
+import { payerLotSchema } from './payers.ts';
 import type { Logger } from '../process/log.ts';
 import { formatMsat } from '../ledger/money.ts';
 import { repeat } from '../process/repeat.ts';
@@ -15,6 +16,11 @@ import { lotsOf, type HandleRecord, type StoredLotEntry } from './escrow.ts';
 
 export interface RefundOptions {
   returnAfterMs: number;
+  /**
+   * Where unclaimed tips paid by LNURL-pay go, when their payer gave a Lightning Address: a
+   * payout back there, one per lot (payouts/purposes.ts). Without it they wait in escrow.
+   */
+  returnToPayers?: (handleKey: string, lotIds: string[]) => void;
   warnBeforeMs: number;
   /** How often the sweeper looks. */
   intervalMs: number;
@@ -84,6 +90,7 @@ export class Refunds {
           if (lotsQueued >= passSize) await settle();
         }
         if (handle.claimed) work.push(this.#dropPayerLots(handle.key));
+        else await this.#payerLotsDue(handle.key, dueBefore);
       }
       from = handles.at(-1)![0];
     }
@@ -124,6 +131,28 @@ export class Refunds {
       },
       { sync: true },
     );
+  }
+
+  /**
+   * Hands the payer lots of an unclaimed handle that are due, and whose payer gave a Lightning
+   * Address, to the payouts that return them there (a lot being returned already is left alone;
+   * one whose return failed is handed over again at a later sweep). Oldest first, a page at a time.
+   */
+  async #payerLotsDue(handleKey: string, dueBefore: number): Promise<void> {
+    const returnToPayers = this.#options.returnToPayers;
+    if (!returnToPayers) return;
+    const prefix = prefixes.handlePayerLots(handleKey);
+    let due: string[] = [];
+    for await (const [key, value] of this.#ledger.db.iterator(under(prefix))) {
+      const lot = parseStored(payerLotSchema, key, value);
+      if (Date.parse(lot.at) >= dueBefore) break;
+      if (lot.refundAddress && !lot.refundPayout) due.push(after(prefix, key));
+      if (due.length >= passSize) {
+        returnToPayers(handleKey, due);
+        due = [];
+      }
+    }
+    if (due.length > 0) returnToPayers(handleKey, due);
   }
 
   /**

@@ -7,7 +7,6 @@
 // pending, to be looked up by payment hash, later in this run and at every start. What is a
 // payout's own in that path is in records.ts.
 import { randomBytes } from 'node:crypto';
-import { bindingSchema, type Binding } from '../claims/records.ts';
 import { Refusal } from '../errors.ts';
 import { topics, type EventData, type StoredEvent } from '../events/types.ts';
 import { accounts, InvariantViolation, type Ledger, type Tx } from '../ledger/ledger.ts';
@@ -19,12 +18,14 @@ import { OutgoingPayments } from '../payments/outgoing.ts';
 import { crashPoint } from '../process/crash.ts';
 import type { Logger } from '../process/log.ts';
 import { repeat } from '../process/repeat.ts';
-import { destinationOf, prepare, send, storedFieldsOf, type Destination, type Prepared, type Rails } from './destination.ts';
-import { backOff, heldBy, payoutKind, payoutSplit, payoutTransfers, payoutView, retrySchema, type PayoutRecord, type PayoutView } from './records.ts';
+import { prepare, send, storedFieldsOf, type Destination, type Prepared, type Rails } from './destination.ts';
+import { held as heldFor, stillStands, targetOf, type Purpose } from './purposes.ts';
+import { backOff, heldBy, payoutKind, payoutTransfers, payoutView, retrySchema, type PayoutRecord, type PayoutView } from './records.ts';
 
-/** A payout made ready to hold: for the destination the handle was bound to, with its fee cap. */
+/** A payout made ready to hold: what it is for, where to, with its fee cap. */
 interface Plan {
-  binding: Binding;
+  purpose: Purpose;
+  display: string;
   destination: Destination;
   prepared: Prepared;
   feeCapMsat: bigint;
@@ -60,6 +61,8 @@ export class Payouts {
   /** The settle-and-reconcile path, with what is a payout's own (records.ts). */
   readonly #payments: OutgoingPayments<PayoutRecord>;
   readonly #retryTimers = new Map<string, NodeJS.Timeout>();
+  /** Payer lots of unclaimed handles due to go back to their payers' addresses, by handle. */
+  readonly #refundsDue = new Map<string, Set<string>>();
   readonly #slots: (() => void)[] = [];
   #inFlight = 0;
   #stopped = true;
@@ -140,24 +143,51 @@ export class Payouts {
     };
   }
 
+  /**
+   * Asks for unclaimed tips of a handle, paid by LNURL-pay, to go back to their payers' Lightning
+   * Addresses (`lotIds`: their payer lots; the refund sweep finds them): one payout each, in turn.
+   */
+  refund(handleKey: string, lotIds: readonly string[]): void {
+    if (this.#stopped) return;
+    let due = this.#refundsDue.get(handleKey);
+    if (!due) this.#refundsDue.set(handleKey, (due = new Set()));
+    for (const id of lotIds) due.add(id);
+    this.kick(handleKey);
+  }
+
   async #payOnce(handleKey: string): Promise<void> {
-    // Cheap looks first (cached reads): most tips go to handles nobody claimed.
-    if ((await this.#ledger.read(keys.binding(handleKey))) === undefined) return;
-    if ((await this.#ledger.balance(accounts.escrow(handleKey))) < this.#options.minMsat) return;
+    const purpose = await this.#purposeNow(handleKey);
+    if (!purpose) return;
     // The sending slot is taken before the hold: a held payout must go to LND at once, never wait
     // in a queue long enough for the recheck to take it as never sent.
     const release = await this.#slot();
     try {
-      await this.#holdAndSend(handleKey);
+      await this.#holdAndSend(handleKey, purpose);
     } finally {
       release();
     }
   }
 
-  async #holdAndSend(handleKey: string): Promise<void> {
+  /** What a look at the handle should pay, if anything: its creator, or else one of its due refunds. */
+  async #purposeNow(handleKey: string): Promise<Purpose | undefined> {
+    // Cheap looks first (cached reads): most tips go to handles nobody claimed.
+    if ((await this.#ledger.read(keys.binding(handleKey))) !== undefined) {
+      this.#refundsDue.delete(handleKey);
+      return (await this.#ledger.balance(accounts.escrow(handleKey))) < this.#options.minMsat ? undefined : { kind: 'creator' };
+    }
+    const due = this.#refundsDue.get(handleKey);
+    const lotId = due?.values().next().value;
+    if (lotId === undefined) return undefined;
+    due!.delete(lotId);
+    if (due!.size === 0) this.#refundsDue.delete(handleKey);
+    else this.#active.get(handleKey)!.again = true;
+    return { kind: 'refund', lotId };
+  }
+
+  async #holdAndSend(handleKey: string, purpose: Purpose): Promise<void> {
     // Woken from the wait for a slot by a stop: hold nothing.
     if (this.#stopped) return;
-    const plan = await this.#plan(handleKey);
+    const plan = await this.#plan(handleKey, purpose);
     if (!plan) return;
     if ('waitUntil' in plan) return this.#retryAt(handleKey, plan.waitUntil);
     const { prepared, destination } = plan;
@@ -193,23 +223,19 @@ export class Payouts {
    * next payout asks for a new one. A failure to make it ready (the address down, an error, a bad
    * invoice) is a failed attempt: nothing held, nothing paid, the next one after the backoff.
    */
-  async #plan(handleKey: string): Promise<Plan | { waitUntil: Date } | undefined> {
-    const bindingKey = keys.binding(handleKey);
-    const stored = await this.#ledger.read(bindingKey);
-    if (stored === undefined || (await this.#ledger.read(keys.openPayout(handleKey))) !== undefined) return undefined;
+  async #plan(handleKey: string, purpose: Purpose): Promise<Plan | { waitUntil: Date } | undefined> {
+    if ((await this.#ledger.read(keys.openPayout(handleKey))) !== undefined) return undefined;
     const retryKey = keys.payoutRetry(handleKey);
     const retry = await this.#ledger.read(retryKey);
     const nextAt = retry === undefined ? undefined : new Date(parseStored(retrySchema, retryKey, retry).nextAt);
     if (nextAt && nextAt > this.#now()) return { waitUntil: nextAt };
-    const escrowMsat = await this.#ledger.balance(accounts.escrow(handleKey));
-    const split = escrowMsat >= this.#options.minMsat ? payoutSplit(escrowMsat, this.#options.feeBaseMsat, this.#options.feePpm) : undefined;
-    if (!split) return undefined;
-    const binding = parseStored(bindingSchema, bindingKey, stored);
-    const destination = destinationOf(binding);
+    const target = await targetOf(this.#ledger, handleKey, purpose, this.#options);
+    if (!target || target.maxAmountMsat < this.#options.minMsat) return undefined;
+    const { destination } = target;
     let prepared: Prepared | undefined;
     try {
-      prepared = await prepare(this.#rails, destination, split.amountMsat, {
-        comment: `tipd payout for @${binding.handle}`,
+      prepared = await prepare(this.#rails, destination, target.maxAmountMsat, {
+        comment: target.comment,
         hubPubkey: await this.#rails.lnd.ownPubkey(),
         now: this.#now(),
       });
@@ -221,7 +247,7 @@ export class Payouts {
     if (!prepared || prepared.amountMsat < this.#options.minMsat) return undefined;
     crashPoint('payout.prepared-not-held');
     const feeCapMsat = feeCap(prepared.amountMsat, { baseMsat: this.#options.feeBaseMsat, ppm: this.#options.feePpm });
-    return { binding, destination, prepared, feeCapMsat };
+    return { purpose, display: target.display, destination, prepared, feeCapMsat };
   }
 
   /** A payout that could not be made ready: the handle waits (backoff, as after a failed payout), and its followers are told why. */
@@ -245,15 +271,9 @@ export class Payouts {
 
   /** Inside the writer: holds what `plan` pays from the handle's escrow as payout `id`, if it still stands. */
   async #hold(tx: Tx, handleKey: string, id: string, plan: Plan): Promise<PayoutRecord | { waitUntil: Date } | undefined> {
-    const bindingKey = keys.binding(handleKey);
-    const stored = await tx.get(bindingKey);
-    // One payout of a handle at a time, none while another account waits out its cooling-off.
-    if (stored === undefined || (await tx.get(keys.openPayout(handleKey))) !== undefined || (await tx.get(keys.rebinding(handleKey))) !== undefined) {
-      return undefined;
-    }
-    // Made ready for a destination the handle is no longer bound to: not this one.
-    const destination = destinationOf(parseStored(bindingSchema, bindingKey, stored));
-    if (JSON.stringify(storedFieldsOf(destination)) !== JSON.stringify(storedFieldsOf(plan.destination))) return undefined;
+    // One payout of a handle at a time; and it must still stand (the destination, the lot: purposes.ts).
+    if ((await tx.get(keys.openPayout(handleKey))) !== undefined || !(await stillStands(tx, handleKey, plan.purpose, plan.destination))) return undefined;
+    const { destination } = plan;
     const retryKey = keys.payoutRetry(handleKey);
     const retry = await tx.get(retryKey);
     const nextAt = retry === undefined ? undefined : new Date(parseStored(retrySchema, retryKey, retry).nextAt);
@@ -272,16 +292,18 @@ export class Payouts {
       ...(prepared.type === 'lightning_address'
         ? { paymentRequest: prepared.paymentRequest, descriptionHash: prepared.descriptionHash, successMessage: prepared.successMessage }
         : {}),
+      ...(plan.purpose.kind === 'refund' ? { refundOf: plan.purpose.lotId } : {}),
       state: 'pending',
       failureReason: null,
       createdAt: tx.now.toISOString(),
       settledAt: null,
     };
     await hold(tx, payoutTransfers, heldBy(record));
+    await heldFor(tx, handleKey, plan.purpose, id);
     tx.put(keys.payout(id), record);
     tx.put(keys.openPayout(handleKey), id);
     tx.put(keys.handlePayout(handleKey, record.createdAt, id), 0);
-    tx.emit('payout.pending', [topics.handle(handleKey)], { handle: plan.binding.handle, ...payoutView(record) } satisfies EventData['payout.pending']);
+    tx.emit('payout.pending', [topics.handle(handleKey)], { handle: plan.display, ...payoutView(record) } satisfies EventData['payout.pending']);
     return record;
   }
 

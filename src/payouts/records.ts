@@ -11,6 +11,7 @@ import type { Held, PendingKind } from '../ledger/pending.ts';
 import { parseStored, storedFields } from '../ledger/records.ts';
 import { outgoingFields, type OutgoingKind } from '../payments/outgoing.ts';
 import { destinationFields } from '../claims/records.ts';
+import { payerLotSchema, type PayerLot } from '../escrow/payers.ts';
 
 /** A payout as stored (`payout:<id>`): an outgoing payment's fields, and its own. */
 export const payoutSchema = z.object({
@@ -24,6 +25,8 @@ export const payoutSchema = z.object({
   paymentRequest: z.string().optional(),
   descriptionHash: z.enum(['matched', 'absent']).optional(),
   successMessage: z.string().nullable().optional(),
+  /** A refund (purposes.ts): the payer lot it returns to its payer's address. */
+  refundOf: z.string().min(1).optional(),
 });
 export type PayoutRecord = z.infer<typeof payoutSchema>;
 export type PayoutState = PayoutRecord['state'];
@@ -78,6 +81,19 @@ export async function backOff(tx: Tx, handleKey: string, options: { retryMs: num
 }
 
 /**
+ * Once a refund's outcome is booked: paid, its payer lot is gone (the unspent part of its fee cap
+ * stays in the handle's escrow); failed, the lot is refunded no more, to be tried again later.
+ */
+async function refundBooked(tx: Tx, handleKey: string, lotId: string, succeeded: boolean): Promise<void> {
+  const key = keys.payerLot(handleKey, lotId);
+  if (succeeded) return tx.del(key);
+  const stored = await tx.get(key);
+  if (stored === undefined) return;
+  const { refundPayout: _, ...lot } = parseStored(payerLotSchema, key, stored);
+  tx.put(key, lot satisfies PayerLot);
+}
+
+/**
  * What is a payout's own in the settle path. Success clears the handle's retry state; a failure
  * makes the next payout of the handle wait, doubling per failure in a row up to `retryMaxMs`.
  * Either way the handle is free for its next payout, and is looked at again (`kick`).
@@ -94,6 +110,7 @@ export function payoutKind(ledger: Ledger, options: { retryMs: number; retryMaxM
       const handleKey = record.handleKey;
       if (record.state === 'succeeded') tx.del(keys.payoutRetry(handleKey));
       else await backOff(tx, handleKey, options);
+      if (record.refundOf) await refundBooked(tx, handleKey, record.refundOf, record.state === 'succeeded');
       tx.del(keys.openPayout(handleKey));
       const data = { handle: handleKey, ...payoutView(record) };
       if (record.state === 'succeeded') tx.emit('payout.succeeded', [topics.handle(handleKey)], data satisfies EventData['payout.succeeded']);

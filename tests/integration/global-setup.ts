@@ -21,6 +21,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     throw err;
   }
   project.provide('stack', stack);
+  // Test processes (forked after this) trust the stack's CA, as its tipds do: tests that pay the
+  // creators' Lightning Addresses from their own process speak https to them.
+  process.env.NODE_EXTRA_CA_CERTS = stack.tipd.caCert;
   return async () => {
     if (!wasUp) await down(options.dataDir);
   };

@@ -66,7 +66,7 @@ describe("an address server's answers", () => {
     expect(await resolving({ ...payRequest, minSendable: 0 })).toBe('address_unreachable');
     expect(await resolving({ ...payRequest, minSendable: 10_000_000 })).toBe('address_limits');
     // Down, or too slow.
-    const down = new LightningAddresses({ timeoutMs: 1_000, fetch: (() => Promise.reject(new Error('ECONNREFUSED'))) });
+    const down = new LightningAddresses({ timeoutMs: 1_000, fetch: () => Promise.reject(new Error('ECONNREFUSED')) });
     expect(await codeOf(() => down.resolve('dave@wallet.example'))).toBe('address_unreachable');
   });
 
