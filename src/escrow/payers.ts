@@ -89,7 +89,7 @@ export async function payerIntoEscrow(tx: Tx, tip: PayerTip): Promise<Transfer> 
 
 /** What payers without accounts have in the escrow of unclaimed handles: for the audit. */
 export interface PayerEscrow {
-  /** Lots whose payer gave a Lightning Address: where they may go back (once tipd pays Lightning Addresses). */
+  /** Lots whose payer gave a Lightning Address: they go back there if the handle is not claimed in time. */
   withRefundAddressMsat: bigint;
   /** Lots without one: they wait for the handle's claim. */
   heldForClaimMsat: bigint;
