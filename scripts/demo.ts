@@ -1,10 +1,14 @@
 // `npm run demo`: the whole story on the regtest stack (started if it is not running), step by
 // step with balances. alice funds a budget from her node, tips and flattrs a handle, the period
 // closes; carol claims the handle with a tweet signed by her node, receives the escrow by keysend,
-// and a later tip is forwarded to her by itself. Its last line is a JSON summary of what it saw
-// (balances, states, payouts), for tests/integration/demo.test.ts.
+// and a later tip is forwarded to her by itself. Then a second creator, dave, who has only a
+// Lightning Address: alice's node tips his handle through the handle's own LNURL (no account
+// needed), dave claims it with just a tweet naming his address, and the escrow is paid there by
+// LNURL-pay. Its last line is a JSON summary of what it saw (balances, states, payouts), for
+// tests/integration/demo.test.ts.
 import fs from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
+import { parsePaymentRequest } from 'invoices';
 import { Lnd } from '../src/ln/lnd.ts';
 import { stackOptions, up, type Stack } from '../regtest/stack.ts';
 import type { NodeName } from '../regtest/topology.ts';
@@ -24,14 +28,14 @@ const node = (name: NodeName) => {
     timeoutMs: 30_000,
   });
 };
-const [alice, carol] = [node('alice'), node('carol')];
+const [alice, carol, dave] = [node('alice'), node('carol'), node('dave')];
 
 async function call<T = any>(method: string, route: string, options: { token?: string; body?: unknown } = {}): Promise<T> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   const res = await fetch(`${stack.tipd.url}${route}`, { method, headers, ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }) });
   const body = (await res.json()) as T & { error?: { code: string; message: string } };
-  if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${body.error?.code}: ${body.error?.message}`);
+  if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${body.error ? `${body.error.code}: ${body.error.message}` : JSON.stringify(body)}`);
   return body;
 }
 
@@ -45,8 +49,19 @@ async function until<T>(what: string, check: () => Promise<T | undefined>, timeo
   }
 }
 
+/** Posts `text` as `username` on the stack's local X server; the tweet's URL. */
+async function tweet(username: string, text: string): Promise<string> {
+  const posted = await fetch(`${stack.x.url}/2/tweets`, {
+    method: 'POST',
+    headers: { authorization: `Bearer user:${username}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ text }),
+  });
+  if (!posted.ok) throw new Error(`the X server refused the tweet: ${posted.status}`);
+  return `https://x.com/${username}/status/${((await posted.json()) as { data: { id: string } }).data.id}`;
+}
+
 const handle = `carol_${randomBytes(3).toString('hex')}`;
-say(`tipd ${stack.tipd.url}; the creator's handle for this run: @${handle}`);
+say(`tipd ${stack.tipd.url}; the first creator's handle for this run: @${handle}`);
 
 // 1. alice funds a budget by paying an invoice from her own node.
 const { token } = await call<{ id: string; token: string }>('POST', '/v1/accounts');
@@ -82,21 +97,16 @@ say(`carol asks for a challenge (claim ${claim.id}); message to sign:\n    ${cla
 const signature = await carol.signMessage(claim.message);
 say(`carol signs it with her node (lncli signmessage): ${signature.slice(0, 24)}…`);
 const text = claim.tweetTemplate.replace('<signature>', signature);
-const posted = await fetch(`${stack.x.url}/2/tweets`, {
-  method: 'POST',
-  headers: { authorization: `Bearer user:${handle}`, 'content-type': 'application/json' },
-  body: JSON.stringify({ text }),
-});
-const tweetId = ((await posted.json()) as { data: { id: string } }).data.id;
-say(`carol tweets it as @${handle} on the local X server: https://x.com/${handle}/status/${tweetId}`);
+const tweetUrl = await tweet(handle, text);
+say(`carol tweets it as @${handle} on the local X server: ${tweetUrl}`);
 const carolBefore = await carol.getChannelBalanceMsat();
-const proof = await call('POST', `/v1/claims/${claim.id}/proof`, { body: { tweet: `https://x.com/${handle}/status/${tweetId}` } });
+const proof = await call('POST', `/v1/claims/${claim.id}/proof`, { body: { tweet: tweetUrl } });
 say(`tipd checks the tweet's author, time, claim id and signature: ${proof.state}; @${handle} → carol's node (X user id ${proof.binding.xUserId})`);
 
 // 4. The escrow arrives in carol's channel by keysend.
-const payoutsDone = (count: number) =>
-  until(`${count} payout(s) to succeed`, async () => {
-    const { payouts } = await call('GET', `/v1/payouts?handle=${handle}`);
+const payoutsDone = (count: number, of = handle) =>
+  until(`${count} payout(s) of @${of} to succeed`, async () => {
+    const { payouts } = await call('GET', `/v1/payouts?handle=${of}`);
     return payouts.filter((p: { state: string }) => p.state === 'succeeded').length >= count ? payouts : undefined;
   });
 const [first] = await payoutsDone(1);
@@ -118,15 +128,71 @@ await carolReceived(second.amountMsat, carolMiddle);
 say(`payout by keysend: ${sat(second.amountMsat)}; carol's channel balance ${sat(carolMiddle)} → ${sat(await carol.getChannelBalanceMsat())}`);
 const aliceLeft: string = (await call('GET', '/v1/account', { token })).balanceMsat;
 say(`alice's balance: ${sat(aliceLeft)}; every payout of the handle: ${stack.tipd.url}/v1/payouts?handle=${handle}`);
+// 6. A second creator, dave, has no node to sign with, only a Lightning Address. Every handle is
+// payable from any wallet: alice's node tips his handle through its LNURL, without her account.
+const daveHandle = `dave_${randomBytes(3).toString('hex')}`;
+const daveAddress = stack.lightningAddresses.find((a) => a.node === 'dave')!.address;
+const daveView = await call('GET', `/v1/handles/${daveHandle}`);
+say(`@${daveHandle}, not claimed yet, has a Lightning Address on tipd: ${daveView.lightningAddress} (${daveView.lnurl.slice(0, 24)}…)`);
+const payRequest = await call('GET', `/.well-known/lnurlp/${daveHandle}`);
+// The callback is on tipd's public https URL; the demo asks the same path over its plain http URL.
+const { pr } = await call('GET', `${new URL(payRequest.callback).pathname}?amount=4000000`);
+if (parsePaymentRequest({ request: pr }).description_hash !== hash('sha256', payRequest.metadata))
+  throw new Error('the tip invoice does not commit to the metadata');
+const lnurlTip = await alice.payInvoice({ paymentRequest: pr, maxFeeMsat: 10_000n });
+if (lnurlTip.state !== 'succeeded') throw new Error(`alice could not pay the LNURL tip: ${JSON.stringify(lnurlTip)}`);
+const daveEscrow: string = await until('the LNURL tip to reach the escrow', async () => {
+  const { pendingMsat } = await call('GET', `/v1/handles/${daveHandle}`);
+  return pendingMsat === '0' ? undefined : pendingMsat;
+});
+const aliceUnchanged: string = (await call('GET', '/v1/account', { token })).balanceMsat;
+say(`alice's node pays 4,000 sat to that LNURL like any wallet; escrow: ${sat(daveEscrow)}; her tipd balance stays ${sat(aliceUnchanged)}`);
+
+// 7. dave claims with just a tweet naming his address: nothing to sign.
+const daveClaim = await call('POST', '/v1/claims', { body: { handle: daveHandle, lightningAddress: daveAddress } });
+say(`dave claims @${daveHandle} for ${daveClaim.lightningAddress} (claim ${daveClaim.id}) and tweets, as is:\n    ${daveClaim.tweetTemplate}`);
+const daveTweetUrl = await tweet(daveHandle, daveClaim.tweetTemplate);
+const daveBefore = await dave.getChannelBalanceMsat();
+const daveProof = await call('POST', `/v1/claims/${daveClaim.id}/proof`, { body: { tweet: daveTweetUrl } });
+say(`tipd checks the tweet's author, time, claim id and address: ${daveProof.state}; @${daveHandle} → ${daveProof.binding.lightningAddress}`);
+
+// 8. The escrow is paid to his address by LNURL-pay: an invoice from his own LNURL server.
+const [davePayout] = await payoutsDone(1, daveHandle);
+await until(
+  "dave's channel to show it",
+  async () => ((await dave.getChannelBalanceMsat()) - daveBefore === BigInt(davePayout.amountMsat) ? true : undefined),
+  20_000,
+);
+const daveAfter = await dave.getChannelBalanceMsat();
+say(
+  `payout by LNURL-pay to ${davePayout.lightningAddress}: ${sat(davePayout.amountMsat)} sent, fee ${sat(davePayout.feeMsat)} (cap ${sat(davePayout.feeCapMsat)}), description hash ${davePayout.descriptionHash}; dave's channel balance ${sat(daveBefore)} → ${sat(daveAfter)}`,
+);
+const daveEscrowLeft: string = (await call('GET', `/v1/handles/${daveHandle}`)).pendingMsat;
+say(`escrow left (the fee cap unused and the part below a whole sat): ${sat(daveEscrowLeft)}; payouts: ${stack.tipd.url}/v1/payouts?handle=${daveHandle}`);
 say('done: the stack keeps running (npm run regtest:down stops it)');
 console.log(
   JSON.stringify({
     handle,
     deposit: { state: settled.state, amountMsat: settled.amountMsat, receivedMsat: settled.receivedMsat },
-    aliceMsat: { funded: aliceFunded, afterClose: aliceClosed, left: aliceLeft },
+    aliceMsat: { funded: aliceFunded, afterClose: aliceClosed, left: aliceLeft, afterLnurlTip: aliceUnchanged },
     escrowMsat: { afterTip: escrowTipped, afterClose: waiting.pendingMsat, afterFirstPayout: escrowLeft },
     claim: { state: proof.state, nodePubkey: proof.binding.nodePubkey },
     payouts: [first, second].map(({ state, amountMsat, feeMsat, feeCapMsat }) => ({ state, amountMsat, feeMsat, feeCapMsat })),
+    dave: {
+      handle: daveHandle,
+      lnurlTip: { state: lnurlTip.state, escrowMsat: daveEscrow },
+      claim: { state: daveProof.state, lightningAddress: daveProof.binding.lightningAddress },
+      payouts: [davePayout].map(({ state, amountMsat, feeMsat, feeCapMsat, lightningAddress, descriptionHash }) => ({
+        state,
+        amountMsat,
+        feeMsat,
+        feeCapMsat,
+        lightningAddress,
+        descriptionHash,
+      })),
+      escrowLeftMsat: daveEscrowLeft,
+      balanceMsat: { before: daveBefore.toString(), after: daveAfter.toString() },
+    },
   }),
 );
 // The LND clients keep their gRPC channels open.
