@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { Network } from '../config.ts';
 import { Refusal } from '../errors.ts';
 import { decodeInvoice, invoiceNetworkOf } from '../ln/bolt11.ts';
+import { readCapped } from '../process/read-capped.ts';
 
 /** A Lightning Address as tipd keeps it: lower case; the domain may carry a port (a local stack). */
 const addressPattern = /^([a-z0-9._+-]{1,64})@((?:[a-z0-9-]{1,63}\.)*[a-z0-9-]{1,63}(?::\d{1,5})?)$/;
@@ -78,7 +79,9 @@ export class LightningAddresses {
     let text: string;
     try {
       const res = await this.#fetch(url, { headers: { accept: 'application/json' }, redirect: 'error', signal: AbortSignal.timeout(this.#timeoutMs) });
-      text = await readCapped(res, answerBytesMax);
+      const read = await readCapped(res, answerBytesMax);
+      if (read === undefined) throw new Error(`an answer larger than ${answerBytesMax} bytes`);
+      text = read;
       if (!res.ok && !text.includes('ERROR')) throw new Error(`HTTP ${res.status}`);
     } catch (err) {
       const e = err as Error;
@@ -143,19 +146,4 @@ export function checkInvoice(
   if (decoded.descriptionHash !== undefined && decoded.descriptionHash !== hash('sha256', expected.metadata))
     throw bad('whose description hash is not that of its metadata');
   return { paymentHash: decoded.paymentHash, request: decoded.request, description: decoded.descriptionHash === undefined ? 'absent' : 'matched' };
-}
-
-async function readCapped(res: Response, bytesMax: number): Promise<string> {
-  if (!res.body) return '';
-  const chunks: Uint8Array[] = [];
-  let bytes = 0;
-  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-    bytes += chunk.byteLength;
-    if (bytes > bytesMax) {
-      await res.body.cancel().catch(() => {});
-      throw new Error(`an answer larger than ${bytesMax} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

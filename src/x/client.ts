@@ -2,6 +2,7 @@
 // call has a timeout and a cap on the answer's size, the fields tipd relies on are checked with
 // zod, and every failure becomes an XApiError with a code. The bearer token never leaves here.
 import { z } from 'zod';
+import { readCapped } from '../process/read-capped.ts';
 import { tweetIdPattern } from './tweets.ts';
 
 export interface Tweet {
@@ -131,7 +132,9 @@ export class XApi {
         await res.body?.cancel();
         throw new XApiError('x_invalid_answer', `${what} got an unexpected HTTP ${status}`, status);
       }
-      text = await readCapped(res, answerBytesMax, what);
+      const read = await readCapped(res, answerBytesMax);
+      if (read === undefined) throw new XApiError('x_invalid_answer', `${what} got an HTTP ${status} answer larger than ${answerBytesMax} bytes`, status);
+      text = read;
     } catch (err) {
       if (err instanceof XApiError) throw err;
       const e = err as Error;
@@ -147,21 +150,6 @@ export class XApi {
 /** x-rate-limit-reset is unix seconds. */
 function resetOf(header: string | null): Date | undefined {
   return header !== null && /^\d{1,12}$/.test(header) ? new Date(Number(header) * 1000) : undefined;
-}
-
-async function readCapped(res: Response, bytesMax: number, what: string): Promise<string> {
-  if (!res.body) return '';
-  const chunks: Uint8Array[] = [];
-  let bytes = 0;
-  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-    bytes += chunk.byteLength;
-    if (bytes > bytesMax) {
-      await res.body.cancel().catch(() => {});
-      throw new XApiError('x_invalid_answer', `${what} got an HTTP ${res.status} answer larger than ${bytesMax} bytes`, res.status);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 const issueOf = (error: z.ZodError): string => {

@@ -3,28 +3,13 @@
 // Independent clients (`lnurl-pay`, Alby's `@getalby/lightning-tools`), run as wallets are (their own
 // process, trusting the stack's CA), ask it for invoices; alice's LND pays; dave's LND receives
 // exactly the amount. What tipd's payouts to Lightning Addresses are tested against.
-import { execFile } from 'node:child_process';
 import { hash } from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { bech32 } from 'bech32';
 import { parsePaymentRequest } from 'invoices';
 import { describe, expect, it } from 'vitest';
-import { eventually, lndOf, stack } from './helpers.ts';
-
-const run = promisify(execFile);
-
-/** One request of a wallet: an independent client in a process of its own. */
-async function wallet(...args: string[]): Promise<any> {
-  const script = path.join(import.meta.dirname, 'wallets/lnurl-pay.ts');
-  const { stdout } = await run(process.execPath, [script, ...args], {
-    env: { ...process.env, NODE_EXTRA_CA_CERTS: stack().tipd.caCert },
-    timeout: 60_000,
-  }).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }));
-  return JSON.parse(stdout.trim().split('\n').at(-1)!);
-}
+import { eventually, lndOf, stack, wallet } from './helpers.ts';
 
 /** GET over https trusting only the stack's CA: the JSON answer. */
 const getJson = (url: string): Promise<any> =>

@@ -1,10 +1,11 @@
 // What integration tests share: LND adapters for the stack's nodes, and tipd processes of their
 // own (own data folder, own port), never the stack's tipd.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { Lnd } from '../../src/ln/lnd.ts';
 import { nodeEnv, nodeFlags } from '../../src/process/node-settings.ts';
@@ -141,4 +142,17 @@ export async function fundedSupporter(url: string, sat: number): Promise<{ id: s
     (await api(url, 'GET', `/v1/deposits/${deposit.body.id}`, { token: supporter.token })).body.state === 'settled' ? true : undefined,
   );
   return { ...supporter, depositId: deposit.body.id as string };
+}
+
+/**
+ * One request of a wallet played by an independent LNURL client (tests/integration/wallets/lnurl-pay.ts),
+ * in a process of its own that trusts the stack's CA, as a wallet would: what it printed, parsed.
+ */
+export async function wallet(...args: string[]): Promise<any> {
+  const script = path.join(import.meta.dirname, 'wallets/lnurl-pay.ts');
+  const { stdout } = await promisify(execFile)(process.execPath, [script, ...args], {
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: stack().tipd.caCert },
+    timeout: 60_000,
+  }).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }));
+  return JSON.parse(stdout.trim().split('\n').at(-1)!);
 }

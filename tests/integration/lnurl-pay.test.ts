@@ -2,19 +2,14 @@
 // asked by independent clients (`lnurl-pay`, Alby's `@getalby/lightning-tools`) run as wallets are
 // (their own process, trusting the stack's CA), paid by alice's LND. The handle's escrow rises by
 // exactly what was paid; every refusal answers LNURL's error format and books nothing.
-import { execFile } from 'node:child_process';
 import { hash } from 'node:crypto';
 import net from 'node:net';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { parsePaymentRequest } from 'invoices';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeLnurl } from '../../src/lnurl/lnurl.ts';
 import { claimWithTweet, freshHandle, succeededPayouts } from './creators.ts';
-import { api, eventually, lndOf, stack, startTipd, type TipdProcess } from './helpers.ts';
+import { api, eventually, lndOf, stack, startTipd, wallet, type TipdProcess } from './helpers.ts';
 import { connect } from './websocket.ts';
-
-const run = promisify(execFile);
 
 /** A port free right now, for a tipd whose public URL must name it before it starts. */
 const freePort = (): Promise<number> =>
@@ -24,16 +19,6 @@ const freePort = (): Promise<number> =>
       server.close(() => resolve(port));
     });
   });
-
-/** One request of a wallet: an independent client in a process of its own. */
-async function wallet(...args: string[]): Promise<any> {
-  const script = path.join(import.meta.dirname, 'wallets/lnurl-pay.ts');
-  const { stdout } = await run(process.execPath, [script, ...args], {
-    env: { ...process.env, NODE_EXTRA_CA_CERTS: stack().tipd.caCert },
-    timeout: 60_000,
-  }).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }));
-  return JSON.parse(stdout.trim().split('\n').at(-1)!);
-}
 
 let tipd: TipdProcess;
 let publicUrl: string;
