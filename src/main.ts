@@ -70,8 +70,17 @@ try {
   process.exit(1);
 }
 const lnd = new Lnd(config.lnd);
-/** What paying a creator needs: the hub, and a client of Lightning Addresses. */
-const rails = { lnd, addresses: new LightningAddresses({ timeoutMs: config.x.timeoutMs }), network: config.network };
+/**
+ * What paying a creator needs: the hub, a client of Lightning Addresses (10 s a request: wallets'
+ * servers answer in well under a second), and this tipd's own host (its handles' addresses are no
+ * creator's destination).
+ */
+const rails = {
+  lnd,
+  addresses: new LightningAddresses({ timeoutMs: 10_000, allowLocal: config.network === 'regtest' }),
+  network: config.network,
+  ownHost: config.publicUrl === undefined ? undefined : new URL(config.publicUrl).host,
+};
 const supporters = new Supporters(ledger);
 const tips = new Tips(ledger);
 const deposits = new Deposits(ledger, lnd, log, { expiryMs: config.depositExpiryMs, lndTimeoutMs: config.lnd.timeoutMs });

@@ -115,7 +115,7 @@ export function lnurlPayRoutes(
       const comment = query.comment === undefined || limits.commentMax === 0 ? '' : cleanComment(query.comment);
       if (limits.commentMax > 0 && [...(query.comment ?? '')].length > limits.commentMax)
         throw new Refusal('comment_too_long', `comment is longer than ${limits.commentMax} characters`);
-      const payer = query.payerdata === undefined ? {} : parsePayerData(query.payerdata);
+      const payer = query.payerdata === undefined ? {} : parsePayerData(query.payerdata, limits.allowLocal ?? false);
       const payerName = payer.name === undefined ? '' : cleanComment(payer.name);
       const metadata = metadataOf(here, handle, state);
       const tip = {
@@ -123,7 +123,7 @@ export function lnurlPayRoutes(
         display: handle.display,
         comment: comment || null,
         payerName: payerName || null,
-        payerIdentifier: payer.identifier?.toLowerCase() ?? null,
+        payerIdentifier: payer.identifier ?? null,
       };
       const invoice = await deposits.createTip(tip, amountMsat, descriptionHashOf(metadata, query.payerdata));
       res.json({

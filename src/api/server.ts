@@ -120,8 +120,8 @@ export function createApp(deps: AppDeps): Express {
   lnurlWithdrawRoutes(api, deps.supporters, deps.withdrawLinks, deps.publicUrl);
   flattrRoutes(api, deps.supporters, deps.flattrs);
   handleRoutes(api, deps.tips, deps.claims, deps.publicUrl, site);
-  lnurlPayRoutes(api, site, { minSendableMsat: 1_000n, ...deps.lnurl }, deps.tips, deps.deposits, deps.supporters);
-  claimRoutes(api, deps.claims, deps.claimRateLimitPerMinute);
+  lnurlPayRoutes(api, site, { minSendableMsat: 1_000n, allowLocal: network === 'regtest', ...deps.lnurl }, deps.tips, deps.deposits, deps.supporters);
+  claimRoutes(api, deps.claims, deps.claimRateLimitPerMinute, network === 'regtest');
   payoutRoutes(api, deps.payouts);
   adminRoutes(api, deps.adminToken, deps.flattrs, deps.ledger, lnd);
   api.route({ method: 'get', path: '/v1/openapi.json', summary: 'This description', auth: 'none', responses: { 200: 'OpenAPI 3.1' } }, (_req, res) => {

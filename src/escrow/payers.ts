@@ -25,6 +25,9 @@ export interface PayerLot {
   refundAddress: string | null;
   /** The payout returning it there, while it is under way (payouts/purposes.ts). */
   refundPayout?: string;
+  /** Returns that failed in a row, and when the next may be tried (the lot's own backoff). */
+  failures?: number;
+  nextAttemptAt?: string;
 }
 
 export const payerLotSchema = z.object({
@@ -33,6 +36,8 @@ export const payerLotSchema = z.object({
   amountMsat: z.string().regex(/^\d+$/),
   refundAddress: z.string().nullable(),
   refundPayout: z.string().optional(),
+  failures: z.number().int().positive().optional(),
+  nextAttemptAt: z.string().optional(),
 });
 
 export interface PayerTip {

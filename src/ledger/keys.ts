@@ -107,6 +107,8 @@ export const keys = {
 
   // Payouts (payouts/)
   payout: (payoutId: string) => `payout:${payoutId}`,
+  /** A payout's payment hash → the payout: no hash is paid by two payouts (nor by a payout and a withdrawal). */
+  payoutByHash: (paymentHash: string) => `payhash:${paymentHash}`,
   /** The one payout of a handle whose outcome is not booked yet. */
   openPayout: (handleKey: string) => `payoutopen:${handleKey}`,
   /** A handle's payouts, for its public list (newest last). */

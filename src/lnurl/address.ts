@@ -1,29 +1,51 @@
 // tipd as a wallet paying a Lightning Address (LUD-16, LUD-06): the one module that calls other
 // LNURL servers. It resolves an address to its pay request, asks its callback for an invoice, and
 // checks that invoice before anything is paid. Every call has a timeout and a cap on the answer's
-// size; only https is spoken (or http to a .onion host); every failure is a Refusal with a code,
-// which a claim answers with and a payout takes as a failed attempt.
+// size; only https is spoken (or http to a .onion host), to public hosts only (a local stack's on
+// regtest); every failure is a Refusal with a code, which a claim answers with and a payout takes
+// as a failed attempt.
 import { hash } from 'node:crypto';
 import { z } from 'zod';
 import type { Network } from '../config.ts';
 import { Refusal } from '../errors.ts';
 import { decodeInvoice, invoiceNetworkOf } from '../ln/bolt11.ts';
 import { readCapped } from '../process/read-capped.ts';
+import { cleanComment as cleanText } from './pay.ts';
 
-/** A Lightning Address as tipd keeps it: lower case; the domain may carry a port (a local stack). */
-const addressPattern = /^([a-z0-9._+-]{1,64})@((?:[a-z0-9-]{1,63}\.)*[a-z0-9-]{1,63}(?::\d{1,5})?)$/;
+/** A Lightning Address's parts: a user, and a domain (with a port only on a local stack). */
+const addressPattern = /^([a-z0-9._+-]{1,64})@((?:[a-z0-9-]{1,63}\.)*[a-z0-9-]{1,63})(?::(\d{1,5}))?$/;
 
-/** `input` as a Lightning Address (trimmed, lower case); refused with `address_invalid` if it is none. */
-export function parseAddress(input: string): string {
+/**
+ * Whether tipd may call `host` (a hostname, no port): on a public network only a DNS name of at
+ * least two labels whose last is not a number (no IP literal, no `localhost`, no single label), so
+ * that a claim or a payer cannot point tipd at its own machine or network. On regtest anything:
+ * the stack's servers listen on localhost.
+ */
+export function callableHost(host: string, allowLocal: boolean): boolean {
+  if (allowLocal) return true;
+  const labels = host.split('.');
+  return labels.length >= 2 && !/^\d+$/.test(labels.at(-1)!) && !host.endsWith('.localhost') && !host.endsWith('.local') && !host.startsWith('[');
+}
+
+/**
+ * `input` as a Lightning Address (trimmed, lower case), or refused with `address_invalid`. A port,
+ * an IP address or a local name only when `allowLocal` (regtest): see `callableHost`.
+ */
+export function parseAddress(input: string, allowLocal: boolean): string {
   const address = input.trim().toLowerCase();
-  if (!addressPattern.test(address)) throw new Refusal('address_invalid', 'lightningAddress must look like name@domain');
+  const match = addressPattern.exec(address);
+  const port = match?.[3] === undefined ? undefined : Number(match[3]);
+  const refused = () => new Refusal('address_invalid', 'lightningAddress must look like name@domain');
+  if (!match || (port !== undefined && (!allowLocal || port < 1 || port > 65_535)) || !callableHost(match[2]!, allowLocal)) throw refused();
+  if (!URL.canParse(payRequestUrlOf(address))) throw refused();
   return address;
 }
 
 /** Where an address's pay request is (LUD-16): https, or http to a .onion host. */
 export function payRequestUrlOf(address: string): string {
-  const [, user, domain] = addressPattern.exec(address)!;
-  const scheme = domain!.split(':')[0]!.endsWith('.onion') ? 'http' : 'https';
+  const at = address.lastIndexOf('@');
+  const [user, domain] = [address.slice(0, at), address.slice(at + 1)];
+  const scheme = domain.split(':')[0]!.endsWith('.onion') ? 'http' : 'https';
   return `${scheme}://${domain}/.well-known/lnurlp/${user}`;
 }
 
@@ -37,14 +59,17 @@ export interface PayRequest {
   commentAllowed: number;
 }
 
-const msatField = z.union([z.number().int().positive().max(Number.MAX_SAFE_INTEGER), z.string().regex(/^[1-9]\d{0,17}$/)]).transform((v) => BigInt(v));
+/** Msat as servers write them: a number (one past 2^53 is taken as 2^53, a bound no payout nears) or a decimal string. */
+const msatField = z
+  .union([z.number().int().positive(), z.string().regex(/^[1-9]\d{0,17}$/)])
+  .transform((v) => (typeof v === 'number' ? BigInt(Math.min(v, Number.MAX_SAFE_INTEGER)) : BigInt(v)));
 const payRequestSchema = z.object({
   tag: z.literal('payRequest'),
   callback: z.string().max(2_000),
   minSendable: msatField,
   maxSendable: msatField,
-  metadata: z.string().max(100_000),
-  commentAllowed: z.number().int().nonnegative().optional(),
+  metadata: z.string(),
+  commentAllowed: z.number().int().nonnegative().nullable().optional(),
 });
 const errorAnswerSchema = z.object({ status: z.literal('ERROR'), reason: z.string().optional() });
 const invoiceAnswerSchema = z.object({
@@ -52,14 +77,16 @@ const invoiceAnswerSchema = z.object({
   successAction: z.object({ tag: z.string(), message: z.string().optional() }).passthrough().optional().nullable(),
 });
 
-/** A pay request answer is a few kB; an image in the metadata makes it larger. */
-const answerBytesMax = 256 * 1024;
+/** A pay request answer is a few kB; an image in the metadata (LUD-06 allows one) makes it larger. */
+const answerBytesMax = 1024 * 1024;
 
-/** Whether `url` may be called: https, or http to a .onion host. */
-const speakable = (url: URL) => url.protocol === 'https:' || (url.protocol === 'http:' && url.hostname.endsWith('.onion'));
+/** Redirects followed (a custom domain may send its addresses to its wallet's server), each checked as the first URL. */
+const redirectsMax = 3;
 
 export interface AddressClientOptions {
   timeoutMs: number;
+  /** Regtest: the stack's servers, on localhost with ports, may be called (see `callableHost`). */
+  allowLocal: boolean;
   /** For tests: how to fetch. */
   fetch?: typeof fetch;
 }
@@ -67,26 +94,55 @@ export interface AddressClientOptions {
 export class LightningAddresses {
   readonly #timeoutMs: number;
   readonly #fetch: typeof fetch;
+  readonly #allowLocal: boolean;
 
   constructor(options: AddressClientOptions) {
     this.#timeoutMs = options.timeoutMs;
     this.#fetch = options.fetch ?? fetch;
+    this.#allowLocal = options.allowLocal;
   }
 
-  /** GETs `url` and answers its JSON; an LNURL error answer, or any failure, is `address_unreachable`. */
-  async #get(url: URL, what: string): Promise<unknown> {
-    if (!speakable(url)) throw new Refusal('address_unreachable', `${what}: ${url.protocol} is not spoken; Lightning Addresses are https`);
+  /** Whether `url` may be called: https (or http to a .onion host), to a host `callableHost` allows. */
+  #callable(url: URL): boolean {
+    const scheme = url.protocol === 'https:' || (url.protocol === 'http:' && url.hostname.endsWith('.onion'));
+    return scheme && callableHost(url.hostname, this.#allowLocal) && (url.port === '' || this.#allowLocal) && !url.username && !url.password;
+  }
+
+  /**
+   * GETs `url` and answers its JSON; an LNURL error answer, or any failure, is `address_unreachable`.
+   * What went wrong on the way is told in general terms only (claims are public: tipd must not
+   * tell a caller which ports of a host answer); the log has no more either.
+   */
+  async #get(first: URL, what: string): Promise<unknown> {
     let text: string;
-    try {
-      const res = await this.#fetch(url, { headers: { accept: 'application/json' }, redirect: 'error', signal: AbortSignal.timeout(this.#timeoutMs) });
-      const read = await readCapped(res, answerBytesMax);
-      if (read === undefined) throw new Error(`an answer larger than ${answerBytesMax} bytes`);
+    let url = first;
+    for (let redirects = 0; ; redirects++) {
+      if (!this.#callable(url)) throw new Refusal('address_unreachable', `${what}: tipd only calls https URLs of public hosts`);
+      let res: Response;
+      try {
+        res = await this.#fetch(url, { headers: { accept: 'application/json' }, redirect: 'manual', signal: AbortSignal.timeout(this.#timeoutMs) });
+      } catch (err) {
+        const timedOut = (err as Error).name === 'TimeoutError';
+        throw new Refusal('address_unreachable', `${what} could not be reached (${timedOut ? `no answer within ${this.#timeoutMs} ms` : 'no connection'})`);
+      }
+      const location = res.headers.get('location');
+      if (res.status >= 300 && res.status < 400 && location !== null) {
+        await res.body?.cancel();
+        const next = URL.parse(location, url.href);
+        if (!next || redirects >= redirectsMax) throw new Refusal('address_unreachable', `${what} redirects too often, or nowhere`);
+        url = next;
+        continue;
+      }
+      let read: string | undefined;
+      try {
+        read = await readCapped(res, answerBytesMax);
+      } catch {
+        throw new Refusal('address_unreachable', `${what} broke off its answer`);
+      }
+      if (read === undefined) throw new Refusal('address_unreachable', `${what} answered more than ${answerBytesMax} bytes`);
+      if (!res.ok && !read.includes('ERROR')) throw new Refusal('address_unreachable', `${what} answered HTTP ${res.status}`);
       text = read;
-      if (!res.ok && !text.includes('ERROR')) throw new Error(`HTTP ${res.status}`);
-    } catch (err) {
-      const e = err as Error;
-      const reason = e.name === 'TimeoutError' ? `no answer within ${this.#timeoutMs} ms` : `${e.message}${e.cause ? ` (${(e.cause as Error).message})` : ''}`;
-      throw new Refusal('address_unreachable', `${what} failed: ${reason}`);
+      break;
     }
     let json: unknown;
     try {
@@ -95,7 +151,7 @@ export class LightningAddresses {
       throw new Refusal('address_unreachable', `${what} answered something that is not JSON`);
     }
     const error = errorAnswerSchema.safeParse(json);
-    if (error.success) throw new Refusal('address_unreachable', `${what} answered an error: ${(error.data.reason ?? 'no reason').slice(0, 200)}`);
+    if (error.success) throw new Refusal('address_unreachable', `${what} answered an error: ${cleanText(error.data.reason ?? 'no reason').slice(0, 200)}`);
     return json;
   }
 
@@ -106,7 +162,8 @@ export class LightningAddresses {
     if (!parsed.success) throw new Refusal('address_unreachable', `${what} answered no pay request tipd can use (${parsed.error.issues[0]!.path.join('.')})`);
     const { callback, minSendable, maxSendable, metadata, commentAllowed } = parsed.data;
     const callbackUrl = URL.parse(callback);
-    if (!callbackUrl || !speakable(callbackUrl)) throw new Refusal('address_unreachable', `${what} has a callback that is not https`);
+    if (!callbackUrl || !this.#callable(callbackUrl))
+      throw new Refusal('address_unreachable', `${what} has a callback tipd will not call (not https, or not a public host)`);
     if (minSendable > maxSendable) throw new Refusal('address_limits', `${what} takes at least ${minSendable} msat but at most ${maxSendable}`);
     return { callback, minSendableMsat: minSendable, maxSendableMsat: maxSendable, metadata, commentAllowed: commentAllowed ?? 0 };
   }
@@ -119,7 +176,8 @@ export class LightningAddresses {
     const answer = invoiceAnswerSchema.safeParse(await this.#get(url, `the callback of ${url.host}`));
     if (!answer.success) throw new Refusal('address_bad_invoice', `the callback of ${url.host} answered no invoice`);
     const message = answer.data.successAction?.tag === 'message' ? (answer.data.successAction.message ?? null) : null;
-    return { paymentRequest: answer.data.pr, successMessage: message?.slice(0, 144) ?? null };
+    // Shown to the public with the payout: no control characters.
+    return { paymentRequest: answer.data.pr, successMessage: message === null ? null : cleanText(message).slice(0, 144) || null };
   }
 }
 
@@ -135,7 +193,7 @@ export type DescriptionCheck = 'matched' | 'absent';
 export function checkInvoice(
   paymentRequest: string,
   expected: { amountMsat: bigint; metadata: string; network: Network; hubPubkey: string; now: Date },
-): { paymentHash: string; request: string; description: DescriptionCheck } {
+): { paymentHash: string; request: string; description: DescriptionCheck; expiresAt: Date } {
   const decoded = decodeInvoice(paymentRequest);
   const bad = (why: string) => new Refusal('address_bad_invoice', `the address gave an invoice ${why}`);
   if (!decoded) throw bad('that is not a BOLT11 payment request');
@@ -145,5 +203,10 @@ export function checkInvoice(
   if (decoded.expiresAt.getTime() - expected.now.getTime() < 60_000) throw bad('that expires within a minute');
   if (decoded.descriptionHash !== undefined && decoded.descriptionHash !== hash('sha256', expected.metadata))
     throw bad('whose description hash is not that of its metadata');
-  return { paymentHash: decoded.paymentHash, request: decoded.request, description: decoded.descriptionHash === undefined ? 'absent' : 'matched' };
+  return {
+    paymentHash: decoded.paymentHash,
+    request: decoded.request,
+    description: decoded.descriptionHash === undefined ? 'absent' : 'matched',
+    expiresAt: decoded.expiresAt,
+  };
 }

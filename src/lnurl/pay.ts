@@ -7,8 +7,11 @@ import { hash } from 'node:crypto';
 import { z } from 'zod';
 import { Refusal } from '../errors.ts';
 import type { Handle } from '../escrow/handles.ts';
+import { parseAddress } from './address.ts';
 
 export interface PayLimits {
+  /** Regtest: payers' addresses may be local (see `callableHost` in address.ts). */
+  allowLocal?: boolean;
   minSendableMsat: bigint;
   maxSendableMsat: bigint;
   /** The longest comment taken (LUD-12); 0: none. */
@@ -82,16 +85,15 @@ export function fundingPayRequest(site: Site, supporterId: string, limits: Omit<
 /** What the payer may say of themselves (LUD-18): only what the pay request offered. */
 const payerDataSchema = z.strictObject({
   name: z.string().max(100).optional(),
-  identifier: z
-    .string()
-    .max(320)
-    .regex(/^[a-z0-9._+-]+@[a-z0-9.-]+(:\d{1,5})?$/i, 'must be a Lightning Address')
-    .optional(),
+  identifier: z.string().max(320).optional(),
 });
 export type PayerData = z.infer<typeof payerDataSchema>;
 
-/** The callback's payer data, as sent (the invoice commits to the string itself); malformed: refused. */
-export function parsePayerData(raw: string): PayerData {
+/**
+ * The callback's payer data, as sent (the invoice commits to the string itself); malformed, or an
+ * identifier that is no Lightning Address tipd could pay back (`parseAddress`): refused.
+ */
+export function parsePayerData(raw: string, allowLocal: boolean): PayerData {
   let value: unknown;
   try {
     value = JSON.parse(raw);
@@ -101,7 +103,13 @@ export function parsePayerData(raw: string): PayerData {
   const parsed = payerDataSchema.safeParse(value);
   if (!parsed.success)
     throw new Refusal('invalid_payerdata', `payerdata: ${parsed.error.issues[0]!.path.join('.') || 'value'}: ${parsed.error.issues[0]!.message}`);
-  return parsed.data;
+  const { identifier } = parsed.data;
+  if (identifier === undefined) return parsed.data;
+  try {
+    return { ...parsed.data, identifier: parseAddress(identifier, allowLocal) };
+  } catch {
+    throw new Refusal('invalid_payerdata', 'payerdata: identifier: must be a Lightning Address (name@domain)');
+  }
 }
 
 /** The description hash of a callback's invoice: of the metadata, followed by the payer data string when one was sent (LUD-18). */

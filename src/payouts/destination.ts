@@ -54,8 +54,11 @@ export function tweetProofHint(destination: Destination): string {
   }
 }
 
-/** Lightning Addresses as a tweet may write them (a port only on a local stack). */
-const addressesInText = /[a-z0-9._+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*(?::\d{1,5})?/gi;
+/**
+ * Lightning Addresses as a tweet may write them (a port only on a local stack), whole: not the
+ * tail of a longer word (`аlice@…` with a Cyrillic а is not `lice@…`).
+ */
+const addressesInText = /(?<![\p{L}\p{N}._+-])[a-z0-9._+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*(?::\d{1,5})?(?![\p{L}\p{N}_-])/giu;
 
 /**
  * The proof, in a claim's tweet, that its author claims `destination`; undefined if there is
@@ -83,11 +86,13 @@ export interface Probe {
   feeCapMsat: bigint;
 }
 
-/** What paying a destination needs: the hub's node, and the client of other LNURL servers. */
+/** What paying a destination needs: the hub's node, the client of other LNURL servers, and this tipd's own host. */
 export interface Rails {
   lnd: Lnd;
   addresses: LightningAddresses;
   network: Network;
+  /** The host of TIPD_PUBLIC_URL: its handles' Lightning Addresses would pay tipd itself. */
+  ownHost?: string | undefined;
 }
 
 /**
@@ -118,6 +123,8 @@ export async function checkPayable(rails: Rails, destination: Destination, probe
       return;
     }
     case 'lightning_address': {
+      if (rails.ownHost !== undefined && destination.address.endsWith(`@${rails.ownHost}`))
+        throw new Refusal('address_invalid', "an address of this tipd's own handles pays tipd itself, not a creator");
       const payRequest = await rails.addresses.resolve(destination.address);
       if (payRequest.minSendableMsat > probe.amountMsat || payRequest.maxSendableMsat < probe.amountMsat)
         throw new Refusal(
@@ -137,6 +144,7 @@ export type Prepared =
       amountMsat: bigint;
       paymentHash: string;
       paymentRequest: string;
+      expiresAt: Date;
       /** Whether the invoice committed to the address's metadata (LUD-06) or skipped it. */
       descriptionHash: DescriptionCheck;
       successMessage: string | null;
@@ -177,6 +185,7 @@ export async function prepare(
         amountMsat: amount,
         paymentHash: checked.paymentHash,
         paymentRequest: checked.request,
+        expiresAt: checked.expiresAt,
         descriptionHash: checked.description,
         successMessage: invoice.successMessage,
       };

@@ -1,6 +1,8 @@
-// Payouts: the escrow of a claimed handle paid to its bound destination (destination.ts; today a
-// node, by keysend), exactly once. A payout is a pending transfer: amount and fee cap are held from
-// escrow in the same batch that records the payout with its preimage, before LND is called; LND's
+// Payouts: the escrow of a claimed handle paid to its bound destination (destination.ts: a node by
+// keysend, or a Lightning Address by LNURL-pay), and unclaimed tips paid by LNURL-pay back to their
+// payers' addresses (purposes.ts), exactly once. A payout is made ready first, nothing stored (an
+// address's invoice fetched and checked); then it is a pending transfer: amount and fee cap are
+// held from escrow in the same batch that records the payout, before LND is called; LND's
 // answer is booked by the one settle path (payments/outgoing.ts): success posts the real fee and
 // returns the unused cap to escrow; only LND's own final "failed" voids it (and a later payout is
 // tried, with backoff); anything else (timeout, dropped connection, LND restarting) leaves it
@@ -20,7 +22,10 @@ import type { Logger } from '../process/log.ts';
 import { repeat } from '../process/repeat.ts';
 import { prepare, send, storedFieldsOf, type Destination, type Prepared, type Rails } from './destination.ts';
 import { held as heldFor, stillStands, targetOf, type Purpose } from './purposes.ts';
-import { backOff, heldBy, payoutKind, payoutTransfers, payoutView, retrySchema, type PayoutRecord, type PayoutView } from './records.ts';
+import { backOff, heldBy, lotBackOff, payoutKind, payoutTransfers, payoutView, retrySchema, type PayoutRecord, type PayoutView } from './records.ts';
+
+/** An address's invoice with less time left than this when its hold would be written is not paid (a new one is fetched). */
+const invoiceLeftMinMs = 30_000;
 
 /** A payout made ready to hold: what it is for, where to, with its fee cap. */
 interface Plan {
@@ -148,7 +153,7 @@ export class Payouts {
    * Addresses (`lotIds`: their payer lots; the refund sweep finds them): one payout each, in turn.
    */
   refund(handleKey: string, lotIds: readonly string[]): void {
-    if (this.#stopped) return;
+    // Kept while stopped (the sweep may run before LND is ready): `start` takes them up.
     let due = this.#refundsDue.get(handleKey);
     if (!due) this.#refundsDue.set(handleKey, (due = new Set()));
     for (const id of lotIds) due.add(id);
@@ -157,12 +162,16 @@ export class Payouts {
 
   async #payOnce(handleKey: string): Promise<void> {
     const purpose = await this.#purposeNow(handleKey);
-    if (!purpose) return;
+    if (!purpose || this.#stopped) return;
+    // Made ready outside the sending slots: a slow address server must not stall other payouts.
+    const plan = await this.#plan(handleKey, purpose);
+    if (!plan) return;
+    if ('waitUntil' in plan) return this.#retryAt(handleKey, plan.waitUntil);
     // The sending slot is taken before the hold: a held payout must go to LND at once, never wait
     // in a queue long enough for the recheck to take it as never sent.
     const release = await this.#slot();
     try {
-      await this.#holdAndSend(handleKey, purpose);
+      await this.#holdAndSend(handleKey, plan);
     } finally {
       release();
     }
@@ -184,12 +193,9 @@ export class Payouts {
     return { kind: 'refund', lotId };
   }
 
-  async #holdAndSend(handleKey: string, purpose: Purpose): Promise<void> {
+  async #holdAndSend(handleKey: string, plan: Plan): Promise<void> {
     // Woken from the wait for a slot by a stop: hold nothing.
     if (this.#stopped) return;
-    const plan = await this.#plan(handleKey, purpose);
-    if (!plan) return;
-    if ('waitUntil' in plan) return this.#retryAt(handleKey, plan.waitUntil);
     const { prepared, destination } = plan;
     const id = randomBytes(12).toString('base64url');
     // This process's before its hold can be on disk: the recheck leaves it alone until sent.
@@ -225,12 +231,12 @@ export class Payouts {
    */
   async #plan(handleKey: string, purpose: Purpose): Promise<Plan | { waitUntil: Date } | undefined> {
     if ((await this.#ledger.read(keys.openPayout(handleKey))) !== undefined) return undefined;
-    const retryKey = keys.payoutRetry(handleKey);
-    const retry = await this.#ledger.read(retryKey);
-    const nextAt = retry === undefined ? undefined : new Date(parseStored(retrySchema, retryKey, retry).nextAt);
-    if (nextAt && nextAt > this.#now()) return { waitUntil: nextAt };
-    const target = await targetOf(this.#ledger, handleKey, purpose, this.#options);
-    if (!target || target.maxAmountMsat < this.#options.minMsat) return undefined;
+    // A creator's payouts back off by handle; a refund by its lot (purposes.ts), so that one payer's bad address holds up no other.
+    const waitUntil = purpose.kind === 'creator' ? await this.#retryWait((key) => this.#ledger.read(key), handleKey, this.#now()) : undefined;
+    if (waitUntil) return { waitUntil };
+    const target = await targetOf(this.#ledger, handleKey, purpose, this.#options, this.#now());
+    // A creator's payout waits for the minimum; a refund goes back whatever its size, if the address takes it.
+    if (!target || (purpose.kind === 'creator' && target.maxAmountMsat < this.#options.minMsat)) return undefined;
     const { destination } = target;
     let prepared: Prepared | undefined;
     try {
@@ -241,19 +247,37 @@ export class Payouts {
       });
     } catch (err) {
       if (!(err instanceof Refusal)) throw err;
-      return { waitUntil: await this.#failedAttempt(handleKey, err as Refusal) };
+      const nextAt = await this.#failedAttempt(handleKey, purpose, err as Refusal);
+      return purpose.kind === 'creator' ? { waitUntil: nextAt } : undefined;
     }
-    // The destination takes no payout this small (an address's minimum): more tips will come.
-    if (!prepared || prepared.amountMsat < this.#options.minMsat) return undefined;
+    // The destination takes no payout this small (an address's minimum): more tips will come; a
+    // refund that small waits for the handle's claim (its lot backs off, not to be asked each hour).
+    if (!prepared || (purpose.kind === 'creator' && prepared.amountMsat < this.#options.minMsat)) {
+      if (purpose.kind === 'refund') await this.#ledger.run((tx) => lotBackOff(tx, handleKey, purpose.lotId, this.#options));
+      return undefined;
+    }
     crashPoint('payout.prepared-not-held');
     const feeCapMsat = feeCap(prepared.amountMsat, { baseMsat: this.#options.feeBaseMsat, ppm: this.#options.feePpm });
     return { purpose, display: target.display, destination, prepared, feeCapMsat };
   }
 
-  /** A payout that could not be made ready: the handle waits (backoff, as after a failed payout), and its followers are told why. */
-  async #failedAttempt(handleKey: string, refusal: Refusal): Promise<Date> {
+  /** When the handle's next creator payout may be tried, if it must wait (`paytry:`). */
+  async #retryWait(read: (key: string) => Promise<unknown>, handleKey: string, now: Date): Promise<Date | undefined> {
+    const retryKey = keys.payoutRetry(handleKey);
+    const retry = await read(retryKey);
+    const nextAt = retry === undefined ? undefined : new Date(parseStored(retrySchema, retryKey, retry).nextAt);
+    return nextAt && nextAt > now ? nextAt : undefined;
+  }
+
+  /**
+   * A payout that could not be made ready: it waits (backoff, as after a failed payout). A
+   * creator's: the handle waits, and its followers are told why. A refund: its lot waits, and
+   * nobody is told (the payer's address is theirs alone).
+   */
+  async #failedAttempt(handleKey: string, purpose: Purpose, refusal: Refusal): Promise<Date> {
     const nextAt = await this.#ledger.run(
       async (tx) => {
+        if (purpose.kind === 'refund') return lotBackOff(tx, handleKey, purpose.lotId, this.#options);
         const at = await backOff(tx, handleKey, this.#options);
         tx.emit('payout.attempt_failed', [topics.handle(handleKey)], {
           handle: handleKey,
@@ -265,7 +289,10 @@ export class Payouts {
       },
       { sync: true },
     );
-    this.#log.warn({ handle: handleKey, code: refusal.code, nextAttemptAt: nextAt.toISOString() }, `payout not made ready: ${refusal.message}`);
+    this.#log.warn(
+      { handle: handleKey, purpose: purpose.kind, code: refusal.code, nextAttemptAt: nextAt.toISOString() },
+      `payout not made ready${purpose.kind === 'refund' ? '' : `: ${refusal.message}`}`,
+    );
     return nextAt;
   }
 
@@ -273,12 +300,16 @@ export class Payouts {
   async #hold(tx: Tx, handleKey: string, id: string, plan: Plan): Promise<PayoutRecord | { waitUntil: Date } | undefined> {
     // One payout of a handle at a time; and it must still stand (the destination, the lot: purposes.ts).
     if ((await tx.get(keys.openPayout(handleKey))) !== undefined || !(await stillStands(tx, handleKey, plan.purpose, plan.destination))) return undefined;
-    const { destination } = plan;
-    const retryKey = keys.payoutRetry(handleKey);
-    const retry = await tx.get(retryKey);
-    const nextAt = retry === undefined ? undefined : new Date(parseStored(retrySchema, retryKey, retry).nextAt);
-    if (nextAt && nextAt > tx.now) return { waitUntil: nextAt };
-    const { prepared, feeCapMsat } = plan;
+    const { destination, prepared, feeCapMsat } = plan;
+    if (plan.purpose.kind === 'creator') {
+      const waitUntil = await this.#retryWait((key) => tx.get(key), handleKey, tx.now);
+      if (waitUntil) return { waitUntil };
+    }
+    // An invoice another payment of tipd has (or had): never paid twice, never booked for another.
+    if ((await tx.get(keys.payoutByHash(prepared.paymentHash))) !== undefined || (await tx.get(keys.withdrawalByHash(prepared.paymentHash))) !== undefined)
+      return undefined;
+    // Kept waiting for a slot until its invoice is about to expire: a new one next time.
+    if (prepared.type === 'lightning_address' && prepared.expiresAt.getTime() - tx.now.getTime() < invoiceLeftMinMs) return undefined;
     if ((await tx.balance(accounts.escrow(handleKey))) < prepared.amountMsat + feeCapMsat) return undefined;
     const record: PayoutRecord = {
       id,
@@ -301,6 +332,7 @@ export class Payouts {
     await hold(tx, payoutTransfers, heldBy(record));
     await heldFor(tx, handleKey, plan.purpose, id);
     tx.put(keys.payout(id), record);
+    tx.put(keys.payoutByHash(record.paymentHash), id);
     tx.put(keys.openPayout(handleKey), id);
     tx.put(keys.handlePayout(handleKey, record.createdAt, id), 0);
     tx.emit('payout.pending', [topics.handle(handleKey)], { handle: plan.display, ...payoutView(record) } satisfies EventData['payout.pending']);
@@ -357,6 +389,8 @@ export class Payouts {
     if (!current()) return;
     await this.#catchUp();
     if (!current()) return;
+    // Refunds handed over before the start (the sweep runs before LND is ready).
+    for (const handleKey of this.#refundsDue.keys()) this.kick(handleKey);
     this.#recheck = repeat('rechecking pending payouts', this.#options.recheckMs, () => this.reconcile(), this.#log, this.#options.recheckMs);
   }
 

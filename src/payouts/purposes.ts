@@ -31,7 +31,7 @@ export interface Fees {
 const sameDestination = (a: Destination, b: Destination) => JSON.stringify(storedFieldsOf(a)) === JSON.stringify(storedFieldsOf(b));
 
 /** Outside the writer (cached reads): the payout `purpose` would make of the handle now; undefined: none. */
-export async function targetOf(ledger: Ledger, handleKey: string, purpose: Purpose, fees: Fees): Promise<Target | undefined> {
+export async function targetOf(ledger: Ledger, handleKey: string, purpose: Purpose, fees: Fees, now: Date): Promise<Target | undefined> {
   const bindingKey = keys.binding(handleKey);
   const binding = await ledger.read(bindingKey);
   switch (purpose.kind) {
@@ -47,7 +47,7 @@ export async function targetOf(ledger: Ledger, handleKey: string, purpose: Purpo
       // Claimed meanwhile: the lot is the creator's now.
       if (binding !== undefined) return undefined;
       const lot = await payerLotIn(ledger.read.bind(ledger), handleKey, purpose.lotId);
-      if (!lot?.refundAddress || lot.refundPayout) return undefined;
+      if (!lot?.refundAddress || lot.refundPayout || (lot.nextAttemptAt !== undefined && new Date(lot.nextAttemptAt) > now)) return undefined;
       const split = payoutSplit(BigInt(lot.amountMsat), fees.feeBaseMsat, fees.feePpm);
       return (
         split && {

@@ -33,9 +33,12 @@ export type PayoutState = PayoutRecord['state'];
 
 export type PayoutView = Omit<PayoutRecord, 'handleKey' | 'preimage'>;
 
+/** A payout as anyone may see it; a refund without its payer's address or invoice (theirs alone). */
 export const payoutView = (record: PayoutRecord): PayoutView => {
   const { handleKey: _h, preimage: _p, ...view } = record;
-  return view;
+  if (!record.refundOf) return view;
+  const { lightningAddress: _a, paymentRequest: _r, successMessage: _m, ...refund } = view;
+  return refund;
 };
 
 /** Failed payouts of a handle in a row, and when the next may be tried (`paytry:<handle>`). */
@@ -81,16 +84,40 @@ export async function backOff(tx: Tx, handleKey: string, options: { retryMs: num
 }
 
 /**
- * Once a refund's outcome is booked: paid, its payer lot is gone (the unspent part of its fee cap
- * stays in the handle's escrow); failed, the lot is refunded no more, to be tried again later.
+ * A refund that failed, or could not be made ready: its payer lot waits, doubling per failure in
+ * a row up to `retryMaxMs` (its own backoff: one payer's bad address holds up no other refund, nor
+ * the creator). Answers when the next may be tried.
  */
-async function refundBooked(tx: Tx, handleKey: string, lotId: string, succeeded: boolean): Promise<void> {
+export async function lotBackOff(tx: Tx, handleKey: string, lotId: string, options: { retryMs: number; retryMaxMs: number }): Promise<Date> {
   const key = keys.payerLot(handleKey, lotId);
-  if (succeeded) return tx.del(key);
+  const stored = await tx.get(key);
+  const nextAt = new Date(tx.now.getTime() + options.retryMs);
+  if (stored === undefined) return nextAt;
+  const { refundPayout: _, ...lot } = parseStored(payerLotSchema, key, stored);
+  const failures = (lot.failures ?? 0) + 1;
+  const at = new Date(tx.now.getTime() + Math.min(options.retryMaxMs, options.retryMs * 2 ** Math.min(failures - 1, 30)));
+  tx.put(key, { ...lot, failures, nextAttemptAt: at.toISOString() } satisfies PayerLot);
+  return at;
+}
+
+/**
+ * Once a refund's outcome is booked. Paid in full: the lot is gone (what its fee cap did not use
+ * stays in the handle's escrow). Cut short by the address's `maxSendable`: the lot is what is
+ * left of it, returned by a later one. Failed: the lot is refunded no more, and backs off.
+ */
+async function refundBooked(tx: Tx, record: PayoutRecord, lotId: string, options: { retryMs: number; retryMaxMs: number }): Promise<void> {
+  const key = keys.payerLot(record.handleKey, lotId);
+  if (record.state !== 'succeeded') {
+    await lotBackOff(tx, record.handleKey, lotId, options);
+    return;
+  }
   const stored = await tx.get(key);
   if (stored === undefined) return;
-  const { refundPayout: _, ...lot } = parseStored(payerLotSchema, key, stored);
-  tx.put(key, lot satisfies PayerLot);
+  const { refundPayout: _p, failures: _f, nextAttemptAt: _n, ...lot } = parseStored(payerLotSchema, key, stored);
+  // All of it went (but for its fee cap and less than two sats of rounding): the lot is gone.
+  const lotMsat = BigInt(lot.amountMsat);
+  if (lotMsat - BigInt(record.amountMsat) - BigInt(record.feeCapMsat) < 2_000n) return tx.del(key);
+  tx.put(key, { ...lot, amountMsat: (lotMsat - BigInt(record.amountMsat) - BigInt(record.feeMsat ?? '0')).toString() } satisfies PayerLot);
 }
 
 /**
@@ -108,9 +135,10 @@ export function payoutKind(ledger: Ledger, options: { retryMs: number; retryMaxM
     held: heldBy,
     booked: async (tx: Tx, record) => {
       const handleKey = record.handleKey;
-      if (record.state === 'succeeded') tx.del(keys.payoutRetry(handleKey));
+      // A creator's payout backs off by handle, a refund by its lot.
+      if (record.refundOf) await refundBooked(tx, record, record.refundOf, options);
+      else if (record.state === 'succeeded') tx.del(keys.payoutRetry(handleKey));
       else await backOff(tx, handleKey, options);
-      if (record.refundOf) await refundBooked(tx, handleKey, record.refundOf, record.state === 'succeeded');
       tx.del(keys.openPayout(handleKey));
       const data = { handle: handleKey, ...payoutView(record) };
       if (record.state === 'succeeded') tx.emit('payout.succeeded', [topics.handle(handleKey)], data satisfies EventData['payout.succeeded']);

@@ -220,6 +220,8 @@ export class Withdrawals {
   async #hold(tx: Tx, fresh: WithdrawalRecord, alsoWrite?: AlsoWrite): Promise<WithdrawalRecord> {
     const existing = await tx.get<string>(keys.withdrawalByHash(fresh.paymentHash));
     if (existing) return parseStored(withdrawalSchema, keys.withdrawal(existing), await tx.get(keys.withdrawal(existing)));
+    // An invoice a payout of tipd pays: no payment hash is paid twice.
+    if ((await tx.get(keys.payoutByHash(fresh.paymentHash))) !== undefined) throw new Refusal('invoice_already_used', 'a payout of tipd pays this invoice');
     await alsoWrite?.(tx, fresh);
     await hold(tx, withdrawalTransfers, heldBy(fresh));
     tx.put(keys.withdrawal(fresh.id), fresh);

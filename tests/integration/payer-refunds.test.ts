@@ -15,7 +15,7 @@ import { tempLedger } from '../unit/ledger-helpers.ts';
 import { channelBalance } from './creators.ts';
 import { eventually, lndOf, stack } from './helpers.ts';
 
-const log = pino({ level: 'silent' });
+const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
 const dayMs = 24 * 3600_000;
 let t: Awaited<ReturnType<typeof tempLedger>>;
 let payouts: Payouts;
@@ -23,7 +23,7 @@ const events: StoredEvent[] = [];
 beforeAll(async () => {
   t = await tempLedger();
   t.ledger.onEvents((e) => events.push(...e));
-  const rails = { lnd: lndOf('hub'), addresses: new LightningAddresses({ timeoutMs: 10_000 }), network: 'regtest' as const };
+  const rails = { lnd: lndOf('hub'), addresses: new LightningAddresses({ timeoutMs: 10_000, allowLocal: true }), network: 'regtest' as const };
   payouts = new Payouts(t.ledger, rails, log, {
     minMsat: 1_000_000n,
     feeBaseMsat: 10_000n,
@@ -54,12 +54,14 @@ const tip = (handle: string, amountMsat: bigint, refundAddress: string | null) =
   );
 
 describe('an unclaimed tip paid by LNURL-pay', () => {
-  it("goes back to its payer's Lightning Address once its time is up, exactly once; one without an address, or to one that cannot be paid, stays", async () => {
+  it("goes back to its payer's Lightning Address once its time is up, exactly once, in parts above the address's maxSendable; one without an address, or to one that cannot be paid, stays and holds up no other", async () => {
     const dave = stack().lightningAddresses[0]!.address;
     const handle = `refund_${Date.now().toString(36)}`;
-    const back = await tip(handle, 40_000_000n, dave);
-    const kept = await tip(handle, 7_000_000n, null);
+    // The one that cannot be paid comes first: it must not hold up the others.
     const stuck = await tip(handle, 9_000_000n, dave.replace('dave@', 'nobody@'));
+    const back = await tip(handle, 40_000_000n, dave);
+    const big = await tip(handle, 150_000_000n, dave);
+    const kept = await tip(handle, 7_000_000n, null);
     const daveBefore = await channelBalance('dave');
 
     const refunds = new Refunds(t.ledger, log, {
@@ -69,31 +71,47 @@ describe('an unclaimed tip paid by LNURL-pay', () => {
       now: () => new Date(Date.now() + 31 * dayMs),
       returnToPayers: (handleKey, lotIds) => payouts.refund(handleKey, lotIds),
     });
+    const succeeded = async (count: number) =>
+      eventually(async () => {
+        const done = (await payouts.list(handle, 10)).payouts.filter((p) => p.state === 'succeeded');
+        return done.length >= count ? done : undefined;
+      });
     await refunds.sweep();
-    const [refund] = await eventually(async () => {
-      const { payouts: list } = await payouts.list(handle, 10);
-      return list.some((p) => p.state === 'succeeded') ? list.filter((p) => p.state === 'succeeded') : undefined;
-    });
-    expect(refund).toMatchObject({ lightningAddress: dave, refundOf: back.id, descriptionHash: 'matched' });
-    const amountMsat = BigInt(refund!.amountMsat);
-    expect(amountMsat % 1000n).toBe(0n);
-    expect(amountMsat + BigInt(refund!.feeCapMsat)).toBeLessThanOrEqual(40_000_000n);
-    await eventually(async () => ((await channelBalance('dave')) - daveBefore === amountMsat ? true : undefined));
+    const first = await succeeded(2);
+    // The payer's address and invoice are theirs alone: not in the public list.
+    for (const refund of first) {
+      expect(refund).toMatchObject({ descriptionHash: 'matched' });
+      expect(refund).not.toHaveProperty('lightningAddress');
+      expect(refund).not.toHaveProperty('paymentRequest');
+    }
+    const ofLot = (lotId: string, list: typeof first) => list.filter((p) => p.refundOf === lotId);
+    expect(ofLot(back.id, first)).toHaveLength(1);
+    // The big lot went in part (dave's address takes at most 100,000 sat); the rest stays its lot.
+    const [bigPart] = ofLot(big.id, first);
+    expect(BigInt(bigPart!.amountMsat)).toBe(100_000_000n);
+    const bigLeft = 150_000_000n - 100_000_000n - BigInt(bigPart!.feeMsat!);
+    expect(await t.ledger.read(keys.payerLot(handle, big.id))).toMatchObject({ amountMsat: bigLeft.toString() });
 
-    // The address nobody answers for: a failed attempt, nothing held.
-    await eventually(async () => (events.some((e) => e.type === 'payout.attempt_failed') ? true : undefined));
-    // Its lot is gone; the other two stay, whole (the unspent fee cap of the refund stays in escrow too).
+    // The next sweep returns the rest of it; the address nobody answers for has failed and waits.
+    await refunds.sweep();
+    const all = await succeeded(3);
+    const paid = all.reduce((sum, p) => sum + BigInt(p.amountMsat), 0n);
+    const fees = all.reduce((sum, p) => sum + BigInt(p.feeMsat!), 0n);
+    await eventually(async () => ((await channelBalance('dave')) - daveBefore === paid ? true : undefined));
     expect(await t.ledger.read(keys.payerLot(handle, back.id))).toBeUndefined();
+    expect(await t.ledger.read(keys.payerLot(handle, big.id))).toBeUndefined();
     expect(await t.ledger.read(keys.payerLot(handle, kept.id))).toMatchObject({ refundAddress: null });
-    expect(await t.ledger.read(keys.payerLot(handle, stuck.id))).not.toHaveProperty('refundPayout');
+    expect(await t.ledger.read(keys.payerLot(handle, stuck.id))).toMatchObject({ failures: 1, amountMsat: '9000000' });
+    expect(events.some((e) => e.type === 'payout.attempt_failed')).toBe(false);
+    // What is left in escrow: the two lots that stay, and what the fee caps did not use.
     const escrow = await t.ledger.balance(accounts.escrow(handle));
-    expect(escrow).toBe(56_000_000n - amountMsat - BigInt(refund!.feeMsat!));
+    expect(escrow).toBe(206_000_000n - paid - fees);
     expect(await payerEscrow(t.ledger)).toEqual({ withRefundAddressMsat: 9_000_000n, heldForClaimMsat: 7_000_000n, lots: 2 });
 
-    // A second sweep returns nothing more: the refunded lot is gone, the stuck one is waiting out its backoff.
+    // A third sweep returns nothing more: the refunded lots are gone, the stuck one waits out its backoff.
     await refunds.sweep();
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    expect((await payouts.list(handle, 10)).payouts).toHaveLength(1);
+    expect((await payouts.list(handle, 10)).payouts).toHaveLength(3);
     const totals = await t.ledger.totalsByKind();
     expect(totals.supporter + totals.escrow + totals.pending + totals.system).toBe(0n);
   });

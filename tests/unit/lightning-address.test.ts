@@ -19,12 +19,15 @@ const codeOf = async (run: () => unknown) => {
 
 describe('a Lightning Address', () => {
   it('is name@domain, kept in lower case, its pay request at the LUD-16 path over https (http to .onion)', () => {
-    expect(parseAddress(' Dave@Wallet.Example ')).toBe('dave@wallet.example');
-    expect(parseAddress('dave+tips@localhost:8473')).toBe('dave+tips@localhost:8473');
+    expect(parseAddress(' Dave@Wallet.Example ', false)).toBe('dave@wallet.example');
+    expect(parseAddress('dave+tips@localhost:8473', true)).toBe('dave+tips@localhost:8473');
     expect(payRequestUrlOf('dave@wallet.example')).toBe('https://wallet.example/.well-known/lnurlp/dave');
     expect(payRequestUrlOf('dave@abc.onion')).toBe('http://abc.onion/.well-known/lnurlp/dave');
-    for (const bad of ['dave', '@wallet.example', 'dave@', 'da ve@x.com', 'dave@x.com/path', 'dave@@x.com', `${'a'.repeat(65)}@x.com`])
-      expect(() => parseAddress(bad), bad).toThrow(Refusal);
+    for (const bad of ['dave', '@wallet.example', 'dave@', 'da ve@x.com', 'dave@x.com/path', 'dave@@x.com', `${'a'.repeat(65)}@x.com`, 'a@x.com:99999'])
+      expect(() => parseAddress(bad, true), bad).toThrow(Refusal);
+    // Not this machine or its network, outside regtest: no IP address, no port, no local name.
+    for (const local of ['a@127.0.0.1', 'a@0x7f.1', 'a@999.999.999.999', 'a@localhost', 'a@x.com:8443', 'a@printer.local', 'a@intranet', 'a@tipd.localhost'])
+      expect(() => parseAddress(local, false), local).toThrow(Refusal);
   });
 
   it('is the proof in a claim tweet only when the tweet names exactly it', () => {
@@ -33,6 +36,9 @@ describe('a Lightning Address', () => {
     expect(proofIn(destination, 'm', 'claim tipd-1')).toBeUndefined();
     expect(() => proofIn(destination, 'm', 'claim tipd-1 address mallory@wallet.example')).toThrow(Refusal);
     expect(() => proofIn(destination, 'm', 'dave@wallet.example, or mallory@evil.example')).toThrow(Refusal);
+    // Not the tail of a longer word: with a Cyrillic а, "аdave@…" names no address tipd would pay.
+    expect(() => proofIn({ type: 'lightning_address', address: 'lice@wallet.example' }, 'm', 'address \u0430lice@wallet.example')).not.toThrow();
+    expect(proofIn({ type: 'lightning_address', address: 'lice@wallet.example' }, 'm', 'address \u0430lice@wallet.example')).toBeUndefined();
   });
 });
 
@@ -41,6 +47,7 @@ describe("an address server's answers", () => {
   const serving = (answers: Record<string, unknown>) =>
     new LightningAddresses({
       timeoutMs: 1_000,
+      allowLocal: false,
       fetch: (async (input: URL) => {
         const answer = answers[input.pathname];
         if (answer === undefined) return new Response('{"status":"ERROR","reason":"Not found"}', { status: 404 });
@@ -66,7 +73,7 @@ describe("an address server's answers", () => {
     expect(await resolving({ ...payRequest, minSendable: 0 })).toBe('address_unreachable');
     expect(await resolving({ ...payRequest, minSendable: 10_000_000 })).toBe('address_limits');
     // Down, or too slow.
-    const down = new LightningAddresses({ timeoutMs: 1_000, fetch: () => Promise.reject(new Error('ECONNREFUSED')) });
+    const down = new LightningAddresses({ timeoutMs: 1_000, allowLocal: false, fetch: () => Promise.reject(new Error('ECONNREFUSED')) });
     expect(await codeOf(() => down.resolve('dave@wallet.example'))).toBe('address_unreachable');
   });
 
@@ -74,6 +81,7 @@ describe("an address server's answers", () => {
     let asked: URL | undefined;
     const client = new LightningAddresses({
       timeoutMs: 1_000,
+      allowLocal: false,
       fetch: (async (input: URL) => {
         asked = input;
         return new Response(JSON.stringify({ pr: 'lnbcrt1x', routes: [], successAction: { tag: 'message', message: 'thanks!' } }));

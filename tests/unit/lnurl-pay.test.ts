@@ -64,11 +64,13 @@ describe("the callback's checks", () => {
   });
 
   it('takes payer data with a name and a Lightning Address only', () => {
-    expect(parsePayerData('{"name":"Sat","identifier":"sat@wallet.example"}')).toEqual({ name: 'Sat', identifier: 'sat@wallet.example' });
-    expect(parsePayerData('{}')).toEqual({});
+    expect(parsePayerData('{"name":"Sat","identifier":"Sat@Wallet.example"}', false)).toEqual({ name: 'Sat', identifier: 'sat@wallet.example' });
+    expect(refusalCode(() => parsePayerData('{"identifier":"sat@127.0.0.1:8080"}', false))).toBe('invalid_payerdata');
+    expect(parsePayerData('{"identifier":"sat@localhost:8473"}', true)).toEqual({ identifier: 'sat@localhost:8473' });
+    expect(parsePayerData('{}', false)).toEqual({});
     for (const bad of ['', '[', '[]', 'null', '{"email":"a@b.c"}', '{"identifier":"no address"}', '{"name":1}', `{"name":"${'x'.repeat(101)}"}`])
       expect(
-        refusalCode(() => parsePayerData(bad)),
+        refusalCode(() => parsePayerData(bad, false)),
         bad,
       ).toBe('invalid_payerdata');
   });

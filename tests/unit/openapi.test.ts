@@ -38,7 +38,7 @@ describe('the OpenAPI document', () => {
     const log = pino({ level: 'silent' });
     // A node that is never called: building the app only registers routes.
     const lnd = new Lnd({ socket: '127.0.0.1:9', cert: 'AAAA', macaroon: 'AAAA', timeoutMs: 1_000 });
-    const rails = { lnd, addresses: new LightningAddresses({ timeoutMs: 1_000 }), network: 'regtest' as const };
+    const rails = { lnd, addresses: new LightningAddresses({ timeoutMs: 1_000, allowLocal: true }), network: 'regtest' as const };
     const supporters = new Supporters(t.ledger);
     const withdrawals = new Withdrawals(t.ledger, lnd, log, { network: 'regtest', feeBaseMsat: 0n, feePpm: 0n, recheckMs: 60_000 });
     app = createApp({
