@@ -20,7 +20,7 @@ import { OutgoingPayments } from '../payments/outgoing.ts';
 import { crashPoint } from '../process/crash.ts';
 import type { Logger } from '../process/log.ts';
 import { repeat } from '../process/repeat.ts';
-import { prepare, send, storedFieldsOf, type Destination, type Prepared, type Rails } from './destination.ts';
+import { challengeWords, prepare, send, storedFieldsOf, type Destination, type Prepared, type Rails } from './destination.ts';
 import { held as heldFor, stillStands, targetOf, type Purpose } from './purposes.ts';
 import { backOff, heldBy, lotBackOff, payoutKind, payoutTransfers, payoutView, retrySchema, type PayoutRecord, type PayoutView } from './records.ts';
 
@@ -50,7 +50,7 @@ export interface PayoutOptions {
   retryMaxMs: number;
   /** How often payouts without a final answer are looked up again. */
   recheckMs: number;
-  /** Most keysends out at once. */
+  /** Most payouts out at once (held and sent; making one ready takes no slot). */
   sendingMax: number;
   now?: () => Date;
 }
@@ -253,8 +253,13 @@ export class Payouts {
     // The destination takes no payout this small (an address's minimum): more tips will come; a
     // refund that small waits for the handle's claim (its lot backs off, not to be asked each hour).
     if (!prepared || (purpose.kind === 'creator' && prepared.amountMsat < this.#options.minMsat)) {
-      if (purpose.kind === 'refund') await this.#ledger.run((tx) => lotBackOff(tx, handleKey, purpose.lotId, this.#options));
-      return undefined;
+      if (purpose.kind === 'refund') {
+        await this.#ledger.run((tx) => lotBackOff(tx, handleKey, purpose.lotId, this.#options));
+        return undefined;
+      }
+      // The escrow holds the minimum payout, yet the address takes none that small any more: said, and tried again later.
+      const refusal = new Refusal('address_limits', `${challengeWords(destination)} takes no payout of ${target.maxAmountMsat / 1000n} sat or less`);
+      return { waitUntil: await this.#failedAttempt(handleKey, purpose, refusal) };
     }
     crashPoint('payout.prepared-not-held');
     const feeCapMsat = feeCap(prepared.amountMsat, { baseMsat: this.#options.feeBaseMsat, ppm: this.#options.feePpm });
