@@ -4,7 +4,7 @@
 // whose invoices dave's LND makes: what tipd pays shows in dave's real balance.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { channelBalance, freshHandle, succeededPayouts, xServer } from './creators.ts';
-import { api, eventually, fundedSupporter, stack, startTipd, type TipdProcess } from './helpers.ts';
+import { api, eventually, fundedSupporter, lndOf, stack, startTipd, type TipdProcess } from './helpers.ts';
 
 let tipd: TipdProcess;
 const address = () => stack().lightningAddresses[0]!.address;
@@ -77,6 +77,22 @@ describe('a handle claimed for a Lightning Address', () => {
   });
 });
 
+describe('a handle moved between a node and an address', () => {
+  it('by the same X account with a new proof: later payouts go to the new destination', async () => {
+    const handle = freshHandle('move');
+    const claim = (await call('POST', '/v1/claims', { handle, nodePubkey: stack().nodes.carol.pubkey })).body;
+    const signature = await lndOf('carol').signMessage(claim.message);
+    const tweet = await xServer.post(handle, claim.tweetTemplate.replace('<signature>', signature));
+    expect((await call('POST', `/v1/claims/${claim.id}/proof`, { tweet })).body.binding).toMatchObject({ nodePubkey: stack().nodes.carol.pubkey });
+    const { proof } = await claimForAddress(handle, address());
+    expect(proof.body).toMatchObject({ state: 'verified', binding: { lightningAddress: address() } });
+    expect(proof.body.binding).not.toHaveProperty('nodePubkey');
+    await tipped(handle, 2_000);
+    const [payout] = await succeededPayouts(tipd.url, handle, 1);
+    expect(payout).toMatchObject({ lightningAddress: address() });
+  });
+});
+
 describe('a claim for a Lightning Address refused, nothing changed', () => {
   it.each([
     ['not an address', 'dave', 400, 'address_invalid'],
@@ -115,6 +131,24 @@ describe('a claim for a Lightning Address refused, nothing changed', () => {
     const handle = freshHandle('twt');
     const { proof } = await claimForAddress(handle, address(), options);
     expect(proof.body.error?.code).toBe(code);
+    expect((await call('GET', `/v1/handles/${handle}`)).body.binding).toBeNull();
+  });
+
+  it('a deleted tweet, or one posted after the challenge expired', async () => {
+    const handle = freshHandle('del');
+    const claim = (await call('POST', '/v1/claims', { handle, lightningAddress: address() })).body;
+    const tweetId = await xServer.post(handle, claim.tweetTemplate);
+    await xServer.remove(handle, tweetId);
+    expect((await call('POST', `/v1/claims/${claim.id}/proof`, { tweet: tweetId })).body.error.code).toBe('tweet_not_found');
+    const short = await startTipd({ TIPD_CLAIM_EXPIRY_SECONDS: '2', TIPD_CLAIM_RATE_LIMIT_PER_MINUTE: '0' });
+    try {
+      const late = (await api(short.url, 'POST', '/v1/claims', { body: { handle, lightningAddress: address() } })).body;
+      await new Promise((resolve) => setTimeout(resolve, Date.parse(late.expiresAt) - Date.now() + 100));
+      const lateTweet = await xServer.post(handle, late.tweetTemplate);
+      expect((await api(short.url, 'POST', `/v1/claims/${late.id}/proof`, { body: { tweet: lateTweet } })).body.error.code).toBe('challenge_expired');
+    } finally {
+      await short.stop();
+    }
     expect((await call('GET', `/v1/handles/${handle}`)).body.binding).toBeNull();
   });
 
