@@ -60,6 +60,15 @@ export async function claimWithTweet(url: string, handle: string, node: NodeName
   return { claimId: claim.body.id, tweetId, proof };
 }
 
+/** `handle` (tweeting as itself) claims the tipd at `url` for `lightningAddress`: the claim, its template tweeted, the proof sent. */
+export async function claimForAddress(url: string, handle: string, lightningAddress: string): Promise<Claimed> {
+  const claim = await api(url, 'POST', '/v1/claims', { body: { handle, lightningAddress } });
+  expect(claim.status).toBe(201);
+  const tweetId = await xServer.post(handle, claim.body.tweetTemplate);
+  const proof = await api(url, 'POST', `/v1/claims/${claim.body.id}/proof`, { body: { tweet: tweetId } });
+  return { claimId: claim.body.id, tweetId, proof };
+}
+
 export interface Payout {
   id: string;
   state: 'pending' | 'succeeded' | 'failed';
