@@ -180,6 +180,9 @@ export async function prepare(
         hubPubkey: context.hubPubkey,
         now: context.now,
       });
+      // A hash this node has paid before: paying it again would find the old payment, not this one.
+      if ((await rails.lnd.getPayment(checked.paymentHash)) !== undefined)
+        throw new Refusal('address_bad_invoice', 'the address gave an invoice whose payment hash this node has paid before');
       return {
         type: 'lightning_address',
         amountMsat: amount,

@@ -203,6 +203,12 @@ export class Payouts {
       const held = await this.#ledger.run((tx) => this.#hold(tx, handleKey, id, plan), { sync: true });
       if (!held) return;
       if ('waitUntil' in held) return this.#retryAt(handleKey, held.waitUntil);
+      if ('repeated' in held) {
+        const refusal = new Refusal('address_bad_invoice', 'the address gave an invoice that another payment of tipd pays, or has paid');
+        const nextAt = await this.#failedAttempt(handleKey, plan.purpose, refusal);
+        if (plan.purpose.kind === 'creator') this.#retryAt(handleKey, nextAt);
+        return;
+      }
       crashPoint('payout.held-not-sent');
       // Stopping: not sent; the next start finds LND never saw it and voids it after the grace time.
       if (this.#stopped) return;
@@ -302,7 +308,7 @@ export class Payouts {
   }
 
   /** Inside the writer: holds what `plan` pays from the handle's escrow as payout `id`, if it still stands. */
-  async #hold(tx: Tx, handleKey: string, id: string, plan: Plan): Promise<PayoutRecord | { waitUntil: Date } | undefined> {
+  async #hold(tx: Tx, handleKey: string, id: string, plan: Plan): Promise<PayoutRecord | { waitUntil: Date } | { repeated: true } | undefined> {
     // One payout of a handle at a time; and it must still stand (the destination, the lot: purposes.ts).
     if ((await tx.get(keys.openPayout(handleKey))) !== undefined || !(await stillStands(tx, handleKey, plan.purpose, plan.destination))) return undefined;
     const { destination, prepared, feeCapMsat } = plan;
@@ -312,7 +318,7 @@ export class Payouts {
     }
     // An invoice another payment of tipd has (or had): never paid twice, never booked for another.
     if ((await tx.get(keys.payoutByHash(prepared.paymentHash))) !== undefined || (await tx.get(keys.withdrawalByHash(prepared.paymentHash))) !== undefined)
-      return undefined;
+      return { repeated: true };
     // Kept waiting for a slot until its invoice is about to expire: a new one next time.
     if (prepared.type === 'lightning_address' && prepared.expiresAt.getTime() - tx.now.getTime() < invoiceLeftMinMs) return undefined;
     if ((await tx.balance(accounts.escrow(handleKey))) < prepared.amountMsat + feeCapMsat) return undefined;

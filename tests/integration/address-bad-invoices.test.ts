@@ -13,8 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { channelBalance, claimForAddress, freshHandle, payoutsOf, succeededPayouts } from './creators.ts';
 import { api, eventually, fundedSupporter, lndOf, stack, tipdForFile } from './helpers.ts';
 import { connect } from './websocket.ts';
+import { payoutSplit } from '../../src/payouts/records.ts';
 
-type Answer = 'error' | 'other_amount' | 'other_description' | 'expiring' | 'hub_invoice' | 'good';
+/** `repeat`: the last good invoice again, already paid. */
+type Answer = 'error' | 'other_amount' | 'other_description' | 'expiring' | 'hub_invoice' | 'good' | 'repeat';
 
 /** What the callback answered, each time it was asked. */
 interface Asked {
@@ -26,7 +28,7 @@ interface Asked {
 /** `bad@localhost:<port>`: a good pay request, and a callback answering `server.answer`. */
 async function misbehavingAddressServer() {
   const tlsDir = path.dirname(stack().tipd.caCert);
-  const state = { answer: 'error' as Answer, asked: [] as Asked[] };
+  const state = { answer: 'error' as Answer, asked: [] as Asked[], lastGood: undefined as { body: unknown; paymentHash?: string } | undefined };
   const server = https.createServer({ cert: fs.readFileSync(path.join(tlsDir, 'tipd.crt')), key: fs.readFileSync(path.join(tlsDir, 'tipd.key')) });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const domain = `localhost:${(server.address() as AddressInfo).port}`;
@@ -56,7 +58,9 @@ async function misbehavingAddressServer() {
       case 'hub_invoice':
         return invoice(await lndOf('hub').createInvoice(good));
       case 'good':
-        return invoice(await lndOf('dave').createInvoice(good));
+        return (state.lastGood = invoice(await lndOf('dave').createInvoice(good)));
+      case 'repeat':
+        return state.lastGood!;
     }
   }
 
@@ -154,6 +158,30 @@ describe('a Lightning Address whose callback misbehaves', () => {
     ]);
     const audit = await api(tipd.url, 'GET', '/v1/admin/audit', { headers: { authorization: `Bearer ${stack().tipd.adminToken}` } });
     expect(audit.body.ledger).toEqual({ sumMsat: '0', balanced: true });
+    watcher.close();
+  });
+
+  it('never pays an invoice it has paid before, whatever it is for: a repeated one is a failed attempt', { timeout: 120_000 }, async () => {
+    // Another handle claimed for the same address, tipped so that its payout asks exactly the amount of the last good invoice.
+    const paid = server.state.lastGood!;
+    const amountMsat = server.state.asked.at(-1)!.amountMsat;
+    const handle = freshHandle('repeat');
+    let sat = Number(amountMsat / 1000n);
+    while (payoutSplit(BigInt(sat) * 1000n, 10_000n, 5_000n)!.amountMsat < amountMsat) sat += 1;
+    const { token } = await fundedSupporter(tipd.url, sat + 1_000);
+    expect((await tipd.call('POST', '/v1/tips', { token, body: { handle, amountSat: sat } })).status).toBe(201);
+    const watcher = await connect(tipd.url);
+    watcher.send({ type: 'follow', handle });
+    await watcher.next((m) => m.type === 'ready' && (m.topics ?? []).includes(`handle:${handle}`));
+    server.state.answer = 'repeat';
+    expect((await claimForAddress(tipd.url, handle, server.address)).proof.status).toBe(200);
+    const failed = await eventually(async () => watcher.messages.find((m) => m.event === 'payout.attempt_failed'), 30_000);
+    server.state.answer = 'good';
+    expect(failed.data).toMatchObject({ handle, code: 'address_bad_invoice', reason: expect.stringMatching(/paid before/) });
+    expect(server.state.asked.at(-1)).toMatchObject({ answer: 'repeat', paymentHash: paid.paymentHash });
+    const [payout] = await succeededPayouts(tipd.url, handle, 1);
+    expect(payout!.paymentHash).not.toBe(paid.paymentHash);
+    expect(await payoutsOf(tipd.url, handle)).toHaveLength(1);
     watcher.close();
   });
 });
