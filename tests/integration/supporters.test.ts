@@ -22,7 +22,11 @@ describe('supporter accounts', () => {
     const { id, token } = await newSupporter();
     expect(token).toMatch(/^tipd_[A-Za-z0-9_-]{43}$/);
     const account = await call('GET', '/v1/account', { token });
-    expect(account).toEqual({ status: 200, body: { id, balanceMsat: '0', monthlyBudgetSat: null, createdAt: expect.any(String) } });
+    // No funding LNURL without a public URL (this tipd has none).
+    expect(account).toEqual({
+      status: 200,
+      body: { id, balanceMsat: '0', monthlyBudgetSat: null, createdAt: expect.any(String), fundingLnurl: null, fundingLightning: null },
+    });
   });
 
   it.each<{ what: string; headers: Record<string, string> }>([
