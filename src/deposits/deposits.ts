@@ -278,7 +278,7 @@ export class Deposits {
             payerName,
             refundAddress: payerIdentifier,
           });
-          return id;
+          return { id, to: `escrow of @${key}` };
         }
         const supporterId = record.supporterId!;
         const transfer = await tx.transfer('deposit', accounts.deposits, accounts.supporter(supporterId), settled.receivedMsat, {
@@ -290,12 +290,16 @@ export class Deposits {
           transferId: transfer.id,
           receivedMsat: formatMsat(settled.receivedMsat),
         } satisfies EventData['deposit.settled']);
-        return id;
+        return { id, to: 'balance' };
       },
       { sync: true },
     );
     // Logged once it is on disk.
-    if (credited) this.#log.info({ deposit: credited, receivedMsat: formatMsat(settled.receivedMsat), settleIndex: settled.settleIndex }, 'deposit credited');
+    if (credited)
+      this.#log.info(
+        { deposit: credited.id, to: credited.to, receivedMsat: formatMsat(settled.receivedMsat), settleIndex: settled.settleIndex },
+        'invoice credited',
+      );
   }
 
   /** Starts following settlements: catches up on open deposits, then follows LND live. */
