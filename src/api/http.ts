@@ -5,7 +5,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { Refusal } from '../errors.ts';
 import { handleIssue } from '../escrow/handles.ts';
-import type { Supporters } from '../supporters/supporters.ts';
+import { bearerTokenIn, type Supporters } from '../supporters/supporters.ts';
 
 /**
  * `value` as `schema` takes it, or a 400 naming every issue's path: `invalid_handle` when one of
@@ -27,7 +27,7 @@ export const body = (req: Request): unknown => req.body ?? {};
 export const idParams = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be an id tipd gave out') });
 
 /** The bearer token the request sends, if any. */
-export const bearerTokenOf = (req: Request): string | undefined => /^Bearer (\S+)$/.exec(req.get('authorization') ?? '')?.[1];
+export const bearerTokenOf = (req: Request): string | undefined => bearerTokenIn(req.get('authorization'));
 
 export function requireSupporter(supporters: Supporters): RequestHandler {
   return async (req, res, next) => {

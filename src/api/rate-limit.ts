@@ -8,6 +8,7 @@ import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { errorBody } from '../errors.ts';
 import { lnurlError } from '../lnurl/lnurl.ts';
 import { isLnurlPath } from './lnurl.ts';
+import { bearerTokenIn } from '../supporters/supporters.ts';
 
 /** `isToken` tells a real supporter token from made-up ones, which count as no token at all. */
 export function rateLimiter(perMinute: number, isToken: (token: string) => Promise<boolean>): RequestHandler {
@@ -19,7 +20,7 @@ export function rateLimiter(perMinute: number, isToken: (token: string) => Promi
     legacyHeaders: false,
     // The token's hash, not the token, is the key: the limiter's memory holds no secret.
     keyGenerator: async (req) => {
-      const token = /^Bearer (\S+)$/.exec(req.get('authorization') ?? '')?.[1];
+      const token = bearerTokenIn(req.get('authorization'));
       return token && (await isToken(token)) ? `t:${hash('sha256', token)}` : `a:${ipKeyGenerator(req.ip ?? 'unknown')}`;
     },
     handler: (req, res) => {

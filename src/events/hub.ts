@@ -15,7 +15,7 @@ import { errorBody, errorCodes, type ErrorCode } from '../errors.ts';
 import { parseHandle } from '../escrow/handles.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import type { Logger } from '../process/log.ts';
-import type { Supporters } from '../supporters/supporters.ts';
+import { bearerTokenIn, type Supporters } from '../supporters/supporters.ts';
 import { topics as topicOf, type StoredEvent, type TipdEvent } from './types.ts';
 
 export interface EventLimits {
@@ -140,8 +140,8 @@ export class EventHub {
     const topics = new Set<string>();
     const authorization = req.headers.authorization;
     if (authorization !== undefined) {
-      const match = /^Bearer (\S+)$/.exec(authorization);
-      const id = match ? await this.#supporters.authenticate(match[1]!) : undefined;
+      const token = bearerTokenIn(authorization);
+      const id = token === undefined ? undefined : await this.#supporters.authenticate(token);
       if (!id) return refuse('unauthorized', 'Unauthorized');
       topics.add(topicOf.supporter(id));
     }

@@ -22,6 +22,12 @@ const supporterSchema = z.object({ id: z.string(), createdAt: z.string(), monthl
 /** A supporter's record as read back from the store (checked: never misread; absent: undefined). */
 const supporterRecord = (key: string, value: unknown): Supporter | undefined => parseStoredIfAny(supporterSchema, key, value);
 
+/**
+ * The token an `Authorization` header carries, if it is a bearer one: HTTP's scheme names are
+ * case-insensitive (`bearer` works as `Bearer` does), and one or more spaces follow it.
+ */
+export const bearerTokenIn = (authorization: string | undefined): string | undefined => /^bearer +(\S+)$/i.exec(authorization ?? '')?.[1];
+
 /** What is stored of a token (`tok:<hash>`, `tokenHash`): its SHA-256. */
 export const hashToken = (token: string): string => hash('sha256', token);
 const newToken = () => `tipd_${randomBytes(32).toString('base64url')}`;

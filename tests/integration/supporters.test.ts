@@ -27,6 +27,9 @@ describe('supporter accounts', () => {
       status: 200,
       body: { id, balanceMsat: '0', monthlyBudgetSat: null, createdAt: expect.any(String), fundingLnurl: null, fundingLightning: null },
     });
+    // HTTP's scheme names are case-insensitive.
+    for (const authorization of [`bearer ${token}`, `BEARER ${token}`, `Bearer  ${token}`])
+      expect((await call('GET', '/v1/account', { headers: { authorization } })).status, authorization).toBe(200);
   });
 
   it.each<{ what: string; headers: Record<string, string> }>([

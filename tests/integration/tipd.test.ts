@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../regtest/stack.ts';
 import { portInUse } from '../../regtest/procs.ts';
 import { nodeFlags } from '../../src/process/node-settings.ts';
-import { stack, startTipd, type TipdProcess } from './helpers.ts';
+import { api, stack, startTipd, type TipdProcess } from './helpers.ts';
 
 describe('tipd on the hub', () => {
   let tipd: TipdProcess;
@@ -81,6 +81,14 @@ describe('tipd whose LND is stopped', () => {
       const body = (await res.json()) as { error: { code: string; message: string } };
       expect(body.error.code).toBe('lnd_unavailable');
       expect(tipd.child.exitCode).toBeNull();
+      // The operator still sees the ledger's own sums; the hub's side is unknown.
+      const audit = await api(tipd.url, 'GET', '/v1/admin/audit', { token: stack().tipd.adminToken });
+      expect(audit.status).toBe(200);
+      expect(audit.body).toMatchObject({
+        liabilitiesMsat: { total: '0' },
+        hub: { channelBalanceMsat: null, coversLiabilities: null, unknownBecause: 'lnd_unavailable' },
+        ledger: { sumMsat: '0', balanced: true },
+      });
     } finally {
       await tipd.stop();
     }
