@@ -35,8 +35,26 @@ describe('tipd on the hub', () => {
       status: 413,
       code: 'body_too_large',
     },
-  ])('answers $what with $status and code $code in the JSON error format', async ({ method, route, body, status, code }) => {
-    const res = await fetch(`${tipd.url}${route}`, { method, body, headers: body ? { 'content-type': 'application/json' } : {} });
+    {
+      what: 'a body with a key twice (JSON lets the last win)',
+      method: 'POST',
+      route: '/v1/tips',
+      body: '{"handle":"carol","amountSat":1,"amountSat":100000000}',
+      status: 400,
+      code: 'invalid_json',
+    },
+    {
+      what: 'a body in UTF-16 (UTF-8 only)',
+      method: 'POST',
+      route: '/v1/tips',
+      body: Buffer.from('{"handle":"carol","amountSat":1}', 'utf16le'),
+      contentType: 'application/json; charset=utf-16le',
+      status: 415,
+      code: 'unsupported_encoding',
+    },
+  ])('answers $what with $status and code $code in the JSON error format', async ({ method, route, body, status, code, ...rest }) => {
+    const contentType = 'contentType' in rest ? rest.contentType : 'application/json';
+    const res = await fetch(`${tipd.url}${route}`, { method, body, headers: body ? { 'content-type': contentType } : {} });
     expect(res.status).toBe(status);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     const json = (await res.json()) as { error: { code: string; message: string } };
