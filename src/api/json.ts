@@ -2,14 +2,8 @@
 // always said so; body-parser also takes UTF-16 and UTF-32), and no key twice in one object (JSON
 // lets the last one win, so `{"amountSat":1,"amountSat":100000000}` would ask for the second while
 // a log or a proxy shows the first: for money, refused).
-import type { RequestHandler } from 'express';
+import express, { type RequestHandler } from 'express';
 import { Refusal } from '../errors.ts';
-
-/** A JSON body's charset, if its Content-Type names one: anything but UTF-8 is refused. */
-export const utf8Only: RequestHandler = (req, _res, next) => {
-  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.get('content-type') ?? '')?.[1]?.toLowerCase();
-  next(charset === undefined || charset === 'utf-8' || charset === 'utf8' ? undefined : new Refusal('unsupported_encoding'));
-};
 
 /** The first key that appears twice in one object of `text`, valid JSON; undefined if none does. */
 export function duplicateKey(text: string): string | undefined {
@@ -45,16 +39,28 @@ export function duplicateKey(text: string): string | undefined {
   return undefined;
 }
 
-/** After express.json (which keeps the raw text, `rawJsonOf`): refuses a body with a key twice. */
-export const noDuplicateKeys: RequestHandler = (req, _res, next) => {
-  const raw = rawJsonOf(req);
-  const key = raw === undefined ? undefined : duplicateKey(raw);
-  next(key === undefined ? undefined : new Refusal('invalid_json', `request body: the key "${key.slice(0, 40)}" appears twice in one object`));
-};
+const duplicateOf = Symbol('a key twice in the JSON body');
 
-const rawJson = new WeakMap<object, string>();
-/** express.json's `verify`: keeps the body's text, for `noDuplicateKeys`. */
-export const keepRawJson = (req: object, _res: unknown, buf: Buffer): void => {
-  rawJson.set(req, buf.toString('utf8'));
-};
-const rawJsonOf = (req: object): string | undefined => rawJson.get(req);
+/**
+ * express.json, as tipd takes JSON: UTF-8 only (a charset named otherwise is 415), and no key twice
+ * in one object (400 `invalid_json`). One middleware, so that a request passes one layer.
+ */
+export function jsonBody(options: { limit: number; reviver: (key: string, value: unknown) => unknown }): RequestHandler {
+  const parse = express.json({
+    ...options,
+    strict: true,
+    // Sees the raw text once body-parser has read it, before it is parsed.
+    verify: (req, _res, buf) => {
+      (req as { [duplicateOf]?: string | undefined })[duplicateOf] = duplicateKey(buf.toString('utf8'));
+    },
+  });
+  return (req, res, next) => {
+    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1]?.toLowerCase();
+    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') return next(new Refusal('unsupported_encoding'));
+    parse(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      const key = (req as { [duplicateOf]?: string | undefined })[duplicateOf];
+      next(key === undefined ? undefined : new Refusal('invalid_json', `request body: the key "${key.slice(0, 40)}" appears twice in one object`));
+    });
+  };
+}

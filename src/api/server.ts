@@ -13,7 +13,7 @@ import type { Logger } from '../process/log.ts';
 import type { Payouts } from '../payouts/payouts.ts';
 import { jsonReviver } from '../ledger/money.ts';
 import { lnurlCors, lnurlPaths } from './lnurl.ts';
-import { keepRawJson, noDuplicateKeys, utf8Only } from './json.ts';
+import { jsonBody } from './json.ts';
 import { lnurlPayRoutes } from './lnurl-pay.ts';
 import { siteOf } from '../lnurl/pay.ts';
 import type { Supporters } from '../supporters/supporters.ts';
@@ -93,7 +93,7 @@ export function createApp(deps: AppDeps): Express {
     ['/v1', ...lnurlPaths],
     rateLimiter(deps.rateLimitPerMinute, async (token) => (await deps.supporters.authenticate(token)) !== undefined),
   );
-  app.use(utf8Only, express.json({ limit: bodyLimitBytes, strict: true, reviver: jsonReviver, verify: keepRawJson }), noDuplicateKeys);
+  app.use(jsonBody({ limit: bodyLimitBytes, reviver: jsonReviver }));
 
   const api = new Api();
   // 200 only when LND answers, is on the configured network and synced; 503 with the reason otherwise.
