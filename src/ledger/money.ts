@@ -37,3 +37,14 @@ export function jsonReviver(this: unknown, _key: string, value: unknown, context
   if (source === undefined) return value;
   return /^-?(0|[1-9]\d*)$/.test(source) && Number.isSafeInteger(value) ? value : Number.NaN;
 }
+
+/**
+ * The largest amount whose fee cap fits beside it in `totalMsat` (a payout's escrow, a
+ * withdrawal's balance): amount + cap never exceeds the total; none when the cap alone takes it.
+ */
+export function largestUnderFeeCap(totalMsat: bigint, fee: { baseMsat: bigint; ppm: bigint }): { amountMsat: bigint; feeCapMsat: bigint } | undefined {
+  let amountMsat = ((totalMsat - fee.baseMsat) * 1_000_000n) / (1_000_000n + fee.ppm);
+  // Rounding the cap up costs at most one msat: at most a step or two back.
+  while (amountMsat > 0n && amountMsat + feeCap(amountMsat, fee) > totalMsat) amountMsat -= 1n;
+  return amountMsat > 0n ? { amountMsat, feeCapMsat: feeCap(amountMsat, fee) } : undefined;
+}

@@ -48,3 +48,23 @@ export function decodeInvoice(request: string): DecodedInvoice | undefined {
     return undefined;
   }
 }
+
+export type InvoiceProblem = 'invalid_payment_request' | 'amount_missing' | 'invoice_expired' | 'wrong_network' | 'own_invoice' | 'invoice_already_used';
+
+/**
+ * Time an invoice must still have before it expires to be paid out to. Paying takes a while (the
+ * writer's queue, LND's pathfinding, each hop's HTLC), and an invoice that expires on the way fails
+ * after its withdrawal was held (and, by LNURL, after its link was used): so one about to expire is
+ * refused before anything is written, and the wallet asked for a fresh one.
+ */
+export const invoiceExpiryMarginMs = 60_000;
+
+/** Why an invoice cannot be paid out to (a withdrawal's, or a Lightning Address's), or nothing. */
+export function invoiceProblem(decoded: DecodedInvoice | undefined, context: { network: Network; hubPubkey: string; now: Date }): InvoiceProblem | undefined {
+  if (!decoded) return 'invalid_payment_request';
+  if (decoded.network !== invoiceNetworkOf[context.network]) return 'wrong_network';
+  if (decoded.payee === context.hubPubkey) return 'own_invoice';
+  if (decoded.amountMsat === undefined) return 'amount_missing';
+  if (decoded.expiresAt.getTime() - context.now.getTime() < invoiceExpiryMarginMs) return 'invoice_expired';
+  return undefined;
+}

@@ -8,7 +8,7 @@ import { hash } from 'node:crypto';
 import { z } from 'zod';
 import type { Network } from '../config.ts';
 import { Refusal } from '../errors.ts';
-import { decodeInvoice, invoiceNetworkOf } from '../ln/bolt11.ts';
+import { decodeInvoice, invoiceProblem, type DecodedInvoice, type InvoiceProblem } from '../ln/bolt11.ts';
 import { readCapped } from '../process/read-capped.ts';
 import { cleanComment as cleanText } from './pay.ts';
 
@@ -181,12 +181,29 @@ export class LightningAddresses {
   }
 }
 
+/** What an invoice `invoiceProblem` refuses is, as the refusal says it. */
+function problemText(problem: InvoiceProblem, decoded: DecodedInvoice): string {
+  switch (problem) {
+    case 'wrong_network':
+      return `for another network (${decoded.network})`;
+    case 'own_invoice':
+      return "of this tipd's own node";
+    case 'amount_missing':
+      return 'for no amount';
+    case 'invoice_expired':
+      return 'that expires within a minute';
+    default:
+      return 'that is not a BOLT11 payment request';
+  }
+}
+
 /** Whether an invoice committed to the pay request's metadata (LUD-06), or carried a plain description instead. */
 export type DescriptionCheck = 'matched' | 'absent';
 
 /**
  * Checks an invoice an address's callback gave before anything is paid: a BOLT11 request of this
- * network, not expired (with a minute to spare), for exactly `amountMsat`, not the hub's own, and
+ * network, not expired (with a minute to spare), not the hub's own (as a withdrawal's: `invoiceProblem`),
+ * for exactly `amountMsat`, and
  * committing to the metadata (an invoice with a plain description instead is taken, and that is
  * recorded). Refused with `address_bad_invoice`.
  */
@@ -197,10 +214,9 @@ export function checkInvoice(
   const decoded = decodeInvoice(paymentRequest);
   const bad = (why: string) => new Refusal('address_bad_invoice', `the address gave an invoice ${why}`);
   if (!decoded) throw bad('that is not a BOLT11 payment request');
-  if (decoded.network !== invoiceNetworkOf[expected.network]) throw bad(`for another network (${decoded.network})`);
-  if (decoded.payee === expected.hubPubkey) throw bad("of this tipd's own node");
-  if (decoded.amountMsat !== expected.amountMsat) throw bad(`for ${decoded.amountMsat ?? 'no'} msat, not the ${expected.amountMsat} asked`);
-  if (decoded.expiresAt.getTime() - expected.now.getTime() < 60_000) throw bad('that expires within a minute');
+  const problem = invoiceProblem(decoded, expected);
+  if (problem) throw bad(problemText(problem, decoded));
+  if (decoded.amountMsat !== expected.amountMsat) throw bad(`for ${decoded.amountMsat} msat, not the ${expected.amountMsat} asked`);
   if (decoded.descriptionHash !== undefined && decoded.descriptionHash !== hash('sha256', expected.metadata))
     throw bad('whose description hash is not that of its metadata');
   return {

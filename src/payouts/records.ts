@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { topics, type EventData } from '../events/types.ts';
 import { accounts, type Ledger, type Tx } from '../ledger/ledger.ts';
 import { keys, prefixes, under } from '../ledger/keys.ts';
-import { feeCap } from '../ledger/money.ts';
+import { largestUnderFeeCap } from '../ledger/money.ts';
 import type { Held, PendingKind } from '../ledger/pending.ts';
 import { parseStored, storedFields } from '../ledger/records.ts';
 import { outgoingFields, type OutgoingKind } from '../payments/outgoing.ts';
@@ -57,17 +57,9 @@ export const heldBy = (record: PayoutRecord): Held => ({
   meta: { handle: record.handleKey, payout: record.id },
 });
 
-/**
- * The largest amount whose fee cap fits beside it in `escrowMsat`: the fee is paid out of the
- * escrow being sent, so amount + cap never exceeds what the escrow holds.
- */
-export function payoutSplit(escrowMsat: bigint, feeBaseMsat: bigint, feePpm: bigint): { amountMsat: bigint; feeCapMsat: bigint } | undefined {
-  const cap = (amountMsat: bigint) => feeCap(amountMsat, { baseMsat: feeBaseMsat, ppm: feePpm });
-  let amountMsat = ((escrowMsat - feeBaseMsat) * 1_000_000n) / (1_000_000n + feePpm);
-  // Rounding the cap up costs at most one msat: at most a step or two back.
-  while (amountMsat > 0n && amountMsat + cap(amountMsat) > escrowMsat) amountMsat -= 1n;
-  return amountMsat > 0n ? { amountMsat, feeCapMsat: cap(amountMsat) } : undefined;
-}
+/** A payout of `escrowMsat`: the fee is paid out of the escrow being sent, so amount + cap never exceeds it. */
+export const payoutSplit = (escrowMsat: bigint, feeBaseMsat: bigint, feePpm: bigint): { amountMsat: bigint; feeCapMsat: bigint } | undefined =>
+  largestUnderFeeCap(escrowMsat, { baseMsat: feeBaseMsat, ppm: feePpm });
 
 /**
  * A failed payout of the handle, or a failed attempt to make one ready: the next waits, doubling

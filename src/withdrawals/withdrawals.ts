@@ -12,36 +12,16 @@ import type { Network } from '../config.ts';
 import { Refusal } from '../errors.ts';
 import { InvariantViolation, type Ledger, type RunOptions, type Tx } from '../ledger/ledger.ts';
 import { keys } from '../ledger/keys.ts';
-import { feeCap, msatPerSat } from '../ledger/money.ts';
+import { feeCap, largestUnderFeeCap, msatPerSat } from '../ledger/money.ts';
 import { hold } from '../ledger/pending.ts';
 import { parseStored } from '../ledger/records.ts';
-import { decodeInvoice, invoiceNetworkOf, type DecodedInvoice } from '../ln/bolt11.ts';
+import { decodeInvoice, invoiceProblem, type DecodedInvoice } from '../ln/bolt11.ts';
 import { LndError, type Lnd } from '../ln/lnd.ts';
 import { OutgoingPayments } from '../payments/outgoing.ts';
 import { crashPoint } from '../process/crash.ts';
 import type { Logger } from '../process/log.ts';
 import { repeat } from '../process/repeat.ts';
 import { heldBy, withdrawalKind, withdrawalSchema, withdrawalTransfers, withdrawalView, type WithdrawalRecord, type WithdrawalView } from './records.ts';
-
-export type InvoiceProblem = 'invalid_payment_request' | 'amount_missing' | 'invoice_expired' | 'wrong_network' | 'own_invoice' | 'invoice_already_used';
-
-/**
- * Time an invoice must still have before it expires to be paid out to. Paying takes a while (the
- * writer's queue, LND's pathfinding, each hop's HTLC), and an invoice that expires on the way fails
- * after its withdrawal was held (and, by LNURL, after its link was used): so one about to expire is
- * refused before anything is written, and the wallet asked for a fresh one.
- */
-export const invoiceExpiryMarginMs = 60_000;
-
-/** Why an invoice cannot be paid out to, or nothing. */
-export function invoiceProblem(decoded: DecodedInvoice | undefined, context: { network: Network; hubPubkey: string; now: Date }): InvoiceProblem | undefined {
-  if (!decoded) return 'invalid_payment_request';
-  if (decoded.network !== invoiceNetworkOf[context.network]) return 'wrong_network';
-  if (decoded.payee === context.hubPubkey) return 'own_invoice';
-  if (decoded.amountMsat === undefined) return 'amount_missing';
-  if (decoded.expiresAt.getTime() - context.now.getTime() < invoiceExpiryMarginMs) return 'invoice_expired';
-  return undefined;
-}
 
 export interface WithdrawalOptions {
   network: Network;
@@ -100,12 +80,9 @@ export class Withdrawals {
 
   /** The largest amount in whole sats whose fee reserve fits beside it in `balanceMsat`; 0 when none does. */
   largestCoveredMsat(balanceMsat: bigint): bigint {
-    const { feeBaseMsat, feePpm } = this.#options;
-    if (balanceMsat <= feeBaseMsat) return 0n;
-    let amountMsat = (((balanceMsat - feeBaseMsat) * 1_000_000n) / (1_000_000n + feePpm) / msatPerSat) * msatPerSat;
-    // Rounding the reserve up costs at most one msat: at most a sat back.
-    while (amountMsat > 0n && amountMsat + this.feeReserveOf(amountMsat) > balanceMsat) amountMsat -= msatPerSat;
-    return amountMsat;
+    const split = largestUnderFeeCap(balanceMsat, { baseMsat: this.#options.feeBaseMsat, ppm: this.#options.feePpm });
+    // A smaller amount never has a larger reserve: the whole sats below the largest amount fit too.
+    return split ? split.amountMsat - (split.amountMsat % msatPerSat) : 0n;
   }
 
   /** `decoded` if a withdrawal may pay it; the refusal saying why not otherwise. */

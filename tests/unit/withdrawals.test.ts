@@ -1,7 +1,6 @@
 // Which invoices a supporter may withdraw to, as a table.
 import { describe, expect, it } from 'vitest';
-import type { DecodedInvoice } from '../../src/ln/bolt11.ts';
-import { invoiceProblem } from '../../src/withdrawals/withdrawals.ts';
+import { invoiceProblem, type DecodedInvoice } from '../../src/ln/bolt11.ts';
 
 const hubPubkey = `02${'aa'.repeat(32)}`;
 const now = new Date('2026-11-24T12:00:00Z');
