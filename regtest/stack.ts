@@ -52,6 +52,18 @@ export function localPorts(offset: number) {
   };
 }
 
+/** Every port of a stack, to check they are free (and, in tests, that they are freed). */
+export const allPortsOf = (ports: ReturnType<typeof localPorts>): number[] => [
+  ports.btcdRpc,
+  ports.btcdP2p,
+  ports.tipd,
+  ports.tipdTls,
+  ports.x,
+  ports.address,
+  ports.addressLndRest,
+  ...nodeNames.flatMap((n) => [ports.lnd[n].grpc, ports.lnd[n].p2p]),
+];
+
 export interface StackNode {
   socket: string;
   cert: string;
@@ -172,16 +184,7 @@ export async function up({ dataDir, portOffset }: StackOptions, log: Log = stder
   await stopAll(dataDir, (name) => step(`stopping leftover ${name}`));
 
   const ports = localPorts(portOffset);
-  const allPorts = [
-    ports.btcdRpc,
-    ports.btcdP2p,
-    ports.tipd,
-    ports.tipdTls,
-    ports.x,
-    ports.address,
-    ports.addressLndRest,
-    ...nodeNames.flatMap((n) => [ports.lnd[n].grpc, ports.lnd[n].p2p]),
-  ];
+  const allPorts = allPortsOf(ports);
   for (const port of allPorts) {
     if (await portInUse(port)) {
       throw new Error(

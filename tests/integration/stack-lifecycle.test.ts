@@ -7,23 +7,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isOurs, portInUse, readPids, type Proc } from '../../regtest/procs.ts';
-import { localPorts, readStack, repoRoot } from '../../regtest/stack.ts';
+import { allPortsOf, localPorts, readStack, repoRoot } from '../../regtest/stack.ts';
 import { nodeNames } from '../../regtest/topology.ts';
 
 const portOffset = 1000;
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-regtest-'));
 const env = { ...process.env, TIPD_REGTEST_DIR: dataDir, TIPD_REGTEST_PORT_OFFSET: String(portOffset) };
 const ports = localPorts(portOffset);
-const allPorts = [
-  ports.btcdRpc,
-  ports.btcdP2p,
-  ports.tipd,
-  ports.tipdTls,
-  ports.x,
-  ports.address,
-  ports.addressLndRest,
-  ...nodeNames.flatMap((n) => [ports.lnd[n].grpc, ports.lnd[n].p2p]),
-];
+const allPorts = allPortsOf(ports);
 
 interface Run {
   code: number | null;
