@@ -24,6 +24,7 @@ export const errorCodes = {
   idempotency_key_reused: { status: 422, message: 'this Idempotency-Key was used with another request' },
   rate_limited: { status: 429, message: 'too many requests; slow down' },
   internal: { status: 500, message: 'internal error' },
+  pages_not_built: { status: 503, message: 'the web pages are not built: run npm run build:web' },
   overloaded: { status: 503, message: 'too many operations waiting; try again shortly' },
 
   // The websocket (GET /v1/events): refusing the upgrade; and answering a message (its status is
@@ -56,6 +57,7 @@ export const errorCodes = {
 
   // LNURL (its routes answer these in LNURL's format, `{ status: "ERROR", reason, code }`)
   lnurl_unavailable: { status: 503, message: 'LNURL needs TIPD_PUBLIC_URL: this tipd has no public URL' },
+  public_url_unset: { status: 503, message: 'links need TIPD_PUBLIC_URL: this tipd has no public URL' },
   amount_not_whole_sats: { status: 400, message: 'amount must be a whole number of sats (a multiple of 1000 msat)' },
   amount_out_of_range: { status: 400, message: 'amount is outside what the LNURL allows (minSendable..maxSendable, minWithdrawable..maxWithdrawable)' },
   comment_too_long: { status: 400, message: 'comment is longer than commentAllowed' },

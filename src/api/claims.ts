@@ -4,8 +4,9 @@ import { z } from 'zod';
 import type { Claims } from '../claims/claims.ts';
 import { Refusal } from '../errors.ts';
 import { handleSchema } from '../escrow/handles.ts';
-import { body, idParams, parse } from './http.ts';
+import { body, idempotencyOf, idParams, parse } from './http.ts';
 import type { Api } from './openapi.ts';
+import { claimView, proofOutcome } from './views.ts';
 import { rateLimiter } from './rate-limit.ts';
 import { parseAddress } from '../lnurl/address.ts';
 import type { Destination } from '../payouts/destination.ts';
@@ -39,12 +40,14 @@ export function claimRoutes(api: Api, claims: Claims, claimsPerMinute: number, a
     {
       method: 'post',
       path: '/v1/claims',
-      summary: 'Ask for a challenge to claim a handle for a Lightning node or a Lightning Address',
+      summary: 'Ask for a challenge to claim a handle for a Lightning node or a Lightning Address (Idempotency-Key accepted)',
       auth: 'none',
       body: claimBody,
       responses: { 201: '{ id, message, expiresAt, tweetTemplate }' },
+      returns: claimView,
       errors: [
         'invalid_handle',
+        'idempotency_key_reused',
         'own_node',
         'node_unreachable',
         'keysend_unsupported',
@@ -63,7 +66,7 @@ export function claimRoutes(api: Api, claims: Claims, claimsPerMinute: number, a
         input.lightningAddress === undefined
           ? { type: 'node', nodePubkey: input.nodePubkey! }
           : { type: 'lightning_address', address: parseAddress(input.lightningAddress, allowLocal) };
-      res.status(201).json(await claims.create(input.handle, destination));
+      res.status(201).json(await claims.create(input.handle, destination, idempotencyOf(req)));
     },
   );
 
@@ -75,6 +78,7 @@ export function claimRoutes(api: Api, claims: Claims, claimsPerMinute: number, a
       auth: 'none',
       params: idParams,
       responses: { 200: 'the claim' },
+      returns: claimView,
       errors: ['claim_not_found'],
     },
     async (req, res) => {
@@ -94,6 +98,7 @@ export function claimRoutes(api: Api, claims: Claims, claimsPerMinute: number, a
       params: idParams,
       body: proofBody,
       responses: { 200: '{ state: verified | cooling_off, binding }' },
+      returns: proofOutcome,
       errors: [
         'claim_not_found',
         'challenge_used',

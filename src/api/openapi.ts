@@ -17,6 +17,8 @@ export interface Operation {
   params?: z.ZodObject;
   /** Success status → what it means. */
   responses: Record<number, string>;
+  /** What the success answers hold (api/views.ts): in the document, and the web pages' types. */
+  returns?: z.ZodType;
   /** The error codes of this route, beyond those that come with its body, parameters, auth and /v1 (see `errorsOf`). */
   errors?: ErrorCode[];
   /** Upgraded to a websocket outside express (no rate limit, no body). */
@@ -51,8 +53,9 @@ export function errorsOf(op: Operation): ErrorCode[] {
   return [...codes];
 }
 
-const schemaOf = (schema: z.ZodType) => {
-  const { $schema: _drop, ...json } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+/** A request's schema as its input (before transforms); a response's as it is sent (`output`). */
+const schemaOf = (schema: z.ZodType, io: 'input' | 'output' = 'input') => {
+  const { $schema: _drop, ...json } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
   return json;
 };
 
@@ -117,7 +120,12 @@ export function openApiDocument(operations: Operation[]): Record<string, unknown
       ...(parameters.length > 0 ? { parameters } : {}),
       ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: schemaOf(op.body) } } } } : {}),
       responses: {
-        ...Object.fromEntries(Object.entries(op.responses).map(([status, description]) => [status, { description }])),
+        ...Object.fromEntries(
+          Object.entries(op.responses).map(([status, description]) => [
+            status,
+            op.returns ? { description, content: { 'application/json': { schema: schemaOf(op.returns, 'output') } } } : { description },
+          ]),
+        ),
         ...errorResponses(errorsOf(op), op.lnurl === true),
       },
     };

@@ -26,6 +26,7 @@ import { claimRoutes } from './claims.ts';
 import { handleRoutes } from './handles.ts';
 import { payoutRoutes } from './payouts.ts';
 import { Refusal } from '../errors.ts';
+import { pageRoutes } from '../pages/pages.ts';
 import { Api, openApiDocument } from './openapi.ts';
 import { rateLimiter } from './rate-limit.ts';
 import { depositRoutes } from './deposits.ts';
@@ -64,6 +65,8 @@ export interface AppDeps {
   /** Sign-ins with a wallet asked for a minute per address; 0: no limit. */
   authRateLimitPerMinute: number;
   bodyLimitBytes?: number;
+  /** Where the built web pages are (src/pages/pages.ts), if not in dist/web. */
+  pagesDir?: string;
 }
 
 const healthTimeoutMs = 3_000;
@@ -120,7 +123,7 @@ export function createApp(deps: AppDeps): Express {
   withdrawalRoutes(api, deps.supporters, deps.withdrawals);
   lnurlWithdrawRoutes(api, deps.supporters, deps.withdrawLinks, deps.publicUrl);
   flattrRoutes(api, deps.supporters, deps.flattrs);
-  handleRoutes(api, deps.tips, deps.claims, deps.publicUrl, site);
+  handleRoutes(api, deps.tips, deps.claims, site);
   lnurlPayRoutes(api, site, { minSendableMsat: 1_000n, allowLocal: network === 'regtest', ...deps.lnurl }, deps.tips, deps.deposits, deps.supporters);
   claimRoutes(api, deps.claims, deps.claimRateLimitPerMinute, network === 'regtest');
   payoutRoutes(api, deps.payouts);
@@ -140,6 +143,7 @@ export function createApp(deps: AppDeps): Express {
   });
   const document = openApiDocument(api.operations);
   app.use(api.router);
+  pageRoutes(app, log, deps.pagesDir);
 
   app.use(notFound);
   app.use(errorHandler(log, deps.ledger));

@@ -19,21 +19,18 @@ import type { Logger } from '../process/log.ts';
 import { repeat } from '../process/repeat.ts';
 import type { Tweet, XApi } from '../x/client.ts';
 import { snowflakeTime } from '../x/tweets.ts';
-import { bindingSchema, claimSchema, pendingBindingSchema, type Binding, type ClaimRecord, type ClaimState, type PendingBinding } from './records.ts';
+import {
+  bindingSchema,
+  claimSchema,
+  pendingBindingSchema,
+  type Binding,
+  type ClaimRecord,
+  type ClaimView,
+  type PendingBinding,
+  type ProofOutcome,
+} from './records.ts';
 
-export interface ClaimView {
-  id: string;
-  handle: string;
-  /** The destination: a node, or a Lightning Address. */
-  nodePubkey?: string | undefined;
-  lightningAddress?: string | undefined;
-  message: string;
-  tweetTemplate: string;
-  createdAt: string;
-  expiresAt: string;
-  state: ClaimState;
-  tweetId: string | null;
-}
+export type { ClaimView, ProofOutcome } from './records.ts';
 
 export interface ClaimOptions {
   expiryMs: number;
@@ -44,7 +41,8 @@ export interface ClaimOptions {
   now?: () => Date;
 }
 
-export type ProofOutcome = { state: 'verified'; binding: Binding } | { state: 'cooling_off'; binding: PendingBinding };
+/** Where claims' idempotency keys live: not a supporter's (their scope is the supporter's id). */
+const claimsIdempotencyScope = 'public:claims';
 
 /** Open claims are forgotten this long after they expired (a proof may come late, its tweet in time). */
 const forgetAfterMs = 7 * 24 * 3600_000;
@@ -83,8 +81,11 @@ export class Claims {
     return checkPayable(this.#rails, destination, { amountMsat: this.#options.probeAmountMsat, feeCapMsat: this.#options.probeFeeCapMsat });
   }
 
-  /** Issues a challenge for `handle` to be paid to `destination`. */
-  async create(handle: Handle, destination: Destination): Promise<ClaimView> {
+  /**
+   * Issues a challenge for `handle` to be paid to `destination`. With an idempotency key (a page's
+   * form sent twice), a repeat gets the first claim.
+   */
+  async create(handle: Handle, destination: Destination, idempotency?: { key: string; fingerprint: string }): Promise<ClaimView> {
     await this.checkPayable(destination);
     const now = this.#now();
     const id = `tipd-${randomBytes(8).toString('hex')}`;
@@ -104,15 +105,16 @@ export class Claims {
       state: 'open',
       tweetId: null,
     };
-    await this.#ledger.run(
+    const issued = await this.#ledger.run(
       (tx) => {
         tx.put(keys.claim(id), claim);
         tx.put(keys.claimExpiry(expiresAt, id), 0);
+        return this.#view(claim);
       },
-      { sync: true },
+      { sync: true, ...(idempotency ? { idempotency: { scope: claimsIdempotencyScope, ...idempotency } } : {}) },
     );
-    this.#log.info({ claim: id, handle: handle.key, ...storedFieldsOf(destination) }, 'claim issued');
-    return this.#view(claim);
+    if (issued.id === id) this.#log.info({ claim: id, handle: handle.key, ...storedFieldsOf(destination) }, 'claim issued');
+    return issued;
   }
 
   async get(id: string): Promise<ClaimView | undefined> {

@@ -51,3 +51,25 @@ export type Binding = z.infer<typeof bindingSchema>;
 /** A proof by another X account than the bound one: it takes effect at `effectiveAt`. */
 export const pendingBindingSchema = bindingSchema.extend({ effectiveAt: storedFields.time });
 export type PendingBinding = z.infer<typeof pendingBindingSchema>;
+
+/** A claim as its creator sees it (its nonce is inside its message), with the tweet to post. */
+export const claimView = z.object({
+  id: z.string(),
+  handle: z.string(),
+  nodePubkey: z.string().optional(),
+  lightningAddress: z.string().optional(),
+  message: z.string(),
+  tweetTemplate: z.string(),
+  createdAt: z.string(),
+  expiresAt: z.string(),
+  state: z.enum(claimStates),
+  tweetId: z.string().nullable(),
+});
+export type ClaimView = z.infer<typeof claimView>;
+
+/** What a proof did: the handle is bound now, or after a cooling-off (another X account proved it). */
+export const proofOutcome = z.discriminatedUnion('state', [
+  z.object({ state: z.literal('verified'), binding: bindingSchema }),
+  z.object({ state: z.literal('cooling_off'), binding: pendingBindingSchema }),
+]);
+export type ProofOutcome = z.infer<typeof proofOutcome>;

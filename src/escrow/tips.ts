@@ -53,6 +53,21 @@ export class Tips {
     );
   }
 
+  /**
+   * The unclaimed handles with the most sats waiting, at most `limit`, largest first. Reads every
+   * escrow's balance: callers cache it (api/handles.ts).
+   */
+  async mostWaiting(limit: number): Promise<HandleView[]> {
+    const found: HandleView[] = [];
+    for (const { handleKey, balanceMsat } of await this.#ledger.escrowsHolding()) {
+      const record = await this.#ledger.read<HandleRecord>(keys.handle(handleKey));
+      if (!record || record.claimed) continue;
+      found.push({ handle: record.display, claimed: false, pendingMsat: formatMsat(balanceMsat), supporters: record.supporters, tips: record.tips });
+      if (found.length >= limit) break;
+    }
+    return found;
+  }
+
   async handle(handle: Handle): Promise<HandleView> {
     const record = await this.#ledger.read<HandleRecord>(keys.handle(handle.key));
     const pendingMsat = await this.#ledger.balance(accounts.escrow(handle.key));

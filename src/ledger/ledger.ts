@@ -4,6 +4,7 @@
 // moves only as double-entry transfers under the rules of accounts.ts; a broken one stops tipd.
 import type { StoredEvent } from '../events/types.ts';
 import type { Account } from './accounts.ts';
+import { accounts } from './accounts.ts';
 import { Committed } from './committed.ts';
 import { checkFormat } from './format.ts';
 import { InvariantViolation } from './invariants.ts';
@@ -111,6 +112,12 @@ export class Ledger {
   /** Committed balances summed by kind of account (supporter, escrow, pending, system). */
   totalsByKind(): Promise<Record<queries.AccountKind, bigint>> {
     return queries.totalsByKind(this.#db);
+  }
+
+  /** Escrows that hold something, largest first: which handle (its key) and how much. */
+  async escrowsHolding(): Promise<{ handleKey: string; balanceMsat: bigint }[]> {
+    const found = await queries.positiveBalances(this.#db, keys.balance(accounts.escrow('')));
+    return found.map(({ id, balanceMsat }) => ({ handleKey: id, balanceMsat }));
   }
 
   sumOfBalances(): Promise<bigint> {

@@ -38,6 +38,16 @@ export async function totalsByKind(db: Store): Promise<Record<AccountKind, bigin
   return totals;
 }
 
+/** The accounts under `prefix` (`bal:escrow:`…) with a positive balance, largest first, each with what follows the prefix. */
+export async function positiveBalances(db: Store, prefix: string): Promise<{ id: string; balanceMsat: bigint }[]> {
+  const found: { id: string; balanceMsat: bigint }[] = [];
+  for await (const [key, value] of db.iterator(under(prefix))) {
+    const balanceMsat = storedBalance(value, after(prefixes.balances, key));
+    if (balanceMsat > 0n) found.push({ id: after(prefix, key), balanceMsat });
+  }
+  return found.sort((a, b) => (a.balanceMsat > b.balanceMsat ? -1 : a.balanceMsat < b.balanceMsat ? 1 : 0));
+}
+
 export async function sumOfBalances(db: Store): Promise<bigint> {
   return Object.values(await totalsByKind(db)).reduce((a, b) => a + b, 0n);
 }

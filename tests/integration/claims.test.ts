@@ -10,6 +10,8 @@ const tipd = tipdForFile({
   TIPD_CLAIM_RATE_LIMIT_PER_MINUTE: '0',
   TIPD_PAYOUT_MIN_SAT: '1000',
   TIPD_PAYOUT_RETRY_SECONDS: '1',
+  // The links it prints (a notify text); nothing is fetched there.
+  TIPD_PUBLIC_URL: 'https://tips.regtest.example',
 });
 const { call } = tipd;
 const pubkey = (node: 'carol' | 'dave' | 'alice' | 'hub') => stack().nodes[node].pubkey;
@@ -301,7 +303,10 @@ describe('telling a creator', () => {
     const handle = await tippedHandle('notify', 2_345);
     const res = await call('GET', `/v1/handles/@${handle}/notify`);
     expect(res.status).toBe(200);
-    expect(res.body.text).toContain(`@${handle} 2,345 sats from 1 supporter are waiting`);
+    expect(res.body.text).toBe(
+      `@${handle} 2,345 sats from 1 supporter are waiting for you on tipd. Claim them with your Lightning wallet: https://tips.regtest.example/@${handle}/claim`,
+    );
+    expect(res.body.claimUrl).toBe(`https://tips.regtest.example/@${handle}/claim`);
     expect(res.body.intentUrl).toBe(`https://x.com/intent/tweet?text=${encodeURIComponent(res.body.text)}`);
     expect((await call('GET', `/v1/handles/${freshHandle('nobody')}/notify`)).body.error.code).toBe('nothing_waiting');
     await claimWithTweet(tipd.url, handle, 'carol');

@@ -2,6 +2,7 @@
 // own (own data folder, own port), never the stack's tipd.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -85,6 +86,32 @@ export async function startTipd(env: Record<string, string> = {}, dataDir?: stri
       return exited;
     },
   };
+}
+
+/** A port free right now, for a tipd whose public URL must name it before it starts. */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+
+/**
+ * A tipd reached as wallets and browsers reach one: over https (the stack's certificate for
+ * localhost) at its public URL, `https://localhost:<port>`; its plain-http `url` stays for the tests.
+ */
+export async function startPublicTipd(env: Record<string, string> = {}): Promise<TipdProcess & { publicUrl: string }> {
+  const tlsPort = await freePort();
+  const publicUrl = `https://localhost:${tlsPort}`;
+  const tipd = await startTipd({
+    TIPD_TLS_CERT_PATH: stack().tipd.caCert.replace(/ca\.crt$/, 'tipd.crt'),
+    TIPD_TLS_KEY_PATH: stack().tipd.caCert.replace(/ca\.crt$/, 'tipd.key'),
+    TIPD_TLS_PORT: String(tlsPort),
+    TIPD_PUBLIC_URL: publicUrl,
+    ...env,
+  });
+  return Object.assign(tipd, { publicUrl });
 }
 
 /** Polls until check() returns a value other than undefined (the stack's own waitFor). */

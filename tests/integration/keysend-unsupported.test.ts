@@ -4,7 +4,6 @@
 // stack used again does not keep alice's sats locked in channels to dead nodes.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,7 +11,7 @@ import { BtcdRpc } from '../../regtest/btcd.ts';
 import { backends, lndCommonFlags } from '../../regtest/topology.ts';
 import { Lnd } from '../../src/ln/lnd.ts';
 import { lncli } from './creators.ts';
-import { eventually, lndOf, stack, tipdForFile } from './helpers.ts';
+import { eventually, freePort, lndOf, stack, tipdForFile } from './helpers.ts';
 
 const tipd = tipdForFile();
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-erin-'));
@@ -32,14 +31,6 @@ afterAll(async () => {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 
 describe('a claim for a node without keysend', () => {
   it('is refused with keysend_unsupported, saying how to fix it', { timeout: 180_000 }, async () => {

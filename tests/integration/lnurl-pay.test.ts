@@ -3,40 +3,25 @@
 // (their own process, trusting the stack's CA), paid by alice's LND. The handle's escrow rises by
 // exactly what was paid; every refusal answers LNURL's error format and books nothing.
 import { hash } from 'node:crypto';
-import net from 'node:net';
 import { parsePaymentRequest } from 'invoices';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeLnurl } from '../../src/lnurl/lnurl.ts';
 import { claimWithTweet, freshHandle, succeededPayouts } from './creators.ts';
-import { api, eventually, lndOf, stack, startTipd, wallet, type TipdProcess } from './helpers.ts';
+import { api, eventually, lndOf, stack, startPublicTipd, startTipd, wallet, type TipdProcess } from './helpers.ts';
 import { connect } from './websocket.ts';
 
-/** A port free right now, for a tipd whose public URL must name it before it starts. */
-const freePort = (): Promise<number> =>
-  new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-
-let tipd: TipdProcess;
+let tipd: TipdProcess & { publicUrl: string };
 let publicUrl: string;
 const adminToken = 'a'.repeat(40);
 beforeAll(async () => {
-  const tlsPort = await freePort();
-  publicUrl = `https://localhost:${tlsPort}`;
-  tipd = await startTipd({
-    TIPD_TLS_CERT_PATH: stack().tipd.caCert.replace(/ca\.crt$/, 'tipd.crt'),
-    TIPD_TLS_KEY_PATH: stack().tipd.caCert.replace(/ca\.crt$/, 'tipd.key'),
-    TIPD_TLS_PORT: String(tlsPort),
-    TIPD_PUBLIC_URL: publicUrl,
+  tipd = await startPublicTipd({
     TIPD_ADMIN_TOKEN: adminToken,
     TIPD_LNURL_MAX_SAT: '50000',
     TIPD_LNURL_COMMENT_MAX: '40',
     TIPD_PAYOUT_MIN_SAT: '1000',
     TIPD_PAYOUT_RETRY_SECONDS: '1',
   });
+  publicUrl = tipd.publicUrl;
 });
 afterAll(async () => {
   await tipd.stop();

@@ -82,8 +82,16 @@ describe('the links tipd prints', () => {
       const notify = await api(tipd.url, 'GET', `/v1/handles/${handle}/notify`, { headers: { host: 'evil.example' } });
       expect(notify.status).toBe(200);
       expect(notify.body.text).toBe(
-        `@${handle} 1,000 sats from 1 supporter are waiting for you on tipd. Claim them with your Lightning node: POST https://tips.example.com/v1/claims`,
+        `@${handle} 1,000 sats from 1 supporter are waiting for you on tipd. Claim them with your Lightning wallet: https://tips.example.com/@${handle}/claim`,
       );
+      // Without a public URL there is no link to print: refused, never made from the Host header.
+      const bare = await startTipd({ TIPD_PUBLIC_URL: '' });
+      try {
+        const refused = await api(bare.url, 'GET', `/v1/handles/${handle}/notify`, { headers: { host: 'evil.example' } });
+        expect(refused.body.error.code).toBe('public_url_unset');
+      } finally {
+        await bare.stop();
+      }
     } finally {
       await tipd.stop();
     }

@@ -1,4 +1,5 @@
 // /v1/openapi.json describes every route the app has, from the schemas that validate them.
+import { pagePaths } from '../../src/pages/pages.ts';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/api/server.ts';
@@ -89,13 +90,15 @@ describe('the OpenAPI document', () => {
     return body;
   };
 
-  it('has every route of the app, and nothing the app does not answer but the websocket', async () => {
+  it('has every route of the app but its pages, and nothing the app does not answer but the websocket', async () => {
     const doc = await document();
     expect(doc.openapi).toBe('3.1.0');
     const described = Object.entries(doc.paths).flatMap(([path, methods]) =>
       Object.keys(methods).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`),
     );
-    const served = routesOf((app as unknown as { router: { stack: Layer[] } }).router.stack);
+    // The web pages (src/pages/) are documents for people, not the API.
+    const pages = new Set([`GET ${pagePaths.join(',')}`, 'GET /button.js']);
+    const served = routesOf((app as unknown as { router: { stack: Layer[] } }).router.stack).filter((route) => !pages.has(route));
     expect(served.length).toBeGreaterThan(15);
     expect(described.sort()).toEqual([...served, 'GET /v1/events'].sort());
   });

@@ -1,0 +1,67 @@
+// tipd's web pages (web/, built into dist/web by `npm run build:web`), served on the API's own
+// origin: one document for every page (`/`, `/@handle`, `/@handle/claim`) under a strict
+// Content-Security-Policy (nothing but tipd's own files; no inline script or style), the hashed
+// assets cached for good, and the tip button (`/button.js`) for other sites' pages.
+import fs from 'node:fs';
+import path from 'node:path';
+import express, { type Express, type Response } from 'express';
+import { Refusal } from '../errors.ts';
+import type { Logger } from '../process/log.ts';
+
+/** Where `npm run build:web` puts the pages. */
+export const pagesDir = path.join(import.meta.dirname, '../../dist/web');
+
+/** Pages load only tipd's own scripts, styles and API (the websocket too), and no one frames them. */
+export const pagesPolicy = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** The paths of the pages; anything else under / is not one. */
+export const pagePaths = ['/', '/@:handle', '/@:handle/claim'];
+const handlePattern = /^[A-Za-z0-9_]{1,15}$/;
+
+const setPageHeaders = (res: Response) =>
+  res.set({
+    'Content-Security-Policy': pagesPolicy,
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+    'Cache-Control': 'no-cache',
+  });
+
+/** Mounts the pages on `app`; without a build, they answer 503 `pages_not_built` (the API works all the same). */
+export function pageRoutes(app: Express, log: Logger, dir = pagesDir): void {
+  const indexPath = path.join(dir, 'index.html');
+  const document = fs.existsSync(indexPath) ? fs.readFileSync(indexPath, 'utf8') : undefined;
+  if (!document) log.warn({ dir }, 'the web pages are not built (npm run build:web): pages answer 503');
+
+  app.get(pagePaths, (req, res) => {
+    if (!document) throw new Refusal('pages_not_built');
+    const handle = req.params.handle as string | undefined;
+    setPageHeaders(res)
+      .status(handle === undefined || handlePattern.test(handle) ? 200 : 404)
+      .type('html')
+      .send(document);
+  });
+  app.get('/button.js', (_req, res, next) => {
+    // Other sites load it as a module: it needs CORS, and may be cached a little.
+    res.set({ 'Access-Control-Allow-Origin': '*', 'Cross-Origin-Resource-Policy': 'cross-origin', 'X-Content-Type-Options': 'nosniff' });
+    res.sendFile('button.js', { root: dir, maxAge: '10m' }, (err) => err && next(new Refusal(document ? 'not_found' : 'pages_not_built')));
+  });
+  // Named by their content's hash: a new build has new names.
+  app.use(
+    '/assets',
+    express.static(path.join(dir, 'assets'), {
+      index: false,
+      immutable: true,
+      maxAge: '365d',
+      setHeaders: (res) => res.set('X-Content-Type-Options', 'nosniff'),
+    }),
+  );
+}

@@ -1,0 +1,82 @@
+// tipd's API as the pages call it, on their own origin: typed by the server's own schemas
+// (src/api/views.ts) and error table (src/errors.ts), errors thrown as `ApiError` with their code.
+import type { ErrorCode } from '../../src/errors.ts';
+import type { ClaimView, HandleView, NotifyView, ProofOutcome, WaitingHandles } from '../../src/api/views.ts';
+import type { PayoutView } from '../../src/payouts/records.ts';
+
+export type { ClaimView, HandleView, NotifyView, ProofOutcome, WaitingHandles, PayoutView };
+
+/** A refusal of tipd's (or of the network: `network`), with its code from the one table. */
+export class ApiError extends Error {
+  readonly code: ErrorCode | 'network';
+  readonly details: { issues?: { path: string; message: string }[] } | undefined;
+  constructor(code: ErrorCode | 'network', message: string, details?: ApiError['details']) {
+    super(message);
+    this.code = code;
+    this.details = details;
+  }
+}
+
+interface CallOptions {
+  body?: unknown;
+  /** Sent as Idempotency-Key: a form sent twice (a double click, a retry) does its work once. */
+  idempotencyKey?: string;
+}
+
+async function call<T>(method: 'GET' | 'POST', path: string, options: CallOptions = {}): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  if (options.idempotencyKey) headers['idempotency-key'] = options.idempotencyKey;
+  let res: Response;
+  try {
+    res = await fetch(path, { method, headers, ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }) });
+  } catch {
+    throw new ApiError('network', 'tipd could not be reached: check your connection and try again');
+  }
+  const answer = (await res.json().catch(() => undefined)) as Record<string, unknown> | undefined;
+  if (res.ok && answer) return answer as T;
+  // The API's format, { error: { code, message, details } }, or LNURL's, { status: 'ERROR', reason, code }.
+  const error = answer?.error as { code: ErrorCode; message: string; details?: ApiError['details'] } | undefined;
+  if (error) throw new ApiError(error.code, error.message, error.details);
+  if (answer?.status === 'ERROR') throw new ApiError(answer.code as ErrorCode, String(answer.reason));
+  throw new ApiError('internal', `tipd answered ${res.status}`);
+}
+
+const path = (handle: string) => `/v1/handles/${encodeURIComponent(handle)}`;
+
+export const api = {
+  handle: (handle: string) => call<HandleView>('GET', path(handle)),
+  waiting: (limit: number) => call<WaitingHandles>('GET', `/v1/handles?limit=${limit}`),
+  notify: (handle: string) => call<NotifyView>('GET', `${path(handle)}/notify`),
+  payouts: (handle: string, limit = 10) =>
+    call<{ handle: string; payouts: PayoutView[]; next: string | null }>('GET', `/v1/payouts?handle=${encodeURIComponent(handle)}&limit=${limit}`),
+  claim: (destination: { nodePubkey: string } | { lightningAddress: string }, handle: string, idempotencyKey: string) =>
+    call<ClaimView>('POST', '/v1/claims', { body: { handle, ...destination }, idempotencyKey }),
+  prove: (claimId: string, tweet: string) => call<ProofOutcome>('POST', `/v1/claims/${encodeURIComponent(claimId)}/proof`, { body: { tweet } }),
+};
+
+/** A handle's LNURL-pay request (LUD-06), as wallets read it: amounts in msat. */
+export interface PayRequest {
+  callback: string;
+  minSendable: number;
+  maxSendable: number;
+  commentAllowed?: number;
+}
+
+export const payRequestOf = (handle: string): Promise<PayRequest> => call<PayRequest>('GET', `/.well-known/lnurlp/${encodeURIComponent(handle.toLowerCase())}`);
+
+/** An invoice made through the handle's own LNURL-pay, as a wallet would: for wallets that scan only invoices. */
+export async function invoiceFrom(payRequest: PayRequest, amountSat: number, comment: string): Promise<{ pr: string; verify: string }> {
+  const url = new URL(payRequest.callback);
+  url.searchParams.set('amount', String(amountSat * 1000));
+  if (comment && (payRequest.commentAllowed ?? 0) > 0) url.searchParams.set('comment', comment);
+  // The callback is on tipd's public URL: this page's origin, when tipd is reached as configured.
+  const { pr, verify } = await call<{ pr: string; verify: string }>('GET', url.pathname + url.search);
+  return { pr, verify: new URL(verify).pathname };
+}
+
+/** LUD-21: whether an invoice is paid. */
+export const isSettled = async (verifyPath: string): Promise<boolean> => (await call<{ settled: boolean }>('GET', verifyPath)).settled;
+
+/** A fresh idempotency key for one form's submission. */
+export const newIdempotencyKey = (): string => crypto.randomUUID();

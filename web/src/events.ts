@@ -1,0 +1,46 @@
+// Live events of a handle over tipd's websocket (GET /v1/events): follows the handle, and after a
+// dropped connection comes back with `resume` from the last event seen, so nothing is missed.
+import type { EventData, EventType } from '../../src/events/types.ts';
+
+export type HandleEvent = { [T in EventType]: { event: T; seq: number; at: string; data: EventData[T] } }[EventType];
+
+const retryMsMax = 15_000;
+
+/** Calls `onEvent` for each event of `handle` from now on; `onLive(false)` while disconnected. Returns a stop function. */
+export function followHandle(handle: string, onEvent: (event: HandleEvent) => void, onLive: (live: boolean) => void = () => {}): () => void {
+  let socket: WebSocket | undefined;
+  let lastSeq: number | undefined;
+  let retryMs = 500;
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+
+  const connect = () => {
+    const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/events`;
+    const ws = new WebSocket(url);
+    socket = ws;
+    ws.onopen = () => {
+      retryMs = 500;
+      ws.send(JSON.stringify({ type: 'follow', handle }));
+      if (lastSeq !== undefined) ws.send(JSON.stringify({ type: 'resume', after: lastSeq }));
+    };
+    ws.onmessage = (message) => {
+      const parsed = JSON.parse(String(message.data)) as { type: string } & Partial<HandleEvent>;
+      if (parsed.type === 'ready') onLive(true);
+      if (parsed.type !== 'event' || parsed.seq === undefined) return;
+      lastSeq = parsed.seq;
+      onEvent(parsed as HandleEvent);
+    };
+    ws.onclose = () => {
+      onLive(false);
+      if (stopped) return;
+      timer = setTimeout(connect, retryMs);
+      retryMs = Math.min(retryMs * 2, retryMsMax);
+    };
+  };
+  connect();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    socket?.close();
+  };
+}
