@@ -19,10 +19,12 @@ export const errorCodes = {
   unauthorized: { status: 401, message: 'send Authorization: Bearer <token> with a valid token' },
   admin_disabled: { status: 403, message: 'the admin API is off: set TIPD_ADMIN_TOKEN' },
   not_found: { status: 404, message: 'no such thing' },
+  request_timeout: { status: 408, message: 'the request did not arrive in time; send it again, whole' },
   body_too_large: { status: 413, message: 'request body is too large' },
   unsupported_encoding: { status: 415, message: 'request body must be UTF-8 JSON' },
   idempotency_key_reused: { status: 422, message: 'this Idempotency-Key was used with another request' },
   rate_limited: { status: 429, message: 'too many requests; slow down' },
+  headers_too_large: { status: 431, message: 'the request line and headers are too large' },
   internal: { status: 500, message: 'internal error' },
   overloaded: { status: 503, message: 'too many operations waiting; try again shortly' },
 
