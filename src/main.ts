@@ -134,7 +134,10 @@ const events = new EventHub(ledger, supporters, log);
 events.startPruning();
 for (const { scheme, port, server } of listeners) {
   events.attach(server);
-  server.on('error', (err) => {
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    // Out of file descriptors (EMFILE) while accepting: libuv closes such connections itself, and
+    // when it cannot, Node reports it here. tipd serves on.
+    if (err.syscall === 'accept') return log.error({ err }, `${scheme.toUpperCase()} server cannot accept a connection`);
     log.fatal({ err }, `${scheme.toUpperCase()} server failed`);
     exit(1);
   });
