@@ -91,9 +91,11 @@ export function createHttpServer(app: RequestListener, limits: HttpLimits, log: 
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     const res = responses.get(socket);
     const httpError = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code?.startsWith('HPE_') === true;
-    // Answerable: nothing is being answered on this connection, or only the request that failed
-    // (its body too slow), with nothing of its answer sent yet.
-    const answerable = socket.writable && (res === undefined || res.writableEnded || (!res.req.complete && !res.headersSent));
+    // Answerable: no request yet on this connection; or the last was read whole and answered (the
+    // error is of the next); or the last is the one that failed (its body too slow), with nothing
+    // of its answer sent yet. Not when it was answered before its body came (e.g. a 401): one
+    // request, one answer.
+    const answerable = socket.writable && (res === undefined || (res.req.complete ? res.writableEnded : !res.headersSent));
     if (!httpError || !answerable) {
       log.debug({ nodeCode: err.code }, 'connection closed on a client error');
       socket.destroy();

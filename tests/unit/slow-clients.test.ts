@@ -53,6 +53,8 @@ beforeAll(async () => {
   );
   app = express();
   app.post('/echo', express.json(), (req, res) => void res.json({ echo: req.body as unknown }));
+  // Refused before its body is read, as tipd refuses a request without a valid token.
+  app.post('/refuse-early', (_req, res) => void res.status(401).json({ error: { code: 'unauthorized' } }));
   // An answer that takes longer than the request timeout: only the request's arrival is timed.
   app.get('/slow-answer', (_req, res) => void sleep(limits.requestTimeoutMs + 300).then(() => res.json({ ok: true })));
   server = createHttpServer(app, limits, log);
@@ -130,6 +132,16 @@ describe('a client that sends its body slowly', () => {
     expect(afterMs).toBeLessThan(limits.requestTimeoutMs + limits.timeoutCheckIntervalMs + slackMs);
     // Nothing but the one answer: express's own error for the cut body never reaches the client.
     expect(received.match(/HTTP\/1\.1/g)).toHaveLength(1);
+  });
+
+  it('that was answered before its body came (say 401) gets that one answer only: its connection is closed at the request timeout without a word more', async () => {
+    const client = await rawClient();
+    client.socket.write('POST /refuse-early HTTP/1.1\r\nHost: tipd\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"a":"');
+    await expect.poll(() => client.received()).toMatch(/^HTTP\/1\.1 401/);
+    const { received, afterMs } = await client.closed;
+    expect(received.match(/HTTP\/1\.1/g)).toHaveLength(1);
+    expect(afterMs).toBeGreaterThanOrEqual(limits.requestTimeoutMs);
+    expect(afterMs).toBeLessThan(limits.requestTimeoutMs + limits.timeoutCheckIntervalMs + slackMs);
   });
 });
 
