@@ -27,6 +27,10 @@ const schema = z
     TIPD_NETWORK: z.enum(networks).default('mainnet'),
     TIPD_HOST: z.string().min(1).default('127.0.0.1'),
     TIPD_PORT: integer(0, 65_535).default(8470),
+    TIPD_HTTP_HEADERS_TIMEOUT_MS: integer(1_000, 600_000).default(10_000),
+    TIPD_HTTP_REQUEST_TIMEOUT_MS: integer(1_000, 3_600_000).default(30_000),
+    TIPD_HTTP_KEEP_ALIVE_TIMEOUT_MS: integer(1_000, 600_000).default(5_000),
+    TIPD_HTTP_CONNECTIONS_MAX: integer(10, 1_000_000).default(2_000),
     TIPD_DATA_DIR: z.string().min(1).default('./data'),
     TIPD_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
     TIPD_ADMIN_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -78,6 +82,13 @@ const schema = z
     TIPD_PAYOUT_RETRY_SECONDS: integer(1, 3600).default(60),
   })
   .superRefine((env, ctx) => {
+    if (env.TIPD_HTTP_HEADERS_TIMEOUT_MS > env.TIPD_HTTP_REQUEST_TIMEOUT_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TIPD_HTTP_HEADERS_TIMEOUT_MS'],
+        message: `must be at most TIPD_HTTP_REQUEST_TIMEOUT_MS (${env.TIPD_HTTP_REQUEST_TIMEOUT_MS}): the headers are part of the request`,
+      });
+    }
     if ((env.TIPD_TLS_CERT_PATH === undefined) !== (env.TIPD_TLS_KEY_PATH === undefined)) {
       const missing = env.TIPD_TLS_CERT_PATH === undefined ? 'TIPD_TLS_CERT_PATH' : 'TIPD_TLS_KEY_PATH';
       ctx.addIssue({ code: 'custom', path: [missing], message: 'set both TIPD_TLS_CERT_PATH and TIPD_TLS_KEY_PATH to serve TLS, or neither' });
@@ -112,7 +123,12 @@ const schema = z
 
 export interface Config {
   network: Network;
-  http: { host: string; port: number };
+  /**
+   * Where tipd listens, and how long it waits for a client: a request's headers and the whole
+   * request from its first byte, and an idle keep-alive connection; the most connections open at
+   * once on each listening port, websockets included.
+   */
+  http: { host: string; port: number; headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number; connectionsMax: number };
   /**
    * The base URL wallets and browsers reach tipd at (scheme and host, no trailing slash): every link
    * tipd prints is built from it, never from a request's Host header. Undefined: not set.
@@ -183,7 +199,14 @@ export function loadConfig(environment: NodeJS.ProcessEnv): Config {
   const env = parsed.data;
   return {
     network: env.TIPD_NETWORK,
-    http: { host: env.TIPD_HOST, port: env.TIPD_PORT },
+    http: {
+      host: env.TIPD_HOST,
+      port: env.TIPD_PORT,
+      headersTimeoutMs: env.TIPD_HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: env.TIPD_HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: env.TIPD_HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      connectionsMax: env.TIPD_HTTP_CONNECTIONS_MAX,
+    },
     publicUrl: env.TIPD_PUBLIC_URL?.origin,
     lnurl: {
       maxSendableMsat: BigInt(env.TIPD_LNURL_MAX_SAT) * 1000n,

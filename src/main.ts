@@ -1,11 +1,10 @@
 // tipd's composition root: read the configuration, connect to LND, serve HTTP, and shut down
 // cleanly on SIGINT/SIGTERM. Every module is wired here and nowhere else.
 import fs from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { createHttpServer, type HttpLimits } from './api/http-server.ts';
 import { createApp } from './api/server.ts';
 import { LnurlAuth } from './auth/lnurl-auth.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
@@ -122,17 +121,23 @@ const app = createApp({
   authRateLimitPerMinute: config.auth.ratePerMinute,
 });
 // Plain HTTP on the HTTP port, unless TLS takes it; TLS on its own port, or on the HTTP port.
+// Timeouts are checked every second, so each is honoured within a second; the request head is
+// capped at Node's default of 16 KiB (bearer tokens and LNURL query strings are far smaller).
+const httpLimits: HttpLimits = { ...config.http, timeoutCheckIntervalMs: 1_000, headerBytesMax: 16 * 1024 };
 const { tls } = config;
 const tlsOnHttpPort = tls !== undefined && tls.port === undefined;
 const listeners = [
-  ...(tlsOnHttpPort ? [] : [{ scheme: 'http', port: config.http.port, server: http.createServer(app) }]),
-  ...(tls ? [{ scheme: 'https', port: tls.port ?? config.http.port, server: https.createServer({ cert: tls.cert, key: tls.key }, app) }] : []),
+  ...(tlsOnHttpPort ? [] : [{ scheme: 'http', port: config.http.port, server: createHttpServer(app, httpLimits, log) }]),
+  ...(tls ? [{ scheme: 'https', port: tls.port ?? config.http.port, server: createHttpServer(app, httpLimits, log, tls) }] : []),
 ];
 const events = new EventHub(ledger, supporters, log);
 events.startPruning();
 for (const { scheme, port, server } of listeners) {
   events.attach(server);
-  server.on('error', (err) => {
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    // Out of file descriptors (EMFILE) while accepting: libuv closes such connections itself, and
+    // when it cannot, Node reports it here. tipd serves on.
+    if (err.syscall === 'accept') return log.error({ err }, `${scheme.toUpperCase()} server cannot accept a connection`);
     log.fatal({ err }, `${scheme.toUpperCase()} server failed`);
     exit(1);
   });

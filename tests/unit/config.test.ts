@@ -32,6 +32,25 @@ describe('configuration from the environment', () => {
     expect(() => loadConfig({ ...minimal, TIPD_AUTH_RATE_LIMIT_PER_MINUTE: '-1' })).toThrow(/TIPD_AUTH_RATE_LIMIT_PER_MINUTE/);
   });
 
+  it('waits for slow clients seconds, not minutes: 10 s for the headers, 30 s for the whole request, 5 s idle between requests; 2,000 connections', () => {
+    expect(loadConfig(minimal).http).toEqual({
+      host: '127.0.0.1',
+      port: 8470,
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 5_000,
+      connectionsMax: 2_000,
+    });
+    const tuned = loadConfig({
+      ...minimal,
+      TIPD_HTTP_HEADERS_TIMEOUT_MS: '30000',
+      TIPD_HTTP_REQUEST_TIMEOUT_MS: '30000',
+      TIPD_HTTP_KEEP_ALIVE_TIMEOUT_MS: '65000',
+      TIPD_HTTP_CONNECTIONS_MAX: '10000',
+    });
+    expect(tuned.http).toMatchObject({ headersTimeoutMs: 30_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 65_000, connectionsMax: 10_000 });
+  });
+
   it('takes credentials inline, as base64 or hex, instead of files', () => {
     const config = loadConfig({ TIPD_LND_SOCKET: 'lnd:10009', TIPD_LND_CERT: 'LS0tLS1C', TIPD_LND_MACAROON: '020103ff' });
     expect(config.lnd.cert).toBe('LS0tLS1C');
@@ -67,6 +86,14 @@ describe('configuration from the environment', () => {
     [{ TIPD_PORT: '1e3' }, 'TIPD_PORT: must be a whole number from 0 to 65535'],
     [{ TIPD_PORT: '70000' }, 'TIPD_PORT: must be from 0 to 65535'],
     [{ TIPD_NETWORK: 'bitcoin' }, 'TIPD_NETWORK:'],
+    [{ TIPD_HTTP_HEADERS_TIMEOUT_MS: '0' }, 'TIPD_HTTP_HEADERS_TIMEOUT_MS: must be from 1000 to 600000'],
+    [
+      { TIPD_HTTP_HEADERS_TIMEOUT_MS: '20000', TIPD_HTTP_REQUEST_TIMEOUT_MS: '15000' },
+      'TIPD_HTTP_HEADERS_TIMEOUT_MS: must be at most TIPD_HTTP_REQUEST_TIMEOUT_MS (15000)',
+    ],
+    [{ TIPD_HTTP_REQUEST_TIMEOUT_MS: '0' }, 'TIPD_HTTP_REQUEST_TIMEOUT_MS: must be from 1000 to 3600000'],
+    [{ TIPD_HTTP_KEEP_ALIVE_TIMEOUT_MS: '0' }, 'TIPD_HTTP_KEEP_ALIVE_TIMEOUT_MS: must be from 1000 to 600000'],
+    [{ TIPD_HTTP_CONNECTIONS_MAX: '5' }, 'TIPD_HTTP_CONNECTIONS_MAX: must be from 10 to 1000000'],
     [{ TIPD_LND_SOCKET: 'localhost' }, 'TIPD_LND_SOCKET: must be host:port'],
     [{ TIPD_LND_SOCKET: undefined }, 'TIPD_LND_SOCKET:'],
     [{ TIPD_ADMIN_TOKEN: 'short' }, 'TIPD_ADMIN_TOKEN: must be at least 32 characters'],
