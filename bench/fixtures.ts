@@ -2,8 +2,10 @@
 // the ledger itself (the one writer), with no Lightning node needed.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import readline from 'node:readline';
 import { accounts, Ledger } from '../src/ledger/ledger.ts';
 import { openStore } from '../src/ledger/store.ts';
 import { nodeEnv, nodeFlags } from '../src/process/node-settings.ts';
@@ -57,4 +59,63 @@ export async function inOwnProcess<T>(script: string, args: string[]): Promise<T
   const code = await new Promise((resolve) => child.once('close', resolve));
   if (code !== 0) throw new Error(`${path.basename(script)} ${args[0] ?? ''} exited with ${String(code)}`);
   return JSON.parse(out) as T;
+}
+
+/** A port nobody uses now. */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+
+/**
+ * A tipd process on `dataDir`, its public URL its own, pointed at an LND that is not there: what
+ * needs only the ledger (tips, handles, pages) works; its health says 503. Resolves once it listens; `stop` ends it.
+ */
+export async function tipdWithoutLnd(dataDir: string, env: Record<string, string> = {}): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const root = path.resolve(import.meta.dirname, '..');
+  const tipd = spawn(process.execPath, [...benchNodeOptions(), path.join(root, 'src/main.ts')], {
+    env: {
+      ...nodeEnv,
+      PATH: process.env.PATH,
+      TIPD_NETWORK: 'regtest',
+      TIPD_PORT: String(port),
+      TIPD_DATA_DIR: dataDir,
+      // Its own address (plain http: regtest), for its pages' LNURL and links.
+      TIPD_PUBLIC_URL: url,
+      // No LND: its warnings about that would fill the output.
+      TIPD_LOG_LEVEL: 'error',
+      TIPD_RATE_LIMIT_PER_MINUTE: '0',
+      TIPD_LND_SOCKET: '127.0.0.1:9',
+      TIPD_LND_CERT: 'AAAA',
+      TIPD_LND_MACAROON: 'AAAA',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  readline.createInterface({ input: tipd.stdout }).on('line', (line) => process.stderr.write(`tipd: ${line}\n`));
+  const stop = async () => {
+    if (tipd.exitCode !== null || tipd.signalCode !== null) return;
+    tipd.kill('SIGTERM');
+    await new Promise((resolve) => tipd.once('close', resolve));
+  };
+  // It answers /healthz (503: no LND) once it listens.
+  for (let tries = 0; ; tries++) {
+    if (tries > 100 || tipd.exitCode !== null) {
+      await stop();
+      throw new Error('tipd did not start');
+    }
+    if (
+      await fetch(`${url}/healthz`).then(
+        () => true,
+        () => false,
+      )
+    )
+      return { url, stop };
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

@@ -4,7 +4,7 @@
 // assets cached for good, and the tip button (`/button.js`) for other sites' pages.
 import fs from 'node:fs';
 import path from 'node:path';
-import express, { type Express, type Response } from 'express';
+import type { Express, Request, Response } from 'express';
 import { Refusal } from '../errors.ts';
 import type { Logger } from '../process/log.ts';
 
@@ -49,19 +49,38 @@ export function pageRoutes(app: Express, log: Logger, dir = pagesDir): void {
       .type('html')
       .send(document);
   });
-  app.get('/button.js', (_req, res, next) => {
+  app.get('/button.js', (req, res, next) => {
     // Other sites load it as a module: it needs CORS, and may be cached a little.
-    res.set({ 'Access-Control-Allow-Origin': '*', 'Cross-Origin-Resource-Policy': 'cross-origin', 'X-Content-Type-Options': 'nosniff' });
-    res.sendFile('button.js', { root: dir, maxAge: '10m' }, (err) => err && next(new Refusal(document ? 'not_found' : 'pages_not_built')));
+    res.set({ 'Access-Control-Allow-Origin': '*', 'Cross-Origin-Resource-Policy': 'cross-origin' });
+    sendBuilt(req, res, dir, 'button.js', '10m', () => next(new Refusal(document ? 'not_found' : 'pages_not_built')));
   });
-  // Named by their content's hash: a new build has new names.
-  app.use(
-    '/assets',
-    express.static(path.join(dir, 'assets'), {
-      index: false,
-      immutable: true,
-      maxAge: '365d',
-      setHeaders: (res) => res.set('X-Content-Type-Options', 'nosniff'),
-    }),
-  );
+  // Named by their content's hash: a new build has new names, so they are cached for good.
+  app.get('/assets/:file', (req, res, next) => {
+    const { file } = req.params;
+    if (!assetPattern.test(file)) return next();
+    sendBuilt(req, res, dir, `assets/${file}`, '365d', () => next());
+  });
+}
+
+/** The build's file names: letters, digits, `-`, `_` and `.`, no path. */
+const assetPattern = /^[\w-]+(\.[\w-]+)*\.(js|css)$/;
+
+/** The encodings the build made copies in (web/vite.config.ts), best first. */
+const encodings = [
+  { name: 'br', suffix: '.br' },
+  { name: 'gzip', suffix: '.gz' },
+] as const;
+
+/** Sends a built file, compressed as the browser accepts (its brotli or gzip copy), or calls `missing`. */
+function sendBuilt(req: Request, res: Response, dir: string, file: string, maxAge: string, missing: () => void): void {
+  // Ours first (brotli is the smaller), as long as the browser takes it at all.
+  const encoding = encodings.find((e) => req.acceptsEncodings(e.name) === e.name);
+  // The type of the file itself, not of its compressed copy.
+  res.set({ 'X-Content-Type-Options': 'nosniff', Vary: 'Accept-Encoding' }).type(path.extname(file));
+  if (encoding) res.set('Content-Encoding', encoding.name);
+  res.sendFile(file + (encoding?.suffix ?? ''), { root: dir, maxAge, immutable: maxAge === '365d' }, (err) => {
+    if (!err) return;
+    res.removeHeader('Content-Encoding');
+    missing();
+  });
 }

@@ -276,4 +276,20 @@ describe('pages as served', () => {
     expect(button.headers.get('access-control-allow-origin')).toBe('*');
     expect((await button.text()).length).toBeLessThan(5_000);
   });
+
+  it('send their scripts compressed as the browser accepts, and cache them for good', async () => {
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(await (await fetch(`${tipd.url}/`)).text())![1]!;
+    const get = (encoding: string) =>
+      new Promise<http.IncomingMessage>((resolve) => http.get(`${tipd.url}${script}`, { headers: { 'accept-encoding': encoding } }, resolve));
+    const brotli = await get('gzip, deflate, br');
+    expect(brotli.headers['content-encoding']).toBe('br');
+    expect(brotli.headers['content-type']).toMatch(/^text\/javascript/);
+    expect(brotli.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    const plain = await get('identity');
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(Number(plain.headers['content-length'])).toBeGreaterThan(Number(brotli.headers['content-length']) * 2);
+    brotli.resume();
+    plain.resume();
+    expect((await fetch(`${tipd.url}/assets/nothing.js`)).status).toBe(404);
+  });
 });

@@ -73,7 +73,9 @@ export function TipPage({ handle }: { handle: string }) {
             <>No sats wait yet: be the first to tip.</>
           ) : (
             <>
-              <strong id="waiting-sats">{sats(view.pendingMsat)} sats</strong> waiting from {plural(view.supporters, 'supporter', 'supporters')}
+              <strong id="waiting-sats">{sats(view.pendingMsat)} sats</strong> waiting
+              {/* Payers by LNURL who gave no Lightning Address are tips, not known supporters. */}
+              {view.supporters > 0 ? ` from ${plural(view.supporters, 'supporter', 'supporters')}` : ` from ${plural(view.tips, 'tip', 'tips')}`}
             </>
           )}
         </p>
