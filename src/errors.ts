@@ -34,7 +34,7 @@ export const errorCodes = {
   too_many_clients: { status: 503, message: 'too many websocket clients; try again later' },
   invalid_message: { status: 400, message: 'send JSON: {type:"auth",token} | {type:"follow",handle} | {type:"resume",after}' },
   too_many_follows: { status: 400, message: 'too many topics followed' },
-  resume_in_progress: { status: 409, message: 'one resume at a time' },
+  too_many_messages: { status: 429, message: 'too many messages waiting to be handled; wait for the answers' },
 
   // Money
   insufficient_balance: { status: 409, message: 'the balance does not cover this' },

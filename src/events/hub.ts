@@ -4,9 +4,10 @@
 // supporter's that a handle's followers see too (a tip, a refund) is stored once: its supporter
 // sees it whole, the followers its public view (`publicView`). A supporter
 // authenticates with the Authorization header on the upgrade or, from a browser, with a first
-// message; anyone may follow handles. A client that sends the last sequence number it saw gets
-// what it missed from the store (kept for a bounded time), also across a restart of tipd, then
-// the live events. A client that does not keep up is dropped: it never slows the ledger.
+// message; anyone may follow handles. A client's messages are handled one after another, in order.
+// A client that sends the last sequence number it saw gets, after a `resuming` answer, every event
+// after it once, in order (from the store, kept for a bounded time, also across a restart of
+// tipd), then the live events. A client that does not keep up is dropped: it never slows the ledger.
 import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -45,13 +46,20 @@ const clientMessage = z.discriminatedUnion('type', [
 interface Client {
   socket: WebSocket;
   topics: Set<string>;
-  /** Highest seq sent; nothing at or below it is sent again. */
+  /** Highest seq sent since the last resume; nothing at or below it is sent again. */
   lastSent: number;
   /** While the missed events are read from the store, live ones wait here. */
   held: StoredEvent[] | undefined;
+  /** The messages received and not yet handled, each handled once the one before is. */
+  queue: Promise<void>;
+  queued: number;
 }
 
 const replayPageSize = 500;
+/** A client with more messages than this waiting to be handled (behind a long replay) is refused more. */
+const queuedMessagesMax = 16;
+/** A client that needs more live events than this to wait through its replay is dropped: it does not keep up. */
+const heldEventsMax = 10_000;
 
 /**
  * What followers of a handle see of a supporter's event (one with an `account:` topic) that has
@@ -149,16 +157,23 @@ export class EventHub {
   }
 
   #connect(socket: WebSocket, topics: Set<string>): void {
-    const client: Client = { socket, topics, lastSent: 0, held: undefined };
+    const client: Client = { socket, topics, lastSent: 0, held: undefined, queue: Promise.resolve(), queued: 0 };
     this.#clients.add(client);
     socket.on('close', () => this.#clients.delete(client));
     socket.on('error', () => this.#clients.delete(client));
     socket.on('message', (data, isBinary) => {
+      // In order: a resume sent right after an auth or a follow replays with what they added.
+      if (client.queued >= queuedMessagesMax) return this.#refuse(client, 'too_many_messages', `at most ${queuedMessagesMax} messages waiting`);
+      client.queued += 1;
       // A Buffer: ws's default binaryType, with fragments joined.
-      this.#onMessage(client, (data as Buffer).toString('utf8'), isBinary).catch((err: unknown) => {
-        this.#log.error({ err }, 'websocket message failed');
-        this.#refuse(client, 'internal', 'could not handle that message; try again');
-      });
+      const text = (data as Buffer).toString('utf8');
+      client.queue = client.queue
+        .then(() => this.#onMessage(client, text, isBinary))
+        .catch((err: unknown) => {
+          this.#log.error({ err }, 'websocket message failed');
+          this.#refuse(client, 'internal', 'could not handle that message; try again');
+        })
+        .finally(() => (client.queued -= 1));
     });
     this.#send(client, { type: 'ready', topics: [...topics] });
   }
@@ -186,15 +201,19 @@ export class EventHub {
         return this.#send(client, { type: 'ready', topics: [...client.topics] });
       }
       case 'resume':
-        if (client.held) return this.#refuse(client, 'resume_in_progress', 'one resume at a time');
         return this.#replay(client, message.after);
     }
   }
 
-  /** Sends the stored events after `after` that the client may see, then what came live meanwhile. */
+  /**
+   * Answers `resuming`, then sends the stored events after `after` that the client may see, then
+   * what came live meanwhile. From `resuming` on, the client gets each event after `after` once, in
+   * order: live events sent before it (between a follow and this resume) come again, in their place.
+   */
   async #replay(client: Client, after: number): Promise<void> {
     client.held = [];
-    client.lastSent = Math.max(client.lastSent, after);
+    client.lastSent = after;
+    this.#send(client, { type: 'resuming', after });
     try {
       let cursor = after;
       for (;;) {
@@ -222,6 +241,7 @@ export class EventHub {
     const view = viewOf(event, client.topics);
     if (!view) return;
     if (client.held && !replaying) {
+      if (client.held.length >= heldEventsMax) return this.#drop(client);
       client.held.push(event);
       return;
     }
@@ -238,13 +258,16 @@ export class EventHub {
   #send(client: Client, message: Record<string, unknown>): void {
     const { socket } = client;
     if (socket.readyState !== WebSocket.OPEN) return;
-    if (socket.bufferedAmount > this.#limits.bufferedBytesMax) {
-      this.#log.warn({ bufferedBytes: socket.bufferedAmount }, 'dropping a websocket client that does not keep up');
-      socket.terminate();
-      this.#clients.delete(client);
-      return;
-    }
+    if (socket.bufferedAmount > this.#limits.bufferedBytesMax) return this.#drop(client);
     socket.send(JSON.stringify(message));
+  }
+
+  /** Drops a client that does not keep up: too much waits to be sent to it, or held for it. */
+  #drop(client: Client): void {
+    if (!this.#clients.delete(client)) return;
+    const { socket } = client;
+    this.#log.warn({ bufferedBytes: socket.bufferedAmount, heldEvents: client.held?.length }, 'dropping a websocket client that does not keep up');
+    socket.terminate();
   }
 
   /** Deletes events older than the retention time, now and every hour. */
