@@ -47,6 +47,8 @@ const schema = z
     TIPD_PERIOD_SECONDS: integer(1, 366 * 24 * 3600).optional(),
     TIPD_UNCLAIMED_RETURN_DAYS: integer(8, 3650).default(180),
     TIPD_RATE_LIMIT_PER_MINUTE: integer(0, 10_000_000).default(3_000),
+    TIPD_EVENTS_CLIENTS_PER_ADDRESS_MAX: integer(0, 1_000_000).default(100),
+    TIPD_EVENTS_ANONYMOUS_PER_ADDRESS_MAX: integer(0, 1_000_000).default(20),
     TIPD_PUBLIC_URL: z
       .string()
       .transform((text, ctx) => {
@@ -153,8 +155,10 @@ export interface Config {
   periodMs: number | undefined;
   /** Unclaimed tips go back to their supporters after this long. */
   unclaimedReturnMs: number;
-  /** Requests a minute per token (or address); 0: no limit. */
+  /** Requests (and websocket upgrades) a minute per token (or address); 0: no limit. */
   rateLimitPerMinute: number;
+  /** The events websocket: sockets of one address, and of them without a token; 0: no limit. */
+  events: { clientsPerAddressMax: number; anonymousClientsPerAddressMax: number };
   /** The X API v2 that claim proofs are fetched from; without a bearer token, proofs are refused. */
   x: { baseUrl: string; bearerToken: string | undefined; timeoutMs: number };
   /** ratePerMinute: claims and proofs a minute per address (each costs LND or X API calls); 0: no limit. */
@@ -233,6 +237,10 @@ export function loadConfig(environment: NodeJS.ProcessEnv): Config {
     periodMs: env.TIPD_PERIOD_SECONDS === undefined ? undefined : env.TIPD_PERIOD_SECONDS * 1000,
     unclaimedReturnMs: env.TIPD_UNCLAIMED_RETURN_DAYS * 24 * 3600 * 1000,
     rateLimitPerMinute: env.TIPD_RATE_LIMIT_PER_MINUTE,
+    events: {
+      clientsPerAddressMax: env.TIPD_EVENTS_CLIENTS_PER_ADDRESS_MAX,
+      anonymousClientsPerAddressMax: env.TIPD_EVENTS_ANONYMOUS_PER_ADDRESS_MAX,
+    },
     x: { baseUrl: env.TIPD_X_API_URL.replace(/\/+$/, ''), bearerToken: env.TIPD_X_BEARER_TOKEN, timeoutMs: env.TIPD_X_TIMEOUT_MS },
     claims: {
       expiryMs: env.TIPD_CLAIM_EXPIRY_SECONDS * 1000,

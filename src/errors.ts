@@ -32,9 +32,10 @@ export const errorCodes = {
   // The websocket (GET /v1/events): refusing the upgrade; and answering a message (its status is
   // that of the same refusal over HTTP: a message has none)
   too_many_clients: { status: 503, message: 'too many websocket clients; try again later' },
+  too_many_address_clients: { status: 429, message: 'too many websocket clients from this address' },
   invalid_message: { status: 400, message: 'send JSON: {type:"auth",token} | {type:"follow",handle} | {type:"resume",after}' },
   too_many_follows: { status: 400, message: 'too many topics followed' },
-  resume_in_progress: { status: 409, message: 'one resume at a time' },
+  too_many_messages: { status: 429, message: 'too many messages waiting to be handled; wait for the answers' },
 
   // Money
   insufficient_balance: { status: 409, message: 'the balance does not cover this' },

@@ -10,7 +10,7 @@ import { LnurlAuth } from './auth/lnurl-auth.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { Claims } from './claims/claims.ts';
 import { Deposits } from './deposits/deposits.ts';
-import { EventHub } from './events/hub.ts';
+import { defaultEventLimits, EventHub } from './events/hub.ts';
 import { Flattrs } from './flattrs/flattrs.ts';
 import { defaultRefundOptions, Refunds } from './escrow/refunds.ts';
 import { InvariantViolation, Ledger, StoreFormatError } from './ledger/ledger.ts';
@@ -130,7 +130,7 @@ const listeners = [
   ...(tlsOnHttpPort ? [] : [{ scheme: 'http', port: config.http.port, server: createHttpServer(app, httpLimits, log) }]),
   ...(tls ? [{ scheme: 'https', port: tls.port ?? config.http.port, server: createHttpServer(app, httpLimits, log, tls) }] : []),
 ];
-const events = new EventHub(ledger, supporters, log);
+const events = new EventHub(ledger, supporters, log, { ...defaultEventLimits, ...config.events, upgradesPerMinuteMax: config.rateLimitPerMinute });
 events.startPruning();
 for (const { scheme, port, server } of listeners) {
   events.attach(server);

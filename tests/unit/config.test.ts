@@ -51,6 +51,15 @@ describe('configuration from the environment', () => {
     expect(tuned.http).toMatchObject({ headersTimeoutMs: 30_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 65_000, connectionsMax: 10_000 });
   });
 
+  it('caps the events websocket at 100 sockets per address, 20 without a token, unless told otherwise (0: no limit)', () => {
+    expect(loadConfig(minimal).events).toEqual({ clientsPerAddressMax: 100, anonymousClientsPerAddressMax: 20 });
+    expect(loadConfig({ ...minimal, TIPD_EVENTS_CLIENTS_PER_ADDRESS_MAX: '0', TIPD_EVENTS_ANONYMOUS_PER_ADDRESS_MAX: '500' }).events).toEqual({
+      clientsPerAddressMax: 0,
+      anonymousClientsPerAddressMax: 500,
+    });
+    expect(() => loadConfig({ ...minimal, TIPD_EVENTS_ANONYMOUS_PER_ADDRESS_MAX: '-1' })).toThrow(/TIPD_EVENTS_ANONYMOUS_PER_ADDRESS_MAX/);
+  });
+
   it('takes credentials inline, as base64 or hex, instead of files', () => {
     const config = loadConfig({ TIPD_LND_SOCKET: 'lnd:10009', TIPD_LND_CERT: 'LS0tLS1C', TIPD_LND_MACAROON: '020103ff' });
     expect(config.lnd.cert).toBe('LS0tLS1C');

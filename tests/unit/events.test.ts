@@ -1,4 +1,5 @@
-// The events websocket on a real (temporary) ledger: who sees what of an event, and a client that
+// The events websocket on a real (temporary) ledger: who sees what of an event; a client that comes
+// back gets every event it missed once, in order, whatever streams in meanwhile; and a client that
 // stops reading is dropped once too much waits for it, while the ledger and the clients that keep
 // up go on as if it had never been there.
 import http from 'node:http';
@@ -47,15 +48,12 @@ async function client(token?: string) {
     token ? { headers: { authorization: `Bearer ${token}` } } : {},
   );
   const events: { seq: number; event: string; data: Record<string, unknown> }[] = [];
+  /** Every message, in the order it came. */
+  const messages: Message[] = [];
   let onReady: ((topics: string[]) => void) | undefined;
   socket.on('message', (data) => {
-    const message = JSON.parse((data as Buffer).toString('utf8')) as {
-      type: string;
-      topics: string[];
-      seq: number;
-      event: string;
-      data: Record<string, unknown>;
-    };
+    const message = JSON.parse((data as Buffer).toString('utf8')) as Message;
+    messages.push(message);
     if (message.type === 'event') events.push({ seq: message.seq, event: message.event, data: message.data });
     if (message.type === 'ready') onReady?.(message.topics);
   });
@@ -66,7 +64,16 @@ async function client(token?: string) {
     socket.send(JSON.stringify({ type: 'follow', handle }));
     await followed;
   };
-  return { socket, events, follow };
+  return { socket, events, messages, follow };
+}
+
+interface Message {
+  type: string;
+  topics: string[];
+  seq: number;
+  event: string;
+  data: Record<string, unknown>;
+  after: number;
 }
 
 describe('an event of a supporter that a handle’s followers see too', () => {
@@ -105,6 +112,111 @@ describe('an event of a supporter that a handle’s followers see too', () => {
     expect(follower.events.map(({ seq }) => seq)).toEqual([first, first + 1, first + 3]);
     own.socket.close();
     follower.socket.close();
+  });
+});
+
+describe('a client that comes back with resume', () => {
+  /** Emits `handle.tipped` to @stream, numbered from 0, one batch after another, until stopped. */
+  function stream() {
+    let running = true;
+    let n = 0;
+    const done = (async () => {
+      while (running) {
+        const k = n++;
+        await t.ledger.run((tx) => tx.emit('handle.tipped', ['handle:stream'], { n: k } as never));
+      }
+    })();
+    return {
+      get emitted() {
+        return n;
+      },
+      stop: async () => {
+        running = false;
+        await done;
+      },
+    };
+  }
+
+  /**
+   * A client that follows @stream and resumes after `after`, with `betweenFollowAndResume` in
+   * between; every message it got, up to a few live events after its replay.
+   */
+  async function comeBack(events: { emitted: number }, after: number, betweenFollowAndResume: (back: Awaited<ReturnType<typeof client>>) => Promise<void>) {
+    const back = await client();
+    back.socket.send(JSON.stringify({ type: 'follow', handle: 'stream' }));
+    await betweenFollowAndResume(back);
+    back.socket.send(JSON.stringify({ type: 'resume', after }));
+    await expect.poll(() => back.messages.some((m) => m.type === 'resumed'), { timeout: 10_000 }).toBe(true);
+    const upTo = events.emitted + 5;
+    await expect.poll(() => back.events.at(-1)?.data.n ?? -1, { timeout: 10_000 }).toBeGreaterThanOrEqual(upTo);
+    back.socket.close();
+    return back.messages;
+  }
+
+  /** From the `resuming` answer on: each event after `k` once, in order, none missing. */
+  function expectExact(messages: Message[], k: number) {
+    const numbers = (list: Message[]) => list.filter((m) => m.type === 'event').map((m) => m.data.n as number);
+    // Nothing after `k` is missing from what came after the resume was sent.
+    const got = new Set(numbers(messages));
+    const last = Math.max(...got);
+    expect(Array.from({ length: last - k }, (_, i) => k + 1 + i).filter((n) => !got.has(n))).toEqual([]);
+    // From the `resuming` answer on, each once and in order.
+    const from = messages.findIndex((m) => m.type === 'resuming');
+    expect(from).toBeGreaterThanOrEqual(0);
+    expect(numbers(messages.slice(from))).toEqual(Array.from({ length: last - k }, (_, i) => k + 1 + i));
+    expect(messages.findIndex((m) => m.type === 'resumed')).toBeGreaterThan(from);
+  }
+
+  it('gets every event after its sequence once, in order, though a live one came between its follow and its resume', async () => {
+    const watcher = await client();
+    await watcher.follow('stream');
+    const events = stream();
+    try {
+      await expect.poll(() => watcher.events.length).toBeGreaterThanOrEqual(50);
+      const { seq: after, data } = watcher.events[20]!;
+      const k = data.n as number;
+      // A live event reaches the client before its resume: it is sent again in its place.
+      const messages = await comeBack(events, after, async (back) => {
+        await expect.poll(() => back.events.length).toBeGreaterThan(0);
+      });
+      expectExact(messages, k);
+    } finally {
+      await events.stop();
+      watcher.socket.close();
+    }
+  });
+
+  it('gets every event after its sequence once, in order, when it sends follow and resume back to back under a stream of events', async () => {
+    const watcher = await client();
+    await watcher.follow('stream');
+    const events = stream();
+    try {
+      for (let round = 0; round < 30; round++) {
+        await expect.poll(() => watcher.events.length).toBeGreaterThanOrEqual(10 * (round + 1));
+        const { seq: after, data } = watcher.events.at(-5)!;
+        // Sent in one go, a tick apart, or a millisecond apart: a live event may come between them.
+        const gap = [async () => {}, () => new Promise((resolve) => setImmediate(resolve)), () => new Promise((resolve) => setTimeout(resolve, 1))][round % 3]!;
+        const messages = await comeBack(events, after, async () => void (await gap()));
+        expectExact(messages, data.n as number);
+      }
+    } finally {
+      await events.stop();
+      watcher.socket.close();
+    }
+  });
+});
+
+describe('a browser that signs in by its first message and resumes right after', () => {
+  it('gets its own events it missed: the resume waits for the sign-in', async () => {
+    const bo = await supporters.create();
+    const before = (await t.ledger.eventsAfter(0, 1_000_000)).at(-1)?.seq ?? 0;
+    await t.ledger.run((tx) => tx.emit('allocation', [`account:${bo.id}`], { periodId: 1, allocatedMsat: '5', things: 1 }));
+    const browser = await client();
+    browser.socket.send(JSON.stringify({ type: 'auth', token: bo.token }));
+    browser.socket.send(JSON.stringify({ type: 'resume', after: before }));
+    await expect.poll(() => browser.messages.some((m) => m.type === 'resumed')).toBe(true);
+    expect(browser.events.map(({ event }) => event)).toEqual(['allocation']);
+    browser.socket.close();
   });
 });
 
