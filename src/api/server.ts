@@ -138,7 +138,7 @@ export function createApp(deps: AppDeps): Express {
     summary: 'Websocket of live events (see README)',
     auth: 'none',
     responses: { 101: 'switching to the websocket protocol' },
-    errors: ['unauthorized', 'too_many_clients'],
+    errors: ['unauthorized', 'too_many_clients', 'too_many_address_clients', 'rate_limited'],
     websocket: true,
   });
   const document = openApiDocument(api.operations);

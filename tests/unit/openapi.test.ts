@@ -97,7 +97,7 @@ describe('the OpenAPI document', () => {
       Object.keys(methods).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`),
     );
     // The web pages (src/pages/) are documents for people, not the API.
-    const pages = new Set([`GET ${pagePaths.join(',')}`, 'GET /button.js']);
+    const pages = new Set([`GET ${pagePaths.join(',')}`, 'GET /button.js', 'GET /assets/:file']);
     const served = routesOf((app as unknown as { router: { stack: Layer[] } }).router.stack).filter((route) => !pages.has(route));
     expect(served.length).toBeGreaterThan(15);
     expect(described.sort()).toEqual([...served, 'GET /v1/events'].sort());
@@ -159,8 +159,8 @@ describe('the OpenAPI document', () => {
         code: { type: 'string', enum: ['insufficient_balance', 'invoice_already_used', 'withdraw_link_used'] },
       },
     });
-    // The websocket is not behind express: no rate limit, no body.
-    expect(Object.keys(doc.paths['/v1/events']!.get.responses).sort()).toEqual(['101', '401', '503']);
+    // The websocket is not behind express: no body; its upgrades have a rate limit and caps of their own (events/admission.ts).
+    expect(Object.keys(doc.paths['/v1/events']!.get.responses).sort()).toEqual(['101', '401', '429', '503']);
     expect(Object.keys(doc.paths['/v1/claims/{id}/proof']!.post.responses).sort()).toEqual([
       '200',
       '400',

@@ -18,15 +18,20 @@ export function followHandle(handle: string, onEvent: (event: HandleEvent) => vo
     const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/events`;
     const ws = new WebSocket(url);
     socket = ws;
+    // After a resume, events come again from `resuming` on, each once and in order: any before it are dropped.
+    let awaitingResume = false;
     ws.onopen = () => {
       retryMs = 500;
       ws.send(JSON.stringify({ type: 'follow', handle }));
-      if (lastSeq !== undefined) ws.send(JSON.stringify({ type: 'resume', after: lastSeq }));
+      if (lastSeq === undefined) return;
+      awaitingResume = true;
+      ws.send(JSON.stringify({ type: 'resume', after: lastSeq }));
     };
     ws.onmessage = (message) => {
       const parsed = JSON.parse(String(message.data)) as { type: string } & Partial<HandleEvent>;
       if (parsed.type === 'ready') onLive(true);
-      if (parsed.type !== 'event' || parsed.seq === undefined) return;
+      if (parsed.type === 'resuming') awaitingResume = false;
+      if (parsed.type !== 'event' || parsed.seq === undefined || awaitingResume) return;
       lastSeq = parsed.seq;
       onEvent(parsed as HandleEvent);
     };
