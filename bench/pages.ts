@@ -39,9 +39,10 @@ const tipd = await tipdWithoutLnd(dataDir);
 const browser = await chromium.launch({ executablePath: process.env.TIPD_CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
 try {
   // A phone on a middling mobile link: 150 ms round trips, 1.6 Mbit/s down, a CPU four times slower.
+  // The budget is for the page as served (on the stack's machine); the phone's figure is for reading.
   const links = [
-    { name: 'as served', throttle: false },
-    { name: 'a throttled phone (150 ms RTT, 1.6 Mbit/s, CPU ÷4)', throttle: true },
+    { name: 'as served', throttle: false, budget: true },
+    { name: 'a throttled phone (150 ms RTT, 1.6 Mbit/s, CPU ÷4)', throttle: true, budget: false },
   ];
   for (const link of links) {
     const firstRenders: number[] = [];
@@ -63,7 +64,8 @@ try {
     }
     const { median, min, max } = spread(firstRenders);
     console.log(
-      `pages: first render of a tip page, ${link.name}: median ${median.toFixed(0)} ms (min ${min.toFixed(0)}, max ${max.toFixed(0)}, ${rounds} first visits); budget ${firstRenderBudgetMs} ms: ${median <= firstRenderBudgetMs ? 'met' : 'NOT MET'}`,
+      `pages: first render of a tip page, ${link.name}: median ${median.toFixed(0)} ms (min ${min.toFixed(0)}, max ${max.toFixed(0)}, ${rounds} first visits)` +
+        (link.budget ? `; budget ${firstRenderBudgetMs} ms: ${median <= firstRenderBudgetMs ? 'met' : 'NOT MET'}` : ''),
     );
   }
 } finally {

@@ -11,6 +11,7 @@ tipd is running on the regtest stack.
   tipd          ${stack.tipd.url}   (operator token: ${stack.tipd.adminToken})
   health        curl ${stack.tipd.url}/healthz
   tipd (https)  ${stack.tipd.publicUrl}   (curl --cacert ${stack.tipd.caCert}; Node.js clients: NODE_EXTRA_CA_CERTS=${stack.tipd.caCert})
+  pages         ${stack.tipd.publicUrl}/   (in a browser: the home page, /@<handle> to tip, /@<handle>/claim; the certificate is the stack's own CA)
   stack         ${stack.dataDir}/stack.json   (every node's socket, cert, macaroon, pubkey)
   logs          ${stack.logs}/
   hub's lncli   ${hub.lncli} getinfo

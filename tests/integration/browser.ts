@@ -31,8 +31,13 @@ export interface Tab {
 }
 
 /** A fresh tab (its own storage), trusting the stack's certificates as a phone would trust a real one. */
-export async function openTab(browser: Browser, viewport: Viewport = 'phone'): Promise<Tab> {
-  const context = await browser.newContext({ viewport: viewports[viewport], ignoreHTTPSErrors: true, permissions: ['clipboard-read', 'clipboard-write'] });
+export async function openTab(browser: Browser, viewport: Viewport = 'phone', colorScheme: 'light' | 'dark' = 'light'): Promise<Tab> {
+  const context = await browser.newContext({
+    viewport: viewports[viewport],
+    colorScheme,
+    ignoreHTTPSErrors: true,
+    permissions: ['clipboard-read', 'clipboard-write'],
+  });
   const page = await context.newPage();
   const problems: string[] = [];
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));

@@ -7,7 +7,7 @@ import { parsePaymentRequest } from 'invoices';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeLnurl } from '../../src/lnurl/lnurl.ts';
-import { launchBrowser, openTab, readQr, screenshot, type Tab, type Viewport } from './browser.ts';
+import { launchBrowser, openTab, readQr, screenshot, viewports, type Tab, type Viewport } from './browser.ts';
 import { freshHandle, xServer } from './creators.ts';
 import { api, eventually, freePort, fundedSupporter, lndOf, stack, startPublicTipd, wallet, type TipdProcess } from './helpers.ts';
 
@@ -160,6 +160,8 @@ describe("the creator's claim", () => {
     await page.getByRole('button', { name: 'Claim' }).click();
     await page.locator('#claimed').waitFor();
     await expect.poll(() => page.locator('#payout-list li').first().textContent(), { timeout: 60_000 }).toMatch(/sats paid/);
+    // Claimed: no more "sats wait for you".
+    await expect.poll(() => page.locator('.waiting').count()).toBe(0);
     await screenshot(page, 'claim-node-paid');
 
     // The tip page shows the evidence for anyone to check.
@@ -262,6 +264,51 @@ describe('the tip button on another site', () => {
     } finally {
       blog.close();
     }
+  });
+});
+
+describe('every page', () => {
+  it('fits a phone and a desktop, light and dark, with nothing wider than the screen', async () => {
+    const handle = freshHandle('Look');
+    await tipped(handle, 1_000);
+    const pages = [
+      { name: 'home', path: '/', ready: 'h1' },
+      { name: 'tip-page', path: `/@${handle}`, ready: '#lnurl-qr' },
+      { name: 'claim-page', path: `/@${handle}/claim`, ready: '#destination' },
+    ];
+    for (const viewport of ['phone', 'desktop'] as const) {
+      for (const colorScheme of ['light', 'dark'] as const) {
+        const tab = await openTab(browser, viewport, colorScheme);
+        tabs.push(tab);
+        for (const { name, path, ready } of pages) {
+          await tab.page.goto(`${tipd.publicUrl}${path}`);
+          await tab.page.locator(ready).waitFor();
+          // Nothing scrolls sideways: the widest element fits the screen.
+          expect(await tab.page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(viewports[viewport].width);
+          await screenshot(tab.page, colorScheme === 'dark' ? `${name}-dark` : name);
+        }
+        await tab.close();
+      }
+    }
+  });
+
+  it('can be used by keyboard alone: the invoice form, from the first Tab', async () => {
+    const page = await visit(`/@${freshHandle('Keys')}`);
+    await page.locator('#lnurl-qr').waitFor();
+    // Tab through to the 21,000 preset, choose it, then on to the submit button.
+    for (let presses = 0; presses < 30; presses++) {
+      await page.keyboard.press('Tab');
+      if ((await page.evaluate<string | undefined>('document.activeElement?.textContent')) === '21,000') break;
+    }
+    await page.keyboard.press('Enter');
+    expect(await page.getByLabel('Custom amount').inputValue()).toBe('21000');
+    for (let presses = 0; presses < 10; presses++) {
+      await page.keyboard.press('Tab');
+      if ((await page.evaluate<string | undefined>('document.activeElement?.textContent')) === 'Make an invoice') break;
+    }
+    await page.keyboard.press('Enter');
+    await page.locator('#invoice-qr').waitFor();
+    expect(await page.locator('#invoice-qr').getAttribute('aria-label')).toBe('QR code: invoice of 21000 sats');
   });
 });
 

@@ -9,8 +9,10 @@ import { Copyable, FieldError, Notice, sats } from './ui.tsx';
 
 type Kind = 'address' | 'node';
 
+const sentence = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
+
 const explain = (err: unknown): string =>
-  err instanceof ApiError ? `${err.message}.${nextStep[err.code] ? ` ${nextStep[err.code]}` : ''}` : 'Something went wrong; try again.';
+  err instanceof ApiError ? `${sentence(err.message)}.${nextStep[err.code] ? ` ${nextStep[err.code]}` : ''}` : 'Something went wrong; try again.';
 
 const pubkeyPattern = /^0[23][0-9a-fA-F]{64}$/;
 const addressPattern = /^[^\s@]+@[^\s@]+$/;
@@ -19,10 +21,13 @@ export function ClaimPage({ handle }: { handle: string }) {
   const [view, setView] = useState<HandleView | undefined>();
   const [claim, setClaim] = useState<ClaimView | undefined>();
   const [outcome, setOutcome] = useState<ProofOutcome | undefined>();
+  const reload = () => void api.handle(handle).then(setView, () => undefined);
   useEffect(() => {
     document.title = `Claim @${handle} · tipd`;
-    api.handle(handle).then(setView, () => undefined);
+    reload();
   }, [handle]);
+  // Once proved, the handle is claimed: what waited is on its way.
+  useEffect(() => outcome && reload(), [outcome]);
 
   const [again, setAgain] = useState(false);
   const bound = outcome?.state === 'verified' || (view?.binding && !claim && !again);
@@ -35,11 +40,29 @@ export function ClaimPage({ handle }: { handle: string }) {
         <h1>Claim @{view?.handle ?? handle}</h1>
         {view && !view.claimed && (
           <p class="waiting">
-            <strong>{sats(view.pendingMsat)} sats</strong> wait for you.
+            {view.pendingMsat === '0' ? (
+              'Nothing waits yet: what supporters send is paid to you once you claim.'
+            ) : (
+              <>
+                <strong>{sats(view.pendingMsat)} sats</strong> wait for you.
+              </>
+            )}
           </p>
         )}
       </header>
-      {bound ? null : !claim ? <Destination handle={handle} onClaim={setClaim} /> : !outcome ? <Proof claim={claim} onProved={setOutcome} /> : null}
+      {bound ? null : !claim ? (
+        <Destination handle={handle} onClaim={setClaim} />
+      ) : !outcome ? (
+        <>
+          <p class="step-done">
+            1. Paid to <code>{claim.lightningAddress ?? claim.nodePubkey}</code>{' '}
+            <button type="button" class="link" onClick={() => setClaim(undefined)}>
+              change
+            </button>
+          </p>
+          <Proof claim={claim} onProved={setOutcome} />
+        </>
+      ) : null}
       {outcome?.state === 'cooling_off' && (
         <Notice kind="info">
           Proved. Another X account proved this handle before you, so yours takes effect on {new Date(outcome.binding.effectiveAt).toLocaleString()}, unless
@@ -53,7 +76,7 @@ export function ClaimPage({ handle }: { handle: string }) {
               <strong id="claimed">Claimed!</strong> What waits is being paid to you now; later tips follow as they come.
             </Notice>
           )}
-          <Payouts handle={handle} />
+          <Payouts handle={handle} onPayout={reload} />
           {!outcome && (
             <p>
               <button type="button" class="secondary" onClick={() => setAgain(true)}>
@@ -240,7 +263,7 @@ function Proof({ claim, onProved }: { claim: ClaimView; onProved: (outcome: Proo
 const stateWords: Record<PayoutView['state'], string> = { pending: 'on its way', succeeded: 'paid', failed: 'failed, tried again' };
 
 /** Step 4: the handle's payouts, live. */
-function Payouts({ handle }: { handle: string }) {
+function Payouts({ handle, onPayout }: { handle: string; onPayout: () => void }) {
   const [payouts, setPayouts] = useState<PayoutView[] | undefined>();
   const [note, setNote] = useState('');
   useEffect(() => {
@@ -251,7 +274,10 @@ function Payouts({ handle }: { handle: string }) {
       );
     void load();
     return followHandle(handle, (event) => {
-      if (event.event === 'payout.pending' || event.event === 'payout.succeeded' || event.event === 'payout.failed') void load();
+      if (event.event === 'payout.pending' || event.event === 'payout.succeeded' || event.event === 'payout.failed') {
+        void load();
+        onPayout();
+      }
       if (event.event === 'payout.attempt_failed')
         setNote(`The last payout could not start (${event.data.reason}); tipd tries again at ${new Date(event.data.nextAttemptAt).toLocaleTimeString()}.`);
     });

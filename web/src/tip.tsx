@@ -19,7 +19,9 @@ interface RecentTip {
 }
 
 const problemOf = (err: unknown): string =>
-  err instanceof ApiError ? `${err.message}${nextStep[err.code] ? `. ${nextStep[err.code]}` : ''}` : 'Something went wrong; try again.';
+  err instanceof ApiError
+    ? `${err.message.charAt(0).toUpperCase()}${err.message.slice(1)}${nextStep[err.code] ? `. ${nextStep[err.code]}` : ''}`
+    : 'Something went wrong; try again.';
 
 export function TipPage({ handle }: { handle: string }) {
   const [view, setView] = useState<HandleView | undefined>();
