@@ -28,6 +28,10 @@ export const errorCodes = {
   internal: { status: 500, message: 'internal error' },
   pages_not_built: { status: 503, message: 'the web pages are not built: run npm run build:web' },
   overloaded: { status: 503, message: 'too many operations waiting; try again shortly' },
+  winding_down: {
+    status: 503,
+    message: 'tipd is winding down: it takes no new deposits, tips or claims; balances can be withdrawn, and unclaimed tips are back with their supporters',
+  },
 
   // The websocket (GET /v1/events): refusing the upgrade; and answering a message (its status is
   // that of the same refusal over HTTP: a message has none)

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createHttpServer, type HttpLimits } from './api/http-server.ts';
 import { createApp } from './api/server.ts';
+import { WindDown } from './winddown/wind-down.ts';
 import { LnurlAuth } from './auth/lnurl-auth.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { Claims } from './claims/claims.ts';
@@ -68,6 +69,7 @@ try {
   process.stderr.write(`tipd: ${err.message}\n`);
   process.exit(1);
 }
+const windDown = await WindDown.open(ledger, log);
 const lnd = new Lnd(config.lnd);
 /**
  * What paying a creator needs: the hub, a client of Lightning Addresses (10 s a request: wallets'
@@ -115,6 +117,7 @@ const app = createApp({
   claims,
   payouts,
   auth,
+  windDown,
   adminToken: config.adminToken,
   rateLimitPerMinute: config.rateLimitPerMinute,
   claimRateLimitPerMinute: config.claims.ratePerMinute,
@@ -148,13 +151,20 @@ for (const { scheme, port, server } of listeners) {
   });
   server.listen(port, config.http.host);
 }
-void flattrs.start();
+// Winding down, no period closes: the flattrs of the open one move no money.
+if (!windDown.state) void flattrs.start();
 const refunds = new Refunds(ledger, log, {
   ...defaultRefundOptions,
   returnAfterMs: config.unclaimedReturnMs,
+  allDue: () => windDown.state !== undefined,
   returnToPayers: (handleKey, lotIds) => payouts.refund(handleKey, lotIds),
 });
 refunds.start();
+// Once begun, unclaimed tips go back at once; the hourly sweep takes any a request under way booked after this one.
+windDown.onStart(() => {
+  flattrs.stop();
+  void refunds.sweep().catch((err: unknown) => log.error({ err }, 'returning unclaimed tips at the wind-down failed; the hourly sweep tries again'));
+});
 auth.start();
 withdrawLinks.start();
 

@@ -1,12 +1,15 @@
 // The operator's API, behind TIPD_ADMIN_TOKEN (off when it is not set).
 import { hash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
+import { z } from 'zod';
 import type { Flattrs } from '../flattrs/flattrs.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import type { Lnd } from '../ln/lnd.ts';
 import { formatMsat } from '../ledger/money.ts';
 import { payerEscrow } from '../escrow/payers.ts';
 import type { Api } from './openapi.ts';
+import { body, parse } from './http.ts';
+import type { WindDown } from '../winddown/wind-down.ts';
 import { Refusal } from '../errors.ts';
 import { LndError } from '../ln/lnd.ts';
 import { bearerTokenIn } from '../supporters/supporters.ts';
@@ -25,14 +28,55 @@ export function requireAdmin(adminToken: string | undefined): RequestHandler {
   };
 }
 
-export function adminRoutes(api: Api, adminToken: string | undefined, flattrs: Flattrs, ledger: Ledger, lnd: Pick<Lnd, 'getChannelBalanceMsat'>): void {
+const windDownBody = z.strictObject({ reason: z.string().trim().min(1).max(500) });
+
+export function adminRoutes(
+  api: Api,
+  adminToken: string | undefined,
+  flattrs: Flattrs,
+  ledger: Ledger,
+  lnd: Pick<Lnd, 'getChannelBalanceMsat'>,
+  windDown: WindDown,
+): void {
   const admin = requireAdmin(adminToken);
+
+  api.route(
+    {
+      method: 'post',
+      path: '/v1/admin/wind-down',
+      summary: 'Wind tipd down, for good: no new money or claims; unclaimed tips go back; balances stay withdrawable',
+      auth: 'admin',
+      body: windDownBody,
+      responses: { 202: '{ state: { startedAt, reason }, started }: begun now (started), or already' },
+      errors: ['overloaded'],
+    },
+    admin,
+    async (req, res) => {
+      const { reason } = parse(windDownBody, body(req));
+      res.status(202).json(await windDown.start(reason));
+    },
+  );
+
+  api.route(
+    {
+      method: 'get',
+      path: '/v1/admin/wind-down',
+      summary: 'Whether tipd is winding down, and what it still owes, to whom',
+      auth: 'admin',
+      responses: { 200: '{ state: { startedAt, reason } | null, owed: { supporters, escrow, inFlightMsat, totalMsat } }' },
+    },
+    admin,
+    async (_req, res) => {
+      res.json({ state: windDown.state ?? null, owed: await windDown.owed() });
+    },
+  );
 
   api.route(
     {
       method: 'post',
       path: '/v1/admin/periods/close',
       summary: 'Close the current flattr period now',
+      refusedWhileWindingDown: true,
       auth: 'admin',
       responses: { 200: '{ periodId, supporters, allocatedMsat, closedAt }' },
       errors: ['overloaded'],
@@ -65,7 +109,7 @@ export function adminRoutes(api: Api, adminToken: string | undefined, flattrs: F
       path: '/v1/admin/audit',
       summary: "Liabilities next to the hub's channel balance (unknown while LND is down); the ledger sum",
       auth: 'admin',
-      responses: { 200: '{ liabilitiesMsat: { supporters, escrow, escrowFromPayers, inFlight, total }, hub, ledger }' },
+      responses: { 200: '{ liabilitiesMsat: { supporters, escrow, escrowFromPayers, inFlight, total }, hub, ledger, windDown }' },
     },
     admin,
     async (_req, res) => {
@@ -95,6 +139,8 @@ export function adminRoutes(api: Api, adminToken: string | undefined, flattrs: F
         },
         hub,
         ledger: { sumMsat: formatMsat(sum), balanced: sum === 0n },
+        // Once winding down, what is owed goes to zero as supporters withdraw (GET /v1/admin/wind-down lists them).
+        windDown: windDown.state ?? null,
       });
     },
   );

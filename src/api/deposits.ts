@@ -20,6 +20,7 @@ export function depositRoutes(api: Api, supporters: Supporters, deposits: Deposi
       method: 'post',
       path: '/v1/deposits',
       summary: 'A BOLT11 invoice of the hub; paying it credits the balance',
+      refusedWhileWindingDown: true,
       auth: 'supporter',
       body: depositBody,
       responses: { 201: '{ id, paymentRequest, paymentHash, expiresAt, state }' },

@@ -41,6 +41,7 @@ export function flattrRoutes(api: Api, supporters: Supporters, flattrs: Flattrs)
       method: 'post',
       path: '/v1/flattrs',
       summary: 'Flattr a handle, or one tweet of it, in the current period',
+      refusedWhileWindingDown: true,
       auth: 'supporter',
       body: flattrBody,
       responses: { 201: 'the flattr', 200: 'already flattred this period' },

@@ -25,15 +25,26 @@ export interface Operation {
   websocket?: true;
   /** An LNURL route (LUD-01): called by wallets, errors in LNURL's format `{ status: "ERROR", reason, code }`. */
   lnurl?: true;
+  /** Brings money in or claims a handle: refused (`winding_down`) once the operator winds tipd down (winddown/). */
+  refusedWhileWindingDown?: true;
 }
 
 export class Api {
   readonly router = Router();
   readonly operations: Operation[] = [];
+  readonly #windingDown: RequestHandler;
+
+  /** `windDown`: what refuses the routes that say `refusedWhileWindingDown`, once it has begun. */
+  constructor(windDown: { assertOpen(): void }) {
+    this.#windingDown = (_req, _res, next) => {
+      windDown.assertOpen();
+      next();
+    };
+  }
 
   route(operation: Operation, ...handlers: RequestHandler[]): void {
     this.operations.push(operation);
-    this.router[operation.method](operation.path, ...handlers);
+    this.router[operation.method](operation.path, ...(operation.refusedWhileWindingDown ? [this.#windingDown] : []), ...handlers);
   }
 }
 
@@ -49,6 +60,7 @@ export function errorsOf(op: Operation): ErrorCode[] {
   if (op.path.includes(':')) codes.add('bad_request');
   if (op.auth !== 'none') codes.add('unauthorized');
   if (op.auth === 'admin') codes.add('admin_disabled');
+  if (op.refusedWhileWindingDown) codes.add('winding_down');
   if ((op.path.startsWith('/v1/') || op.lnurl) && !op.websocket) codes.add('rate_limited');
   return [...codes];
 }

@@ -20,6 +20,7 @@ import type { Supporters } from '../supporters/supporters.ts';
 import type { Tips } from '../escrow/tips.ts';
 import type { WithdrawLinks } from '../withdrawals/links.ts';
 import type { Withdrawals } from '../withdrawals/withdrawals.ts';
+import type { WindDown } from '../winddown/wind-down.ts';
 import { adminRoutes } from './admin.ts';
 import { authRoutes } from './auth.ts';
 import { claimRoutes } from './claims.ts';
@@ -58,6 +59,8 @@ export interface AppDeps {
   payouts: Payouts;
   /** Sign-in with a wallet (LNURL-auth). */
   auth: LnurlAuth;
+  /** The operator's wind-down: refuses new money and claims once begun. */
+  windDown: WindDown;
   adminToken: string | undefined;
   rateLimitPerMinute: number;
   /** Claims and proofs a minute per address; 0: no limit. */
@@ -98,7 +101,7 @@ export function createApp(deps: AppDeps): Express {
   );
   app.use(jsonBody({ limit: bodyLimitBytes, reviver: jsonReviver }));
 
-  const api = new Api();
+  const api = new Api(deps.windDown);
   // 200 only when LND answers, is on the configured network and synced; 503 with the reason otherwise.
   api.route(
     {
@@ -127,7 +130,7 @@ export function createApp(deps: AppDeps): Express {
   lnurlPayRoutes(api, site, { minSendableMsat: 1_000n, allowLocal: network === 'regtest', ...deps.lnurl }, deps.tips, deps.deposits, deps.supporters);
   claimRoutes(api, deps.claims, deps.claimRateLimitPerMinute, network === 'regtest');
   payoutRoutes(api, deps.payouts);
-  adminRoutes(api, deps.adminToken, deps.flattrs, deps.ledger, lnd);
+  adminRoutes(api, deps.adminToken, deps.flattrs, deps.ledger, lnd, deps.windDown);
   api.route({ method: 'get', path: '/v1/openapi.json', summary: 'This description', auth: 'none', responses: { 200: 'OpenAPI 3.1' } }, (_req, res) => {
     res.json(document);
   });

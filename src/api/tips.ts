@@ -24,6 +24,7 @@ export function tipRoutes(api: Api, supporters: Supporters, tips: Tips): void {
       method: 'post',
       path: '/v1/tips',
       summary: 'Tip a handle: the amount moves into its escrow at once (Idempotency-Key accepted)',
+      refusedWhileWindingDown: true,
       auth: 'supporter',
       body: tipBody,
       responses: { 201: 'the tip' },

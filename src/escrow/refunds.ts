@@ -2,7 +2,8 @@
 // handle nobody claimed, older than the return time (default 180 days, Flattr's six months), is
 // moved back to the supporter it came from, exactly, and each supporter is told a week before.
 // The lots a handle got in one ledger batch are stored together and come of age together: they
-// are returned in one ledger operation that deletes them, so none is returned twice.
+// are returned in one ledger operation that deletes them, so none is returned twice. While tipd
+// winds down, every lot is due at once, whatever its age.
 import type { EventData } from '../events/types.ts';
 import { topics } from '../events/types.ts';
 import { accounts, type Ledger } from '../ledger/ledger.ts';
@@ -22,6 +23,8 @@ export interface RefundOptions {
    */
   returnToPayers?: (handleKey: string, lotIds: string[]) => void;
   warnBeforeMs: number;
+  /** Every lot is due now, whatever its age: tipd is winding down (winddown/). */
+  allDue?: () => boolean;
   /** How often the sweeper looks. */
   intervalMs: number;
   now?: () => Date;
@@ -54,7 +57,7 @@ export class Refunds {
    */
   async sweep(): Promise<{ warned: number; returned: number; returnedMsat: bigint }> {
     const now = this.#now().getTime();
-    const dueBefore = now - this.#options.returnAfterMs;
+    const dueBefore = this.#options.allDue?.() ? Infinity : now - this.#options.returnAfterMs;
     const warnBefore = dueBefore + this.#options.warnBeforeMs;
     let warned = 0;
     let returned = 0;

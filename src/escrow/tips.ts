@@ -59,7 +59,7 @@ export class Tips {
    */
   async mostWaiting(limit: number): Promise<HandleView[]> {
     const found: HandleView[] = [];
-    for (const { handleKey, balanceMsat } of await this.#ledger.escrowsHolding()) {
+    for (const { id: handleKey, balanceMsat } of await this.#ledger.holding('escrow')) {
       const record = await this.#ledger.read<HandleRecord>(keys.handle(handleKey));
       if (!record || record.claimed) continue;
       found.push({ handle: record.display, claimed: false, pendingMsat: formatMsat(balanceMsat), supporters: record.supporters, tips: record.tips });

@@ -115,6 +115,8 @@ function publicView(event: TipdEvent): TipdEvent | undefined {
 
 /** What `topics` may see of `event`: all of it, its public view, or nothing. */
 function viewOf(event: StoredEvent, topics: Set<string>): TipdEvent | undefined {
+  // What concerns every client (a wind-down) is everyone's to see.
+  if (event.topics.includes(topicOf.service)) return event;
   let seen = false;
   let personal = false;
   for (const topic of event.topics) {

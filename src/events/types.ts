@@ -6,10 +6,14 @@ import type { TipView } from '../escrow/tips.ts';
 import type { PayoutView } from '../payouts/records.ts';
 import type { WithdrawalView } from '../withdrawals/records.ts';
 
-/** Who may see an event: a supporter (`account:<id>`), or anyone following a handle (`handle:<key>`). */
-export type Topic = `account:${string}` | `handle:${string}`;
+/**
+ * Who may see an event: a supporter (`account:<id>`), anyone following a handle (`handle:<key>`),
+ * or every client (`service`: what concerns all, such as a wind-down).
+ */
+export type Topic = `account:${string}` | `handle:${string}` | 'service';
 
 export const topics = {
+  service: 'service' as Topic,
   supporter: (supporterId: string): Topic => `account:${supporterId}`,
   /** The same string as the handle's record key (`keys.handle`). */
   handle: (handleKey: string): Topic => `handle:${handleKey}`,
@@ -55,6 +59,8 @@ export interface EventData {
   'auth.signed_in': { key: string };
   /** A wallet's key was unlinked from the account. */
   'auth.unlinked': { key: string };
+  /** The operator is winding tipd down: no new money comes in; balances can be withdrawn, unclaimed tips are back with their supporters. */
+  'service.winding_down': { startedAt: string; reason: string };
 }
 
 export type EventType = keyof EventData;

@@ -22,6 +22,8 @@ export const keys = {
   // The ledger (ledger/)
   /** The store's layout version. */
   format: 'meta:format',
+  /** The operator's wind-down (winddown/): when it began and why; absent while tipd takes new money. */
+  windDown: 'meta:winddown',
   /** An account's balance, in msat (decimal string). */
   balance: (account: Account) => `bal:${account}`,
   /** A transfer (or a run of them) in a supporter's history, under its (first) transfer id. */

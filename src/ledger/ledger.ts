@@ -114,10 +114,9 @@ export class Ledger {
     return queries.totalsByKind(this.#db);
   }
 
-  /** Escrows that hold something, largest first: which handle (its key) and how much. */
-  async escrowsHolding(): Promise<{ handleKey: string; balanceMsat: bigint }[]> {
-    const found = await queries.positiveBalances(this.#db, keys.balance(accounts.escrow('')));
-    return found.map(({ id, balanceMsat }) => ({ handleKey: id, balanceMsat }));
+  /** The accounts of a kind that hold something, largest first: each one's id (a supporter's, a handle's key) and balance. */
+  holding(kind: 'supporter' | 'escrow'): Promise<{ id: string; balanceMsat: bigint }[]> {
+    return queries.positiveBalances(this.#db, keys.balance(accounts[kind]('')));
   }
 
   sumOfBalances(): Promise<bigint> {

@@ -101,16 +101,19 @@ export const freePort = (): Promise<number> =>
  * A tipd reached as wallets and browsers reach one: over https (the stack's certificate for
  * localhost) at its public URL, `https://localhost:<port>`; its plain-http `url` stays for the tests.
  */
-export async function startPublicTipd(env: Record<string, string> = {}): Promise<TipdProcess & { publicUrl: string }> {
+export async function startPublicTipd(env: Record<string, string> = {}, dataDir?: string): Promise<TipdProcess & { publicUrl: string }> {
   const tlsPort = await freePort();
   const publicUrl = `https://localhost:${tlsPort}`;
-  const tipd = await startTipd({
-    TIPD_TLS_CERT_PATH: stack().tipd.caCert.replace(/ca\.crt$/, 'tipd.crt'),
-    TIPD_TLS_KEY_PATH: stack().tipd.caCert.replace(/ca\.crt$/, 'tipd.key'),
-    TIPD_TLS_PORT: String(tlsPort),
-    TIPD_PUBLIC_URL: publicUrl,
-    ...env,
-  });
+  const tipd = await startTipd(
+    {
+      TIPD_TLS_CERT_PATH: stack().tipd.caCert.replace(/ca\.crt$/, 'tipd.crt'),
+      TIPD_TLS_KEY_PATH: stack().tipd.caCert.replace(/ca\.crt$/, 'tipd.key'),
+      TIPD_TLS_PORT: String(tlsPort),
+      TIPD_PUBLIC_URL: publicUrl,
+      ...env,
+    },
+    dataDir,
+  );
   return Object.assign(tipd, { publicUrl });
 }
 

@@ -1,4 +1,5 @@
 // /v1/openapi.json describes every route the app has, from the schemas that validate them.
+import { WindDown } from '../../src/winddown/wind-down.ts';
 import { pagePaths } from '../../src/pages/pages.ts';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -71,6 +72,7 @@ describe('the OpenAPI document', () => {
         sendingMax: 1,
       }),
       auth: new LnurlAuth(t.ledger, supporters, log, { publicUrl: 'https://tips.example.com', expiryMs: 60_000 }),
+      windDown: await WindDown.open(t.ledger, log),
       adminToken: undefined,
       rateLimitPerMinute: 0,
       claimRateLimitPerMinute: 0,
