@@ -6,6 +6,7 @@ import http from 'node:http';
 import { parsePaymentRequest } from 'invoices';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { decodeLnurl } from '../../src/lnurl/lnurl.ts';
 import { launchBrowser, openTab, readQr, screenshot, viewports, type Tab, type Viewport } from './browser.ts';
 import { freshHandle, xServer } from './creators.ts';
@@ -206,6 +207,63 @@ describe("the creator's claim", () => {
   });
 });
 
+describe("the supporter's app", () => {
+  it('signs in with a wallet, is funded by any wallet, tips once on a double click, and withdraws to a wallet, the balance live throughout', async () => {
+    const page = await visit('/me');
+    // The wallet scans the sign-in QR and signs its k1 with its linking key (LUD-04).
+    const login = new URL(decodeLnurl(await readQr(page.locator('#login-qr')))!);
+    expect(login.searchParams.get('tag')).toBe('login');
+    const secret = secp256k1.utils.randomSecretKey();
+    login.searchParams.set(
+      'sig',
+      Buffer.from(secp256k1.sign(Buffer.from(login.searchParams.get('k1')!, 'hex'), secret, { prehash: false, format: 'der' })).toString('hex'),
+    );
+    login.searchParams.set('key', Buffer.from(secp256k1.getPublicKey(secret, true)).toString('hex'));
+    expect(await (await fetch(login)).json()).toEqual({ status: 'OK' });
+    await expect.poll(() => page.locator('#balance').textContent()).toBe('0 sats');
+    expect(await page.evaluate<string | null>("localStorage.getItem('tipd.token')")).toMatch(/^tipd_/);
+    expect(page.url()).toBe(`${tipd.publicUrl}/me`);
+
+    // Funded from any wallet: lnurl-pay reads the funding QR, alice pays; the balance follows.
+    const fund = await readQr(page.locator('#fund-qr'));
+    await pay((await wallet('lnurl-pay', fund, '3000')).invoice);
+    await expect.poll(() => page.locator('#balance').textContent(), { timeout: 10_000 }).toBe('3,000 sats');
+    await screenshot(page, 'supporter-funded');
+
+    const handle = freshHandle('Me');
+    const tips: string[] = [];
+    page.on('request', (req) => req.method() === 'POST' && req.url().endsWith('/v1/tips') && tips.push(req.url()));
+    await page.getByLabel('X handle').fill(`@${handle}`);
+    await page.getByLabel('Amount (sats)').fill('1200');
+    await page.getByRole('button', { name: 'Tip', exact: true }).dblclick();
+    await expect.poll(() => page.locator('#balance').textContent()).toBe('1,800 sats');
+    expect(tips).toHaveLength(1);
+    expect((await api(tipd.url, 'GET', `/v1/handles/${handle}`)).body.pendingMsat).toBe('1200000');
+
+    // Withdrawn with any wallet: the withdraw QR's LNURL (LUD-03), an invoice of alice's for all of it.
+    await page.getByRole('button', { name: 'Withdraw to a wallet' }).click();
+    const request = (await (await fetch(decodeLnurl(await readQr(page.locator('#withdraw-qr')))!)).json()) as {
+      callback: string;
+      k1: string;
+      maxWithdrawable: number;
+    };
+    const invoice = await lndOf('alice').createInvoice({
+      amountMsat: BigInt(request.maxWithdrawable),
+      description: 'withdraw',
+      expiresAt: new Date(Date.now() + 600_000),
+    });
+    const callback = new URL(request.callback);
+    callback.searchParams.set('k1', request.k1);
+    callback.searchParams.set('pr', invoice.paymentRequest);
+    expect(await (await fetch(callback)).json()).toEqual({ status: 'OK' });
+    // Over alice's direct channel no fee is paid: the fee reserve kept back from the link comes back.
+    const leftSat = Math.floor((1_800_000 - request.maxWithdrawable) / 1000);
+    expect(leftSat).toBeLessThan(100);
+    await expect.poll(() => page.locator('#balance').textContent(), { timeout: 15_000 }).toBe(`${leftSat.toLocaleString('en-US')} sats`);
+    await screenshot(page, 'supporter-withdrawn');
+  });
+});
+
 describe('the home page', () => {
   it('lists the handles with the most sats waiting, and finds any handle', async () => {
     const handle = freshHandle('Top');
@@ -275,6 +333,7 @@ describe('every page', () => {
       { name: 'home', path: '/', ready: 'h1' },
       { name: 'tip-page', path: `/@${handle}`, ready: '#lnurl-qr' },
       { name: 'claim-page', path: `/@${handle}/claim`, ready: '#destination' },
+      { name: 'supporter-page', path: '/me', ready: '#login-qr' },
     ];
     for (const viewport of ['phone', 'desktop'] as const) {
       for (const colorScheme of ['light', 'dark'] as const) {

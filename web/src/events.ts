@@ -1,5 +1,5 @@
-// Live events of a handle over tipd's websocket (GET /v1/events): follows the handle, and after a
-// dropped connection comes back with `resume` from the last event seen, so nothing is missed.
+// Live events over tipd's websocket (GET /v1/events): a handle's, or a signed-in supporter's own;
+// after a dropped connection it comes back with `resume` from the last event seen, so nothing is missed.
 import type { EventData, EventType } from '../../src/events/types.ts';
 
 export type HandleEvent = { [T in EventType]: { event: T; seq: number; at: string; data: EventData[T] } }[EventType];
@@ -7,7 +7,18 @@ export type HandleEvent = { [T in EventType]: { event: T; seq: number; at: strin
 const retryMsMax = 15_000;
 
 /** Calls `onEvent` for each event of `handle` from now on; `onLive(false)` while disconnected. Returns a stop function. */
-export function followHandle(handle: string, onEvent: (event: HandleEvent) => void, onLive: (live: boolean) => void = () => {}): () => void {
+export const followHandle = (handle: string, onEvent: (event: HandleEvent) => void, onLive?: (live: boolean) => void): (() => void) =>
+  subscribe({ type: 'follow', handle }, onEvent, onLive);
+
+/** The same for a supporter's own events: the token goes in a message, never in the URL. */
+export const followAccount = (token: string, onEvent: (event: HandleEvent) => void, onLive?: (live: boolean) => void): (() => void) =>
+  subscribe({ type: 'auth', token }, onEvent, onLive);
+
+function subscribe(
+  first: { type: 'follow'; handle: string } | { type: 'auth'; token: string },
+  onEvent: (event: HandleEvent) => void,
+  onLive: (live: boolean) => void = () => {},
+): () => void {
   let socket: WebSocket | undefined;
   let lastSeq: number | undefined;
   let retryMs = 500;
@@ -22,7 +33,7 @@ export function followHandle(handle: string, onEvent: (event: HandleEvent) => vo
     let awaitingResume = false;
     ws.onopen = () => {
       retryMs = 500;
-      ws.send(JSON.stringify({ type: 'follow', handle }));
+      ws.send(JSON.stringify(first));
       if (lastSeq === undefined) return;
       awaitingResume = true;
       ws.send(JSON.stringify({ type: 'resume', after: lastSeq }));

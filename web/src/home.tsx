@@ -82,6 +82,8 @@ export function HomePage() {
         )}
       </section>
       <footer class="links">
+        <a href="/me">Your tips: fund, tip, withdraw</a>
+        <span aria-hidden="true"> · </span>
         <a href="/v1/openapi.json">API description (OpenAPI)</a>
         <span aria-hidden="true"> · </span>
         <a href="https://github.com/lnurl/luds">LNURL, which any wallet speaks</a>
