@@ -13,7 +13,7 @@ import * as queries from './queries.ts';
 import type { Store } from './store.ts';
 import { storedInteger, type Transfer } from './stored.ts';
 import type { RunOptions, SequenceName, Tx, unread } from './tx.ts';
-import { Writer } from './writer.ts';
+import { type BatchFigures, Writer } from './writer.ts';
 
 // What the rest of tipd imports from here.
 export { type Account, accounts } from './accounts.ts';
@@ -21,6 +21,7 @@ export { StoreFormatError, storeFormat } from './format.ts';
 export { InvariantViolation } from './invariants.ts';
 export { recordRunMax, type Transfer } from './stored.ts';
 export { type Known, type RunOptions, Tx, unread } from './tx.ts';
+export type { BatchFigures } from './writer.ts';
 
 export interface LedgerOptions {
   /** Most operations committed in one batch. */
@@ -145,6 +146,11 @@ export class Ledger {
   /** Called after each committed batch with the events it wrote. */
   onEvents(listener: (events: StoredEvent[]) => void): () => void {
     return this.#writer.onEvents(listener);
+  }
+
+  /** Called after each committed batch with its size and write time (for metrics). */
+  onBatch(listener: (figures: BatchFigures) => void): () => void {
+    return this.#writer.onBatch(listener);
   }
 
   /** Finishes what is queued, then refuses more. */

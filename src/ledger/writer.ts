@@ -24,12 +24,22 @@ export interface WriterOptions {
   onBroken: (error: InvariantViolation) => void;
 }
 
+/** What one committed batch was: its operations, and, when it wrote anything, how long that took. */
+export interface BatchFigures {
+  operations: number;
+  /** From the start of its write until the writer learnt it was on disk; undefined: nothing to write. */
+  writeSeconds: number | undefined;
+  /** Written with fsync (an operation of it asked for `sync`). */
+  fsync: boolean;
+}
+
 export class Writer {
   readonly #committed: Committed;
   readonly #sequences: Sequences;
   readonly #deps: BatchDeps;
   readonly #options: WriterOptions;
   readonly #listeners = new Set<(events: StoredEvent[]) => void>();
+  readonly #batchListeners = new Set<(figures: BatchFigures) => void>();
   #queue: Queued[] = [];
   #draining: Promise<void> | undefined;
   #closed = false;
@@ -66,6 +76,12 @@ export class Writer {
   onEvents(listener: (events: StoredEvent[]) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /** Called after each committed batch with its figures (for metrics). */
+  onBatch(listener: (figures: BatchFigures) => void): () => void {
+    this.#batchListeners.add(listener);
+    return () => this.#batchListeners.delete(listener);
   }
 
   /** Finishes what is queued, then refuses more. */
@@ -135,17 +151,19 @@ export class Writer {
    * at once, even while the writer runs the next group, so that its callers are not kept waiting.
    */
   #write(prepared: Prepared): Writing {
+    const started = this.#batchListeners.size > 0 ? performance.now() : undefined;
     const writing = startWrite(prepared, this.#deps.db);
     // Registered first: runs before the writer's own wait for this write ends.
     void writing.written.then((outcome) => {
-      if (outcome.ok) this.#committedBatch(prepared);
+      if (outcome.ok) this.#committedBatch(prepared, started === undefined ? undefined : (performance.now() - started) / 1000);
     });
     return writing;
   }
 
   /** A batch is on disk: the caches learn its values, its callers their results, listeners its events. */
-  #committedBatch(batch: Prepared): void {
-    if (changesAnything(batch)) {
+  #committedBatch(batch: Prepared, writeSeconds: number | undefined): void {
+    const wrote = changesAnything(batch);
+    if (wrote) {
       // In the same synchronous step as the generation moves on: see Committed.
       this.#committed.commit(batch.staged);
       this.#sequences.committed(batch.seqs);
@@ -169,6 +187,8 @@ export class Writer {
         }
       }
     }
+    const figures: BatchFigures = { operations: batch.group.length, writeSeconds: wrote ? writeSeconds : undefined, fsync: wrote && batch.sync };
+    for (const listener of this.#batchListeners) listener(figures);
   }
 
   /** A batch is not on disk: every operation of it fails, and numbering goes on from what is. */
