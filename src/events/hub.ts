@@ -161,6 +161,11 @@ export class EventHub {
     this.#pinger.unref();
   }
 
+  /** Websocket clients connected now (for metrics). */
+  get clientCount(): number {
+    return this.#clients.size;
+  }
+
   /** Takes over websocket upgrades of /v1/events on the HTTP server. */
   attach(server: Server): void {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {

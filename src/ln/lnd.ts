@@ -48,6 +48,12 @@ export interface LndConnection {
   timeoutMs: number;
 }
 
+/**
+ * Told of every call to LND once it ends: its method, its outcome (`ok`, an LndError's code, a
+ * payment's state) and how long it took; for metrics.
+ */
+export type LndCallObserver = (method: string, outcome: string, seconds: number) => void;
+
 export interface NodeInfo {
   pubkey: string;
   alias: string;
@@ -108,11 +114,13 @@ const nodeSchema = z.object({ alias: z.string(), channel_count: z.number().int()
 export class Lnd {
   readonly #lnd: AuthenticatedLnd;
   readonly #timeoutMs: number;
+  readonly #observe: LndCallObserver | undefined;
   #ownPubkey: string | undefined;
 
-  constructor(connection: LndConnection) {
+  constructor(connection: LndConnection, observe?: LndCallObserver) {
     this.#lnd = authenticatedLndGrpc({ socket: connection.socket, cert: connection.cert, macaroon: connection.macaroon }).lnd;
     this.#timeoutMs = connection.timeoutMs;
+    this.#observe = observe;
   }
 
   async #call<T>(what: string, call: () => Promise<T>, timeoutMs = this.#timeoutMs): Promise<T> {
@@ -120,12 +128,33 @@ export class Lnd {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new LndError('lnd_unavailable', `${what}: no answer from LND within ${timeoutMs} ms`)), timeoutMs);
     });
+    const started = performance.now();
+    let outcome = 'ok';
     try {
       return await Promise.race([call(), timeout]);
     } catch (err) {
-      throw asLndError(err, what);
+      const error = asLndError(err, what);
+      outcome = error instanceof LndError ? error.code : 'error';
+      throw error;
     } finally {
       clearTimeout(timer);
+      this.#observe?.(what, outcome, (performance.now() - started) / 1000);
+    }
+  }
+
+  /** A payment call (payments.ts), observed as `#call`'s are: its outcome is the payment's state. */
+  async #payment<T extends PaymentState | undefined>(what: string, call: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    let outcome = 'error';
+    try {
+      const state = await call();
+      outcome = state?.state ?? 'not_found';
+      return state;
+    } catch (err) {
+      if (err instanceof LndError) outcome = err.code;
+      throw err;
+    } finally {
+      this.#observe?.(what, outcome, (performance.now() - started) / 1000);
     }
   }
 
@@ -269,12 +298,12 @@ export class Lnd {
    * recorded before calling). Routing fees are capped at maxFeeMsat.
    */
   keysend(args: { destination: string; amountMsat: bigint; maxFeeMsat: bigint; preimage: Buffer }): Promise<PaymentState> {
-    return keysend(this.#payments, args);
+    return this.#payment('keysend', () => keysend(this.#payments, args));
   }
 
   /** Pays a BOLT11 invoice that carries its amount; routing fees are capped at maxFeeMsat. */
   payInvoice(args: { paymentRequest: string; maxFeeMsat: bigint }): Promise<PaymentState> {
-    return payInvoice(this.#payments, args);
+    return this.#payment('payInvoice', () => payInvoice(this.#payments, args));
   }
 
   /**
@@ -282,7 +311,7 @@ export class Lnd {
    * `unknown`: LND knows the payment but has no HTLC out right now, or LND is slow.
    */
   getPayment(paymentHash: string): Promise<PaymentState | undefined> {
-    return getPayment(this.#payments, paymentHash);
+    return this.#payment('getPayment', () => getPayment(this.#payments, paymentHash));
   }
 
   /** Signs with the node's key: LND's signed-message format (zbase32, recoverable). */

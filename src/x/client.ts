@@ -52,6 +52,8 @@ export interface XApiOptions {
   bearerToken: string | undefined;
   /** For the whole call, answer body included. */
   timeoutMs: number;
+  /** Told of every lookup once it ends: its outcome (`found`, `not_found`, `not_authorized`, an XApiError's code) and how long it took; for metrics. */
+  observe?: (method: string, outcome: string, seconds: number) => void;
 }
 
 /** A lookup answer is a few kB; a long post at most ~100 kB. */
@@ -86,15 +88,32 @@ export class XApi {
   readonly #baseUrl: string;
   readonly #bearerToken: string | undefined;
   readonly #timeoutMs: number;
+  readonly #observe: XApiOptions['observe'];
 
   constructor(options: XApiOptions) {
     this.#baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.#bearerToken = options.bearerToken;
     this.#timeoutMs = options.timeoutMs;
+    this.#observe = options.observe;
   }
 
   /** GET /2/tweets/:id with its author and posting time. Throws XApiError. */
   async lookupTweet(id: string): Promise<LookupResult> {
+    const started = performance.now();
+    let outcome = 'error';
+    try {
+      const result = await this.#lookupTweet(id);
+      outcome = result.found ? 'found' : result.reason;
+      return result;
+    } catch (err) {
+      if (err instanceof XApiError) outcome = err.code;
+      throw err;
+    } finally {
+      this.#observe?.('lookupTweet', outcome, (performance.now() - started) / 1000);
+    }
+  }
+
+  async #lookupTweet(id: string): Promise<LookupResult> {
     if (!tweetIdPattern.test(id)) throw new RangeError(`lookupTweet: a tweet id is 1 to 19 digits (got "${id.slice(0, 40)}")`);
     const what = `the X API lookup of tweet ${id}`;
     if (this.#bearerToken === undefined)
