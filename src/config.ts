@@ -34,6 +34,8 @@ const schema = z
     TIPD_DATA_DIR: z.string().min(1).default('./data'),
     TIPD_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
     TIPD_ADMIN_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+    TIPD_METRICS_PORT: integer(0, 65_535).optional(),
+    TIPD_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
     TIPD_SHUTDOWN_TIMEOUT_MS: integer(0, 600_000).default(10_000),
     TIPD_LND_SOCKET: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port'),
     TIPD_LND_CERT: credential.optional(),
@@ -101,6 +103,13 @@ const schema = z
     if (env.TIPD_TLS_PORT !== undefined && env.TIPD_TLS_PORT !== 0 && env.TIPD_TLS_PORT === env.TIPD_PORT) {
       ctx.addIssue({ code: 'custom', path: ['TIPD_TLS_PORT'], message: 'must differ from TIPD_PORT (leave it unset to serve TLS alone on TIPD_PORT)' });
     }
+    if (env.TIPD_METRICS_PORT !== undefined && env.TIPD_METRICS_PORT !== 0 && [env.TIPD_PORT, env.TIPD_TLS_PORT].includes(env.TIPD_METRICS_PORT)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TIPD_METRICS_PORT'],
+        message: 'must differ from TIPD_PORT and TIPD_TLS_PORT (GET /metrics is served there too, behind the operator token)',
+      });
+    }
     // Wallets speak LNURL over https only (LUD-01), but to a Tor hidden service; a local regtest stack may use http.
     const publicUrl = env.TIPD_PUBLIC_URL;
     if (publicUrl?.protocol === 'http:' && !publicUrl.hostname.endsWith('.onion') && env.TIPD_NETWORK !== 'regtest') {
@@ -147,6 +156,8 @@ export interface Config {
   dataDir: string;
   logLevel: string;
   adminToken: string | undefined;
+  /** A listener of its own serving GET /metrics without a token (the API's port needs the operator token); undefined: none. */
+  metrics: { host: string; port: number } | undefined;
   shutdownTimeoutMs: number;
   lnd: { socket: string; cert: string; macaroon: string; timeoutMs: number };
   depositExpiryMs: number;
@@ -225,6 +236,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv): Config {
     dataDir: env.TIPD_DATA_DIR,
     logLevel: env.TIPD_LOG_LEVEL,
     adminToken: env.TIPD_ADMIN_TOKEN,
+    metrics: env.TIPD_METRICS_PORT === undefined ? undefined : { host: env.TIPD_METRICS_HOST, port: env.TIPD_METRICS_PORT },
     shutdownTimeoutMs: env.TIPD_SHUTDOWN_TIMEOUT_MS,
     lnd: {
       socket: env.TIPD_LND_SOCKET,

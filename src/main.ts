@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createHttpServer, type HttpLimits } from './api/http-server.ts';
+import { metricsListener } from './api/metrics.ts';
 import { createApp } from './api/server.ts';
 import { WindDown } from './winddown/wind-down.ts';
 import { LnurlAuth } from './auth/lnurl-auth.ts';
@@ -19,6 +20,7 @@ import { openStore, StoreLockedError, type Store } from './ledger/store.ts';
 import { Lnd, LndError } from './ln/lnd.ts';
 import { LightningAddresses } from './lnurl/address.ts';
 import { createLogger } from './process/log.ts';
+import { Metrics } from './process/metrics.ts';
 import { nodeFlags, startedWithNodeFlags } from './process/node-settings.ts';
 import { Payouts } from './payouts/payouts.ts';
 import { feeCap } from './ledger/money.ts';
@@ -69,8 +71,10 @@ try {
   process.stderr.write(`tipd: ${err.message}\n`);
   process.exit(1);
 }
+const metrics = new Metrics();
+metrics.watchLedger(ledger);
 const windDown = await WindDown.open(ledger, log);
-const lnd = new Lnd(config.lnd);
+const lnd = new Lnd(config.lnd, metrics.calls('lnd'));
 /**
  * What paying a creator needs: the hub, a client of Lightning Addresses (10 s a request: wallets'
  * servers answer in well under a second), and this tipd's own host (its handles' addresses are no
@@ -94,7 +98,7 @@ const withdrawals = new Withdrawals(ledger, lnd, log, {
 const withdrawLinks = new WithdrawLinks(ledger, withdrawals, log, { ttlMs: config.lnurl.withdrawLinkTtlMs });
 const flattrs = new Flattrs(ledger, log, { periodMs: config.periodMs });
 const payouts = new Payouts(ledger, rails, log, { ...config.payouts, retryMaxMs: 3600_000, recheckMs: 15_000, sendingMax: 8 });
-const claims = new Claims(ledger, rails, new XApi(config.x), log, {
+const claims = new Claims(ledger, rails, new XApi({ ...config.x, observe: metrics.calls('x') }), log, {
   ...config.claims,
   probeAmountMsat: config.payouts.minMsat,
   probeFeeCapMsat: feeCap(config.payouts.minMsat, { baseMsat: config.payouts.feeBaseMsat, ppm: config.payouts.feePpm }),
@@ -119,6 +123,7 @@ const app = createApp({
   auth,
   windDown,
   adminToken: config.adminToken,
+  metrics,
   rateLimitPerMinute: config.rateLimitPerMinute,
   claimRateLimitPerMinute: config.claims.ratePerMinute,
   authRateLimitPerMinute: config.auth.ratePerMinute,
@@ -129,27 +134,35 @@ const app = createApp({
 const httpLimits: HttpLimits = { ...config.http, timeoutCheckIntervalMs: 1_000, headerBytesMax: 16 * 1024 };
 const { tls } = config;
 const tlsOnHttpPort = tls !== undefined && tls.port === undefined;
-const listeners = [
-  ...(tlsOnHttpPort ? [] : [{ scheme: 'http', port: config.http.port, server: createHttpServer(app, httpLimits, log) }]),
-  ...(tls ? [{ scheme: 'https', port: tls.port ?? config.http.port, server: createHttpServer(app, httpLimits, log, tls) }] : []),
+const listeners: { scheme: string; port: number; host: string; server: ReturnType<typeof createHttpServer>; metricsOnly?: true }[] = [
+  ...(tlsOnHttpPort ? [] : [{ scheme: 'http', port: config.http.port, host: config.http.host, server: createHttpServer(app, httpLimits, log) }]),
+  ...(tls ? [{ scheme: 'https', port: tls.port ?? config.http.port, host: config.http.host, server: createHttpServer(app, httpLimits, log, tls) }] : []),
 ];
 const events = new EventHub(ledger, supporters, log, { ...defaultEventLimits, ...config.events, upgradesPerMinuteMax: config.rateLimitPerMinute });
 events.startPruning();
-for (const { scheme, port, server } of listeners) {
-  events.attach(server);
+metrics.watchWebsocketClients(() => events.clientCount);
+for (const { server } of listeners) events.attach(server);
+// GET /metrics without a token, on an address of its own (a scraper needs a connection or two).
+if (config.metrics) {
+  const server = createHttpServer(metricsListener(metrics, log), { ...httpLimits, connectionsMax: 100 }, log);
+  listeners.push({ scheme: 'http', ...config.metrics, server, metricsOnly: true });
+}
+for (const { scheme, port, host, server, metricsOnly } of listeners) {
+  const name = metricsOnly ? 'metrics' : scheme.toUpperCase();
   server.on('error', (err: NodeJS.ErrnoException) => {
     // Out of file descriptors (EMFILE) while accepting: libuv closes such connections itself, and
     // when it cannot, Node reports it here. tipd serves on.
-    if (err.syscall === 'accept') return log.error({ err }, `${scheme.toUpperCase()} server cannot accept a connection`);
-    log.fatal({ err }, `${scheme.toUpperCase()} server failed`);
+    if (err.syscall === 'accept') return log.error({ err }, `${name} server cannot accept a connection`);
+    log.fatal({ err }, `${name} server failed`);
     exit(1);
   });
   server.on('listening', () => {
     const { address, port: bound } = server.address() as AddressInfo;
     const url = `${scheme}://${address.includes(':') ? `[${address}]` : address}:${bound}`;
+    if (metricsOnly) return log.info({ url: `${url}/metrics` }, 'serving metrics');
     log.info({ url, publicUrl: config.publicUrl, network: config.network, lndSocket: config.lnd.socket }, 'listening');
   });
-  server.listen(port, config.http.host);
+  server.listen(port, host);
 }
 // Winding down, no period closes: the flattrs of the open one move no money.
 if (!windDown.state) void flattrs.start();

@@ -21,7 +21,9 @@ import type { Tips } from '../escrow/tips.ts';
 import type { WithdrawLinks } from '../withdrawals/links.ts';
 import type { Withdrawals } from '../withdrawals/withdrawals.ts';
 import type { WindDown } from '../winddown/wind-down.ts';
+import type { Metrics } from '../process/metrics.ts';
 import { adminRoutes } from './admin.ts';
+import { metricsRoutes } from './metrics.ts';
 import { authRoutes } from './auth.ts';
 import { claimRoutes } from './claims.ts';
 import { handleRoutes } from './handles.ts';
@@ -62,6 +64,8 @@ export interface AppDeps {
   /** The operator's wind-down: refuses new money and claims once begun. */
   windDown: WindDown;
   adminToken: string | undefined;
+  /** Counts requests, and serves GET /metrics (behind the operator token); none: neither. */
+  metrics?: Metrics;
   rateLimitPerMinute: number;
   /** Claims and proofs a minute per address; 0: no limit. */
   claimRateLimitPerMinute: number;
@@ -84,6 +88,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  if (deps.metrics) app.use(deps.metrics.http);
 
   app.use((req, res, next) => {
     const started = process.hrtime.bigint();
@@ -131,6 +136,7 @@ export function createApp(deps: AppDeps): Express {
   claimRoutes(api, deps.claims, deps.claimRateLimitPerMinute, network === 'regtest');
   payoutRoutes(api, deps.payouts);
   adminRoutes(api, deps.adminToken, deps.flattrs, deps.ledger, lnd, deps.windDown);
+  if (deps.metrics) metricsRoutes(api, deps.adminToken, deps.metrics);
   api.route({ method: 'get', path: '/v1/openapi.json', summary: 'This description', auth: 'none', responses: { 200: 'OpenAPI 3.1' } }, (_req, res) => {
     res.json(document);
   });

@@ -26,6 +26,13 @@ describe('configuration from the environment', () => {
     });
   });
 
+  it('serves metrics on a port of its own only when TIPD_METRICS_PORT is set, on 127.0.0.1 unless told otherwise, never on the API port', () => {
+    expect(loadConfig(minimal).metrics).toBeUndefined();
+    expect(loadConfig({ ...minimal, TIPD_METRICS_PORT: '9470' }).metrics).toEqual({ host: '127.0.0.1', port: 9470 });
+    expect(loadConfig({ ...minimal, TIPD_METRICS_PORT: '9470', TIPD_METRICS_HOST: '10.0.0.5' }).metrics).toEqual({ host: '10.0.0.5', port: 9470 });
+    expect(() => loadConfig({ ...minimal, TIPD_METRICS_PORT: '8470' })).toThrow(/TIPD_METRICS_PORT: must differ from TIPD_PORT/);
+  });
+
   it('limits sign-ins with a wallet to 30 a minute per address unless told otherwise (0: no limit)', () => {
     expect(loadConfig(minimal).auth).toEqual({ ratePerMinute: 30 });
     expect(loadConfig({ ...minimal, TIPD_AUTH_RATE_LIMIT_PER_MINUTE: '0' }).auth).toEqual({ ratePerMinute: 0 });
