@@ -17,14 +17,17 @@ export class ApiError extends Error {
   }
 }
 
-interface CallOptions {
+export interface CallOptions {
+  /** A supporter's bearer token (the supporter's app). */
+  token?: string;
   body?: unknown;
   /** Sent as Idempotency-Key: a form sent twice (a double click, a retry) does its work once. */
   idempotencyKey?: string;
 }
 
-async function call<T>(method: 'GET' | 'POST', path: string, options: CallOptions = {}): Promise<T> {
+export async function call<T>(method: 'GET' | 'POST', path: string, options: CallOptions = {}): Promise<T> {
   const headers: Record<string, string> = {};
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   if (options.idempotencyKey) headers['idempotency-key'] = options.idempotencyKey;
   let res: Response;

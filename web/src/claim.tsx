@@ -4,15 +4,10 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, newIdempotencyKey, type ClaimView, type HandleView, type PayoutView, type ProofOutcome } from './api.ts';
 import { followHandle } from './events.ts';
-import { nextStep } from './help.ts';
+import { explain } from './help.ts';
 import { Copyable, FieldError, Notice, sats } from './ui.tsx';
 
 type Kind = 'address' | 'node';
-
-const sentence = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
-
-const explain = (err: unknown): string =>
-  err instanceof ApiError ? `${sentence(err.message)}.${nextStep[err.code] ? ` ${nextStep[err.code]}` : ''}` : 'Something went wrong; try again.';
 
 const pubkeyPattern = /^0[23][0-9a-fA-F]{64}$/;
 const addressPattern = /^[^\s@]+@[^\s@]+$/;

@@ -1,6 +1,7 @@
 // What a person should do next, for each refusal the pages may meet: tipd's message says what went
 // wrong; this says what to try. Codes from the server's one table (src/errors.ts).
 import type { ErrorCode } from '../../src/errors.ts';
+import { ApiError } from './api.ts';
 
 export const nextStep: Partial<Record<ErrorCode | 'network', string>> = {
   network: 'Check your connection, then try again.',
@@ -39,3 +40,11 @@ export const nextStep: Partial<Record<ErrorCode | 'network', string>> = {
   x_invalid_answer: 'X answered something tipd cannot read: send the link again; if it keeps failing, tell the operator.',
   x_not_configured: 'This tipd cannot read X yet: tell the operator (TIPD_X_BEARER_TOKEN).',
 };
+
+/** A refusal in words for a person: tipd's message as a sentence, then what to do next. */
+export function explain(err: unknown): string {
+  if (!(err instanceof ApiError)) return 'Something went wrong; try again.';
+  const message = `${err.message.charAt(0).toUpperCase()}${err.message.slice(1)}`.replace(/\.?$/, '.');
+  const next = nextStep[err.code];
+  return next ? `${message} ${next}` : message;
+}

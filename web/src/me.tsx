@@ -2,9 +2,9 @@
 // the balance (live), one QR that funds it from any wallet, tips to any handle, and a withdraw QR
 // that any wallet redeems. The token is kept in this browser's storage, never in a URL.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, newIdempotencyKey } from './api.ts';
+import { ApiError, call, newIdempotencyKey } from './api.ts';
 import { followAccount } from './events.ts';
-import { nextStep } from './help.ts';
+import { explain } from './help.ts';
 import { Copyable, FieldError, Notice, Qr, sats } from './ui.tsx';
 
 const tokenKey = 'tipd.token';
@@ -15,28 +15,6 @@ interface Account {
   fundingLnurl: string | null;
   fundingLightning: string | null;
 }
-
-/** A call with the supporter's token; refusals as `ApiError`. */
-async function call<T>(token: string | undefined, method: 'GET' | 'POST', path: string, body?: unknown, idempotencyKey?: string): Promise<T> {
-  const headers: Record<string, string> = {};
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  if (idempotencyKey) headers['idempotency-key'] = idempotencyKey;
-  let res: Response;
-  try {
-    res = await fetch(path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-  } catch {
-    throw new ApiError('network', 'tipd could not be reached: check your connection and try again');
-  }
-  const answer = (await res.json().catch(() => undefined)) as { error?: { code: ApiError['code']; message: string } } | undefined;
-  if (res.ok && answer) return answer as T;
-  throw new ApiError(answer?.error?.code ?? 'internal', answer?.error?.message ?? `tipd answered ${res.status}`);
-}
-
-const problemOf = (err: unknown): string =>
-  err instanceof ApiError
-    ? `${err.message.charAt(0).toUpperCase()}${err.message.slice(1)}.${nextStep[err.code] ? ` ${nextStep[err.code]}` : ''}`
-    : 'Something went wrong; try again.';
 
 export function SupporterPage() {
   const [token, setToken] = useState<string | undefined>(() => localStorage.getItem(tokenKey) ?? undefined);
@@ -63,19 +41,19 @@ function SignIn({ onToken }: { onToken: (token: string) => void }) {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const start = async () => {
       try {
-        const made = await call<{ id: string; lnurl: string }>(undefined, 'POST', '/v1/auth/lnurl', {});
+        const made = await call<{ id: string; lnurl: string }>('POST', '/v1/auth/lnurl', { body: {} });
         if (stopped) return;
         setLogin(made);
         const poll = async () => {
-          const state = await call<{ state: string; token?: string }>(undefined, 'GET', `/v1/auth/lnurl/${made.id}`);
+          const state = await call<{ state: string; token?: string }>('GET', `/v1/auth/lnurl/${made.id}`);
           if (stopped) return;
           if (state.token) return onToken(state.token);
           if (state.state === 'expired') return void start();
-          timer = setTimeout(() => void poll().catch((err: unknown) => setProblem(problemOf(err))), 1000);
+          timer = setTimeout(() => void poll().catch((err: unknown) => setProblem(explain(err))), 1000);
         };
         await poll();
       } catch (err) {
-        setProblem(problemOf(err));
+        setProblem(explain(err));
       }
     };
     void start();
@@ -87,9 +65,9 @@ function SignIn({ onToken }: { onToken: (token: string) => void }) {
 
   const open = async () => {
     try {
-      onToken((await call<{ token: string }>(undefined, 'POST', '/v1/accounts')).token);
+      onToken((await call<{ token: string }>('POST', '/v1/accounts')).token);
     } catch (err) {
-      setProblem(problemOf(err));
+      setProblem(explain(err));
     }
   };
   return (
@@ -125,9 +103,9 @@ function Signedin({ token, onSignOut }: { token: string; onSignOut: () => void }
   const [account, setAccount] = useState<Account | undefined>();
   const [problem, setProblem] = useState('');
   const load = () =>
-    call<Account>(token, 'GET', '/v1/account').then(setAccount, (err: unknown) => {
+    call<Account>('GET', '/v1/account', { token }).then(setAccount, (err: unknown) => {
       if (err instanceof ApiError && err.code === 'unauthorized') return onSignOut();
-      setProblem(problemOf(err));
+      setProblem(explain(err));
     });
   useEffect(() => {
     void load();
@@ -190,11 +168,11 @@ function TipForm({ token }: { token: string }) {
     setProblem('');
     setDone('');
     try {
-      await call(token, 'POST', '/v1/tips', { handle: name, amountSat }, key.current);
+      await call('POST', '/v1/tips', { token, body: { handle: name, amountSat }, idempotencyKey: key.current });
       setDone(`Tipped @${name} ${amountSat.toLocaleString('en-US')} sats.`);
       key.current = newIdempotencyKey();
     } catch (err) {
-      setProblem(problemOf(err));
+      setProblem(explain(err));
       if (!(err instanceof ApiError && err.code === 'network')) key.current = newIdempotencyKey();
     } finally {
       setBusy(false);
@@ -234,9 +212,9 @@ function Withdraw({ token, balanceMsat }: { token: string; balanceMsat: string }
     setBusy(true);
     setProblem('');
     try {
-      setLink(await call<{ lnurl: string; maxWithdrawable: number }>(token, 'POST', '/v1/withdrawals/lnurl', {}));
+      setLink(await call<{ lnurl: string; maxWithdrawable: number }>('POST', '/v1/withdrawals/lnurl', { token, body: {} }));
     } catch (err) {
-      setProblem(problemOf(err));
+      setProblem(explain(err));
     } finally {
       setBusy(false);
     }

@@ -2,9 +2,9 @@
 // LNURL as a QR and its Lightning Address for any wallet, an invoice for wallets that only scan
 // invoices, the latest tips live, a button to tell the creator, and the tip button for other sites.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, invoiceFrom, isSettled, payRequestOf, type HandleView, type NotifyView, type PayRequest } from './api.ts';
+import { api, invoiceFrom, isSettled, payRequestOf, type HandleView, type NotifyView, type PayRequest } from './api.ts';
 import { followHandle, type HandleEvent } from './events.ts';
-import { nextStep } from './help.ts';
+import { explain } from './help.ts';
 import { Copyable, FieldError, Notice, plural, Qr, sats } from './ui.tsx';
 
 const presetsSat = [100, 1_000, 5_000, 21_000];
@@ -17,11 +17,6 @@ interface RecentTip {
   from?: string | undefined;
   at: string;
 }
-
-const problemOf = (err: unknown): string =>
-  err instanceof ApiError
-    ? `${err.message.charAt(0).toUpperCase()}${err.message.slice(1)}${nextStep[err.code] ? `. ${nextStep[err.code]}` : ''}`
-    : 'Something went wrong; try again.';
 
 export function TipPage({ handle }: { handle: string }) {
   const [view, setView] = useState<HandleView | undefined>();
@@ -37,7 +32,7 @@ export function TipPage({ handle }: { handle: string }) {
         document.title = `Tip @${answer.handle} · tipd`;
         if (!answer.claimed && answer.pendingMsat !== '0') api.notify(handle).then(setNotify, () => setNotify(undefined));
       },
-      (err: unknown) => setProblem(problemOf(err)),
+      (err: unknown) => setProblem(explain(err)),
     );
 
   useEffect(() => {
@@ -135,7 +130,7 @@ function InvoiceForm({ handle, tipped }: { handle: string; tipped: { current: ()
   const [paid, setPaid] = useState(false);
   const [payRequest, setPayRequest] = useState<PayRequest | undefined>();
   useEffect(() => {
-    payRequestOf(handle).then(setPayRequest, (err: unknown) => setProblem(problemOf(err)));
+    payRequestOf(handle).then(setPayRequest, (err: unknown) => setProblem(explain(err)));
   }, [handle]);
   const minSat = Math.ceil((payRequest?.minSendable ?? 1000) / 1000);
   const maxSat = payRequest ? Math.floor(payRequest.maxSendable / 1000) : undefined;
@@ -172,7 +167,7 @@ function InvoiceForm({ handle, tipped }: { handle: string; tipped: { current: ()
       setInvoice({ pr: made.pr, verify: made.verify, amountSat });
       setPaid(false);
     } catch (err) {
-      setProblem(problemOf(err));
+      setProblem(explain(err));
     } finally {
       setBusy(false);
     }
