@@ -97,7 +97,13 @@ const withdrawals = new Withdrawals(ledger, lnd, log, {
 });
 const withdrawLinks = new WithdrawLinks(ledger, withdrawals, log, { ttlMs: config.lnurl.withdrawLinkTtlMs });
 const flattrs = new Flattrs(ledger, log, { periodMs: config.periodMs });
-const payouts = new Payouts(ledger, rails, log, { ...config.payouts, retryMaxMs: 3600_000, recheckMs: 15_000, sendingMax: 8 });
+const payouts = new Payouts(ledger, rails, log, {
+  ...config.payouts,
+  retryMaxMs: 3600_000,
+  recheckMs: 15_000,
+  sendingMax: 8,
+  windingDown: () => windDown.state !== undefined,
+});
 const claims = new Claims(ledger, rails, new XApi({ ...config.x, observe: metrics.calls('x') }), log, {
   ...config.claims,
   probeAmountMsat: config.payouts.minMsat,
@@ -164,8 +170,6 @@ for (const { scheme, port, host, server, metricsOnly } of listeners) {
   });
   server.listen(port, host);
 }
-// Winding down, no period closes: the flattrs of the open one move no money.
-if (!windDown.state) void flattrs.start();
 const refunds = new Refunds(ledger, log, {
   ...defaultRefundOptions,
   returnAfterMs: config.unclaimedReturnMs,
@@ -173,10 +177,28 @@ const refunds = new Refunds(ledger, log, {
   returnToPayers: (handleKey, lotIds) => payouts.refund(handleKey, lotIds),
 });
 refunds.start();
-// Once begun, unclaimed tips go back at once; the hourly sweep takes any a request under way booked after this one.
+/** Unclaimed tips back now, while winding down; a failure is tried again by the hourly sweep (a broken invariant stops tipd). */
+const sweepNow = () =>
+  void refunds.sweep().catch((err: unknown) => {
+    if (err instanceof InvariantViolation) return ledger.halt(err);
+    log.error({ err }, 'returning unclaimed tips at the wind-down failed; the hourly sweep tries again');
+  });
+// Winding down, no new period closes (the flattrs of the open one move no money); a close a stop
+// cut short is finished, as it was decided before, and what it gave unclaimed handles goes back.
+if (!windDown.state) void flattrs.start();
+else
+  void flattrs
+    .finishCloses()
+    .then(sweepNow, (err: unknown) => (err instanceof InvariantViolation ? ledger.halt(err) : log.error({ err }, 'finishing a period close failed')));
+// Once begun: unclaimed tips go back at once (the hourly sweep takes any that a request under way,
+// a close, or an invoice issued before and paid after books later), and every claimed handle's
+// escrow is paid out, however small.
 windDown.onStart(() => {
   flattrs.stop();
-  void refunds.sweep().catch((err: unknown) => log.error({ err }, 'returning unclaimed tips at the wind-down failed; the hourly sweep tries again'));
+  sweepNow();
+  payouts
+    .payAllBound()
+    .catch((err: unknown) => (err instanceof InvariantViolation ? ledger.halt(err) : log.error({ err }, 'paying claimed handles at the wind-down failed')));
 });
 auth.start();
 withdrawLinks.start();

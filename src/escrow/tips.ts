@@ -55,11 +55,12 @@ export class Tips {
 
   /**
    * The unclaimed handles with the most sats waiting, at most `limit`, largest first. Reads every
-   * escrow's balance: callers cache it (api/handles.ts).
+   * escrow's balance (callers cache it: api/handles.ts), keeping the largest four times `limit`:
+   * claimed handles' escrow is paid out as it comes, so few of those are among them.
    */
   async mostWaiting(limit: number): Promise<HandleView[]> {
     const found: HandleView[] = [];
-    for (const { id: handleKey, balanceMsat } of await this.#ledger.holding('escrow')) {
+    for (const { id: handleKey, balanceMsat } of (await this.#ledger.holding('escrow', limit * 4)).largest) {
       const record = await this.#ledger.read<HandleRecord>(keys.handle(handleKey));
       if (!record || record.claimed) continue;
       found.push({ handle: record.display, claimed: false, pendingMsat: formatMsat(balanceMsat), supporters: record.supporters, tips: record.tips });

@@ -150,6 +150,11 @@ export class Flattrs {
   stop(): void {
     this.#scheduler.stop();
   }
+
+  /** Finishes the closes a stop cut short, and no more (tipd winding down closes no new period). */
+  finishCloses(): Promise<void> {
+    return this.#closes.resume();
+  }
 }
 
 function view(record: FlattrRecord): FlattrView {

@@ -115,9 +115,12 @@ export class Ledger {
     return queries.totalsByKind(this.#db);
   }
 
-  /** The accounts of a kind that hold something, largest first: each one's id (a supporter's, a handle's key) and balance. */
-  holding(kind: 'supporter' | 'escrow'): Promise<{ id: string; balanceMsat: bigint }[]> {
-    return queries.positiveBalances(this.#db, keys.balance(accounts[kind]('')));
+  /**
+   * The accounts of a kind that hold something: how many, their sum, and the `limit` largest
+   * (largest first, each one's id: a supporter's, a handle's key), from one snapshot.
+   */
+  holding(kind: 'supporter' | 'escrow', limit: number): ReturnType<typeof queries.largestBalances> {
+    return queries.largestBalances(this.#db, keys.balance(accounts[kind]('')), limit);
   }
 
   sumOfBalances(): Promise<bigint> {

@@ -38,14 +38,32 @@ export async function totalsByKind(db: Store): Promise<Record<AccountKind, bigin
   return totals;
 }
 
-/** The accounts under `prefix` (`bal:escrow:`…) with a positive balance, largest first, each with what follows the prefix. */
-export async function positiveBalances(db: Store, prefix: string): Promise<{ id: string; balanceMsat: bigint }[]> {
-  const found: { id: string; balanceMsat: bigint }[] = [];
+/**
+ * The accounts under `prefix` (`bal:escrow:`…) with a positive balance, in one pass over one
+ * snapshot: how many, their sum, and the `limit` largest (largest first, each with what follows the
+ * prefix). Memory is bounded by `limit`, whatever the number of accounts.
+ */
+export async function largestBalances(
+  db: Store,
+  prefix: string,
+  limit: number,
+): Promise<{ count: number; totalMsat: bigint; largest: { id: string; balanceMsat: bigint }[] }> {
+  let count = 0;
+  let totalMsat = 0n;
+  // Largest first; a new one goes in its place, the smallest out past `limit`.
+  const largest: { id: string; balanceMsat: bigint }[] = [];
   for await (const [key, value] of db.iterator(under(prefix))) {
     const balanceMsat = storedBalance(value, after(prefixes.balances, key));
-    if (balanceMsat > 0n) found.push({ id: after(prefix, key), balanceMsat });
+    if (balanceMsat <= 0n) continue;
+    count += 1;
+    totalMsat += balanceMsat;
+    if (largest.length === limit && balanceMsat <= largest.at(-1)!.balanceMsat) continue;
+    let at = largest.length;
+    while (at > 0 && largest[at - 1]!.balanceMsat < balanceMsat) at -= 1;
+    largest.splice(at, 0, { id: after(prefix, key), balanceMsat });
+    if (largest.length > limit) largest.pop();
   }
-  return found.sort((a, b) => (a.balanceMsat > b.balanceMsat ? -1 : a.balanceMsat < b.balanceMsat ? 1 : 0));
+  return { count, totalMsat, largest };
 }
 
 export async function sumOfBalances(db: Store): Promise<bigint> {

@@ -73,14 +73,19 @@ const encodings = [
 
 /** Sends a built file, compressed as the browser accepts (its brotli or gzip copy), or calls `missing`. */
 function sendBuilt(req: Request, res: Response, dir: string, file: string, maxAge: string, missing: () => void): void {
-  // Ours first (brotli is the smaller), as long as the browser takes it at all.
-  const encoding = encodings.find((e) => req.acceptsEncodings(e.name) === e.name);
-  // The type of the file itself, not of its compressed copy.
-  res.set({ 'X-Content-Type-Options': 'nosniff', Vary: 'Accept-Encoding' }).type(path.extname(file));
-  if (encoding) res.set('Content-Encoding', encoding.name);
-  res.sendFile(file + (encoding?.suffix ?? ''), { root: dir, maxAge, immutable: maxAge === '365d' }, (err) => {
-    if (!err) return;
-    res.removeHeader('Content-Encoding');
-    missing();
-  });
+  // Ours first (brotli is the smaller), as long as the browser takes it at all; the file itself
+  // when it takes none, or when a build made no copy.
+  const accepted = encodings.filter((e) => req.acceptsEncodings(e.name) === e.name);
+  const send = (encoding: (typeof encodings)[number] | undefined) => {
+    // The type of the file itself, not of its compressed copy.
+    res.set({ 'X-Content-Type-Options': 'nosniff', Vary: 'Accept-Encoding' }).type(path.extname(file));
+    if (encoding) res.set('Content-Encoding', encoding.name);
+    else res.removeHeader('Content-Encoding');
+    res.sendFile(file + (encoding?.suffix ?? ''), { root: dir, maxAge, immutable: maxAge === '365d' }, (err) => {
+      if (!err || res.headersSent) return;
+      if (encoding) return send(accepted[accepted.indexOf(encoding) + 1]);
+      missing();
+    });
+  };
+  send(accepted[0]);
 }

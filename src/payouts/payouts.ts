@@ -52,8 +52,16 @@ export interface PayoutOptions {
   recheckMs: number;
   /** Most payouts out at once (held and sent; making one ready takes no slot). */
   sendingMax: number;
+  /**
+   * tipd is winding down (winddown/): no more tips will lift a creator's escrow to `minMsat`, so it
+   * is paid whatever its size, down to a sat.
+   */
+  windingDown?: () => boolean;
   now?: () => Date;
 }
+
+/** The least a creator's payout carries while tipd winds down. */
+const windDownMinMsat = 1_000n;
 
 export class Payouts {
   readonly #ledger: Ledger;
@@ -182,7 +190,7 @@ export class Payouts {
     // Cheap looks first (cached reads): most tips go to handles nobody claimed.
     if ((await this.#ledger.read(keys.binding(handleKey))) !== undefined) {
       this.#refundsDue.delete(handleKey);
-      return (await this.#ledger.balance(accounts.escrow(handleKey))) < this.#options.minMsat ? undefined : { kind: 'creator' };
+      return (await this.#ledger.balance(accounts.escrow(handleKey))) < this.#minMsat() ? undefined : { kind: 'creator' };
     }
     const due = this.#refundsDue.get(handleKey);
     const lotId = due?.values().next().value;
@@ -242,7 +250,7 @@ export class Payouts {
     if (waitUntil) return { waitUntil };
     const target = await targetOf(this.#ledger, handleKey, purpose, this.#options, this.#now());
     // A creator's payout waits for the minimum; a refund goes back whatever its size, if the address takes it.
-    if (!target || (purpose.kind === 'creator' && target.maxAmountMsat < this.#options.minMsat)) return undefined;
+    if (!target || (purpose.kind === 'creator' && target.maxAmountMsat < this.#minMsat())) return undefined;
     const { destination } = target;
     let prepared: Prepared | undefined;
     try {
@@ -258,7 +266,7 @@ export class Payouts {
     }
     // The destination takes no payout this small (an address's minimum): more tips will come; a
     // refund that small waits for the handle's claim (its lot backs off, not to be asked each hour).
-    if (!prepared || (purpose.kind === 'creator' && prepared.amountMsat < this.#options.minMsat)) {
+    if (!prepared || (purpose.kind === 'creator' && prepared.amountMsat < this.#minMsat())) {
       if (purpose.kind === 'refund') {
         await this.#ledger.run((tx) => lotBackOff(tx, handleKey, purpose.lotId, this.#options));
         return undefined;
@@ -350,6 +358,16 @@ export class Payouts {
     return record;
   }
 
+  /** Escrow below this waits for more tips; while winding down, none will come. */
+  #minMsat(): bigint {
+    return this.#options.windingDown?.() ? windDownMinMsat : this.#options.minMsat;
+  }
+
+  /** Looks again at every bound handle: the wind-down has lowered the least a payout carries. */
+  payAllBound(): Promise<void> {
+    return this.#catchUp();
+  }
+
   /** Looks every pending payout up by hash and books LND's answer; at start and periodically. */
   reconcile(): Promise<void> {
     return this.#payments.reconcile(this.#now());
@@ -376,7 +394,7 @@ export class Payouts {
         case 'tip.sent':
         case 'handle.tipped':
         case 'handle.allocated': {
-          if (BigInt(event.data.pendingMsat) < this.#options.minMsat) break;
+          if (BigInt(event.data.pendingMsat) < this.#minMsat()) break;
           const topic = event.topics.find((t) => t.startsWith(handleTopic));
           if (topic) this.kick(after(handleTopic, topic));
           break;

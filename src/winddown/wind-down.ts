@@ -89,24 +89,31 @@ export class WindDown {
     return outcome;
   }
 
-  /** What tipd still owes, and to whom (the largest by name), from the committed balances. */
+  /**
+   * What tipd still owes, and to whom (the largest by name), from the committed balances: each kind
+   * counted, summed and ranked in one pass over one snapshot, in memory bounded by `listedMax`.
+   */
   async owed(): Promise<Owed> {
-    const [supporters, escrows, totals] = await Promise.all([this.#ledger.holding('supporter'), this.#ledger.holding('escrow'), this.#ledger.totalsByKind()]);
+    const [supporters, escrows, totals] = await Promise.all([
+      this.#ledger.holding('supporter', listedMax),
+      this.#ledger.holding('escrow', listedMax),
+      this.#ledger.totalsByKind(),
+    ]);
     const largestEscrows = await Promise.all(
-      escrows.slice(0, listedMax).map(async ({ id, balanceMsat }) => {
+      escrows.largest.map(async ({ id, balanceMsat }) => {
         const record = await this.#ledger.read<HandleRecord>(keys.handle(id));
         return { handle: record?.display ?? id, claimed: record?.claimed ?? false, amountMsat: formatMsat(balanceMsat) };
       }),
     );
     return {
       supporters: {
-        count: supporters.length,
-        totalMsat: formatMsat(totals.supporter),
-        largest: supporters.slice(0, listedMax).map(({ id, balanceMsat }) => ({ supporterId: id, balanceMsat: formatMsat(balanceMsat) })),
+        count: supporters.count,
+        totalMsat: formatMsat(supporters.totalMsat),
+        largest: supporters.largest.map(({ id, balanceMsat }) => ({ supporterId: id, balanceMsat: formatMsat(balanceMsat) })),
       },
-      escrow: { count: escrows.length, totalMsat: formatMsat(totals.escrow), largest: largestEscrows },
+      escrow: { count: escrows.count, totalMsat: formatMsat(escrows.totalMsat), largest: largestEscrows },
       inFlightMsat: formatMsat(totals.pending),
-      totalMsat: formatMsat(totals.supporter + totals.escrow + totals.pending),
+      totalMsat: formatMsat(supporters.totalMsat + escrows.totalMsat + totals.pending),
     };
   }
 }

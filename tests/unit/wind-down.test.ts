@@ -128,4 +128,17 @@ describe('winding down', () => {
       totalMsat: '0',
     });
   });
+
+  it('counts and sums every creditor but names only the 100 largest, largest first', async () => {
+    const windDown = await WindDown.open(t.ledger, log);
+    // 150 supporters in an order unrelated to their balances.
+    const balances = Array.from({ length: 150 }, (_, i) => BigInt(((i * 37) % 150) + 1) * 1_000n);
+    await t.ledger.run(async (tx) => {
+      for (const [i, msat] of balances.entries()) await tx.transfer('deposit', accounts.deposits, accounts.supporter(`s${String(i).padStart(3, '0')}`), msat);
+    });
+    const { supporters } = await windDown.owed();
+    expect(supporters.count).toBe(150);
+    expect(supporters.totalMsat).toBe(String(balances.reduce((a, b) => a + b, 0n)));
+    expect(supporters.largest.map((s) => BigInt(s.balanceMsat))).toEqual([...balances].sort((a, b) => (a > b ? -1 : 1)).slice(0, 100));
+  });
 });

@@ -9,11 +9,23 @@ export type { ClaimView, HandleView, NotifyView, ProofOutcome, WaitingHandles, P
 /** A refusal of tipd's (or of the network: `network`), with its code from the one table. */
 export class ApiError extends Error {
   readonly code: ErrorCode | 'network';
+  /** The HTTP status; 0 when no answer came. */
+  readonly status: number;
   readonly details: { issues?: { path: string; message: string }[] } | undefined;
-  constructor(code: ErrorCode | 'network', message: string, details?: ApiError['details']) {
+  constructor(code: ErrorCode | 'network', message: string, status = 0, details?: ApiError['details']) {
     super(message);
     this.code = code;
+    this.status = status;
     this.details = details;
+  }
+
+  /**
+   * tipd refused the request itself (a 4xx): nothing was done, and a changed request is another
+   * one (a new idempotency key). Anything else (no answer, a 5xx from tipd or a proxy) may have
+   * been done: a retry must send the same key.
+   */
+  get refused(): boolean {
+    return this.status >= 400 && this.status < 500;
   }
 }
 
@@ -40,9 +52,9 @@ export async function call<T>(method: 'GET' | 'POST', path: string, options: Cal
   if (res.ok && answer) return answer as T;
   // The API's format, { error: { code, message, details } }, or LNURL's, { status: 'ERROR', reason, code }.
   const error = answer?.error as { code: ErrorCode; message: string; details?: ApiError['details'] } | undefined;
-  if (error) throw new ApiError(error.code, error.message, error.details);
-  if (answer?.status === 'ERROR') throw new ApiError(answer.code as ErrorCode, String(answer.reason));
-  throw new ApiError('internal', `tipd answered ${res.status}`);
+  if (error) throw new ApiError(error.code, error.message, res.status, error.details);
+  if (answer?.status === 'ERROR') throw new ApiError(answer.code as ErrorCode, String(answer.reason), res.status);
+  throw new ApiError('internal', `tipd answered ${res.status}`, res.status);
 }
 
 const path = (handle: string) => `/v1/handles/${encodeURIComponent(handle)}`;
@@ -82,4 +94,6 @@ export async function invoiceFrom(payRequest: PayRequest, amountSat: number, com
 export const isSettled = async (verifyPath: string): Promise<boolean> => (await call<{ settled: boolean }>('GET', verifyPath)).settled;
 
 /** A fresh idempotency key for one form's submission. */
-export const newIdempotencyKey = (): string => crypto.randomUUID();
+export const newIdempotencyKey = (): string =>
+  // randomUUID needs a secure context (https, or localhost); getRandomValues does not.
+  Array.from(crypto.getRandomValues(new Uint8Array(16)), (byte) => byte.toString(16).padStart(2, '0')).join('');

@@ -107,7 +107,7 @@ function Destination({ handle, onClaim }: { handle: string; onClaim: (claim: Cla
     } catch (err) {
       setProblem(explain(err));
       // A refusal is final for this input: the next try is another request.
-      if (!(err instanceof ApiError && err.code === 'network')) key.current = newIdempotencyKey();
+      if (err instanceof ApiError && err.refused) key.current = newIdempotencyKey();
     } finally {
       setBusy(false);
     }
@@ -268,13 +268,16 @@ function Payouts({ handle, onPayout }: { handle: string; onPayout: () => void })
         () => undefined,
       );
     void load();
-    return followHandle(handle, (event) => {
-      if (event.event === 'payout.pending' || event.event === 'payout.succeeded' || event.event === 'payout.failed') {
-        void load();
-        onPayout();
-      }
-      if (event.event === 'payout.attempt_failed')
-        setNote(`The last payout could not start (${event.data.reason}); tipd tries again at ${new Date(event.data.nextAttemptAt).toLocaleTimeString()}.`);
+    return followHandle(handle, {
+      onResync: () => void load(),
+      onEvent: (event) => {
+        if (event.event === 'payout.pending' || event.event === 'payout.succeeded' || event.event === 'payout.failed') {
+          void load();
+          onPayout();
+        }
+        if (event.event === 'payout.attempt_failed')
+          setNote(`The last payout could not start (${event.data.reason}); tipd tries again at ${new Date(event.data.nextAttemptAt).toLocaleTimeString()}.`);
+      },
     });
   }, [handle]);
   return (

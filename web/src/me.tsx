@@ -109,8 +109,12 @@ function Signedin({ token, onSignOut }: { token: string; onSignOut: () => void }
     });
   useEffect(() => {
     void load();
-    return followAccount(token, (event) => {
-      if (['deposit.settled', 'tip.sent', 'refund', 'allocation', 'withdrawal.succeeded', 'withdrawal.failed'].includes(event.event)) void load();
+    return followAccount(token, {
+      onResync: () => void load(),
+      onRevoked: onSignOut,
+      onEvent: (event) => {
+        if (['deposit.settled', 'tip.sent', 'refund', 'allocation', 'withdrawal.succeeded', 'withdrawal.failed'].includes(event.event)) void load();
+      },
     });
   }, [token]);
 
@@ -173,7 +177,7 @@ function TipForm({ token }: { token: string }) {
       key.current = newIdempotencyKey();
     } catch (err) {
       setProblem(explain(err));
-      if (!(err instanceof ApiError && err.code === 'network')) key.current = newIdempotencyKey();
+      if (err instanceof ApiError && err.refused) key.current = newIdempotencyKey();
     } finally {
       setBusy(false);
     }

@@ -37,23 +37,26 @@ export function TipPage({ handle }: { handle: string }) {
 
   useEffect(() => {
     void load();
-    return followHandle(handle, (event: HandleEvent) => {
-      switch (event.event) {
-        case 'handle.tipped':
-          setRecent((list) => [{ seq: event.seq, at: event.at, ...event.data }, ...list].slice(0, recentMax));
-          setView((v) => v && { ...v, pendingMsat: event.data.pendingMsat });
-          tipped.current();
-          break;
-        case 'handle.allocated':
-        case 'handle.refunded':
-          setView((v) => v && { ...v, pendingMsat: event.data.pendingMsat });
-          break;
-        case 'claim.verified':
-        case 'claim.cooling_off':
-        case 'payout.succeeded':
-          void load();
-          break;
-      }
+    return followHandle(handle, {
+      onResync: () => void load(),
+      onEvent: (event: HandleEvent) => {
+        switch (event.event) {
+          case 'handle.tipped':
+            setRecent((list) => [{ seq: event.seq, at: event.at, ...event.data }, ...list].slice(0, recentMax));
+            setView((v) => v && { ...v, pendingMsat: event.data.pendingMsat });
+            tipped.current();
+            break;
+          case 'handle.allocated':
+          case 'handle.refunded':
+            setView((v) => v && { ...v, pendingMsat: event.data.pendingMsat });
+            break;
+          case 'claim.verified':
+          case 'claim.cooling_off':
+          case 'payout.succeeded':
+            void load();
+            break;
+        }
+      },
     });
   }, [handle]);
 
