@@ -19,6 +19,7 @@ export const errorCodes = {
   unauthorized: { status: 401, message: 'send Authorization: Bearer <token> with a valid token' },
   admin_disabled: { status: 403, message: 'the admin API is off: set TIPD_ADMIN_TOKEN' },
   not_found: { status: 404, message: 'no such thing' },
+  method_not_allowed: { status: 405, message: 'this path does not take that method (the Allow header lists those it takes)' },
   request_timeout: { status: 408, message: 'the request did not arrive in time; send it again, whole' },
   body_too_large: { status: 413, message: 'request body is too large' },
   unsupported_encoding: { status: 415, message: 'request body must be UTF-8 JSON' },

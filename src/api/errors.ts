@@ -17,6 +17,24 @@ export const notFound: RequestHandler = (req, _res, next) => {
   next(new Refusal('not_found', `no route for ${req.method} ${req.path}`));
 };
 
+/**
+ * 405 with `Allow` for a path that is served, asked with a method it does not take (`paths`:
+ * express patterns with their methods); anything else goes on to 404.
+ */
+export function methodNotAllowed(paths: { path: string; methods: string[] }[]): RequestHandler {
+  const patterns = paths.map(({ path, methods }) => ({
+    // As express matches: `:name` is one segment, case-insensitive, an optional trailing slash.
+    pattern: new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:\w+/g, '[^/]+')}/?$`, 'i'),
+    allow: [...new Set(methods.flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m])))].join(', '),
+  }));
+  return (req, res, next) => {
+    const served = patterns.find(({ pattern }) => pattern.test(req.path));
+    if (!served) return next();
+    res.set('Allow', served.allow);
+    next(new Refusal('method_not_allowed', `${req.path} takes ${served.allow}, not ${req.method}`));
+  };
+}
+
 /** body-parser marks its own errors with `type` and an HTTP status. */
 function fromBodyParser(err: { type?: string; status?: number; limit?: number }): Refusal | undefined {
   switch (err.type) {

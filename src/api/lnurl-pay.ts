@@ -29,6 +29,7 @@ import type { Api } from './openapi.ts';
 const addressParams = z.strictObject({
   handle: z
     .string()
+    .meta({ pattern: '^@?[A-Za-z0-9_]{1,15}(\\+.*)?$' })
     .transform((user) => user.replace(/\+.*$/, ''))
     .pipe(handleSchema),
 });

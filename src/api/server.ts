@@ -29,12 +29,12 @@ import { claimRoutes } from './claims.ts';
 import { handleRoutes } from './handles.ts';
 import { payoutRoutes } from './payouts.ts';
 import { Refusal } from '../errors.ts';
-import { pageRoutes } from '../pages/pages.ts';
+import { pagePaths, pageRoutes } from '../pages/pages.ts';
 import { Api, openApiDocument } from './openapi.ts';
 import { rateLimiter } from './rate-limit.ts';
 import { depositRoutes } from './deposits.ts';
 import { flattrRoutes } from './flattrs.ts';
-import { errorHandler, notFound } from './errors.ts';
+import { errorHandler, methodNotAllowed, notFound } from './errors.ts';
 import { loggedPath } from './http.ts';
 import { supporterRoutes } from './supporters.ts';
 import { tipRoutes } from './tips.ts';
@@ -154,6 +154,11 @@ export function createApp(deps: AppDeps): Express {
   app.use(api.router);
   pageRoutes(app, log, deps.pagesDir);
 
+  // A path of the API or a page, asked with another method: 405, saying which it takes.
+  const methodsByPath = new Map<string, string[]>();
+  for (const op of api.operations) if (!op.websocket) methodsByPath.set(op.path, [...(methodsByPath.get(op.path) ?? []), op.method.toUpperCase()]);
+  for (const path of [...pagePaths, '/button.js', '/assets/:file']) methodsByPath.set(path, ['GET']);
+  app.use(methodNotAllowed([...methodsByPath].map(([path, methods]) => ({ path, methods }))));
   app.use(notFound);
   app.use(errorHandler(log, deps.ledger));
   return app;

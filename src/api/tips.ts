@@ -4,17 +4,20 @@ import { handleSchema } from '../escrow/handles.ts';
 import { amountSat, satToMsat } from '../ledger/money.ts';
 import type { Supporters } from '../supporters/supporters.ts';
 import type { Tips } from '../escrow/tips.ts';
-import { tweetIdOf } from '../x/tweets.ts';
+import { tweetIdOf, tweetReferencePattern } from '../x/tweets.ts';
 import type { Api } from './openapi.ts';
 import { body, idempotencyOf, parse, requireSupporter, supporterOf } from './http.ts';
 
 /** A tweet URL (x.com, twitter.com, mobile., www., /status or /statuses) or a bare id: only the id is kept. */
-export const tweetIdSchema = z.string().transform((input, ctx) => {
-  const id = tweetIdOf(input);
-  if (id !== undefined) return id;
-  ctx.addIssue({ code: 'custom', message: 'must be a tweet URL or a tweet id' });
-  return z.NEVER;
-});
+export const tweetIdSchema = z
+  .string()
+  .meta({ pattern: tweetReferencePattern })
+  .transform((input, ctx) => {
+    const id = tweetIdOf(input);
+    if (id !== undefined) return id;
+    ctx.addIssue({ code: 'custom', message: 'must be a tweet URL or a tweet id' });
+    return z.NEVER;
+  });
 
 const tipBody = z.strictObject({ handle: handleSchema, amountSat: amountSat(), tweet: tweetIdSchema.optional() });
 

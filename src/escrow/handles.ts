@@ -20,9 +20,13 @@ export function parseHandle(input: string): Handle | undefined {
 /** Marks the issue of a string that is not a handle: the API answers it with `invalid_handle`. */
 export const handleIssue = 'invalid_handle';
 
-export const handleSchema = z.string().transform((input, ctx): Handle => {
-  const handle = parseHandle(input);
-  if (handle) return handle;
-  ctx.addIssue({ code: 'custom', message: 'must be an X handle: 1 to 15 letters, digits or _, with an optional @', params: { code: handleIssue } });
-  return z.NEVER;
-});
+export const handleSchema = z
+  .string()
+  // What the API's description says a handle is (the same as `pattern`).
+  .meta({ pattern: pattern.source.replace(/[()]/g, '') })
+  .transform((input, ctx): Handle => {
+    const handle = parseHandle(input);
+    if (handle) return handle;
+    ctx.addIssue({ code: 'custom', message: 'must be an X handle: 1 to 15 letters, digits or _, with an optional @', params: { code: handleIssue } });
+    return z.NEVER;
+  });

@@ -27,15 +27,16 @@ export const amountSat = (max = amountSatMax) =>
     .max(max, `must be at most ${max}`);
 
 /**
- * JSON.parse reviver that lets through only numbers written as plain integers that fit a double
- * exactly. `1.0`, `1e3`, `0.5` and `9007199254740993` become NaN, which every amount schema
- * rejects, so a float or an exponent can never pass as an amount after parsing.
+ * JSON.parse reviver that lets through only numbers written as integers that fit a double exactly:
+ * `12` and `12.0` (JSON Schema's integers, as the API's description says). `1e3`, `0.5`,
+ * `1.0000000000000001` and `9007199254740993` become NaN, which every amount schema rejects, so
+ * a fraction, an exponent or a rounded value can never pass as an amount after parsing.
  */
 export function jsonReviver(this: unknown, _key: string, value: unknown, context?: { source?: string }): unknown {
   if (typeof value !== 'number') return value;
   const source = context?.source;
   if (source === undefined) return value;
-  return /^-?(0|[1-9]\d*)$/.test(source) && Number.isSafeInteger(value) ? value : Number.NaN;
+  return /^-?(0|[1-9]\d*)(\.0+)?$/.test(source) && Number.isSafeInteger(value) ? value : Number.NaN;
 }
 
 /**

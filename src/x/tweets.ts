@@ -13,6 +13,23 @@ const tweetIdMax = 2n ** 63n - 1n;
  */
 const tweetUrlPattern = /^https:\/\/(?:www\.|mobile\.)?(?:x|twitter)\.com\/[A-Za-z0-9_]{1,15}\/status(?:es)?\/([0-9]{1,19})\/?(?:\?[^#\s]*)?$/;
 
+/** A regular expression (no anchors) of the decimal numbers from 0 to `max`, as long as `max` at most. */
+function decimalsUpTo(max: bigint): string {
+  const digits = max.toString();
+  const shorter = digits.length > 1 ? [`[0-9]{1,${digits.length - 1}}`] : [];
+  // As long as max: its first i digits, then a smaller one, then any; or max itself.
+  const sameLength = [...digits].flatMap((digit, i) =>
+    digit === '0' ? [] : [`${digits.slice(0, i)}[0-${Number(digit) - 1}]${i + 1 < digits.length ? `[0-9]{${digits.length - i - 1}}` : ''}`],
+  );
+  return [...shorter, ...sameLength, digits].join('|');
+}
+
+/**
+ * What a tweet reference may be, as one JSON Schema `pattern` (the API's description says exactly
+ * what `tweetIdOf` takes): a bare id up to `tweetIdMax`, or a tweet URL with one.
+ */
+export const tweetReferencePattern = `^(?:${decimalsUpTo(tweetIdMax)}|https://(?:www\\.|mobile\\.)?(?:x|twitter)\\.com/[A-Za-z0-9_]{1,15}/status(?:es)?/(?:${decimalsUpTo(tweetIdMax)})/?(?:\\?[^#\\s]*)?)$`;
+
 /** The tweet id of a bare id or a tweet URL; undefined for anything else. */
 export function tweetIdOf(input: string): string | undefined {
   const id = tweetIdPattern.test(input) ? input : tweetUrlPattern.exec(input)?.[1];
