@@ -22,6 +22,7 @@ export { InvariantViolation } from './invariants.ts';
 export { recordRunMax, type Transfer } from './stored.ts';
 export { type Known, type RunOptions, Tx, unread } from './tx.ts';
 export type { BatchFigures } from './writer.ts';
+export type { LedgerFigures } from './queries.ts';
 
 export interface LedgerOptions {
   /** Most operations committed in one batch. */
@@ -118,6 +119,11 @@ export class Ledger {
   /** The accounts of a kind that hold something, largest first: each one's id (a supporter's, a handle's key) and balance. */
   holding(kind: 'supporter' | 'escrow'): Promise<{ id: string; balanceMsat: bigint }[]> {
     return queries.positiveBalances(this.#db, keys.balance(accounts[kind]('')));
+  }
+
+  /** Balances summed by kind, with the last transfer id and event number, all read at one point in time. */
+  figures(): Promise<queries.LedgerFigures> {
+    return queries.figures(this.#db);
   }
 
   sumOfBalances(): Promise<bigint> {
