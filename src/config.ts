@@ -2,6 +2,7 @@
 // missing value is one line naming the variable. Files named by *_PATH are read here, so the rest
 // of tipd only ever sees values.
 import fs from 'node:fs';
+import path from 'node:path';
 import tls from 'node:tls';
 import { z } from 'zod';
 
@@ -32,6 +33,7 @@ const schema = z
     TIPD_HTTP_KEEP_ALIVE_TIMEOUT_MS: integer(1_000, 600_000).default(5_000),
     TIPD_HTTP_CONNECTIONS_MAX: integer(10, 1_000_000).default(2_000),
     TIPD_DATA_DIR: z.string().min(1).default('./data'),
+    TIPD_BACKUP_DIR: z.string().min(1).optional(),
     TIPD_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
     TIPD_ADMIN_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
     TIPD_METRICS_PORT: integer(0, 65_535).optional(),
@@ -154,6 +156,8 @@ export interface Config {
   /** TLS served by tipd itself: on `port` beside plain HTTP, or (no port) instead of it on the HTTP port. */
   tls: { cert: Buffer; key: Buffer; port: number | undefined } | undefined;
   dataDir: string;
+  /** Where POST /v1/admin/backup writes its backups (TIPD_BACKUP_DIR; by default `<dataDir>/backups`). */
+  backupDir: string;
   logLevel: string;
   adminToken: string | undefined;
   /** A listener of its own serving GET /metrics without a token (the API's port needs the operator token); undefined: none. */
@@ -234,6 +238,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv): Config {
         ? undefined
         : readTls(env.TIPD_TLS_CERT_PATH, env.TIPD_TLS_KEY_PATH, env.TIPD_TLS_PORT),
     dataDir: env.TIPD_DATA_DIR,
+    backupDir: env.TIPD_BACKUP_DIR ?? path.join(env.TIPD_DATA_DIR, 'backups'),
     logLevel: env.TIPD_LOG_LEVEL,
     adminToken: env.TIPD_ADMIN_TOKEN,
     metrics: env.TIPD_METRICS_PORT === undefined ? undefined : { host: env.TIPD_METRICS_HOST, port: env.TIPD_METRICS_PORT },

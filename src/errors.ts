@@ -42,6 +42,10 @@ export const errorCodes = {
   too_many_follows: { status: 400, message: 'too many topics followed' },
   too_many_messages: { status: 429, message: 'too many messages waiting to be handled; wait for the answers' },
 
+  // Backups (POST /v1/admin/backup)
+  backup_in_progress: { status: 409, message: 'a backup is being taken; wait for it to finish' },
+  backup_failed: { status: 500, message: 'the backup could not be written (see the message); nothing of it is left' },
+
   // Money
   insufficient_balance: { status: 409, message: 'the balance does not cover this' },
 

@@ -8,6 +8,7 @@ import { createHttpServer, type HttpLimits } from './api/http-server.ts';
 import { metricsListener } from './api/metrics.ts';
 import { createApp } from './api/server.ts';
 import { WindDown } from './winddown/wind-down.ts';
+import { Backups } from './backup/take.ts';
 import { LnurlAuth } from './auth/lnurl-auth.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { Claims } from './claims/claims.ts';
@@ -129,6 +130,7 @@ const app = createApp({
   auth,
   windDown,
   adminToken: config.adminToken,
+  backups: new Backups(store, config.backupDir, log),
   metrics,
   rateLimitPerMinute: config.rateLimitPerMinute,
   claimRateLimitPerMinute: config.claims.ratePerMinute,

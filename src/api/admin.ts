@@ -109,11 +109,13 @@ export function adminRoutes(
       path: '/v1/admin/audit',
       summary: "Liabilities next to the hub's channel balance (unknown while LND is down); the ledger sum",
       auth: 'admin',
-      responses: { 200: '{ liabilitiesMsat: { supporters, escrow, escrowFromPayers, inFlight, total }, hub, ledger, windDown }' },
+      responses: {
+        200: '{ liabilitiesMsat: { supporters, escrow, escrowFromPayers, inFlight, total }, hub, ledger: { sumMsat, balanced, lastTransferId, lastEventSeq }, windDown }',
+      },
     },
     admin,
     async (_req, res) => {
-      const [totals, fromPayers] = await Promise.all([ledger.totalsByKind(), payerEscrow(ledger)]);
+      const [{ totals, lastTransferId, lastEventSeq }, fromPayers] = await Promise.all([ledger.figures(), payerEscrow(ledger)]);
       const liabilities = totals.supporter + totals.escrow + totals.pending;
       // The ledger's own sums matter most when LND is down: they are shown, the hub's side marked unknown.
       const hub = await lnd.getChannelBalanceMsat().then(
@@ -138,7 +140,8 @@ export function adminRoutes(
           total: formatMsat(liabilities),
         },
         hub,
-        ledger: { sumMsat: formatMsat(sum), balanced: sum === 0n },
+        // The last transfer id and event number read with the balances: a backup taken at the same ones holds the same figures.
+        ledger: { sumMsat: formatMsat(sum), balanced: sum === 0n, lastTransferId: lastTransferId.toString(), lastEventSeq: lastEventSeq.toString() },
         // Once winding down, what is owed goes to zero as supporters withdraw (GET /v1/admin/wind-down lists them).
         windDown: windDown.state ?? null,
       });

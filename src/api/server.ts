@@ -23,6 +23,8 @@ import type { Withdrawals } from '../withdrawals/withdrawals.ts';
 import type { WindDown } from '../winddown/wind-down.ts';
 import type { Metrics } from '../process/metrics.ts';
 import { adminRoutes } from './admin.ts';
+import type { Backups } from '../backup/take.ts';
+import { backupRoutes } from './backup.ts';
 import { metricsRoutes } from './metrics.ts';
 import { authRoutes } from './auth.ts';
 import { claimRoutes } from './claims.ts';
@@ -64,6 +66,8 @@ export interface AppDeps {
   /** The operator's wind-down: refuses new money and claims once begun. */
   windDown: WindDown;
   adminToken: string | undefined;
+  /** The operator's backups of the ledger (POST /v1/admin/backup); none: no such route. */
+  backups?: Backups;
   /** Counts requests, and serves GET /metrics (behind the operator token); none: neither. */
   metrics?: Metrics;
   rateLimitPerMinute: number;
@@ -136,6 +140,7 @@ export function createApp(deps: AppDeps): Express {
   claimRoutes(api, deps.claims, deps.claimRateLimitPerMinute, network === 'regtest');
   payoutRoutes(api, deps.payouts);
   adminRoutes(api, deps.adminToken, deps.flattrs, deps.ledger, lnd, deps.windDown);
+  if (deps.backups) backupRoutes(api, deps.adminToken, deps.backups);
   if (deps.metrics) metricsRoutes(api, deps.adminToken, deps.metrics);
   api.route({ method: 'get', path: '/v1/openapi.json', summary: 'This description', auth: 'none', responses: { 200: 'OpenAPI 3.1' } }, (_req, res) => {
     res.json(document);

@@ -22,6 +22,7 @@ export { InvariantViolation } from './invariants.ts';
 export { recordRunMax, type Transfer } from './stored.ts';
 export { type Known, type RunOptions, Tx, unread } from './tx.ts';
 export type { BatchFigures } from './writer.ts';
+export type { LedgerFigures } from './queries.ts';
 
 export interface LedgerOptions {
   /** Most operations committed in one batch. */
@@ -121,6 +122,11 @@ export class Ledger {
    */
   holding(kind: 'supporter' | 'escrow', limit: number): ReturnType<typeof queries.largestBalances> {
     return queries.largestBalances(this.#db, keys.balance(accounts[kind]('')), limit);
+  }
+
+  /** Balances summed by kind, with the last transfer id and event number, all read at one point in time. */
+  figures(): Promise<queries.LedgerFigures> {
+    return queries.figures(this.#db);
   }
 
   sumOfBalances(): Promise<bigint> {

@@ -6,7 +6,7 @@ import type { Account } from './accounts.ts';
 import { InvariantViolation } from './invariants.ts';
 import { after, keys, prefixes, prefixEnd, under } from './keys.ts';
 import type { Store } from './store.ts';
-import { storedBalance, storedEvents, storedHistoryEntry, type Transfer, transfersOf } from './stored.ts';
+import { storedBalance, storedInteger, storedEvents, storedHistoryEntry, type Transfer, transfersOf } from './stored.ts';
 
 /** A supporter's transfers, newest first, `limit` at a time; `before` is the last id seen. */
 export async function history(db: Store, account: Account, limit: number, before?: string): Promise<Transfer[]> {
@@ -26,16 +26,50 @@ export async function history(db: Store, account: Account, limit: number, before
 
 export type AccountKind = 'supporter' | 'escrow' | 'pending' | 'system';
 
+/** A point in time of the store, shared by several reads (LevelDB's explicit snapshot). */
+type Snapshot = ReturnType<Store['snapshot']>;
+
+export const noTotals = (): Record<AccountKind, bigint> => ({ supporter: 0n, escrow: 0n, pending: 0n, system: 0n });
+
+/** Adds the stored balance of `account` to its kind's total; a balance of no account of tipd is a broken store. */
+export function addToTotals(totals: Record<AccountKind, bigint>, account: string, stored: unknown): void {
+  const kind = account.slice(0, account.indexOf(':'));
+  if (!Object.hasOwn(totals, kind)) throw new InvariantViolation(`the store holds a balance of ${account}: not an account of tipd`);
+  totals[kind as AccountKind] += storedBalance(stored, account);
+}
+
 /** Committed balances summed by kind of account (supporter, escrow, pending, system). */
-export async function totalsByKind(db: Store): Promise<Record<AccountKind, bigint>> {
-  const totals = { supporter: 0n, escrow: 0n, pending: 0n, system: 0n };
-  for await (const [key, value] of db.iterator(under(prefixes.balances))) {
-    const account = after(prefixes.balances, key);
-    const kind = account.slice(0, account.indexOf(':'));
-    if (!Object.hasOwn(totals, kind)) throw new InvariantViolation(`the store holds a balance of ${account}: not an account of tipd`);
-    totals[kind as AccountKind] += storedBalance(value, account);
-  }
+export async function totalsByKind(db: Store, snapshot?: Snapshot): Promise<Record<AccountKind, bigint>> {
+  const totals = noTotals();
+  for await (const [key, value] of db.iterator({ ...under(prefixes.balances), ...(snapshot && { snapshot }) }))
+    addToTotals(totals, after(prefixes.balances, key), value);
   return totals;
+}
+
+/** The ledger's figures at one point in time: balances summed by kind, the last transfer id and event number. */
+export interface LedgerFigures {
+  totals: Record<AccountKind, bigint>;
+  lastTransferId: bigint;
+  lastEventSeq: bigint;
+}
+
+/**
+ * The figures read from one snapshot, so that they belong together: with no transfer numbered
+ * since (`lastTransferId`), no balance has changed. (A LevelDB batch is atomic: a snapshot holds
+ * all of a committed batch or none of it.)
+ */
+export async function figures(db: Store): Promise<LedgerFigures> {
+  const snapshot = db.snapshot();
+  try {
+    const [totals, lastTransfer, lastEvent] = await Promise.all([
+      totalsByKind(db, snapshot),
+      db.get(keys.sequence('xfer'), { snapshot }),
+      db.get(keys.sequence('event'), { snapshot }),
+    ]);
+    return { totals, lastTransferId: storedInteger(lastTransfer, 'the last xfer number'), lastEventSeq: storedInteger(lastEvent, 'the last event number') };
+  } finally {
+    await snapshot.close();
+  }
 }
 
 /**
