@@ -14,9 +14,10 @@ const createBody = z.strictObject({ action: z.enum(['login', 'link']).default('l
 /** What the wallet adds to the LNURL's query (LUD-04); their form is checked by auth/signature.ts. */
 const callbackQuery = z.object({
   tag: z.literal('login'),
-  k1: z.string().max(64),
-  sig: z.string().max(144),
-  key: z.string().max(66),
+  // Described as LUD-04 has them; their form is checked (with its own code) by auth/signature.ts.
+  k1: z.string().max(64).meta({ pattern: '^[0-9a-fA-F]{64}$' }),
+  sig: z.string().max(144).meta({ pattern: '^[0-9a-fA-F]{16,144}$' }),
+  key: z.string().max(66).meta({ pattern: '^0[23][0-9a-fA-F]{64}$' }),
   // Informational: the action that counts is the one the sign-in was made with.
   action: z.enum(['register', 'login', 'link', 'auth']).optional(),
 });

@@ -48,11 +48,18 @@ export class Api {
   }
 }
 
+/**
+ * The HTTP server's own refusals (api/http-server.ts), on any route: a request line and headers
+ * too long (a query string too), or a request too slow to arrive.
+ */
+const serverCodes = new Set<ErrorCode>(['headers_too_large', 'request_timeout']);
+
 /** Every error code a route may answer: its own, and those of what it takes and who may call it. */
 export function errorsOf(op: Operation): ErrorCode[] {
   const codes = new Set<ErrorCode>(op.errors);
   // Any request's JSON body is parsed before it is routed, whether the route takes one or not.
   if (!op.websocket) for (const code of ['invalid_json', 'body_too_large', 'unsupported_encoding', 'request_aborted'] as const) codes.add(code);
+  for (const code of serverCodes) codes.add(code);
   if (op.body) codes.add('invalid_request');
   // A handle in the path is refused as `invalid_handle`, which the route lists; other parameters as `invalid_request`.
   if (op.query || Object.keys(op.params?.shape ?? {}).some((name) => name !== 'handle')) codes.add('invalid_request');
@@ -101,7 +108,11 @@ function errorResponses(codes: ErrorCode[], lnurl: boolean): Record<string, unkn
   return Object.fromEntries(
     [...byStatus].map(([status, ofStatus]) => [
       status,
-      { description: ofStatus.join(' | '), content: { 'application/json': { schema: errorSchema(ofStatus, lnurl) } } },
+      // The HTTP server answers its own in the API's format, whatever the route (it cannot know it).
+      {
+        description: ofStatus.join(' | '),
+        content: { 'application/json': { schema: errorSchema(ofStatus, lnurl && !ofStatus.every((c) => serverCodes.has(c))) } },
+      },
     ]),
   );
 }
@@ -130,7 +141,8 @@ export function openApiDocument(operations: Operation[]): Record<string, unknown
       summary: op.summary,
       ...(op.auth === 'none' ? { security: [] } : { security: [{ [op.auth]: [] }] }),
       ...(parameters.length > 0 ? { parameters } : {}),
-      ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: schemaOf(op.body) } } } } : {}),
+      // A body whose every field may be left out may be left out whole (express reads none as `{}`).
+      ...(op.body ? { requestBody: { required: !op.body.safeParse({}).success, content: { 'application/json': { schema: schemaOf(op.body) } } } } : {}),
       responses: {
         ...Object.fromEntries(
           Object.entries(op.responses).map(([status, description]) => [

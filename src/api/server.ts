@@ -36,7 +36,7 @@ import { Api, openApiDocument } from './openapi.ts';
 import { rateLimiter } from './rate-limit.ts';
 import { depositRoutes } from './deposits.ts';
 import { flattrRoutes } from './flattrs.ts';
-import { errorHandler, methodNotAllowed, notFound } from './errors.ts';
+import { allowedMethods, errorHandler, notFound } from './errors.ts';
 import { loggedPath } from './http.ts';
 import { supporterRoutes } from './supporters.ts';
 import { tipRoutes } from './tips.ts';
@@ -156,14 +156,16 @@ export function createApp(deps: AppDeps): Express {
     websocket: true,
   });
   const document = openApiDocument(api.operations);
-  app.use(api.router);
-  pageRoutes(app, log, deps.pagesDir);
-
-  // A path of the API or a page, asked with another method: 405, saying which it takes.
+  // What each path takes: OPTIONS answered with it (LNURL paths answered theirs already: CORS), and
+  // a path of the API or a page asked with another method gets 405, saying which it takes.
   const methodsByPath = new Map<string, string[]>();
   for (const op of api.operations) if (!op.websocket) methodsByPath.set(op.path, [...(methodsByPath.get(op.path) ?? []), op.method.toUpperCase()]);
   for (const path of [...pagePaths, '/button.js', '/assets/:file']) methodsByPath.set(path, ['GET']);
-  app.use(methodNotAllowed([...methodsByPath].map(([path, methods]) => ({ path, methods }))));
+  const allowed = allowedMethods([...methodsByPath].map(([path, methods]) => ({ path, methods })));
+  app.use(allowed.options);
+  app.use(api.router);
+  pageRoutes(app, log, deps.pagesDir);
+  app.use(allowed.notAllowed);
   app.use(notFound);
   app.use(errorHandler(log, deps.ledger));
   return app;

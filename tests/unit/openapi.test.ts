@@ -129,7 +129,7 @@ describe('the OpenAPI document', () => {
         },
       },
     });
-    expect(Object.keys(tips.responses).sort()).toEqual(['201', '400', '401', '409', '413', '415', '422', '429', '503']);
+    expect(Object.keys(tips.responses).sort()).toEqual(['201', '400', '401', '408', '409', '413', '415', '422', '429', '431', '503']);
     expect(tips.responses['409']).toEqual(errorWith(['insufficient_balance']));
     expect(tips.responses['400']).toEqual(errorWith(['invalid_handle', 'invalid_json', 'invalid_request', 'request_aborted']));
     expect(tips.responses['422']).toEqual(errorWith(['idempotency_key_reused']));
@@ -162,17 +162,19 @@ describe('the OpenAPI document', () => {
       },
     });
     // The websocket is not behind express: no body; its upgrades have a rate limit and caps of their own (events/admission.ts).
-    expect(Object.keys(doc.paths['/v1/events']!.get.responses).sort()).toEqual(['101', '401', '429', '503']);
+    expect(Object.keys(doc.paths['/v1/events']!.get.responses).sort()).toEqual(['101', '401', '408', '429', '431', '503']);
     expect(Object.keys(doc.paths['/v1/claims/{id}/proof']!.post.responses).sort()).toEqual([
       '200',
       '400',
       '404',
+      '408',
       '409',
       '410',
       '413',
       '415',
       '422',
       '429',
+      '431',
       '502',
       '503',
     ]);
