@@ -8,6 +8,12 @@ import { z } from 'zod';
 export const networks = ['mainnet', 'testnet', 'testnet4', 'signet', 'regtest'] as const;
 export type Network = (typeof networks)[number];
 
+/**
+ * Most payouts out at once (held and sent, waiting for LND's answer), by default. Provisional: it is
+ * what main.ts hard-coded before it was a setting.
+ */
+export const payoutConcurrencyMaxDefault = 8;
+
 const integer = (min: number, max: number) =>
   z
     .string()
@@ -84,6 +90,9 @@ const schema = z
     TIPD_PAYOUT_FEE_BASE_MSAT: integer(0, 100_000_000).default(10_000),
     TIPD_PAYOUT_FEE_PPM: integer(0, 100_000).default(5_000),
     TIPD_PAYOUT_RETRY_SECONDS: integer(1, 3600).default(60),
+    // LND accepts at most 483 HTLCs in flight on one channel (BOLT 2's limit, max_accepted_htlcs);
+    // payouts to one creator's node may all take the same channel.
+    TIPD_PAYOUT_CONCURRENCY_MAX: integer(1, 483).default(payoutConcurrencyMaxDefault),
   })
   .superRefine((env, ctx) => {
     if (env.TIPD_HTTP_HEADERS_TIMEOUT_MS > env.TIPD_HTTP_REQUEST_TIMEOUT_MS) {
@@ -176,8 +185,11 @@ export interface Config {
   claims: { expiryMs: number; coolingOffMs: number; ratePerMinute: number };
   /** Sign-in with a wallet: sign-ins asked for a minute per address (each is stored a while); 0: no limit. */
   auth: { ratePerMinute: number };
-  /** Keysend payouts to claimed handles: the least worth sending, the fee cap, the first retry delay (doubling). */
-  payouts: { minMsat: bigint; feeBaseMsat: bigint; feePpm: bigint; retryMs: number };
+  /**
+   * Keysend payouts to claimed handles: the least worth sending, the fee cap, the first retry delay
+   * (doubling), and the most out at once (held and sent, waiting for LND's answer).
+   */
+  payouts: { minMsat: bigint; feeBaseMsat: bigint; feePpm: bigint; retryMs: number; sendingMax: number };
 }
 
 export class ConfigError extends Error {}
@@ -265,6 +277,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv): Config {
       feeBaseMsat: BigInt(env.TIPD_PAYOUT_FEE_BASE_MSAT),
       feePpm: BigInt(env.TIPD_PAYOUT_FEE_PPM),
       retryMs: env.TIPD_PAYOUT_RETRY_SECONDS * 1000,
+      sendingMax: env.TIPD_PAYOUT_CONCURRENCY_MAX,
     },
   };
 }

@@ -97,7 +97,7 @@ const withdrawals = new Withdrawals(ledger, lnd, log, {
 });
 const withdrawLinks = new WithdrawLinks(ledger, withdrawals, log, { ttlMs: config.lnurl.withdrawLinkTtlMs });
 const flattrs = new Flattrs(ledger, log, { periodMs: config.periodMs });
-const payouts = new Payouts(ledger, rails, log, { ...config.payouts, retryMaxMs: 3600_000, recheckMs: 15_000, sendingMax: 8 });
+const payouts = new Payouts(ledger, rails, log, { ...config.payouts, retryMaxMs: 3600_000, recheckMs: 15_000 });
 const claims = new Claims(ledger, rails, new XApi({ ...config.x, observe: metrics.calls('x') }), log, {
   ...config.claims,
   probeAmountMsat: config.payouts.minMsat,
