@@ -7,6 +7,7 @@
 // and of their ratios. BENCH_PAYOUT_CONCURRENCY (a comma list, e.g. 8,32,128) runs the pairs once
 // per setting of TIPD_PAYOUT_CONCURRENCY_MAX, on the same handles (tipd restarted on its data
 // folder); unset: tipd's default. BENCH_PAYOUTS: N (100); BENCH_PAIRS: pairs per setting (3).
+// Each round waits for a quiet machine first (others' builds and tests share its CPUs).
 //
 // The stack's channels are left as they were found: what alice deposits the hub sends straight back
 // to her, and what the hub paid carol in a pair carol sends back to the hub after it. Amounts are
@@ -177,6 +178,30 @@ async function until(done: () => boolean, what: () => string): Promise<void> {
   }
 }
 
+/** Idle and total CPU time of the whole machine so far (Linux's /proc/stat); undefined elsewhere. */
+function cpuTimes(): { idle: number; total: number } | undefined {
+  const line = fs.existsSync('/proc/stat') ? fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]! : undefined;
+  if (!line?.startsWith('cpu ')) return undefined;
+  const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+  return { idle: ticks[3]! + ticks[4]!, total: ticks.reduce((sum, t) => sum + t, 0) };
+}
+
+/**
+ * Waits (up to 30 s) until the machine's CPUs were at least 80% idle for half a second: others'
+ * work (a build, a test run) during a round of two seconds moves its figure by half or more.
+ * Answers how long it waited, or undefined when it gave up.
+ */
+async function quiet(): Promise<number | undefined> {
+  const started = Date.now();
+  while (Date.now() - started < 30_000) {
+    const before = cpuTimes();
+    await sleep(500);
+    const after = cpuTimes();
+    if (!before || !after || (after.idle - before.idle) / Math.max(1, after.total - before.total) >= 0.8) return Date.now() - started;
+  }
+  return undefined;
+}
+
 const tipSat = (i: number) => 1_100 + (i % 10) * 100;
 
 try {
@@ -212,6 +237,7 @@ try {
         for (let pair = 0; pair < pairs; pair++) {
           paid = new Map();
           failed = 0;
+          if ((await quiet()) === undefined) console.log('payouts: the machine was busy for 30 s; measuring anyway');
           const t0 = performance.now();
           await Promise.all(handles.map((handle, i) => call<unknown>(url, 'POST', '/v1/tips', { handle, amountSat: tipSat(i) }, token)));
           const tipped = performance.now();
@@ -223,6 +249,7 @@ try {
           ours.push({ seconds: tipdSeconds, perSecond: count / tipdSeconds });
           const amounts = [...paid.values()];
 
+          if ((await quiet()) === undefined) console.log('payouts: the machine was busy for 30 s; measuring anyway');
           const t1 = performance.now();
           const outcomes = await Promise.all(
             amounts.map((amountMsat) =>
