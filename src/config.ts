@@ -9,10 +9,17 @@ export const networks = ['mainnet', 'testnet', 'testnet4', 'signet', 'regtest'] 
 export type Network = (typeof networks)[number];
 
 /**
- * Most payouts out at once (held and sent, waiting for LND's answer), by default. Provisional: it is
- * what main.ts hard-coded before it was a setting.
+ * Most payouts out at once (held and sent, waiting for LND's answer), by default: where tipd's rate
+ * stops growing. `npm run bench:payouts` on the regtest stack (2 cores; hub to carol, one channel),
+ * N handles due at once, tipd against the hub's own keysends of the same amounts all at once, medians
+ * of interleaved pairs. N = 200, five pairs: 8 → 50 payouts/s (0.40× LND), 32 → 89 (0.74×),
+ * 64 → 90 (0.75×), 128 → 104 (0.84×), 200 → 109 (0.93×), LND 119–124/s. N = 400, three pairs:
+ * 128 → 93/s (0.78×), 200 → 104 (0.87×), 400 → 101 (0.85×). More in flight gains nothing, and
+ * 200 leaves 283 of the 483 HTLCs an LND peer accepts on a channel by default for withdrawals and
+ * other traffic; a hub whose payouts go through a peer that accepts fewer (Core Lightning and
+ * Eclair: 30) must set it lower, or the payouts past those slots find no route, fail and back off.
  */
-export const payoutConcurrencyMaxDefault = 8;
+export const payoutConcurrencyMaxDefault = 200;
 
 const integer = (min: number, max: number) =>
   z
