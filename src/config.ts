@@ -9,6 +9,19 @@ import { z } from 'zod';
 export const networks = ['mainnet', 'testnet', 'testnet4', 'signet', 'regtest'] as const;
 export type Network = (typeof networks)[number];
 
+/**
+ * Most payouts out at once (held and sent, waiting for LND's answer), by default: where tipd's rate
+ * stops growing. `npm run bench:payouts` on the regtest stack (2 cores; hub to carol, one channel),
+ * N handles due at once, tipd against the hub's own keysends of the same amounts all at once, medians
+ * of interleaved pairs. N = 200, five pairs: 8 → 50 payouts/s (0.40× LND), 32 → 89 (0.74×),
+ * 64 → 90 (0.75×), 128 → 104 (0.84×), 200 → 109 (0.93×), LND 119–124/s. N = 400, three pairs:
+ * 128 → 93/s (0.78×), 200 → 104 (0.87×), 400 → 101 (0.85×). More in flight gains nothing, and
+ * 200 leaves 283 of the 483 HTLCs an LND peer accepts on a channel by default for withdrawals and
+ * other traffic; a hub whose payouts go through a peer that accepts fewer (Core Lightning and
+ * Eclair: 30) must set it lower, or the payouts past those slots find no route, fail and back off.
+ */
+export const payoutConcurrencyMaxDefault = 200;
+
 const integer = (min: number, max: number) =>
   z
     .string()
@@ -86,6 +99,9 @@ const schema = z
     TIPD_PAYOUT_FEE_BASE_MSAT: integer(0, 100_000_000).default(10_000),
     TIPD_PAYOUT_FEE_PPM: integer(0, 100_000).default(5_000),
     TIPD_PAYOUT_RETRY_SECONDS: integer(1, 3600).default(60),
+    // LND accepts at most 483 HTLCs in flight on one channel (BOLT 2's limit, max_accepted_htlcs);
+    // payouts to one creator's node may all take the same channel.
+    TIPD_PAYOUT_CONCURRENCY_MAX: integer(1, 483).default(payoutConcurrencyMaxDefault),
   })
   .superRefine((env, ctx) => {
     if (env.TIPD_HTTP_HEADERS_TIMEOUT_MS > env.TIPD_HTTP_REQUEST_TIMEOUT_MS) {
@@ -180,8 +196,11 @@ export interface Config {
   claims: { expiryMs: number; coolingOffMs: number; ratePerMinute: number };
   /** Sign-in with a wallet: sign-ins asked for a minute per address (each is stored a while); 0: no limit. */
   auth: { ratePerMinute: number };
-  /** Keysend payouts to claimed handles: the least worth sending, the fee cap, the first retry delay (doubling). */
-  payouts: { minMsat: bigint; feeBaseMsat: bigint; feePpm: bigint; retryMs: number };
+  /**
+   * Keysend payouts to claimed handles: the least worth sending, the fee cap, the first retry delay
+   * (doubling), and the most out at once (held and sent, waiting for LND's answer).
+   */
+  payouts: { minMsat: bigint; feeBaseMsat: bigint; feePpm: bigint; retryMs: number; sendingMax: number };
 }
 
 export class ConfigError extends Error {}
@@ -270,6 +289,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv): Config {
       feeBaseMsat: BigInt(env.TIPD_PAYOUT_FEE_BASE_MSAT),
       feePpm: BigInt(env.TIPD_PAYOUT_FEE_PPM),
       retryMs: env.TIPD_PAYOUT_RETRY_SECONDS * 1000,
+      sendingMax: env.TIPD_PAYOUT_CONCURRENCY_MAX,
     },
   };
 }

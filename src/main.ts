@@ -102,7 +102,6 @@ const payouts = new Payouts(ledger, rails, log, {
   ...config.payouts,
   retryMaxMs: 3600_000,
   recheckMs: 15_000,
-  sendingMax: 8,
   windingDown: () => windDown.state !== undefined,
 });
 const claims = new Claims(ledger, rails, new XApi({ ...config.x, observe: metrics.calls('x') }), log, {

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { InvariantViolation } from '../ledger/invariants.ts';
 import type { Ledger, Tx } from '../ledger/ledger.ts';
-import { post, voidHold, type Held, type PendingKind } from '../ledger/pending.ts';
+import { pendingAccount, post, voidHold, type Held, type PendingKind } from '../ledger/pending.ts';
 import { parseStored, storedFields } from '../ledger/records.ts';
 import type { PaymentState } from '../ln/lnd.ts';
 import type { Logger } from '../process/log.ts';
@@ -123,7 +123,9 @@ export class OutgoingPayments<R extends OutgoingRecord> {
         await kind.booked(tx, updated);
         return { record: updated, booked: true };
       },
-      { sync: true },
+      // The record and its pending balance read ahead with those of the whole batch (a burst of
+      // payments settles in a few batches), not one after another in the writer.
+      { sync: true, prefetch: [kind.key(id)], balances: [pendingAccount(kind.pending, id)] },
     );
     if (booked) {
       this.#log.info({ [this.#name]: id, ...kind.settledLog(record) }, `${this.#name} settled`);

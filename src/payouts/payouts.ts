@@ -11,9 +11,9 @@
 import { randomBytes } from 'node:crypto';
 import { Refusal } from '../errors.ts';
 import { topics, type EventData, type StoredEvent } from '../events/types.ts';
-import { accounts, InvariantViolation, type Ledger, type Tx } from '../ledger/ledger.ts';
+import { accounts, InvariantViolation, type Account, type Ledger, type Tx } from '../ledger/ledger.ts';
 import { after, keys, lastPart, prefixes, under } from '../ledger/keys.ts';
-import { hold } from '../ledger/pending.ts';
+import { hold, pendingAccount } from '../ledger/pending.ts';
 import { parseStored } from '../ledger/records.ts';
 import { feeCap } from '../ledger/money.ts';
 import { OutgoingPayments } from '../payments/outgoing.ts';
@@ -26,6 +26,26 @@ import { backOff, heldBy, lotBackOff, payoutKind, payoutTransfers, payoutView, r
 
 /** An address's invoice with less time left than this when its hold would be written is not paid (a new one is fetched). */
 const invoiceLeftMinMs = 30_000;
+
+/**
+ * What `#hold` reads, named for the writer to fetch for a whole batch of operations in one read
+ * (RunOptions.prefetch): without it, a burst of holds waits in the writer on one read after
+ * another, most of them of keys that are absent. Only a read ahead: `#hold` still reads and checks
+ * each of them itself.
+ */
+function holdReads(handleKey: string, id: string, plan: Plan): { prefetch: string[]; balances: Account[] } {
+  const { purpose, prepared } = plan;
+  return {
+    prefetch: [
+      keys.openPayout(handleKey),
+      keys.binding(handleKey),
+      ...(purpose.kind === 'creator' ? [keys.rebinding(handleKey), keys.payoutRetry(handleKey)] : [keys.payerLot(handleKey, purpose.lotId)]),
+      keys.payoutByHash(prepared.paymentHash),
+      keys.withdrawalByHash(prepared.paymentHash),
+    ],
+    balances: [accounts.escrow(handleKey), pendingAccount(payoutTransfers, id)],
+  };
+}
 
 /** A payout made ready to hold: what it is for, where to, with its fee cap. */
 interface Plan {
@@ -208,7 +228,7 @@ export class Payouts {
     const id = randomBytes(12).toString('base64url');
     // This process's before its hold can be on disk: the recheck leaves it alone until sent.
     await this.#payments.sending(id, async () => {
-      const held = await this.#ledger.run((tx) => this.#hold(tx, handleKey, id, plan), { sync: true });
+      const held = await this.#ledger.run((tx) => this.#hold(tx, handleKey, id, plan), { sync: true, ...holdReads(handleKey, id, plan) });
       if (!held) return;
       if ('waitUntil' in held) return this.#retryAt(handleKey, held.waitUntil);
       if ('repeated' in held) {

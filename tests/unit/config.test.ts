@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { ConfigError, loadConfig, payoutConcurrencyMaxDefault } from '../../src/config.ts';
 import { localTls } from '../../regtest/tls.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-config-'));
@@ -37,6 +37,15 @@ describe('configuration from the environment', () => {
     expect(loadConfig(minimal).auth).toEqual({ ratePerMinute: 30 });
     expect(loadConfig({ ...minimal, TIPD_AUTH_RATE_LIMIT_PER_MINUTE: '0' }).auth).toEqual({ ratePerMinute: 0 });
     expect(() => loadConfig({ ...minimal, TIPD_AUTH_RATE_LIMIT_PER_MINUTE: '-1' })).toThrow(/TIPD_AUTH_RATE_LIMIT_PER_MINUTE/);
+  });
+
+  it('sends at most TIPD_PAYOUT_CONCURRENCY_MAX payouts at once, from 1 to 483 (the HTLCs LND takes in flight on one channel)', () => {
+    expect(loadConfig(minimal).payouts.sendingMax).toBe(payoutConcurrencyMaxDefault);
+    expect(loadConfig({ ...minimal, TIPD_PAYOUT_CONCURRENCY_MAX: '1' }).payouts.sendingMax).toBe(1);
+    expect(loadConfig({ ...minimal, TIPD_PAYOUT_CONCURRENCY_MAX: '483' }).payouts.sendingMax).toBe(483);
+    for (const bad of ['0', '484', '8.5', 'many']) {
+      expect(() => loadConfig({ ...minimal, TIPD_PAYOUT_CONCURRENCY_MAX: bad })).toThrow(/TIPD_PAYOUT_CONCURRENCY_MAX: must be/);
+    }
   });
 
   it('waits for slow clients seconds, not minutes: 10 s for the headers, 30 s for the whole request, 5 s idle between requests; 2,000 connections', () => {
