@@ -14,7 +14,7 @@ export function duplicateKey(text: string): string | undefined {
     const c = text[i];
     if (c === '"') {
       let end = i + 1;
-      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      while (end < text.length && text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
       const keys = open.at(-1);
       if (expectKey && keys) {
         const key = JSON.parse(text.slice(i, end + 1)) as string;
@@ -39,7 +39,7 @@ export function duplicateKey(text: string): string | undefined {
   return undefined;
 }
 
-const duplicateOf = Symbol('a key twice in the JSON body');
+const rawOf = Symbol('the JSON body as sent');
 
 /**
  * express.json, as tipd takes JSON: UTF-8 only (a charset named otherwise is 415), and no key twice
@@ -49,9 +49,10 @@ export function jsonBody(options: { limit: number; reviver: (key: string, value:
   const parse = express.json({
     ...options,
     strict: true,
-    // Sees the raw text once body-parser has read it, before it is parsed.
+    // Sees the raw text once body-parser has read it, before it is parsed: kept, and looked at
+    // once it has parsed (`duplicateKey` takes valid JSON only: an unclosed string would never end).
     verify: (req, _res, buf) => {
-      (req as { [duplicateOf]?: string | undefined })[duplicateOf] = duplicateKey(buf.toString('utf8'));
+      (req as { [rawOf]?: Buffer })[rawOf] = buf;
     },
   });
   return (req, res, next) => {
@@ -59,7 +60,8 @@ export function jsonBody(options: { limit: number; reviver: (key: string, value:
     if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') return next(new Refusal('unsupported_encoding'));
     parse(req, res, (err?: unknown) => {
       if (err) return next(err);
-      const key = (req as { [duplicateOf]?: string | undefined })[duplicateOf];
+      const raw = (req as { [rawOf]?: Buffer })[rawOf];
+      const key = raw === undefined ? undefined : duplicateKey(raw.toString('utf8'));
       next(key === undefined ? undefined : new Refusal('invalid_json', `request body: the key "${key.slice(0, 40)}" appears twice in one object`));
     });
   };
