@@ -28,7 +28,8 @@ export function requireAdmin(adminToken: string | undefined): RequestHandler {
   };
 }
 
-const windDownBody = z.strictObject({ reason: z.string().trim().min(1).max(500) });
+// Bounded as sent (the description's maxLength), then trimmed: a reason is not blank.
+const windDownBody = z.strictObject({ reason: z.string().max(500).regex(/\S/, 'must not be blank').trim() });
 
 export function adminRoutes(
   api: Api,
