@@ -13,6 +13,7 @@ import type { WindDown } from '../winddown/wind-down.ts';
 import { Refusal } from '../errors.ts';
 import { LndError } from '../ln/lnd.ts';
 import { bearerTokenIn } from '../supporters/supporters.ts';
+import { auditView, closeView, statsView, windDownStarted, windDownView } from './views.ts';
 
 const digest = (s: string) => hash('sha256', s, 'buffer');
 
@@ -49,6 +50,7 @@ export function adminRoutes(
       auth: 'admin',
       body: windDownBody,
       responses: { 202: '{ state: { startedAt, reason }, started }: begun now (started), or already' },
+      returns: windDownStarted,
       errors: ['overloaded'],
     },
     admin,
@@ -65,6 +67,7 @@ export function adminRoutes(
       summary: 'Whether tipd is winding down, and what it still owes, to whom',
       auth: 'admin',
       responses: { 200: '{ state: { startedAt, reason } | null, owed: { supporters, escrow, inFlightMsat, totalMsat } }' },
+      returns: windDownView,
     },
     admin,
     async (_req, res) => {
@@ -80,6 +83,7 @@ export function adminRoutes(
       refusedWhileWindingDown: true,
       auth: 'admin',
       responses: { 200: '{ periodId, supporters, allocatedMsat, closedAt }' },
+      returns: closeView,
       errors: ['overloaded'],
     },
     admin,
@@ -95,6 +99,7 @@ export function adminRoutes(
       summary: 'Ledger batch figures, uptime, memory',
       auth: 'admin',
       responses: { 200: '{ ledger, uptimeSeconds, memoryRssBytes }' },
+      returns: statsView,
     },
     admin,
     (_req, res) => {
@@ -113,6 +118,7 @@ export function adminRoutes(
       responses: {
         200: '{ liabilitiesMsat: { supporters, escrow, escrowFromPayers, inFlight, total }, hub, ledger: { sumMsat, balanced, lastTransferId, lastEventSeq }, windDown }',
       },
+      returns: auditView,
     },
     admin,
     async (_req, res) => {

@@ -8,15 +8,18 @@ import type { Supporters } from '../supporters/supporters.ts';
 import { bearerTokenOf, body, idParams, parse, requireSupporter, supporterOf } from './http.ts';
 import type { Api } from './openapi.ts';
 import { rateLimiter } from './rate-limit.ts';
+import { authChallengeView, authPollView, linkedKeysView, lnurlOk } from './views.ts';
 
 const createBody = z.strictObject({ action: z.enum(['login', 'link']).default('login') });
 
-/** What the wallet adds to the LNURL's query (LUD-04); their form is checked by auth/signature.ts. */
+/**
+ * What the wallet adds to the LNURL's query (LUD-04); their form is checked by auth/signature.ts
+ * (refused as `lnurl_auth_malformed`, as wallets expect): the patterns are for the description.
+ */
 const callbackQuery = z.object({
   tag: z.literal('login'),
-  // Described as LUD-04 has them; their form is checked (with its own code) by auth/signature.ts.
   k1: z.string().max(64).meta({ pattern: '^[0-9a-fA-F]{64}$' }),
-  sig: z.string().max(144).meta({ pattern: '^[0-9a-fA-F]{16,144}$' }),
+  sig: z.string().max(144).meta({ pattern: '^(?:[0-9a-fA-F]{2}){8,72}$' }),
   key: z.string().max(66).meta({ pattern: '^0[23][0-9a-fA-F]{64}$' }),
   // Informational: the action that counts is the one the sign-in was made with.
   action: z.enum(['register', 'login', 'link', 'auth']).optional(),
@@ -48,6 +51,7 @@ export function authRoutes(api: Api, auth: LnurlAuth, supporters: Supporters, si
       auth: 'none',
       body: createBody,
       responses: { 201: '{ id, lnurl, k1, expiresAt }' },
+      returns: authChallengeView,
       errors: ['unauthorized', 'lnurl_unavailable', 'overloaded'],
     },
     limit,
@@ -66,6 +70,7 @@ export function authRoutes(api: Api, auth: LnurlAuth, supporters: Supporters, si
       auth: 'none',
       params: idParams,
       responses: { 200: '{ state, expiresAt?, supporterId?, token?, key? }' },
+      returns: authPollView,
       errors: ['lnurl_auth_not_found', 'overloaded'],
     },
     async (req, res) => {
@@ -82,6 +87,7 @@ export function authRoutes(api: Api, auth: LnurlAuth, supporters: Supporters, si
       auth: 'none',
       query: callbackQuery,
       responses: { 200: '{ status: "OK" }' },
+      returns: lnurlOk,
       errors: [
         'lnurl_auth_malformed',
         'lnurl_auth_bad_signature',
@@ -108,6 +114,7 @@ export function authRoutes(api: Api, auth: LnurlAuth, supporters: Supporters, si
       summary: 'The wallet keys linked to the account (each signs in to it)',
       auth: 'supporter',
       responses: { 200: '{ keys: [{ key, linkedAt }] }' },
+      returns: linkedKeysView,
     },
     requireAuth,
     async (_req, res) => {

@@ -1,6 +1,8 @@
 // The operator's backup of the ledger, behind TIPD_ADMIN_TOKEN: a consistent copy taken while tipd
 // runs (src/backup/take.ts), always into TIPD_BACKUP_DIR: a request names nothing, so the operator
 // API cannot be made to write anywhere else.
+import { z } from 'zod';
+import { manifestSchema } from '../backup/manifest.ts';
 import type { Backups } from '../backup/take.ts';
 import type { Api } from './openapi.ts';
 import { requireAdmin } from './admin.ts';
@@ -15,6 +17,7 @@ export function backupRoutes(api: Api, adminToken: string | undefined, backups: 
       responses: {
         201: '{ name, path, takenAt, tookMs, keys, bytes, sha256, storeFormat, settleCursor, lastTransferId, lastEventSeq, liabilitiesMsat: { supporters, escrow, inFlight, total }, ledger: { systemMsat, sumMsat, balanced } }',
       },
+      returns: manifestSchema.extend({ name: z.string(), path: z.string() }),
       errors: ['backup_in_progress', 'backup_failed'],
     },
     requireAdmin(adminToken),

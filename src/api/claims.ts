@@ -26,7 +26,9 @@ const claimBody = z
   .refine((b) => (b.nodePubkey === undefined) !== (b.lightningAddress === undefined), {
     message: 'name exactly one of nodePubkey (a Lightning node) or lightningAddress (name@domain)',
     path: ['nodePubkey'],
-  });
+  })
+  // The same rule, as the API's description says it.
+  .meta({ oneOf: [{ required: ['nodePubkey'] }, { required: ['lightningAddress'] }] });
 const proofBody = z.strictObject({ tweet: tweetIdSchema });
 
 /**

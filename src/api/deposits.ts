@@ -6,6 +6,7 @@ import type { Supporters } from '../supporters/supporters.ts';
 import { Refusal } from '../errors.ts';
 import type { Api } from './openapi.ts';
 import { body, idempotencyOf, idParams, parse, requireSupporter, supporterOf } from './http.ts';
+import { depositView } from './views.ts';
 
 /** Largest single deposit (0.1 BTC): a bound, so that a typo cannot ask for a fortune. */
 export const depositSatMax = 10_000_000;
@@ -24,6 +25,7 @@ export function depositRoutes(api: Api, supporters: Supporters, deposits: Deposi
       auth: 'supporter',
       body: depositBody,
       responses: { 201: '{ id, paymentRequest, paymentHash, expiresAt, state }' },
+      returns: depositView,
       errors: ['idempotency_key_reused', 'overloaded', 'lnd_unavailable', 'lnd_error'],
     },
     auth,
@@ -41,6 +43,7 @@ export function depositRoutes(api: Api, supporters: Supporters, deposits: Deposi
       auth: 'supporter',
       params: idParams,
       responses: { 200: 'the deposit' },
+      returns: depositView,
       errors: ['not_found'],
     },
     auth,

@@ -17,37 +17,6 @@ export const notFound: RequestHandler = (req, _res, next) => {
   next(new Refusal('not_found', `no route for ${req.method} ${req.path}`));
 };
 
-/**
- * The methods of the paths tipd serves (`paths`: express patterns with their methods), for `Allow`:
- * 405 for a served path asked with a method it does not take, and the answer to OPTIONS (anything
- * else goes on, to 404). Where patterns overlap (`/v1/withdrawals/lnurl`, `/v1/withdrawals/:id`),
- * the one with fewer parameters is the path's.
- */
-export function allowedMethods(paths: { path: string; methods: string[] }[]): { options: RequestHandler; notAllowed: RequestHandler } {
-  const patterns = paths
-    .map(({ path, methods }) => ({
-      // As express matches: `:name` is one segment, case-insensitive, an optional trailing slash.
-      pattern: new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:\w+/g, '[^/]+')}/?$`, 'i'),
-      parameters: (path.match(/:\w+/g) ?? []).length,
-      allow: [...new Set(methods.flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m])))].join(', '),
-    }))
-    .sort((a, b) => a.parameters - b.parameters);
-  const allowOf = (path: string) => patterns.find(({ pattern }) => pattern.test(path))?.allow;
-  return {
-    options: (req, res, next) => {
-      const allow = req.method === 'OPTIONS' ? allowOf(req.path) : undefined;
-      if (!allow) return next();
-      res.set('Allow', allow).status(204).end();
-    },
-    notAllowed: (req, res, next) => {
-      const allow = allowOf(req.path);
-      if (!allow) return next();
-      res.set('Allow', allow);
-      next(new Refusal('method_not_allowed', `${req.path} takes ${allow}, not ${req.method}`));
-    },
-  };
-}
-
 /** body-parser marks its own errors with `type` and an HTTP status. */
 function fromBodyParser(err: { type?: string; status?: number; limit?: number }): Refusal | undefined {
   switch (err.type) {

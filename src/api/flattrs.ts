@@ -8,6 +8,7 @@ import type { Supporters } from '../supporters/supporters.ts';
 import type { Api } from './openapi.ts';
 import { body, idParams, parse, requireSupporter, supporterOf } from './http.ts';
 import { tweetIdSchema } from './tips.ts';
+import { budgetView, flattrView, flattrsView } from './views.ts';
 
 /** A monthly budget of at most 1 BTC. */
 export const budgetSatMax = 100_000_000;
@@ -26,6 +27,7 @@ export function flattrRoutes(api: Api, supporters: Supporters, flattrs: Flattrs)
       auth: 'supporter',
       body: budgetBody,
       responses: { 200: '{ monthlyBudgetSat }' },
+      returns: budgetView,
       errors: ['overloaded'],
     },
     auth,
@@ -45,6 +47,7 @@ export function flattrRoutes(api: Api, supporters: Supporters, flattrs: Flattrs)
       auth: 'supporter',
       body: flattrBody,
       responses: { 201: 'the flattr', 200: 'already flattred this period' },
+      returns: flattrView,
       errors: ['invalid_handle', 'too_many_flattrs', 'overloaded'],
     },
     auth,
@@ -62,6 +65,7 @@ export function flattrRoutes(api: Api, supporters: Supporters, flattrs: Flattrs)
       summary: "This period's flattrs",
       auth: 'supporter',
       responses: { 200: '{ period, items }' },
+      returns: flattrsView,
       errors: ['overloaded'],
     },
     auth,

@@ -24,13 +24,14 @@ import {
 import { idParams, parse } from './http.ts';
 import { rateLimiter } from './rate-limit.ts';
 import type { Api } from './openapi.ts';
+import { payRequestView, verifyView, payInvoiceView } from './views.ts';
 
 /** A Lightning Address's user part: the handle, with a `+tag` (LUD-16) set aside. */
 const addressParams = z.strictObject({
   handle: z
     .string()
-    .meta({ pattern: '^@?[A-Za-z0-9_]{1,15}(\\+.*)?$' })
-    .transform((user) => user.replace(/\+.*$/, ''))
+    .meta({ pattern: '^@?[A-Za-z0-9_]{1,15}(?:\\+[\\s\\S]*)?$' })
+    .transform((user) => user.replace(/\+[\s\S]*$/, ''))
     .pipe(handleSchema),
 });
 const callbackParams = z.strictObject({ handle: handleSchema, state: z.enum(['claimed', 'unclaimed']) });
@@ -44,6 +45,20 @@ const callbackQuery = z.object({
 /** A supporter's id in a funding LNURL. */
 const fundParams = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be an account id') });
 const fundQuery = z.object({ amount: callbackQuery.shape.amount });
+
+/**
+ * The amount as the API's description gives it: a whole number of sats in msat within `limits`.
+ * Checked by `checkAmount`, so that a wallet is told LNURL's own codes (amount_not_whole_sats,
+ * amount_out_of_range); the query's string is read as the number it names.
+ */
+const amountIn = (limits: { minSendableMsat: bigint; maxSendableMsat: bigint }) =>
+  callbackQuery.shape.amount.meta({
+    type: 'integer',
+    minimum: Number(limits.minSendableMsat),
+    maximum: Number(limits.maxSendableMsat),
+    multipleOf: 1000,
+    pattern: undefined,
+  });
 /** What one payment may bring into a balance: as a deposit. */
 const fundLimits = { minSendableMsat: 1_000n, maxSendableMsat: BigInt(depositSatMax) * 1000n, commentMax: 0 };
 
@@ -57,6 +72,8 @@ export function lnurlPayRoutes(
   supporters: Supporters,
 ): void {
   const callbackLimit = rateLimiter(limits.ratePerMinute, async () => false);
+  const payQuery = callbackQuery.extend({ amount: amountIn(limits) });
+  const fundingQuery = fundQuery.extend({ amount: amountIn(fundLimits) });
   /** Where wallets reach tipd: without TIPD_PUBLIC_URL, there is no LNURL to give. */
   const siteOrRefuse = (): Site => {
     if (!site) throw new Refusal('lnurl_unavailable');
@@ -73,6 +90,7 @@ export function lnurlPayRoutes(
       lnurl: true,
       params: addressParams,
       responses: { 200: '{ tag: "payRequest", callback, minSendable, maxSendable, metadata, commentAllowed, payerData }' },
+      returns: payRequestView,
       errors: ['invalid_handle', 'lnurl_unavailable'],
     },
     async (req, res) => {
@@ -92,8 +110,9 @@ export function lnurlPayRoutes(
       auth: 'none',
       lnurl: true,
       params: callbackParams,
-      query: callbackQuery,
+      query: payQuery,
       responses: { 200: '{ pr, routes: [], verify, successAction }' },
+      returns: payInvoiceView,
       errors: [
         'rate_limited',
         'invalid_handle',
@@ -111,7 +130,7 @@ export function lnurlPayRoutes(
     async (req, res) => {
       const here = siteOrRefuse();
       const { handle, state } = parse(callbackParams, req.params, 'path');
-      const query = parse(callbackQuery, req.query, 'query');
+      const query = parse(payQuery, req.query, 'query');
       const amountMsat = BigInt(query.amount);
       checkAmount(amountMsat, limits);
       // Comments off (commentAllowed absent): a wallet that sends one anyway is not refused, the comment is dropped.
@@ -155,6 +174,7 @@ export function lnurlPayRoutes(
       lnurl: true,
       params: fundParams,
       responses: { 200: '{ tag: "payRequest", callback, minSendable, maxSendable, metadata }' },
+      returns: payRequestView,
       errors: ['not_found', 'lnurl_unavailable'],
     },
     async (req, res) => {
@@ -172,15 +192,16 @@ export function lnurlPayRoutes(
       auth: 'none',
       lnurl: true,
       params: fundParams,
-      query: fundQuery,
+      query: fundingQuery,
       responses: { 200: '{ pr, routes: [], verify, successAction }' },
+      returns: payInvoiceView,
       errors: ['not_found', 'lnurl_unavailable', 'amount_not_whole_sats', 'amount_out_of_range', 'overloaded', 'lnd_unavailable', 'lnd_error'],
     },
     callbackLimit,
     async (req, res) => {
       const here = siteOrRefuse();
       const supporterId = await fundedOf(req.params);
-      const amountMsat = BigInt(parse(fundQuery, req.query, 'query').amount);
+      const amountMsat = BigInt(parse(fundingQuery, req.query, 'query').amount);
       checkAmount(amountMsat, fundLimits);
       const deposit = await deposits.create(supporterId, amountMsat, { descriptionHash: descriptionHashOf(fundingMetadata(here), undefined) });
       if (!deposit.paymentRequest) throw new Refusal('lnd_unavailable', 'the Lightning node did not make the invoice in time; try again');
@@ -202,6 +223,7 @@ export function lnurlPayRoutes(
       lnurl: true,
       params: idParams,
       responses: { 200: '{ status: "OK", settled, preimage, pr }' },
+      returns: verifyView,
       errors: ['not_found'],
     },
     async (req, res) => {

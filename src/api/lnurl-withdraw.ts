@@ -11,6 +11,7 @@ import type { Supporters } from '../supporters/supporters.ts';
 import type { WithdrawLinks } from '../withdrawals/links.ts';
 import { body, idParams, parse, requireSupporter, supporterOf } from './http.ts';
 import type { Api } from './openapi.ts';
+import { lnurlOk, withdrawLinkCreated, withdrawLinkView, withdrawRequest } from './views.ts';
 
 const linkBody = z.strictObject({ amountSat: amountSat().optional() });
 const k1 = z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be the k1 of a withdraw link: 64 hex digits');
@@ -37,6 +38,7 @@ export function lnurlWithdrawRoutes(api: Api, supporters: Supporters, links: Wit
       auth: 'supporter',
       body: linkBody,
       responses: { 201: '{ id, k1, lnurl, expiresAt, minWithdrawable, maxWithdrawable } (msat, as the wallet sees them)' },
+      returns: withdrawLinkCreated,
       errors: ['insufficient_balance', 'too_many_withdraw_links', 'lnurl_unavailable', 'overloaded'],
     },
     auth,
@@ -63,6 +65,7 @@ export function lnurlWithdrawRoutes(api: Api, supporters: Supporters, links: Wit
       auth: 'supporter',
       params: idParams,
       responses: { 200: '{ id, state, minWithdrawableMsat, maxWithdrawableMsat, expiresAt, withdrawal }' },
+      returns: withdrawLinkView,
       errors: ['not_found'],
     },
     auth,
@@ -82,6 +85,7 @@ export function lnurlWithdrawRoutes(api: Api, supporters: Supporters, links: Wit
       auth: 'none',
       query: requestQuery,
       responses: { 200: '{ tag: "withdrawRequest", callback, k1, defaultDescription, minWithdrawable, maxWithdrawable }' },
+      returns: withdrawRequest,
       errors: ['withdraw_link_unknown', 'withdraw_link_used', 'withdraw_link_expired', 'insufficient_balance', 'lnurl_unavailable'],
       lnurl: true,
     },
@@ -108,6 +112,7 @@ export function lnurlWithdrawRoutes(api: Api, supporters: Supporters, links: Wit
       auth: 'none',
       query: callbackQuery,
       responses: { 200: '{ status: "OK" }' },
+      returns: lnurlOk,
       errors: [
         'withdraw_link_unknown',
         'withdraw_link_used',

@@ -6,6 +6,7 @@ import { errorBody, errorCodes } from '../errors.ts';
 import type { Logger } from '../process/log.ts';
 import type { Metrics } from '../process/metrics.ts';
 import { requireAdmin } from './admin.ts';
+import { z } from 'zod';
 import type { Api } from './openapi.ts';
 
 export const metricsPath = '/metrics';
@@ -17,7 +18,9 @@ export function metricsRoutes(api: Api, adminToken: string | undefined, metrics:
       path: metricsPath,
       summary: 'Metrics in Prometheus text format (also without a token on TIPD_METRICS_PORT, when set)',
       auth: 'admin',
-      responses: { 200: 'text/plain; version=0.0.4: the Prometheus text exposition format, not JSON' },
+      responses: { 200: 'the Prometheus text exposition format, not JSON' },
+      returns: z.string(),
+      mediaType: 'text/plain; version=0.0.4',
     },
     requireAdmin(adminToken),
     async (_req, res) => {

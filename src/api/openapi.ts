@@ -1,9 +1,11 @@
 // The API's description (OpenAPI 3.1), made from the same zod schemas that validate requests and
-// from the one table of error codes (errors.ts): every route is declared through `Api.route`,
-// which both mounts it and records it here, with the codes it may answer.
+// answers and from the one table of error codes (errors.ts): every route is declared through
+// `Api.route`, which both mounts it and records it here, with what it answers and the codes it may
+// refuse with. A method a declared path does not take is answered 405 with the Allow header.
+import assert from 'node:assert/strict';
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
-import { errorCodes, type ErrorCode } from '../errors.ts';
+import { errorCodes, Refusal, type ErrorCode } from '../errors.ts';
 
 export interface Operation {
   method: 'get' | 'post' | 'put' | 'delete';
@@ -17,8 +19,10 @@ export interface Operation {
   params?: z.ZodObject;
   /** Success status → what it means. */
   responses: Record<number, string>;
-  /** What the success answers hold (api/views.ts): in the document, and the web pages' types. */
+  /** What the success answers hold (api/views.ts): in the document, and the web pages' types. Required unless they have no body (204, 101). */
   returns?: z.ZodType;
+  /** The success answers' media type, when not JSON. */
+  mediaType?: string;
   /** The error codes of this route, beyond those that come with its body, parameters, auth and /v1 (see `errorsOf`). */
   errors?: ErrorCode[];
   /** Upgraded to a websocket outside express (no rate limit, no body). */
@@ -29,10 +33,21 @@ export interface Operation {
   refusedWhileWindingDown?: true;
 }
 
+/** Success statuses whose answers have no body. */
+const bodiless = new Set([101, 204]);
+
+/** A declared path as a matcher of request paths, as express matches it: any case, a trailing slash allowed. */
+const matcherOf = (path: string): RegExp => {
+  const literal = path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`^${literal.replace(/:\w+/g, '[^/]+')}/?$`, 'i');
+};
+
 export class Api {
   readonly router = Router();
   readonly operations: Operation[] = [];
   readonly #windingDown: RequestHandler;
+  /** Each declared path: its matcher, how many parameters it has, and its methods. */
+  readonly #paths = new Map<string, { matcher: RegExp; params: number; methods: Set<string> }>();
 
   /** `windDown`: what refuses the routes that say `refusedWhileWindingDown`, once it has begun. */
   constructor(windDown: { assertOpen(): void }) {
@@ -40,35 +55,59 @@ export class Api {
       windDown.assertOpen();
       next();
     };
+    this.router.use(this.#methods);
   }
 
   route(operation: Operation, ...handlers: RequestHandler[]): void {
+    const withBody = Object.keys(operation.responses).filter((status) => !bodiless.has(Number(status)));
+    assert(withBody.length === 0 || operation.returns, `${operation.method} ${operation.path}: says what it answers (returns)`);
     this.operations.push(operation);
+    const path = this.#paths.get(operation.path) ?? { matcher: matcherOf(operation.path), params: operation.path.split(':').length - 1, methods: new Set() };
+    path.methods.add(operation.method.toUpperCase());
+    this.#paths.set(operation.path, path);
     this.router[operation.method](operation.path, ...(operation.refusedWhileWindingDown ? [this.#windingDown] : []), ...handlers);
   }
-}
 
-/**
- * The HTTP server's own refusals (api/http-server.ts), on any route: a request line and headers
- * too long (a query string too), or a request too slow to arrive.
- */
-const serverCodes = new Set<ErrorCode>(['headers_too_large', 'request_timeout']);
+  /**
+   * The methods of a declared path a request names, or undefined if it names none. A path without
+   * parameters comes before those with (OpenAPI's rule): /v1/withdrawals/lnurl is not /v1/withdrawals/:id.
+   */
+  #allowed(requestPath: string): Set<string> | undefined {
+    const matching = [...this.#paths.values()].filter(({ matcher }) => matcher.test(requestPath));
+    if (matching.length === 0) return undefined;
+    const fewest = Math.min(...matching.map(({ params }) => params));
+    const methods = new Set(matching.filter(({ params }) => params === fewest).flatMap(({ methods }) => [...methods]));
+    // express answers HEAD as GET without its body.
+    if (methods.has('GET')) methods.add('HEAD');
+    return methods;
+  }
+
+  /** 405 with the Allow header for a method a declared path does not take; OPTIONS lists them. */
+  readonly #methods: RequestHandler = (req, res, next) => {
+    const methods = this.#allowed(req.path);
+    if (!methods || methods.has(req.method)) return next();
+    const allow = [...methods, 'OPTIONS'].join(', ');
+    res.set('Allow', allow);
+    if (req.method === 'OPTIONS') return void res.status(204).end();
+    next(new Refusal('method_not_allowed', `${req.method} is not a method of ${req.path}: ${allow}`));
+  };
+}
 
 /** Every error code a route may answer: its own, and those of what it takes and who may call it. */
 export function errorsOf(op: Operation): ErrorCode[] {
   const codes = new Set<ErrorCode>(op.errors);
-  // Any request's JSON body is parsed before it is routed, whether the route takes one or not.
-  if (!op.websocket) for (const code of ['invalid_json', 'body_too_large', 'unsupported_encoding', 'request_aborted'] as const) codes.add(code);
-  for (const code of serverCodes) codes.add(code);
+  // The HTTP server's (http-server.ts), for any request: too slow, too large a head, not HTTP/1.1.
+  for (const code of ['request_timeout', 'headers_too_large', 'bad_request'] as const) codes.add(code);
+  // Any request's JSON body is parsed before it is routed, whether the route takes one or not (a
+  // websocket's GET without the upgrade comes to express too).
+  for (const code of ['invalid_json', 'body_too_large', 'unsupported_encoding', 'request_aborted'] as const) codes.add(code);
   if (op.body) codes.add('invalid_request');
   // A handle in the path is refused as `invalid_handle`, which the route lists; other parameters as `invalid_request`.
   if (op.query || Object.keys(op.params?.shape ?? {}).some((name) => name !== 'handle')) codes.add('invalid_request');
-  // A path that is not valid percent-encoding.
-  if (op.path.includes(':')) codes.add('bad_request');
   if (op.auth !== 'none') codes.add('unauthorized');
   if (op.auth === 'admin') codes.add('admin_disabled');
   if (op.refusedWhileWindingDown) codes.add('winding_down');
-  if ((op.path.startsWith('/v1/') || op.lnurl) && !op.websocket) codes.add('rate_limited');
+  if (op.path.startsWith('/v1/') || op.lnurl) codes.add('rate_limited');
   return [...codes];
 }
 
@@ -98,21 +137,25 @@ const errorSchema = (codes: ErrorCode[], lnurl: boolean) =>
         },
       };
 
-/** Error responses by status, each listing its codes. */
+/** What the HTTP server answers itself (http-server.ts), in tipd's format whatever the route: it could not read the request. */
+const serverCodes = new Set<ErrorCode>(['request_timeout', 'headers_too_large', 'bad_request']);
+
+/** Error responses by status, each listing its codes; on LNURL's routes, the HTTP server's own still in tipd's format. */
 function errorResponses(codes: ErrorCode[], lnurl: boolean): Record<string, unknown> {
   const byStatus = new Map<number, ErrorCode[]>();
   for (const code of [...codes].sort()) {
     const { status } = errorCodes[code];
     byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   }
+  const schemaOfStatus = (ofStatus: ErrorCode[]) => {
+    const fromServer = ofStatus.filter((code) => serverCodes.has(code));
+    if (!lnurl || fromServer.length === 0) return errorSchema(ofStatus, lnurl);
+    return { anyOf: [errorSchema(ofStatus, true), errorSchema(fromServer, false)] };
+  };
   return Object.fromEntries(
     [...byStatus].map(([status, ofStatus]) => [
       status,
-      // The HTTP server answers its own in the API's format, whatever the route (it cannot know it).
-      {
-        description: ofStatus.join(' | '),
-        content: { 'application/json': { schema: errorSchema(ofStatus, lnurl && !ofStatus.every((c) => serverCodes.has(c))) } },
-      },
+      { description: ofStatus.join(' | '), content: { 'application/json': { schema: schemaOfStatus(ofStatus) } } },
     ]),
   );
 }
@@ -141,13 +184,13 @@ export function openApiDocument(operations: Operation[]): Record<string, unknown
       summary: op.summary,
       ...(op.auth === 'none' ? { security: [] } : { security: [{ [op.auth]: [] }] }),
       ...(parameters.length > 0 ? { parameters } : {}),
-      // A body whose every field may be left out may be left out whole (express reads none as `{}`).
+      // A request without a body is taken as `{}` (http.ts `body`): then the body is required only if `{}` is not enough.
       ...(op.body ? { requestBody: { required: !op.body.safeParse({}).success, content: { 'application/json': { schema: schemaOf(op.body) } } } } : {}),
       responses: {
         ...Object.fromEntries(
           Object.entries(op.responses).map(([status, description]) => [
             status,
-            op.returns ? { description, content: { 'application/json': { schema: schemaOf(op.returns, 'output') } } } : { description },
+            op.returns ? { description, content: { [op.mediaType ?? 'application/json']: { schema: schemaOf(op.returns, 'output') } } } : { description },
           ]),
         ),
         ...errorResponses(errorsOf(op), op.lnurl === true),
@@ -160,7 +203,7 @@ export function openApiDocument(operations: Operation[]): Record<string, unknown
       title: 'tipd',
       version: '1',
       description:
-        'Lightning tipping: deposits, tips and flattrs to X handles, escrow, withdrawals. Amounts in: whole sats; amounts out: millisatoshis as decimal strings.',
+        'Lightning tipping: deposits, tips and flattrs to X handles, escrow, withdrawals. Amounts in: whole sats; amounts out: millisatoshis as decimal strings. Every refusal has a code from one table, listed under its status on each route. A method a path does not take is answered 405 `method_not_allowed`, with the Allow header.',
     },
     paths,
     components: {

@@ -4,6 +4,7 @@ import { handleSchema } from '../escrow/handles.ts';
 import type { Payouts } from '../payouts/payouts.ts';
 import { parse } from './http.ts';
 import type { Api } from './openapi.ts';
+import { payoutsView } from './views.ts';
 
 const payoutQuery = z.strictObject({
   handle: handleSchema,
@@ -20,6 +21,7 @@ export function payoutRoutes(api: Api, payouts: Payouts): void {
       auth: 'none',
       query: payoutQuery,
       responses: { 200: '{ handle, payouts, next }' },
+      returns: payoutsView,
       errors: ['invalid_handle'],
     },
     async (req, res) => {

@@ -31,17 +31,18 @@ import { claimRoutes } from './claims.ts';
 import { handleRoutes } from './handles.ts';
 import { payoutRoutes } from './payouts.ts';
 import { Refusal } from '../errors.ts';
-import { pagePaths, pageRoutes } from '../pages/pages.ts';
+import { pageRoutes } from '../pages/pages.ts';
 import { Api, openApiDocument } from './openapi.ts';
 import { rateLimiter } from './rate-limit.ts';
 import { depositRoutes } from './deposits.ts';
 import { flattrRoutes } from './flattrs.ts';
-import { allowedMethods, errorHandler, notFound } from './errors.ts';
+import { errorHandler, notFound } from './errors.ts';
 import { loggedPath } from './http.ts';
 import { supporterRoutes } from './supporters.ts';
 import { tipRoutes } from './tips.ts';
 import { lnurlWithdrawRoutes } from './lnurl-withdraw.ts';
 import { withdrawalRoutes } from './withdrawals.ts';
+import { healthView, openApiView } from './views.ts';
 
 export interface AppDeps {
   /** The base URL tipd is reached at (TIPD_PUBLIC_URL), for the links it prints. */
@@ -119,6 +120,7 @@ export function createApp(deps: AppDeps): Express {
       summary: 'Healthy when LND answers, is on the configured network and synced',
       auth: 'none',
       responses: { 200: '{ status, network, lnd }' },
+      returns: healthView,
       errors: ['lnd_unavailable', 'lnd_not_synced', 'lnd_wrong_network', 'lnd_permission_denied', 'lnd_invalid_answer', 'lnd_rejected'],
     },
     async (_req, res) => {
@@ -142,30 +144,31 @@ export function createApp(deps: AppDeps): Express {
   adminRoutes(api, deps.adminToken, deps.flattrs, deps.ledger, lnd, deps.windDown);
   if (deps.backups) backupRoutes(api, deps.adminToken, deps.backups);
   if (deps.metrics) metricsRoutes(api, deps.adminToken, deps.metrics);
-  api.route({ method: 'get', path: '/v1/openapi.json', summary: 'This description', auth: 'none', responses: { 200: 'OpenAPI 3.1' } }, (_req, res) => {
-    res.json(document);
-  });
-  // The websocket is upgraded outside express (events/hub.ts); described here all the same.
-  api.operations.push({
-    method: 'get',
-    path: '/v1/events',
-    summary: 'Websocket of live events (see README)',
-    auth: 'none',
-    responses: { 101: 'switching to the websocket protocol' },
-    errors: ['unauthorized', 'too_many_clients', 'too_many_address_clients', 'rate_limited'],
-    websocket: true,
-  });
+  api.route(
+    { method: 'get', path: '/v1/openapi.json', summary: 'This description', auth: 'none', responses: { 200: 'OpenAPI 3.1' }, returns: openApiView },
+    (_req, res) => {
+      res.json(document);
+    },
+  );
+  // The websocket is upgraded outside express (events/hub.ts): a GET without the upgrade comes here.
+  api.route(
+    {
+      method: 'get',
+      path: '/v1/events',
+      summary: 'Websocket of live events (see README)',
+      auth: 'none',
+      responses: { 101: 'switching to the websocket protocol' },
+      errors: ['unauthorized', 'too_many_clients', 'too_many_address_clients', 'rate_limited', 'upgrade_required'],
+      websocket: true,
+    },
+    (_req, res) => {
+      res.set('Upgrade', 'websocket');
+      throw new Refusal('upgrade_required');
+    },
+  );
   const document = openApiDocument(api.operations);
-  // What each path takes: OPTIONS answered with it (LNURL paths answered theirs already: CORS), and
-  // a path of the API or a page asked with another method gets 405, saying which it takes.
-  const methodsByPath = new Map<string, string[]>();
-  for (const op of api.operations) if (!op.websocket) methodsByPath.set(op.path, [...(methodsByPath.get(op.path) ?? []), op.method.toUpperCase()]);
-  for (const path of [...pagePaths, '/button.js', '/assets/:file']) methodsByPath.set(path, ['GET']);
-  const allowed = allowedMethods([...methodsByPath].map(([path, methods]) => ({ path, methods })));
-  app.use(allowed.options);
   app.use(api.router);
   pageRoutes(app, log, deps.pagesDir);
-  app.use(allowed.notAllowed);
   app.use(notFound);
   app.use(errorHandler(log, deps.ledger));
   return app;

@@ -8,6 +8,7 @@ import { encodeLnurl } from '../lnurl/lnurl.ts';
 import { fundingUrl, type Site } from '../lnurl/pay.ts';
 import type { Api } from './openapi.ts';
 import { parse, requireSupporter, supporterOf } from './http.ts';
+import { accountCreated, accountView, historyView, tokenView } from './views.ts';
 
 const historyQuery = z.object({
   cursor: z
@@ -28,6 +29,7 @@ export function supporterRoutes(api: Api, supporters: Supporters, ledger: Ledger
       summary: 'Create a supporter account; its token is shown only here',
       auth: 'none',
       responses: { 201: '{ id, token }' },
+      returns: accountCreated,
       errors: ['overloaded'],
     },
     async (_req, res) => {
@@ -42,6 +44,7 @@ export function supporterRoutes(api: Api, supporters: Supporters, ledger: Ledger
       summary: 'The supporter: balance, budget, and the LNURL that funds it from any wallet',
       auth: 'supporter',
       responses: { 200: '{ id, balanceMsat, monthlyBudgetSat, createdAt, fundingLnurl, fundingLightning }' },
+      returns: accountView,
     },
     auth,
     async (_req, res) => {
@@ -67,6 +70,7 @@ export function supporterRoutes(api: Api, supporters: Supporters, ledger: Ledger
       auth: 'supporter',
       query: historyQuery,
       responses: { 200: '{ items, nextCursor }' },
+      returns: historyView,
     },
     auth,
     async (req, res) => {
@@ -95,6 +99,7 @@ export function supporterRoutes(api: Api, supporters: Supporters, ledger: Ledger
       summary: 'A new token; the old one stops working at once',
       auth: 'supporter',
       responses: { 201: '{ token }' },
+      returns: tokenView,
       errors: ['overloaded'],
     },
     auth,

@@ -7,6 +7,7 @@ import type { Tips } from '../escrow/tips.ts';
 import { tweetIdOf, tweetReferencePattern } from '../x/tweets.ts';
 import type { Api } from './openapi.ts';
 import { body, idempotencyOf, parse, requireSupporter, supporterOf } from './http.ts';
+import { tipView } from './views.ts';
 
 /** A tweet URL (x.com, twitter.com, mobile., www., /status or /statuses) or a bare id: only the id is kept. */
 export const tweetIdSchema = z
@@ -31,6 +32,7 @@ export function tipRoutes(api: Api, supporters: Supporters, tips: Tips): void {
       auth: 'supporter',
       body: tipBody,
       responses: { 201: 'the tip' },
+      returns: tipView,
       errors: ['invalid_handle', 'insufficient_balance', 'idempotency_key_reused', 'overloaded'],
     },
     requireSupporter(supporters),

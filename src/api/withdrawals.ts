@@ -5,6 +5,7 @@ import { Refusal } from '../errors.ts';
 import type { Withdrawals } from '../withdrawals/withdrawals.ts';
 import type { Api } from './openapi.ts';
 import { body, idempotencyOf, idParams, parse, requireSupporter, supporterOf } from './http.ts';
+import { withdrawalView } from './views.ts';
 
 const withdrawalBody = z.strictObject({ paymentRequest: z.string().min(1).max(4_000) });
 
@@ -19,6 +20,7 @@ export function withdrawalRoutes(api: Api, supporters: Supporters, withdrawals: 
       auth: 'supporter',
       body: withdrawalBody,
       responses: { 201: '{ id, state, amountMsat, feeReserveMsat, feeMsat }' },
+      returns: withdrawalView,
       errors: [
         'invalid_payment_request',
         'amount_missing',
@@ -48,6 +50,7 @@ export function withdrawalRoutes(api: Api, supporters: Supporters, withdrawals: 
       auth: 'supporter',
       params: idParams,
       responses: { 200: 'the withdrawal' },
+      returns: withdrawalView,
       errors: ['not_found'],
     },
     auth,

@@ -20,10 +20,10 @@ export function parseHandle(input: string): Handle | undefined {
 /** Marks the issue of a string that is not a handle: the API answers it with `invalid_handle`. */
 export const handleIssue = 'invalid_handle';
 
+/** The pattern is for the API's description: what is refused is refused by `parseHandle`, as `invalid_handle`. */
 export const handleSchema = z
   .string()
-  // What the API's description says a handle is (the same as `pattern`).
-  .meta({ pattern: pattern.source.replace(/[()]/g, '') })
+  .meta({ pattern: pattern.source })
   .transform((input, ctx): Handle => {
     const handle = parseHandle(input);
     if (handle) return handle;

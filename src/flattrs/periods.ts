@@ -14,7 +14,7 @@ export interface Period {
   endsAt: string;
 }
 
-const periodSchema = z.object({ id: z.number().int().positive(), startedAt: z.string(), endsAt: z.string() });
+export const periodSchema = z.object({ id: z.number().int().positive(), startedAt: z.string(), endsAt: z.string() });
 
 /** The current period as read back from the store (checked: never misread; absent: undefined). */
 const periodRecord = (value: unknown): Period | undefined => parseStoredIfAny(periodSchema, keys.currentPeriod, value);

@@ -16,7 +16,7 @@ import type { HandleRecord } from '../escrow/escrow.ts';
 import type { Logger } from '../process/log.ts';
 import { z } from 'zod';
 
-const windDownSchema = z.object({ startedAt: z.iso.datetime(), reason: z.string() });
+export const windDownSchema = z.object({ startedAt: z.iso.datetime(), reason: z.string() });
 export type WindDownState = z.infer<typeof windDownSchema>;
 
 /** How many of each kind of creditor `owed()` lists by name (the largest); its sums count them all. */

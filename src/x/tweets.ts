@@ -13,22 +13,17 @@ const tweetIdMax = 2n ** 63n - 1n;
  */
 const tweetUrlPattern = /^https:\/\/(?:www\.|mobile\.)?(?:x|twitter)\.com\/[A-Za-z0-9_]{1,15}\/status(?:es)?\/([0-9]{1,19})\/?(?:\?[^#\s]*)?$/;
 
-/** A regular expression (no anchors) of the decimal numbers from 0 to `max`, as long as `max` at most. */
-function decimalsUpTo(max: bigint): string {
-  const digits = max.toString();
-  const shorter = digits.length > 1 ? [`[0-9]{1,${digits.length - 1}}`] : [];
-  // As long as max: its first i digits, then a smaller one, then any; or max itself.
-  const sameLength = [...digits].flatMap((digit, i) =>
-    digit === '0' ? [] : [`${digits.slice(0, i)}[0-${Number(digit) - 1}]${i + 1 < digits.length ? `[0-9]{${digits.length - i - 1}}` : ''}`],
-  );
-  return [...shorter, ...sameLength, digits].join('|');
+/** The numbers 0 to `max` written with at most as many digits (leading zeros allowed), as a regular expression. */
+function atMost(max: string): string {
+  const below = [...max].flatMap((digit, i) => (digit === '0' ? [] : [`${max.slice(0, i)}[0-${Number(digit) - 1}][0-9]{${max.length - 1 - i}}`]));
+  return `(?:[0-9]{1,${max.length - 1}}|${[...below, max].join('|')})`;
 }
 
-/**
- * What a tweet reference may be, as one JSON Schema `pattern` (the API's description says exactly
- * what `tweetIdOf` takes): a bare id up to `tweetIdMax`, or a tweet URL with one.
- */
-export const tweetReferencePattern = `^(?:${decimalsUpTo(tweetIdMax)}|https://(?:www\\.|mobile\\.)?(?:x|twitter)\\.com/[A-Za-z0-9_]{1,15}/status(?:es)?/(?:${decimalsUpTo(tweetIdMax)})/?(?:\\?[^#\\s]*)?)$`;
+/** What `tweetIdOf` takes, as one regular expression: for the API's description (its input's pattern). */
+export const tweetReferencePattern = (() => {
+  const id = atMost(tweetIdMax.toString());
+  return `^(?:${id}|${tweetUrlPattern.source.slice(1, -1).replace('([0-9]{1,19})', id)})$`;
+})();
 
 /** The tweet id of a bare id or a tweet URL; undefined for anything else. */
 export function tweetIdOf(input: string): string | undefined {

@@ -220,7 +220,7 @@ describe("the supporter's app", () => {
     );
     login.searchParams.set('key', Buffer.from(secp256k1.getPublicKey(secret, true)).toString('hex'));
     expect(await (await fetch(login)).json()).toEqual({ status: 'OK' });
-    await expect.poll(() => page.locator('#balance').textContent()).toBe('0 sats');
+    await expect.poll(() => page.locator('#balance').textContent(), { timeout: 15_000 }).toBe('0 sats');
     expect(await page.evaluate<string | null>("localStorage.getItem('tipd.token')")).toMatch(/^tipd_/);
     expect(page.url()).toBe(`${tipd.publicUrl}/me`);
 

@@ -92,7 +92,7 @@ describe('the OpenAPI document', () => {
     return body;
   };
 
-  it('has every route of the app but its pages, and nothing the app does not answer but the websocket', async () => {
+  it('has every route of the app but its pages, and nothing the app does not answer', async () => {
     const doc = await document();
     expect(doc.openapi).toBe('3.1.0');
     const described = Object.entries(doc.paths).flatMap(([path, methods]) =>
@@ -102,7 +102,7 @@ describe('the OpenAPI document', () => {
     const pages = new Set([`GET ${pagePaths.join(',')}`, 'GET /button.js', 'GET /assets/:file']);
     const served = routesOf((app as unknown as { router: { stack: Layer[] } }).router.stack).filter((route) => !pages.has(route));
     expect(served.length).toBeGreaterThan(15);
-    expect(described.sort()).toEqual([...served, 'GET /v1/events'].sort());
+    expect(described.sort()).toEqual(served.sort());
   });
 
   it('describes request bodies with the validating schemas: whole sats, handles, no unknown fields', async () => {
@@ -131,7 +131,7 @@ describe('the OpenAPI document', () => {
     });
     expect(Object.keys(tips.responses).sort()).toEqual(['201', '400', '401', '408', '409', '413', '415', '422', '429', '431', '503']);
     expect(tips.responses['409']).toEqual(errorWith(['insufficient_balance']));
-    expect(tips.responses['400']).toEqual(errorWith(['invalid_handle', 'invalid_json', 'invalid_request', 'request_aborted']));
+    expect(tips.responses['400']).toEqual(errorWith(['bad_request', 'invalid_handle', 'invalid_json', 'invalid_request', 'request_aborted']));
     expect(tips.responses['422']).toEqual(errorWith(['idempotency_key_reused']));
   });
 
@@ -141,9 +141,11 @@ describe('the OpenAPI document', () => {
       for (const [method, operation] of Object.entries(methods)) {
         for (const [status, response] of Object.entries(operation.responses as Record<string, { content?: any }>)) {
           if (Number(status) < 400) continue;
-          // tipd's error format, or LNURL's on its routes
-          const { properties } = response.content['application/json'].schema;
-          const codes: ErrorCode[] = properties.error ? properties.error.properties.code.enum : properties.code.enum;
+          // tipd's error format, or LNURL's on its routes (beside tipd's, for what the HTTP server answers itself)
+          const { schema } = response.content['application/json'];
+          const codes: ErrorCode[] = (schema.anyOf ?? [schema]).flatMap(({ properties }: any) =>
+            properties.error ? properties.error.properties.code.enum : properties.code.enum,
+          );
           expect(codes.length, `${method} ${path} ${status}`).toBeGreaterThan(0);
           for (const code of codes) expect(errorCodes[code].status, `${method} ${path}: ${code}`).toBe(Number(status));
         }
@@ -161,8 +163,8 @@ describe('the OpenAPI document', () => {
         code: { type: 'string', enum: ['insufficient_balance', 'invoice_already_used', 'withdraw_link_used'] },
       },
     });
-    // The websocket is not behind express: no body; its upgrades have a rate limit and caps of their own (events/admission.ts).
-    expect(Object.keys(doc.paths['/v1/events']!.get.responses).sort()).toEqual(['101', '401', '408', '429', '431', '503']);
+    // The websocket's upgrades have a rate limit and caps of their own (events/admission.ts); a plain GET is told 426.
+    expect(Object.keys(doc.paths['/v1/events']!.get.responses).sort()).toEqual(['101', '400', '401', '408', '413', '415', '426', '429', '431', '503']);
     expect(Object.keys(doc.paths['/v1/claims/{id}/proof']!.post.responses).sort()).toEqual([
       '200',
       '400',
@@ -178,5 +180,60 @@ describe('the OpenAPI document', () => {
       '502',
       '503',
     ]);
+    // Every route that takes a token says that it may be refused (401).
+    for (const [path, methods] of Object.entries(doc.paths))
+      for (const [method, operation] of Object.entries(methods))
+        if ((operation.security as unknown[]).length > 0) expect(operation.responses, `${method} ${path}`).toHaveProperty('401');
+  });
+
+  it('describes every success answer with its schema, but those without a body', async () => {
+    const doc = await document();
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(methods)) {
+        for (const [status, response] of Object.entries(operation.responses as Record<string, { content?: Record<string, { schema: unknown }> }>)) {
+          if (Number(status) >= 300) continue;
+          if (status === '204' || status === '101') expect(response.content, `${method} ${path} ${status}`).toBeUndefined();
+          else expect(Object.values(response.content ?? {})[0]?.schema, `${method} ${path} ${status}`).toBeTypeOf('object');
+        }
+      }
+    }
+    const deposit = doc.paths['/v1/deposits/{id}']!.get.responses['200'].content['application/json'].schema;
+    expect(deposit).toMatchObject({ type: 'object', additionalProperties: false, required: expect.arrayContaining(['id', 'paymentRequest', 'state']) });
+  });
+
+  it('says what a handle and a tweet are, as patterns of what tipd takes', async () => {
+    const doc = await document();
+    const tip = doc.paths['/v1/tips']!.post.requestBody.content['application/json'].schema;
+    const handle = new RegExp(tip.properties.handle.pattern);
+    const tweet = new RegExp(tip.properties.tweet.pattern);
+    for (const ok of ['carol', '@Carol_1', 'abcdefghijklmno']) expect(handle.test(ok), ok).toBe(true);
+    for (const bad of ['', 'abcdefghijklmnop', 'ca rol', '@']) expect(handle.test(bad), bad).toBe(false);
+    for (const ok of ['1', '9223372036854775807', 'https://x.com/carol/status/123', 'https://mobile.twitter.com/c/statuses/9/?s=20'])
+      expect(tweet.test(ok), ok).toBe(true);
+    for (const bad of ['9223372036854775808', 'x', 'https://x.com/carol/123', 'http://x.com/carol/status/1']) expect(tweet.test(bad), bad).toBe(false);
+    // A body that may be left out (`{}` is enough) is not required.
+    expect(doc.paths['/v1/auth/lnurl']!.post.requestBody.required).toBe(false);
+    expect(doc.paths['/v1/tips']!.post.requestBody.required).toBe(true);
+  });
+
+  it('answers a method a path does not take 405 with the Allow header; an unknown path stays 404', async () => {
+    const server = app.listen(0);
+    await new Promise((resolve) => server.once('listening', resolve));
+    const { port } = server.address() as { port: number };
+    const call = (method: string, path: string) => fetch(`http://127.0.0.1:${port}${path}`, { method });
+    try {
+      const put = await call('PUT', '/v1/tips');
+      expect(put.status).toBe(405);
+      expect(put.headers.get('allow')).toBe('POST, OPTIONS');
+      expect(await put.json()).toMatchObject({ error: { code: 'method_not_allowed' } });
+      // A path without parameters comes before one with: /v1/withdrawals/lnurl is not a withdrawal's id.
+      expect((await call('DELETE', '/v1/withdrawals/lnurl')).headers.get('allow')).toBe('POST, OPTIONS');
+      expect((await call('DELETE', '/v1/withdrawals/abc')).headers.get('allow')).toBe('GET, HEAD, OPTIONS');
+      const options = await call('OPTIONS', '/v1/flattrs');
+      expect([options.status, options.headers.get('allow')]).toEqual([204, 'POST, GET, HEAD, OPTIONS']);
+      expect((await call('PUT', '/v1/nothing-here')).status).toBe(404);
+    } finally {
+      server.close();
+    }
   });
 });

@@ -15,6 +15,7 @@ import type { StoredEvent } from '../../src/events/types.ts';
 import { accounts } from '../../src/ledger/ledger.ts';
 import { WindDown } from '../../src/winddown/wind-down.ts';
 import { tempLedger } from './ledger-helpers.ts';
+import { z } from 'zod';
 
 const log = pino({ level: 'silent' });
 const dayMs = 24 * 3600_000;
@@ -60,8 +61,9 @@ describe('winding down', () => {
     const windDown = await WindDown.open(t.ledger, log);
     const api = new Api(windDown);
     const ok = (_req: express.Request, res: express.Response) => void res.json({ ok: true });
-    api.route({ method: 'post', path: '/in', summary: 'money in', auth: 'none', responses: { 200: 'ok' }, refusedWhileWindingDown: true }, ok);
-    api.route({ method: 'post', path: '/out', summary: 'money out', auth: 'none', responses: { 200: 'ok' } }, ok);
+    const okView = z.object({ ok: z.literal(true) });
+    api.route({ method: 'post', path: '/in', summary: 'money in', auth: 'none', responses: { 200: 'ok' }, returns: okView, refusedWhileWindingDown: true }, ok);
+    api.route({ method: 'post', path: '/out', summary: 'money out', auth: 'none', responses: { 200: 'ok' }, returns: okView }, ok);
     const app = express().use(api.router).use(errorHandler(log, t.ledger));
     const server = app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
