@@ -1,5 +1,5 @@
 // tipd's web pages (web/, built into dist/web by `npm run build:web`), served on the API's own
-// origin: one document for every page (`/`, `/@handle`, `/@handle/claim`, `/me`) under a strict
+// origin: one document for every page (`/`, `/@handle`, `/@handle/claim`, `/me`, `/admin`) under a strict
 // Content-Security-Policy (nothing but tipd's own files; no inline script or style), the hashed
 // assets cached for good, and the tip button (`/button.js`) for other sites' pages.
 import fs from 'node:fs';
@@ -24,7 +24,7 @@ export const pagesPolicy = [
 ].join('; ');
 
 /** The paths of the pages; anything else under / is not one. */
-export const pagePaths = ['/', '/@:handle', '/@:handle/claim', '/me'];
+export const pagePaths = ['/', '/@:handle', '/@:handle/claim', '/me', '/admin'];
 const handlePattern = /^[A-Za-z0-9_]{1,15}$/;
 
 const setPageHeaders = (res: Response) =>

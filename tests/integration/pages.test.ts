@@ -13,11 +13,18 @@ import { freshHandle, xServer } from './creators.ts';
 import { api, eventually, freePort, fundedSupporter, lndOf, stack, startPublicTipd, wallet, type TipdProcess } from './helpers.ts';
 
 let tipd: TipdProcess & { publicUrl: string };
+const operatorToken = 'o'.repeat(40);
 let browser: Browser;
 const tabs: Tab[] = [];
 beforeAll(async () => {
   [tipd, browser] = await Promise.all([
-    startPublicTipd({ TIPD_LNURL_MAX_SAT: '50000', TIPD_LNURL_COMMENT_MAX: '40', TIPD_PAYOUT_MIN_SAT: '1000', TIPD_PAYOUT_RETRY_SECONDS: '1' }),
+    startPublicTipd({
+      TIPD_LNURL_MAX_SAT: '50000',
+      TIPD_LNURL_COMMENT_MAX: '40',
+      TIPD_PAYOUT_MIN_SAT: '1000',
+      TIPD_PAYOUT_RETRY_SECONDS: '1',
+      TIPD_ADMIN_TOKEN: operatorToken,
+    }),
     launchBrowser(),
   ]);
 });
@@ -261,6 +268,25 @@ describe("the supporter's app", () => {
     expect(leftSat).toBeLessThan(100);
     await expect.poll(() => page.locator('#balance').textContent(), { timeout: 15_000 }).toBe(`${leftSat.toLocaleString('en-US')} sats`);
     await screenshot(page, 'supporter-withdrawn');
+  });
+});
+
+describe("the operator's page", () => {
+  it('shows what tipd owes, to whom, and whether the ledger balances, once the token is typed in (never in a URL)', async () => {
+    const handle = freshHandle('Ops');
+    await tipped(handle, 1_234);
+    const page = await visit('/admin', 'desktop');
+    await page.getByLabel('Operator token (TIPD_ADMIN_TOKEN)').fill('wrong-token-wrong-token');
+    await page.getByRole('button', { name: 'Open' }).click();
+    await expect.poll(() => page.locator('.notice.error').textContent()).toContain('Bearer');
+    await page.getByLabel('Operator token (TIPD_ADMIN_TOKEN)').fill(operatorToken);
+    await page.getByRole('button', { name: 'Open' }).click();
+    const audit = (await api(tipd.url, 'GET', '/v1/admin/wind-down', { token: operatorToken })).body;
+    await expect.poll(() => page.locator('#owed-total').textContent()).toBe(`${(BigInt(audit.owed.totalMsat) / 1000n).toLocaleString('en-US')} sats`);
+    expect(await page.locator('#escrow-list').textContent()).toContain(`@${handle}`);
+    expect(await page.getByText('balanced (sums to zero)').count()).toBe(1);
+    expect(page.url()).toBe(`${tipd.publicUrl}/admin`);
+    await screenshot(page, 'operator-page');
   });
 });
 

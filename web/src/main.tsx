@@ -1,6 +1,7 @@
 // The pages' entry: one app for every page tipd serves, chosen by the path (src/pages/pages.ts
 // serves this same document at each): `/`, `/@handle`, `/@handle/claim` and `/me`.
 import { render } from 'preact';
+import { AdminPage } from './admin.tsx';
 import { ClaimPage } from './claim.tsx';
 import { HomePage } from './home.tsx';
 import { SupporterPage } from './me.tsx';
@@ -8,7 +9,9 @@ import { TipPage } from './tip.tsx';
 import './style.css';
 
 const route = /^\/@([A-Za-z0-9_]{1,15})(\/claim)?\/?$/.exec(location.pathname);
-const page = /^\/me\/?$/.test(location.pathname) ? (
+const page = /^\/admin\/?$/.test(location.pathname) ? (
+  <AdminPage />
+) : /^\/me\/?$/.test(location.pathname) ? (
   <SupporterPage />
 ) : !route ? (
   <HomePage />
