@@ -13,7 +13,7 @@ const pendingOf = async (handle: string) => BigInt((await call('GET', `/v1/handl
 
 async function expectBalanced() {
   const audit = (await call('GET', '/v1/admin/audit', { headers: admin() })).body;
-  expect(audit.ledger).toEqual({ sumMsat: '0', balanced: true });
+  expect(audit.ledger).toMatchObject({ sumMsat: '0', balanced: true });
 }
 
 /** Waits until `node`'s channel balance has moved from `before` by exactly `deltaMsat`. */
