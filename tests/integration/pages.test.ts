@@ -267,6 +267,8 @@ describe("the supporter's app", () => {
     const leftSat = Math.floor((1_800_000 - request.maxWithdrawable) / 1000);
     expect(leftSat).toBeLessThan(100);
     await expect.poll(() => page.locator('#balance').textContent(), { timeout: 15_000 }).toBe(`${leftSat.toLocaleString('en-US')} sats`);
+    // The redeemed link's QR is gone: a new one is asked for.
+    await expect.poll(() => page.locator('#withdraw-qr').count()).toBe(0);
     await screenshot(page, 'supporter-withdrawn');
   });
 });

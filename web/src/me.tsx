@@ -138,7 +138,8 @@ function Signedin({ token, onSignOut }: { token: string; onSignOut: () => void }
         </section>
       )}
       <TipForm token={token} />
-      <Withdraw token={token} balanceMsat={account.balanceMsat} />
+      {/* A new balance (the link redeemed, a deposit) makes a new form: a used QR is not left on screen. */}
+      <Withdraw key={account.balanceMsat} token={token} balanceMsat={account.balanceMsat} />
       <details>
         <summary>Your account's token</summary>
         <p class="muted">The key to this account in this browser. Keep it secret; sign out forgets it here.</p>
