@@ -43,8 +43,11 @@ describe('the API against its own description', () => {
       'examples,coverage,fuzzing',
       '--request-timeout',
       '20',
+      // One worker: schemathesis's threads race in CPython 3.11's AST constructor (its recursion
+      // depth is shared; python/cpython#106905), which hypothesis reaches when it describes a
+      // strategy: a SystemError inside the fuzzer, on a different operation each time.
       '--workers',
-      '2',
+      '1',
       '--header',
       `Authorization: Bearer ${token}`,
       ...filter,
