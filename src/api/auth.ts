@@ -25,6 +25,9 @@ const callbackQuery = z.object({
   action: z.enum(['register', 'login', 'link', 'auth']).optional(),
 });
 
+/** A sign-in's id is the browser's secret (it gets a token): sent in a body, never in a URL. */
+const pollBody = idParams;
+
 const keyParams = z.strictObject({
   key: z.string().regex(/^0[23][0-9a-fA-F]{64}$/, 'must be a linking key: 66 hex characters starting with 02 or 03'),
 });
@@ -47,7 +50,8 @@ export function authRoutes(api: Api, auth: LnurlAuth, supporters: Supporters, si
     {
       method: 'post',
       path: '/v1/auth/lnurl',
-      summary: 'Sign in with a wallet: an LNURL to sign, and an id to poll; { action: "link" } with a token links a wallet to the account',
+      summary:
+        'Sign in with a wallet: an LNURL to sign, and an id to poll with (POST /v1/auth/lnurl/poll); { action: "link" } with a token links a wallet to the account',
       auth: 'none',
       body: createBody,
       responses: { 201: '{ id, lnurl, k1, expiresAt }' },
@@ -64,17 +68,18 @@ export function authRoutes(api: Api, auth: LnurlAuth, supporters: Supporters, si
 
   api.route(
     {
-      method: 'get',
-      path: '/v1/auth/lnurl/:id',
-      summary: 'Where a sign-in stands: pending, signed_in (its token in the first answer after the signature), linked (with the key) or expired',
+      method: 'post',
+      path: '/v1/auth/lnurl/poll',
+      summary:
+        'Where a sign-in stands, asked with its id (in the body: the id is a secret): pending, signed_in (its token in the first answer after the signature), linked (with the key) or expired',
       auth: 'none',
-      params: idParams,
+      body: pollBody,
       responses: { 200: '{ state, expiresAt?, supporterId?, token?, key? }' },
       returns: authPollView,
       errors: ['lnurl_auth_not_found', 'overloaded'],
     },
     async (req, res) => {
-      const { id } = parse(idParams, req.params, 'path');
+      const { id } = parse(pollBody, body(req));
       res.set('Cache-Control', 'no-store').json(await auth.poll(id));
     },
   );

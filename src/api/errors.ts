@@ -10,7 +10,6 @@ import { InvariantViolation, type Ledger } from '../ledger/ledger.ts';
 import { LndError } from '../ln/lnd.ts';
 import type { Logger } from '../process/log.ts';
 import { XApiError } from '../x/client.ts';
-import { loggedPath } from './http.ts';
 import { isLnurlPath } from './lnurl.ts';
 
 export const notFound: RequestHandler = (req, _res, next) => {
@@ -63,7 +62,7 @@ export function errorHandler(log: Logger, ledger: Pick<Ledger, 'halt'>): ErrorRe
       return;
     }
     const refusal = refusalOf(err, log);
-    if (!refusal) log.error({ err, method: req.method, path: loggedPath(req.path) }, 'unhandled error');
+    if (!refusal) log.error({ err, method: req.method, path: req.path }, 'unhandled error');
     const { status, code, message, details } = refusal ?? new Refusal('internal');
     // Wallets read LNURL's own error format (LUD-01) on its routes.
     res.status(status).json(isLnurlPath(req.path) ? lnurlError(code, message) : errorBody(code, message, details));

@@ -37,7 +37,6 @@ import { rateLimiter } from './rate-limit.ts';
 import { depositRoutes } from './deposits.ts';
 import { flattrRoutes } from './flattrs.ts';
 import { errorHandler, notFound } from './errors.ts';
-import { loggedPath } from './http.ts';
 import { supporterRoutes } from './supporters.ts';
 import { tipRoutes } from './tips.ts';
 import { lnurlWithdrawRoutes } from './lnurl-withdraw.ts';
@@ -100,7 +99,7 @@ export function createApp(deps: AppDeps): Express {
     res.on('finish', () => {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       const level = req.path === '/healthz' && res.statusCode === 200 ? 'debug' : 'info';
-      log[level]({ method: req.method, path: loggedPath(req.path), status: res.statusCode, durationMs: Math.round(durationMs * 10) / 10 }, 'request');
+      log[level]({ method: req.method, path: req.path, status: res.statusCode, durationMs: Math.round(durationMs * 10) / 10 }, 'request');
     });
     next();
   });

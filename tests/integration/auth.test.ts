@@ -17,6 +17,8 @@ afterAll(async () => {
   await tipd?.stop();
 });
 const call = <T = any>(method: string, route: string, options?: Parameters<typeof api>[3]) => api<T>(tipd.url, method, route, options);
+/** The browser's poll of a sign-in, by its id (a secret: in the body). */
+const poll = (id: string, url = tipd.url) => api(url, 'POST', '/v1/auth/lnurl/poll', { body: { id } });
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
@@ -56,26 +58,25 @@ describe('signing in with a wallet', () => {
     const signIn = await newSignIn();
     expect(signIn.lnurl).toMatch(/^LNURL1[0-9A-Z]+$/);
     expect(decodeLnurl(signIn.lnurl)).toBe(`${publicUrl}/lnurl/auth?tag=login&k1=${signIn.k1}&action=login`);
-    expect(await call('GET', `/v1/auth/lnurl/${signIn.id}`)).toEqual({ status: 200, body: { state: 'pending', expiresAt: signIn.expiresAt } });
+    expect(await poll(signIn.id)).toEqual({ status: 200, body: { state: 'pending', expiresAt: signIn.expiresAt } });
 
     const w = wallet();
     expect(await w.callback(signIn.lnurl)).toEqual({ status: 200, cors: '*', body: { status: 'OK' } });
-    const polled = await call('GET', `/v1/auth/lnurl/${signIn.id}`);
+    const polled = await poll(signIn.id);
     expect(polled).toEqual({ status: 200, body: { state: 'signed_in', supporterId: expect.any(String), token: expect.stringMatching(/^tipd_/) } });
     const account = await call('GET', '/v1/account', { token: polled.body.token });
     expect(account).toMatchObject({ status: 200, body: { id: polled.body.supporterId, balanceMsat: '0' } });
-    expect(await call('GET', `/v1/auth/lnurl/${signIn.id}`)).toEqual({ status: 200, body: { state: 'signed_in', supporterId: polled.body.supporterId } });
+    expect(await poll(signIn.id)).toEqual({ status: 200, body: { state: 'signed_in', supporterId: polled.body.supporterId } });
 
     // The same wallet later: the same account.
     const again = await newSignIn();
     expect((await w.callback(again.lnurl)).body).toEqual({ status: 'OK' });
-    const second = await call('GET', `/v1/auth/lnurl/${again.id}`);
+    const second = await poll(again.id);
     expect(second.body).toMatchObject({ state: 'signed_in', supporterId: polled.body.supporterId });
     expect((await call('GET', '/v1/account', { token: second.body.token })).body.id).toBe(polled.body.supporterId);
 
-    // The poll id gets a token: it is not written in tipd's logs, whatever case the path is in.
-    expect((await call('GET', `/V1/Auth/LNURL/${signIn.id}`)).body).toMatchObject({ state: 'signed_in' });
-    await eventually(async () => (tipd.logs.filter((line) => line.msg === 'request' && line.path === '/v1/auth/lnurl/:id').length >= 4 ? true : undefined));
+    // The poll id gets a token: it is in no URL, and so not in tipd's logs.
+    await eventually(async () => (tipd.logs.filter((line) => line.msg === 'request' && line.path === '/v1/auth/lnurl/poll').length >= 4 ? true : undefined));
     expect(JSON.stringify(tipd.logs)).not.toContain(signIn.id);
   });
 
@@ -92,7 +93,7 @@ describe('signing in with a wallet', () => {
     const other = await newSignIn();
     const res = await wallet().callback(signIn.lnurl, (p) => change(p, k1Of(other.lnurl)));
     expect(res).toEqual({ status, cors: '*', body: { status: 'ERROR', reason: expect.any(String), code } });
-    expect((await call('GET', `/v1/auth/lnurl/${signIn.id}`)).body.state).toBe('pending');
+    expect((await poll(signIn.id)).body.state).toBe('pending');
   });
 
   it('refuses a k1 it never gave', async () => {
@@ -113,14 +114,15 @@ describe('signing in with a wallet', () => {
       cors: '*',
       body: { status: 'ERROR', reason: expect.any(String), code: 'lnurl_auth_used' },
     });
-    const polled = await call('GET', `/v1/auth/lnurl/${signIn.id}`);
+    const polled = await poll(signIn.id);
     expect(polled.body).toMatchObject({ state: 'signed_in', token: expect.any(String) });
     expect((await call('GET', '/v1/auth/keys', { token: polled.body.token })).body).toEqual({ keys: [{ key: w.key, linkedAt: expect.any(String) }] });
   });
 
-  it('answers 404 to a poll with an id it never gave', async () => {
-    const res = await call('GET', `/v1/auth/lnurl/${'x'.repeat(43)}`);
-    expect(res).toMatchObject({ status: 404, body: { error: { code: 'lnurl_auth_not_found' } } });
+  it('answers 404 to a poll with an id it never gave, and 400 to a poll without one', async () => {
+    expect(await poll('x'.repeat(43))).toMatchObject({ status: 404, body: { error: { code: 'lnurl_auth_not_found' } } });
+    expect(await call('POST', '/v1/auth/lnurl/poll', { body: {} })).toMatchObject({ status: 400, body: { error: { code: 'invalid_request' } } });
+    expect(await call('POST', '/v1/auth/lnurl/poll', { body: { id: 'a/b' } })).toMatchObject({ status: 400, body: { error: { code: 'invalid_request' } } });
   });
 });
 
@@ -131,12 +133,12 @@ describe('linking a wallet', () => {
     expect(decodeLnurl(link.lnurl)).toContain('&action=link');
     const w = wallet();
     expect((await w.callback(link.lnurl)).body).toEqual({ status: 'OK' });
-    expect((await call('GET', `/v1/auth/lnurl/${link.id}`)).body).toEqual({ state: 'linked', supporterId: created.id, key: w.key });
+    expect((await poll(link.id)).body).toEqual({ state: 'linked', supporterId: created.id, key: w.key });
     expect((await call('GET', '/v1/account', { token: created.token })).status).toBe(200);
 
     const signIn = await newSignIn();
     await w.callback(signIn.lnurl);
-    expect((await call('GET', `/v1/auth/lnurl/${signIn.id}`)).body).toMatchObject({ state: 'signed_in', supporterId: created.id });
+    expect((await poll(signIn.id)).body).toMatchObject({ state: 'signed_in', supporterId: created.id });
 
     // That wallet cannot be linked to another account.
     const other = (await call('POST', '/v1/accounts')).body as { token: string };
@@ -181,7 +183,7 @@ describe("an account's wallet keys", () => {
 
     const signIn = await newSignIn();
     await w.callback(signIn.lnurl);
-    const polled = await call('GET', `/v1/auth/lnurl/${signIn.id}`);
+    const polled = await poll(signIn.id);
     expect(polled.body).toMatchObject({ state: 'signed_in', supporterId: expect.any(String) });
     expect(polled.body.supporterId).not.toBe(created.id);
   });
@@ -201,7 +203,7 @@ describe('sign-ins asked for from one address', () => {
       expect(first.status).toBe(201);
       expect((await ask()).status).toBe(201);
       expect(await ask()).toMatchObject({ status: 429, body: { error: { code: 'rate_limited' } } });
-      expect((await api(limited.url, 'GET', `/v1/auth/lnurl/${first.body.id}`)).body).toMatchObject({ state: 'pending' });
+      expect((await poll(first.body.id, limited.url)).body).toMatchObject({ state: 'pending' });
     } finally {
       await limited.stop();
     }

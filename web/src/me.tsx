@@ -45,7 +45,7 @@ function SignIn({ onToken }: { onToken: (token: string) => void }) {
         if (stopped) return;
         setLogin(made);
         const poll = async () => {
-          const state = await call<{ state: string; token?: string }>('GET', `/v1/auth/lnurl/${made.id}`);
+          const state = await call<{ state: string; token?: string }>('POST', '/v1/auth/lnurl/poll', { body: { id: made.id } });
           if (stopped) return;
           if (state.token) return onToken(state.token);
           if (state.state === 'expired') return void start();
