@@ -222,7 +222,7 @@ export function lnurlPayRoutes(
       auth: 'none',
       lnurl: true,
       params: idParams,
-      responses: { 200: '{ status: "OK", settled, preimage, pr }' },
+      responses: { 200: '{ status: "OK", settled, preimage, pr, expiresAt }' },
       returns: verifyView,
       errors: ['not_found'],
     },

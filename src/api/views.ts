@@ -132,7 +132,8 @@ export const payInvoiceView = z.object({
   verify: z.string(),
   successAction: z.object({ tag: z.literal('message'), message: z.string() }),
 });
-export const verifyView = z.object({ status: z.literal('OK'), settled: z.boolean(), preimage: storedFields.hex32.nullable(), pr: z.string() });
+/** LUD-21's answer, and (tipd's own) when the invoice expires: a page stops asking then. */
+export const verifyView = z.object({ status: z.literal('OK'), settled: z.boolean(), preimage: storedFields.hex32.nullable(), pr: z.string(), expiresAt: time });
 
 // Flattrs
 
@@ -171,6 +172,7 @@ export type WaitingHandles = z.infer<typeof waitingHandles>;
 /** The text a supporter tweets to tell a creator that sats wait, with its link to the claim page. */
 export const notifyView = z.object({ handle: z.string(), pendingMsat: msat, text: z.string(), claimUrl: z.string(), intentUrl: z.string() });
 export type NotifyView = z.infer<typeof notifyView>;
+export type VerifyView = z.infer<typeof verifyView>;
 
 export { claimView, proofOutcome } from '../claims/records.ts';
 export type { ClaimView, ProofOutcome } from '../claims/records.ts';

@@ -205,11 +205,11 @@ export class Deposits {
   }
 
   /** Where an incoming invoice stands, for anyone holding its id (LUD-21 `verify`): the preimage once it is paid. */
-  async verify(id: string): Promise<{ settled: boolean; preimage: string | null; pr: string } | undefined> {
+  async verify(id: string): Promise<{ settled: boolean; preimage: string | null; pr: string; expiresAt: string } | undefined> {
     const record = await this.#read(id);
     if (!record?.paymentRequest) return undefined;
     const settled = record.state === 'settled';
-    return { settled, preimage: settled ? record.preimage : null, pr: record.paymentRequest };
+    return { settled, preimage: settled ? record.preimage : null, pr: record.paymentRequest, expiresAt: record.expiresAt };
   }
 
   /**

@@ -99,6 +99,30 @@ describe("a handle's tip page", () => {
     await screenshot(page, 'tip-page-paid');
   });
 
+  it('stops asking about an invoice once it has expired, and says so', async () => {
+    const tab = await openTab(browser, 'phone');
+    tabs.push(tab);
+    const { page } = tab;
+    // The page's clock, not tipd's: an hour passes in the browser only.
+    await page.clock.install();
+    await page.goto(`${tipd.publicUrl}/@${freshHandle('Exp')}`);
+    await page.getByRole('button', { name: 'Make an invoice' }).click();
+    const expiresAt = Date.parse(parsePaymentRequest({ request: (await readQr(page.locator('#invoice-qr'))).toLowerCase() }).expires_at);
+    const asked: string[] = [];
+    page.on('request', (req) => req.url().includes('/lnurl/verify/') && asked.push(req.url()));
+    await expect.poll(() => asked.length).toBeGreaterThan(0);
+    await page.clock.fastForward(expiresAt - (await page.evaluate(() => Date.now())) + 1_000);
+    await page.locator('#expired').waitFor();
+    expect(await page.locator('#invoice-qr').count()).toBe(0);
+    await screenshot(page, 'tip-page-expired');
+    const before = asked.length;
+    await page.clock.runFor(5_000);
+    expect(asked).toHaveLength(before);
+    // Another invoice is made as before.
+    await page.getByRole('button', { name: 'Make another invoice' }).click();
+    await page.locator('#invoice-qr').waitFor();
+  });
+
   it('tells what is wrong with an amount next to the field, and asks for nothing', async () => {
     const page = await visit(`/@${freshHandle('bad')}`);
     const asked: string[] = [];

@@ -1,7 +1,7 @@
 // tipd's API as the pages call it, on their own origin: typed by the server's own schemas
 // (src/api/views.ts) and error table (src/errors.ts), errors thrown as `ApiError` with their code.
 import type { ErrorCode } from '../../src/errors.ts';
-import type { ClaimView, HandleView, NotifyView, ProofOutcome, WaitingHandles } from '../../src/api/views.ts';
+import type { ClaimView, HandleView, NotifyView, ProofOutcome, VerifyView, WaitingHandles } from '../../src/api/views.ts';
 import type { PayoutView } from '../../src/payouts/records.ts';
 
 export type { ClaimView, HandleView, NotifyView, ProofOutcome, WaitingHandles, PayoutView };
@@ -90,8 +90,8 @@ export async function invoiceFrom(payRequest: PayRequest, amountSat: number, com
   return { pr, verify: new URL(verify).pathname };
 }
 
-/** LUD-21: whether an invoice is paid. */
-export const isSettled = async (verifyPath: string): Promise<boolean> => (await call<{ settled: boolean }>('GET', verifyPath)).settled;
+/** LUD-21: whether an invoice is paid, and when it expires. */
+export const verified = (verifyPath: string): Promise<VerifyView> => call<VerifyView>('GET', verifyPath);
 
 /** A fresh idempotency key for one form's submission. */
 export const newIdempotencyKey = (): string =>

@@ -2,7 +2,7 @@
 // LNURL as a QR and its Lightning Address for any wallet, an invoice for wallets that only scan
 // invoices, the latest tips live, a button to tell the creator, and the tip button for other sites.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, invoiceFrom, isSettled, payRequestOf, type HandleView, type NotifyView, type PayRequest } from './api.ts';
+import { api, invoiceFrom, payRequestOf, verified, type HandleView, type NotifyView, type PayRequest } from './api.ts';
 import { followHandle, type HandleEvent } from './events.ts';
 import { explain } from './help.ts';
 import { Copyable, FieldError, Notice, plural, Qr, sats } from './ui.tsx';
@@ -131,6 +131,7 @@ function InvoiceForm({ handle, tipped }: { handle: string; tipped: { current: ()
   const [problem, setProblem] = useState('');
   const [invoice, setInvoice] = useState<{ pr: string; verify: string; amountSat: number } | undefined>();
   const [paid, setPaid] = useState(false);
+  const [expired, setExpired] = useState(false);
   const [payRequest, setPayRequest] = useState<PayRequest | undefined>();
   useEffect(() => {
     payRequestOf(handle).then(setPayRequest, (err: unknown) => setProblem(explain(err)));
@@ -139,13 +140,18 @@ function InvoiceForm({ handle, tipped }: { handle: string; tipped: { current: ()
   const maxSat = payRequest ? Math.floor(payRequest.maxSendable / 1000) : undefined;
   const commentMax = payRequest?.commentAllowed ?? 0;
 
-  // Paid: asked every second, and at once when the handle's followers hear of a tip.
+  // Paid: asked every second, and at once when the handle's followers hear of a tip; no more once
+  // the invoice has expired.
   useEffect(() => {
-    if (!invoice || paid) return;
+    if (!invoice || paid || expired) return;
     let done = false;
     const check = () =>
-      void isSettled(invoice.verify).then(
-        (settled) => !done && settled && setPaid(true),
+      void verified(invoice.verify).then(
+        (answer) => {
+          if (done) return;
+          if (answer.settled) setPaid(true);
+          else if (Date.now() >= Date.parse(answer.expiresAt)) setExpired(true);
+        },
         () => undefined,
       );
     tipped.current = check;
@@ -155,7 +161,7 @@ function InvoiceForm({ handle, tipped }: { handle: string; tipped: { current: ()
       clearInterval(timer);
       tipped.current = () => {};
     };
-  }, [invoice, paid]);
+  }, [invoice, paid, expired]);
 
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -169,6 +175,7 @@ function InvoiceForm({ handle, tipped }: { handle: string; tipped: { current: ()
       const made = await invoiceFrom(payRequest, amountSat, comment.trim());
       setInvoice({ pr: made.pr, verify: made.verify, amountSat });
       setPaid(false);
+      setExpired(false);
     } catch (err) {
       setProblem(explain(err));
     } finally {
@@ -183,6 +190,10 @@ function InvoiceForm({ handle, tipped }: { handle: string; tipped: { current: ()
         paid ? (
           <Notice kind="ok">
             <strong id="paid">Paid — thank you!</strong> {invoice.amountSat.toLocaleString('en-US')} sats are on their way to @{handle}.
+          </Notice>
+        ) : expired ? (
+          <Notice kind="info">
+            <span id="expired">This invoice expired before it was paid.</span> Make another below.
           </Notice>
         ) : (
           <>
