@@ -89,7 +89,11 @@ const rails = {
 };
 const supporters = new Supporters(ledger);
 const tips = new Tips(ledger);
-const deposits = new Deposits(ledger, lnd, log, { expiryMs: config.depositExpiryMs, lndTimeoutMs: config.lnd.timeoutMs });
+const deposits = new Deposits(ledger, lnd, log, {
+  expiryMs: config.depositExpiryMs,
+  lndTimeoutMs: config.lnd.timeoutMs,
+  windingDown: () => windDown.state !== undefined,
+});
 const withdrawals = new Withdrawals(ledger, lnd, log, {
   network: config.network,
   feeBaseMsat: config.withdrawalFee.baseMsat,
@@ -191,11 +195,17 @@ else
   void flattrs
     .finishCloses()
     .then(sweepNow, (err: unknown) => (err instanceof InvariantViolation ? ledger.halt(err) : log.error({ err }, 'finishing a period close failed')));
-// Once begun: unclaimed tips go back at once (the hourly sweep takes any that a request under way,
-// a close, or an invoice issued before and paid after books later), and every claimed handle's
-// escrow is paid out, however small.
+// Once begun: invoices still open are cancelled (so no wallet pays them: a failure is tried again
+// by the sweep every ten minutes), unclaimed tips go back at once (the hourly sweep takes any that
+// a request under way, a close, or an invoice paid just before it was cancelled books later), and
+// every claimed handle's escrow is paid out, however small.
 windDown.onStart(() => {
   flattrs.stop();
+  deposits
+    .cancelOpen()
+    .catch((err: unknown) =>
+      err instanceof InvariantViolation ? ledger.halt(err) : log.error({ err }, 'cancelling open invoices at the wind-down failed; the sweep tries again'),
+    );
   sweepNow();
   payouts
     .payAllBound()

@@ -81,7 +81,7 @@ export const depositView = z.object({
   paymentHash: storedFields.hex32,
   amountMsat: msat,
   expiresAt: time,
-  state: z.enum(['open', 'settled', 'expired', 'failed']),
+  state: z.enum(['open', 'settled', 'expired', 'failed', 'cancelled']),
   receivedMsat: msat.nullable(),
   settledAt: time.nullable(),
 });

@@ -5,7 +5,8 @@
 // itself and records the invoice before LND knows it, so every invoice tipd made has a record. It
 // credits only invoices it recorded (keysends and other apps' invoices are not its own), follows
 // settlements live from LND's settle index (kept with each credit), and at start looks up every
-// invoice still open, which catches invoices paid while tipd was down.
+// invoice still open, which catches invoices paid while tipd was down. Winding down, no money comes
+// in: every invoice still open is cancelled in LND, so that no wallet can pay it any more.
 import { hash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { EventData } from '../events/types.ts';
@@ -21,7 +22,7 @@ import { crashPoint } from '../process/crash.ts';
 import { repeat } from '../process/repeat.ts';
 import { payerIntoEscrow } from '../escrow/payers.ts';
 
-type DepositState = 'creating' | 'open' | 'settled' | 'failed' | 'expired';
+type DepositState = 'creating' | 'open' | 'settled' | 'failed' | 'expired' | 'cancelled';
 
 /** What an LNURL tip's invoice credits: a handle's escrow, with what its payer said (LUD-12, LUD-18). */
 export interface TipTarget {
@@ -80,7 +81,7 @@ const depositRecordSchema = z
     paymentRequest: z.string().nullable(),
     createdAt: z.string(),
     expiresAt: z.string(),
-    state: z.enum(['creating', 'open', 'settled', 'failed', 'expired']),
+    state: z.enum(['creating', 'open', 'settled', 'failed', 'expired', 'cancelled']),
     receivedMsat: msat.nullable(),
     settledAt: z.string().nullable(),
   })
@@ -97,7 +98,7 @@ export interface DepositView {
   paymentHash: string;
   amountMsat: string;
   expiresAt: string;
-  state: 'open' | 'settled' | 'expired' | 'failed';
+  state: 'open' | 'settled' | 'expired' | 'failed' | 'cancelled';
   receivedMsat: string | null;
   settledAt: string | null;
 }
@@ -111,19 +112,22 @@ export class Deposits {
   readonly #log: Logger;
   readonly #expiryMs: number;
   readonly #creatingGraceMs: number;
+  readonly #windingDown: () => boolean;
   #watch: { stop(): void } | undefined;
   #sweep: { stop(): void } | undefined;
 
   /**
    * `lndTimeoutMs`: a record still without an invoice after two LND calls' worth of it (plus a
-   * minute) was cut off by a stop, not by a request still waiting for LND.
+   * minute) was cut off by a stop, not by a request still waiting for LND. `windingDown`: whether
+   * open invoices are to be cancelled (winddown/).
    */
-  constructor(ledger: Ledger, lnd: Lnd, log: Logger, options: { expiryMs: number; lndTimeoutMs: number }) {
+  constructor(ledger: Ledger, lnd: Lnd, log: Logger, options: { expiryMs: number; lndTimeoutMs: number; windingDown?: () => boolean }) {
     this.#ledger = ledger;
     this.#lnd = lnd;
     this.#log = log;
     this.#expiryMs = options.expiryMs;
     this.#creatingGraceMs = 2 * options.lndTimeoutMs + 60_000;
+    this.#windingDown = options.windingDown ?? (() => false);
   }
 
   #view(record: DepositRecord, now = new Date()): DepositView {
@@ -199,7 +203,8 @@ export class Deposits {
     const fresh = this.#fresh(amountMsat, { tip, descriptionHash: descriptionHash.toString('hex') });
     await this.#record(fresh);
     const record = await this.#finishCreating(fresh, true);
-    // Closed meanwhile by the start-up scan (only after LND failed to answer for minutes): no invoice to give.
+    // Closed meanwhile: cancelled by the wind-down, or by the start-up scan (only after LND failed to answer for minutes).
+    if (record.state === 'cancelled') throw new Refusal('winding_down');
     if (!record.paymentRequest) throw new Refusal('lnd_unavailable', 'the Lightning node did not make the invoice in time; try again');
     return { id: record.id, paymentRequest: record.paymentRequest };
   }
@@ -318,22 +323,34 @@ export class Deposits {
   }
 
   /**
+   * Winding down: cancels every invoice still open (a sweep every ten minutes cancels any that a
+   * request under way made after). Their payments are refused; one LND settled first is credited.
+   */
+  cancelOpen(): Promise<number> {
+    return this.#closeUnpayable(true);
+  }
+
+  /**
    * Looks open invoices up in LND: credits one paid while tipd was away, finishes one cut off
    * before its record was, and closes those nobody can pay any more, so that they leave the open
-   * index (`depopen:`, the only one read). `all`: every open invoice (at start); otherwise only
-   * those past their expiry. A payment LND settles after all is still credited: the settle stream
-   * credits whatever state the record is in, except settled.
+   * index (`depopen:`, the only one read): past their expiry, or cancelled while winding down.
+   * `all`: every open invoice (at start, and at the wind-down); otherwise only those past their
+   * expiry, or all while winding down. A payment LND settles after all is still credited: the
+   * settle stream credits whatever state the record is in, except settled.
    */
   async #closeUnpayable(all: boolean): Promise<number> {
     let checked = 0;
+    const cancel = this.#windingDown();
     for await (const key of this.#ledger.db.keys(under(prefixes.openDeposits))) {
       const record = await this.#read(after(prefixes.openDeposits, key));
       if (!record || (record.state !== 'open' && record.state !== 'creating')) continue;
       const expired = Date.parse(record.expiresAt) < Date.now();
-      if (!all && !expired) continue;
+      if (!all && !expired && !cancel) continue;
       checked += 1;
-      const invoice = await this.#lnd.getInvoice(record.paymentHash);
+      let invoice = await this.#lnd.getInvoice(record.paymentHash);
+      if (cancel && invoice?.state === 'open') invoice = await this.#cancel(record.paymentHash);
       if (invoice?.state === 'settled' && invoice.settled) await this.credit(invoice.settled);
+      else if (invoice?.state === 'canceled') await this.#close(record.id, record.state, 'cancelled');
       // Cut off between LND's invoice and its record: finished from LND's invoice.
       else if (invoice?.state === 'open' && record.state === 'creating' && !expired) await this.#finishCreating(record);
       else if (!invoice && record.state === 'creating' && Date.now() - Date.parse(record.createdAt) > this.#creatingGraceMs)
@@ -344,13 +361,26 @@ export class Deposits {
     return checked;
   }
 
+  /** Cancels an open invoice in LND; where it stands after (it may have been paid first). */
+  async #cancel(paymentHash: string): ReturnType<Lnd['getInvoice']> {
+    try {
+      await this.#lnd.cancelInvoice(paymentHash);
+    } catch (err) {
+      this.#log.warn({ paymentHash, err }, 'an open invoice could not be cancelled; looked up again');
+    }
+    return this.#lnd.getInvoice(paymentHash);
+  }
+
   stop(): void {
     this.#watch?.stop();
     this.#sweep?.stop();
   }
 
-  /** Ends a deposit nobody can pay: `failed` when LND never made its invoice (tipd stopped in between), `expired` after its time. */
-  #close(id: string, from: DepositState, to: 'failed' | 'expired'): Promise<void> {
+  /**
+   * Ends a deposit nobody can pay: `failed` when LND never made its invoice (tipd stopped in
+   * between), `expired` after its time, `cancelled` by the wind-down.
+   */
+  #close(id: string, from: DepositState, to: 'failed' | 'expired' | 'cancelled'): Promise<void> {
     return this.#ledger.run(async (tx) => {
       const record = await depositIn(tx, id);
       if (record?.state !== from) return;

@@ -4,6 +4,7 @@
 // (errors.ts). Outgoing payments are in payments.ts.
 import {
   authenticatedLndGrpc,
+  cancelHodlInvoice,
   createInvoice,
   getChannelBalance,
   getInvoice,
@@ -223,6 +224,14 @@ export class Lnd {
     if (update.is_canceled) return { state: 'canceled', request: update.request };
     if (!update.is_confirmed || update.confirmed_index === undefined) return { state: 'open', request: update.request };
     return { state: 'settled', request: update.request, settled: toSettled(update) };
+  }
+
+  /**
+   * Cancels an open invoice of this node (a regular one too): LND then refuses its payment. Throws
+   * when LND cannot (the invoice settled meanwhile, or unknown): look it up to know where it stands.
+   */
+  async cancelInvoice(paymentHash: string): Promise<void> {
+    await this.#call('cancelInvoice', () => cancelHodlInvoice({ lnd: this.#lnd, id: paymentHash }));
   }
 
   /**

@@ -1,7 +1,8 @@
 // Winding tipd down, for an operator who must shut it: said once (POST /v1/admin/wind-down) and for
 // good. From then on money no longer comes in and handles are no longer claimed: the routes that
 // would (deposits, tips, flattrs, claims, LNURL payments to handles and accounts) refuse with
-// `winding_down` (api/openapi.ts: `refusedWhileWindingDown`), and no flattr period closes. Every
+// `winding_down` (api/openapi.ts: `refusedWhileWindingDown`), invoices already given out are
+// cancelled (deposits/), and no flattr period closes. Every
 // unclaimed escrow lot goes back to its supporter at once (the 180-day return, due now:
 // escrow/refunds.ts), payers' lots to the Lightning Address they gave; every client is told by an
 // event; withdrawals and claimed handles' payouts go on as usual. `owed()` says what is still owed,

@@ -1,5 +1,5 @@
 // Winding tipd down on the real stack, from the operator's word to what is left owed: new money
-// and claims refused with `winding_down`; ann's tip to a handle nobody claimed back with her at
+// and claims refused with `winding_down`, invoices given out before cancelled; ann's tip to a handle nobody claimed back with her at
 // once; a claimed handle's tip paid to its creator's node as usual; a payer's tip by LNURL paid back
 // to the Lightning Address they gave; every websocket client told; ann withdraws all. What is left
 // is only what an anonymous LNURL payer gave a handle: listed as owed to its creator.
@@ -37,15 +37,20 @@ const call = (method: string, route: string, options?: Parameters<typeof api>[3]
 const admin = (method: string, route: string, body?: unknown) => call(method, route, { token: adminToken, ...(body === undefined ? {} : { body }) });
 const pay = async (invoice: string) => expect((await lndOf('alice').payInvoice({ paymentRequest: invoice, maxFeeMsat: 10_000n })).state).toBe('succeeded');
 
-/** A tip to `handle` by LNURL-pay, as a wallet sends it, paid by alice; with the payer's address (LUD-18) if given. */
-async function lnurlTip(handle: string, sat: number, payerAddress?: string): Promise<void> {
+/** An invoice for a tip to `handle` by LNURL-pay, as a wallet asks for it; with the payer's address (LUD-18) if given. */
+async function lnurlInvoice(handle: string, sat: number, payerAddress?: string): Promise<string> {
   const payRequest = (await call('GET', `/.well-known/lnurlp/${handle}`)).body;
   const callback = new URL(payRequest.callback);
   callback.searchParams.set('amount', String(sat * 1000));
   if (payerAddress) callback.searchParams.set('payerdata', JSON.stringify({ identifier: payerAddress }));
   const answer = await call('GET', callback.pathname + callback.search);
   expect(answer.status).toBe(200);
-  await pay(answer.body.pr);
+  return answer.body.pr as string;
+}
+
+/** A tip to `handle` by LNURL-pay, paid by alice. */
+async function lnurlTip(handle: string, sat: number, payerAddress?: string): Promise<void> {
+  await pay(await lnurlInvoice(handle, sat, payerAddress));
   await eventually(async () => ((await call('GET', `/v1/handles/${handle}`)).body.pendingMsat !== '0' ? true : undefined));
 }
 
@@ -68,6 +73,10 @@ describe('winding down', () => {
       expect((await call('POST', '/v1/tips', { token: ann.token, body: { handle: claimed, amountSat: 2_000 } })).status).toBe(201);
       await lnurlTip(payerTipped, 2_000, dave);
       await lnurlTip(anonymous, 1_500);
+      // Invoices given out before the word, not paid yet: ann's deposit, and a wallet's tip by LNURL.
+      const deposit = await call('POST', '/v1/deposits', { token: ann.token, body: { amountSat: 3_000 } });
+      expect(deposit.status).toBe(201);
+      const unpaidTip = await lnurlInvoice(anonymous, 1_000);
       const follower = await connect(tipd.url);
       follower.send({ type: 'follow', handle: anonymous });
       await follower.next((m) => m.type === 'ready' && (m.topics ?? []).length === 1);
@@ -92,6 +101,12 @@ describe('winding down', () => {
       await refused('GET', `/lnurl/fund/${ann.id}`);
       const lnurlRefusal = (await call('GET', `/.well-known/lnurlp/${unclaimed}`)).body;
       expect(lnurlRefusal).toMatchObject({ status: 'ERROR', reason: expect.stringContaining('winding down') });
+      // The invoices given out before are cancelled: no wallet can pay them any more.
+      await eventually(async () =>
+        (await call('GET', `/v1/deposits/${deposit.body.id}`, { token: ann.token })).body.state === 'cancelled' ? true : undefined,
+      );
+      for (const invoice of [deposit.body.paymentRequest as string, unpaidTip])
+        expect((await lndOf('alice').payInvoice({ paymentRequest: invoice, maxFeeMsat: 10_000n })).state).toBe('failed');
 
       // What nobody claimed is back with ann at once; the payer's tip goes back to dave's address.
       await eventually(async () => ((await call('GET', '/v1/account', { token: ann.token })).body.balanceMsat === '5000000' ? true : undefined));
