@@ -21,8 +21,14 @@ const waitingRefreshMs = 30_000;
 
 const waitingQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(waitingMax).default(10) });
 
-/** Public reads: any origin may make them (they carry no credentials). */
-const anyOrigin: RequestHandler = (_req, res, next) => {
+/** Where the public reads are. */
+export const handlesPath = '/v1/handles';
+
+/**
+ * Public reads: any origin may make them (they carry no credentials); mounted before the rate
+ * limit, so that a page on another site also reads its refusals (api/server.ts).
+ */
+export const anyOrigin: RequestHandler = (_req, res, next) => {
   res.set('Access-Control-Allow-Origin', '*');
   next();
 };
@@ -44,7 +50,6 @@ export function handleRoutes(api: Api, tips: Tips, claims: Claims, site: Site | 
       responses: { 200: '{ handles: [{ handle, pendingMsat, supporters }] }' },
       returns: waitingHandles,
     },
-    anyOrigin,
     async (req, res) => {
       const { limit } = parse(waitingQuery, req.query, 'query');
       if (!waiting || Date.now() - waiting.at > waitingRefreshMs) {
@@ -68,7 +73,6 @@ export function handleRoutes(api: Api, tips: Tips, claims: Claims, site: Site | 
       returns: handleView,
       errors: ['invalid_handle'],
     },
-    anyOrigin,
     async (req, res) => {
       const { handle } = parse(handleParams, req.params, 'path');
       const [view, { binding, pending }] = await Promise.all([tips.handle(handle), claims.bindingOf(handle.key)]);

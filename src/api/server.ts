@@ -28,7 +28,7 @@ import { backupRoutes } from './backup.ts';
 import { metricsRoutes } from './metrics.ts';
 import { authRoutes } from './auth.ts';
 import { claimRoutes } from './claims.ts';
-import { handleRoutes } from './handles.ts';
+import { anyOrigin, handleRoutes, handlesPath } from './handles.ts';
 import { payoutRoutes } from './payouts.ts';
 import { Refusal } from '../errors.ts';
 import { pageRoutes } from '../pages/pages.ts';
@@ -104,6 +104,7 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
   app.use(lnurlPaths, lnurlCors);
+  app.use(handlesPath, anyOrigin);
   app.use(
     ['/v1', ...lnurlPaths],
     rateLimiter(deps.rateLimitPerMinute, async (token) => (await deps.supporters.authenticate(token)) !== undefined),

@@ -252,6 +252,10 @@ describe('flood protection', () => {
         Array.from({ length: 200 }, (_, i) => api(limited.url, 'POST', '/v1/accounts', { headers: { authorization: `Bearer fake${i}` } })),
       );
       expect(madeUp.filter((r) => r.status === 429).length).toBeGreaterThanOrEqual(40);
+      // A page on another site reading the public handles is told too (CORS on the refusal).
+      const handles = await fetch(`${limited.url}/v1/handles`, { headers: { origin: 'https://blog.example' } });
+      expect(handles.status).toBe(429);
+      expect(handles.headers.get('access-control-allow-origin')).toBe('*');
     } finally {
       await limited.stop();
     }
