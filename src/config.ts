@@ -63,6 +63,7 @@ const schema = z
     TIPD_WITHDRAWAL_FEE_PPM: integer(0, 100_000).default(5_000),
     TIPD_PERIOD_SECONDS: integer(1, 366 * 24 * 3600).optional(),
     TIPD_UNCLAIMED_RETURN_DAYS: integer(8, 3650).default(180),
+    TIPD_IDEMPOTENCY_HOURS: integer(1, 30 * 24).default(24),
     TIPD_RATE_LIMIT_PER_MINUTE: integer(0, 10_000_000).default(3_000),
     TIPD_EVENTS_CLIENTS_PER_ADDRESS_MAX: integer(0, 1_000_000).default(100),
     TIPD_EVENTS_ANONYMOUS_PER_ADDRESS_MAX: integer(0, 1_000_000).default(20),
@@ -186,6 +187,8 @@ export interface Config {
   periodMs: number | undefined;
   /** Unclaimed tips go back to their supporters after this long. */
   unclaimedReturnMs: number;
+  /** Idempotency keys are remembered this long after their first use. */
+  idempotencyKeepMs: number;
   /** Requests (and websocket upgrades) a minute per token (or address); 0: no limit. */
   rateLimitPerMinute: number;
   /** The events websocket: sockets of one address, and of them without a token; 0: no limit. */
@@ -272,6 +275,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv): Config {
     withdrawalFee: { baseMsat: BigInt(env.TIPD_WITHDRAWAL_FEE_BASE_MSAT), ppm: BigInt(env.TIPD_WITHDRAWAL_FEE_PPM) },
     periodMs: env.TIPD_PERIOD_SECONDS === undefined ? undefined : env.TIPD_PERIOD_SECONDS * 1000,
     unclaimedReturnMs: env.TIPD_UNCLAIMED_RETURN_DAYS * 24 * 3600 * 1000,
+    idempotencyKeepMs: env.TIPD_IDEMPOTENCY_HOURS * 3600 * 1000,
     rateLimitPerMinute: env.TIPD_RATE_LIMIT_PER_MINUTE,
     events: {
       clientsPerAddressMax: env.TIPD_EVENTS_CLIENTS_PER_ADDRESS_MAX,

@@ -16,6 +16,7 @@ import { Deposits } from './deposits/deposits.ts';
 import { defaultEventLimits, EventHub } from './events/hub.ts';
 import { Flattrs } from './flattrs/flattrs.ts';
 import { defaultRefundOptions, Refunds } from './escrow/refunds.ts';
+import { IdempotencyKeys } from './ledger/idempotency.ts';
 import { InvariantViolation, Ledger, StoreFormatError } from './ledger/ledger.ts';
 import { openStore, StoreLockedError, type Store } from './ledger/store.ts';
 import { Lnd, LndError } from './ln/lnd.ts';
@@ -212,6 +213,8 @@ windDown.onStart(() => {
     .catch((err: unknown) => (err instanceof InvariantViolation ? ledger.halt(err) : log.error({ err }, 'paying claimed handles at the wind-down failed')));
 });
 auth.start();
+const idempotencyKeys = new IdempotencyKeys(ledger, log, { keepMs: config.idempotencyKeepMs });
+idempotencyKeys.start();
 withdrawLinks.start();
 
 // At start: a node on the wrong network, or credentials it refuses, end tipd at once with the
@@ -266,6 +269,7 @@ async function shutdown(reason: string, { exitCode = 0, signal = false }: { exit
   flattrs.stop();
   refunds.stop();
   auth.stop();
+  idempotencyKeys.stop();
   deposits.stop();
   withdrawals.stop();
   withdrawLinks.stop();

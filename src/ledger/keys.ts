@@ -36,6 +36,10 @@ export const keys = {
   events: (lastSeq: number) => `evt:${pad(lastSeq)}`,
   /** An idempotency key of a scope (a supporter): the request's fingerprint and its first result. */
   idempotency: (scope: string, key: string) => `idem:${scope}:${key}`,
+  /** When an idempotency record (its whole key) was written: it is forgotten a while after (ledger/idempotency.ts). */
+  idempotencyWritten: (at: string, idemKey: string) => `idemat:${at}:${idemKey}`,
+  /** Set once every idempotency record written before `idemat:` existed has its entry there. */
+  idempotencyIndexed: 'meta:idemat',
 
   // Supporters (supporters/)
   supporter: (supporterId: string) => `acct:${supporterId}`,
@@ -134,6 +138,8 @@ export const keys = {
 /** The prefixes of the kinds of record that are read as ranges (see `keys` for what each holds). */
 export const prefixes = {
   balances: 'bal:',
+  idempotency: 'idem:',
+  idempotencyWritten: 'idemat:',
   history: (account: Account) => `hist:${account}:`,
   events: 'evt:',
   supporters: 'acct:',

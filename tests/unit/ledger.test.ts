@@ -10,6 +10,8 @@ import { openStore, StoreLockedError } from '../../src/ledger/store.ts';
 import type { EventType } from '../../src/events/types.ts';
 import { inOneBatch, tempLedger } from './ledger-helpers.ts';
 import { Refusal } from '../../src/errors.ts';
+import { IdempotencyKeys } from '../../src/ledger/idempotency.ts';
+import { pino } from 'pino';
 
 const alice = accounts.supporter('alice');
 const bob = accounts.supporter('bob');
@@ -113,6 +115,46 @@ describe('the ledger', () => {
     expect(new Set(results)).toEqual(new Set([first]));
     expect(await t.ledger.balance(alice)).toBe(9_000n);
     await expect(tip('another body')).rejects.toMatchObject({ code: 'idempotency_key_reused' });
+  });
+
+  it('remembers an idempotency key for the time kept, then forgets it: a retry after that is a new request', async () => {
+    await deposit(alice, 10_000n);
+    const hour = 3600_000;
+    let now = Date.now();
+    const idempotencyKeys = new IdempotencyKeys(t.ledger, pino({ level: 'silent' }), { keepMs: 24 * hour, now: () => new Date(now) });
+    const tip = () =>
+      t.ledger.run(async (tx) => (await tx.transfer('tip', alice, carolEscrow, 1_000n)).id, {
+        idempotency: { scope: 'alice', key: 'k1', fingerprint: 'body' },
+      });
+    const first = await tip();
+    now += 23 * hour;
+    expect(await idempotencyKeys.forgetOld()).toBe(0);
+    expect(await tip()).toBe(first);
+    expect(await t.ledger.balance(alice)).toBe(9_000n);
+
+    now += 2 * hour;
+    expect(await idempotencyKeys.forgetOld()).toBe(1);
+    expect(await t.db.keys({ gte: 'idem', lt: 'idem\xff' }).all()).toEqual([]);
+    const second = await tip();
+    expect(second).not.toBe(first);
+    expect(await t.ledger.balance(alice)).toBe(8_000n);
+    expect(await t.db.keys({ gte: 'idem', lt: 'idem\xff' }).all()).toEqual([
+      expect.stringMatching(/^idem:alice:k1$/),
+      expect.stringMatching(/^idemat:.*:idem:alice:k1$/),
+    ]);
+  });
+
+  it('forgets in time, too, the idempotency keys stored before their time was kept (once over them all)', async () => {
+    const written = new Date(Date.now() - 48 * 3600_000).toISOString();
+    await t.db.batch([
+      { type: 'put', key: 'idem:alice:old', value: { fingerprint: 'f', result: 'r', at: written } },
+      { type: 'put', key: 'idem:bob:new', value: { fingerprint: 'f', result: 'r', at: new Date().toISOString() } },
+    ]);
+    const idempotencyKeys = new IdempotencyKeys(t.ledger, pino({ level: 'silent' }), { keepMs: 24 * 3600_000 });
+    expect(await idempotencyKeys.indexEarlier()).toBe(2);
+    expect(await idempotencyKeys.indexEarlier()).toBe(0);
+    expect(await idempotencyKeys.forgetOld()).toBe(1);
+    expect(await t.db.keys({ gte: 'idem:', lt: 'idem:\xff' }).all()).toEqual(['idem:bob:new']);
   });
 
   it('lets only as many of 1,000 parallel tips through as the balance holds', async () => {
