@@ -39,7 +39,7 @@ export function depositRoutes(api: Api, supporters: Supporters, deposits: Deposi
     {
       method: 'get',
       path: '/v1/deposits/:id',
-      summary: 'A deposit: open, settled or expired',
+      summary: 'A deposit: open, settled, expired, failed (LND never made its invoice) or cancelled (by the wind-down)',
       auth: 'supporter',
       params: idParams,
       responses: { 200: 'the deposit' },

@@ -11,7 +11,7 @@ import { hash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { EventData } from '../events/types.ts';
 import { topics } from '../events/types.ts';
-import { accounts, type Ledger, type Tx } from '../ledger/ledger.ts';
+import { accounts, InvariantViolation, type Ledger, type Tx } from '../ledger/ledger.ts';
 import { after, keys, prefixes, under } from '../ledger/keys.ts';
 import { notAsStored, parseStoredIfAny } from '../ledger/records.ts';
 import type { Lnd, SettledInvoice } from '../ln/lnd.ts';
@@ -195,18 +195,31 @@ export class Deposits {
     // A retry with the same Idempotency-Key gets the deposit of the first request.
     const id = await this.#record(fresh, idempotency ? { scope: supporterId, ...idempotency } : undefined);
     const record = id === fresh.id ? fresh : (await this.#read(id))!;
-    return this.#view(await this.#finishCreating(record, record === fresh));
+    return this.#view(await this.#unlessWindingDown(await this.#finishCreating(record, record === fresh)));
   }
 
   /** An LNURL tip's invoice: exactly `amountMsat` into the handle's escrow, committing to the LNURL metadata (`descriptionHash`). */
   async createTip(tip: TipTarget, amountMsat: bigint, descriptionHash: Buffer): Promise<{ id: string; paymentRequest: string }> {
     const fresh = this.#fresh(amountMsat, { tip, descriptionHash: descriptionHash.toString('hex') });
     await this.#record(fresh);
-    const record = await this.#finishCreating(fresh, true);
-    // Closed meanwhile: cancelled by the wind-down, or by the start-up scan (only after LND failed to answer for minutes).
-    if (record.state === 'cancelled') throw new Refusal('winding_down');
-    if (!record.paymentRequest) throw new Refusal('lnd_unavailable', 'the Lightning node did not make the invoice in time; try again');
+    const record = await this.#unlessWindingDown(await this.#finishCreating(fresh, true));
+    // Closed meanwhile by the start-up scan (only after LND failed to answer for minutes), or cancelled in LND.
+    if (record.state !== 'open' || !record.paymentRequest)
+      throw new Refusal('lnd_unavailable', 'the Lightning node did not make the invoice in time; try again');
     return { id: record.id, paymentRequest: record.paymentRequest };
+  }
+
+  /**
+   * An invoice made by a request that began before the wind-down did, and finished after: it is
+   * cancelled at once (the sweep tries again if LND cannot), and the request refused.
+   */
+  async #unlessWindingDown(record: DepositRecord): Promise<DepositRecord> {
+    if (!this.#windingDown()) return record;
+    await this.#check(record, { expired: false, cancel: true }).catch((err: unknown) => {
+      if (err instanceof InvariantViolation) throw err;
+      this.#log.warn({ deposit: record.id, err }, 'an invoice made as the wind-down began could not be cancelled; the sweep tries again');
+    });
+    throw new Refusal('winding_down');
   }
 
   /** Where an incoming invoice stands, for anyone holding its id (LUD-21 `verify`): the preimage once it is paid. */
@@ -347,28 +360,42 @@ export class Deposits {
       const expired = Date.parse(record.expiresAt) < Date.now();
       if (!all && !expired && !cancel) continue;
       checked += 1;
-      let invoice = await this.#lnd.getInvoice(record.paymentHash);
-      if (cancel && invoice?.state === 'open') invoice = await this.#cancel(record.paymentHash);
-      if (invoice?.state === 'settled' && invoice.settled) await this.credit(invoice.settled);
-      else if (invoice?.state === 'canceled') await this.#close(record.id, record.state, 'cancelled');
-      // Cut off between LND's invoice and its record: finished from LND's invoice.
-      else if (invoice?.state === 'open' && record.state === 'creating' && !expired) await this.#finishCreating(record);
-      else if (!invoice && record.state === 'creating' && Date.now() - Date.parse(record.createdAt) > this.#creatingGraceMs)
-        await this.#close(record.id, 'creating', 'failed');
-      // Past its expiry LND cannot settle it any more (nor an invoice LND has dropped): it leaves the index for good.
-      else if (expired && (invoice !== undefined || record.state === 'open')) await this.#close(record.id, record.state, 'expired');
+      try {
+        await this.#check(record, { expired, cancel });
+      } catch (err) {
+        // An invoice LND cannot answer for holds up none of the others: the next sweep tries it again.
+        if (err instanceof InvariantViolation) throw err;
+        this.#log.warn({ deposit: record.id, err }, 'an open invoice could not be looked up; the next sweep tries again');
+      }
     }
     return checked;
   }
 
-  /** Cancels an open invoice in LND; where it stands after (it may have been paid first). */
-  async #cancel(paymentHash: string): ReturnType<Lnd['getInvoice']> {
-    try {
-      await this.#lnd.cancelInvoice(paymentHash);
-    } catch (err) {
-      this.#log.warn({ paymentHash, err }, 'an open invoice could not be cancelled; looked up again');
+  /** One open invoice looked up in LND (and cancelled there first, if `cancel`), its record moved on to match. */
+  async #check(record: DepositRecord, { expired, cancel }: { expired: boolean; cancel: boolean }): Promise<void> {
+    let invoice = await this.#lnd.getInvoice(record.paymentHash);
+    if (cancel && invoice?.state === 'open') {
+      let cancelled = true;
+      try {
+        await this.#lnd.cancelInvoice(record.paymentHash);
+      } catch (err) {
+        // Settled first, most likely: the look-up says.
+        cancelled = false;
+        this.#log.warn({ deposit: record.id, err }, 'an open invoice could not be cancelled; looked up again');
+      }
+      invoice = await this.#lnd.getInvoice(record.paymentHash);
+      // LND may forget a cancelled invoice at once (gc-canceled-invoices-on-the-fly).
+      if (cancelled && invoice === undefined) return this.#close(record.id, 'cancelled');
     }
-    return this.#lnd.getInvoice(paymentHash);
+    if (invoice?.state === 'settled' && invoice.settled) return this.credit(invoice.settled);
+    // LND cancels an invoice itself once it has expired: that is an expiry; before, someone cancelled it.
+    if (invoice?.state === 'canceled') return this.#close(record.id, expired ? 'expired' : 'cancelled');
+    // Cut off between LND's invoice and its record: finished from LND's invoice.
+    if (invoice?.state === 'open' && record.state === 'creating' && !expired) return void (await this.#finishCreating(record));
+    if (!invoice && record.state === 'creating' && Date.now() - Date.parse(record.createdAt) > this.#creatingGraceMs)
+      return this.#close(record.id, 'failed', ['creating']);
+    // Past its expiry LND cannot settle it any more (nor an invoice LND has dropped): it leaves the index for good.
+    if (expired && (invoice !== undefined || record.state === 'open')) return this.#close(record.id, 'expired');
   }
 
   stop(): void {
@@ -377,13 +404,14 @@ export class Deposits {
   }
 
   /**
-   * Ends a deposit nobody can pay: `failed` when LND never made its invoice (tipd stopped in
-   * between), `expired` after its time, `cancelled` by the wind-down.
+   * Ends a deposit nobody can pay, unless it has moved on from the states `from`: `failed` when LND
+   * never made its invoice (tipd stopped in between), `expired` after its time, `cancelled` in LND
+   * before (by the wind-down, or by hand).
    */
-  #close(id: string, from: DepositState, to: 'failed' | 'expired' | 'cancelled'): Promise<void> {
+  #close(id: string, to: 'failed' | 'expired' | 'cancelled', from: DepositState[] = ['open', 'creating']): Promise<void> {
     return this.#ledger.run(async (tx) => {
       const record = await depositIn(tx, id);
-      if (record?.state !== from) return;
+      if (!record || !from.includes(record.state)) return;
       tx.put(keys.deposit(id), { ...record, state: to });
       tx.del(keys.openDeposit(id));
     });
