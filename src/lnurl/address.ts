@@ -2,7 +2,7 @@
 // LNURL servers. It resolves an address to its pay request, asks its callback for an invoice, and
 // checks that invoice before anything is paid. Every call has a timeout and a cap on the answer's
 // size; only https is spoken (or http to a .onion host), to public hosts only (a local stack's on
-// regtest); every failure is a Refusal with a code, which a claim answers with and a payout takes
+// regtest), connected to at public addresses only (public-network.ts); every failure is a Refusal with a code, which a claim answers with and a payout takes
 // as a failed attempt.
 import { hash } from 'node:crypto';
 import { z } from 'zod';
@@ -11,6 +11,7 @@ import { Refusal } from '../errors.ts';
 import { decodeInvoice, invoiceProblem, type DecodedInvoice, type InvoiceProblem } from '../ln/bolt11.ts';
 import { readCapped } from '../process/read-capped.ts';
 import { cleanComment as cleanText } from './pay.ts';
+import { publicOnlyAgent, type Resolve } from './public-network.ts';
 
 /** A Lightning Address's parts: a user, and a domain (with a port only on a local stack). */
 const addressPattern = /^([a-z0-9._+-]{1,64})@((?:[a-z0-9-]{1,63}\.)*[a-z0-9-]{1,63})(?::(\d{1,5}))?$/;
@@ -89,17 +90,22 @@ export interface AddressClientOptions {
   allowLocal: boolean;
   /** For tests: how to fetch. */
   fetch?: typeof fetch;
+  /** For tests: how names are resolved (the system's resolver by default). */
+  resolve?: Resolve;
 }
 
 export class LightningAddresses {
   readonly #timeoutMs: number;
   readonly #fetch: typeof fetch;
   readonly #allowLocal: boolean;
+  /** Off regtest, connections go to public addresses only, whatever a name resolves to. */
+  readonly #dispatcher: ReturnType<typeof publicOnlyAgent> | undefined;
 
   constructor(options: AddressClientOptions) {
     this.#timeoutMs = options.timeoutMs;
     this.#fetch = options.fetch ?? fetch;
     this.#allowLocal = options.allowLocal;
+    this.#dispatcher = options.allowLocal ? undefined : publicOnlyAgent(options.resolve);
   }
 
   /** Whether `url` may be called: https (or http to a .onion host), to a host `callableHost` allows. */
@@ -120,7 +126,12 @@ export class LightningAddresses {
       if (!this.#callable(url)) throw new Refusal('address_unreachable', `${what}: tipd only calls https URLs of public hosts`);
       let res: Response;
       try {
-        res = await this.#fetch(url, { headers: { accept: 'application/json' }, redirect: 'manual', signal: AbortSignal.timeout(this.#timeoutMs) });
+        res = await this.#fetch(url, {
+          headers: { accept: 'application/json' },
+          redirect: 'manual',
+          signal: AbortSignal.timeout(this.#timeoutMs),
+          ...(this.#dispatcher && { dispatcher: this.#dispatcher }),
+        });
       } catch (err) {
         const timedOut = (err as Error).name === 'TimeoutError';
         throw new Refusal('address_unreachable', `${what} could not be reached (${timedOut ? `no answer within ${this.#timeoutMs} ms` : 'no connection'})`);

@@ -2,9 +2,13 @@
 // a server's answers (a fetch of the test's own stands in for the network), and which invoices it
 // refuses to pay, as a table of real signed BOLT11 requests.
 import { hash } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Agent } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { Refusal } from '../../src/errors.ts';
 import { checkInvoice, LightningAddresses, parseAddress, payRequestUrlOf } from '../../src/lnurl/address.ts';
+import { isPublicAddress, publicLookup, publicOnlyAgent, type Resolve } from '../../src/lnurl/public-network.ts';
 import { proofIn } from '../../src/payouts/destination.ts';
 import { payeePubkey, signedInvoice } from './invoice-fixtures.ts';
 
@@ -39,6 +43,61 @@ describe('a Lightning Address', () => {
     // Not the tail of a longer word: with a Cyrillic а, "аdave@…" names no address tipd would pay.
     expect(() => proofIn({ type: 'lightning_address', address: 'lice@wallet.example' }, 'm', 'address \u0430lice@wallet.example')).not.toThrow();
     expect(proofIn({ type: 'lightning_address', address: 'lice@wallet.example' }, 'm', 'address \u0430lice@wallet.example')).toBeUndefined();
+  });
+});
+
+describe("the addresses an address's server is reached at", () => {
+  it('are public unicast ones only', () => {
+    for (const open of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111', '::ffff:8.8.8.8']) expect(isPublicAddress(open), open).toBe(true);
+    const closed = ['127.0.0.1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '224.0.0.1', '255.255.255.255'];
+    closed.push('::1', '::', 'fe80::1', 'fc00::1', '::ffff:127.0.0.1', '::ffff:10.0.0.1', '64:ff9b::a00:1', 'not an address');
+    for (const address of closed) expect(isPublicAddress(address), address).toBe(false);
+  });
+
+  it('are what a name resolves to, without its private ones; a name with none is not connected to', async () => {
+    const lookup = (addresses: string[]) =>
+      new Promise<unknown>((resolve) =>
+        publicLookup(async () => addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })))(
+          'wallet.example',
+          { all: true },
+          (err, found) => resolve(err ? (err).code : found),
+        ),
+      );
+    expect(await lookup(['10.0.0.7', '93.184.215.14', '::1', '2606:2800:21f:cb07:6820:80da:af6b:8b2c'])).toEqual([
+      { address: '93.184.215.14', family: 4 },
+      { address: '2606:2800:21f:cb07:6820:80da:af6b:8b2c', family: 6 },
+    ]);
+    expect(await lookup(['127.0.0.1'])).toBe('ENOTPUBLIC');
+  });
+
+  it('are checked as the connection is made: a name pointing at this machine gets no connection', async () => {
+    let connections = 0;
+    const server = http.createServer((_req, res) => res.end('{}'));
+    server.on('connection', () => (connections += 1));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const toThisMachine: Resolve = async () => [{ address: '127.0.0.1', family: 4 }];
+    try {
+      // The same name, resolved the same way: reached without the check, refused with it.
+      const plain = new Agent({ connect: { lookup: (_host, _options, callback) => callback(null, [{ address: '127.0.0.1', family: 4 }]) } });
+      expect((await fetch(`http://wallet.example:${port}/`, { dispatcher: plain })).status).toBe(200);
+      expect(connections).toBe(1);
+      const refused = await fetch(`http://wallet.example:${port}/`, { dispatcher: publicOnlyAgent(toThisMachine) }).catch((err: Error) => err);
+      expect((refused as Error & { cause?: { code?: string } }).cause?.code).toBe('ENOTPUBLIC');
+      expect(connections).toBe(1);
+
+      // tipd's client of addresses resolves through it (off regtest): the address is refused, as unreachable.
+      const asked: string[] = [];
+      const client = new LightningAddresses({
+        timeoutMs: 2_000,
+        allowLocal: false,
+        resolve: async (host, family) => (asked.push(host), toThisMachine(host, family)),
+      });
+      expect(await codeOf(() => client.resolve('dave@wallet.example'))).toBe('address_unreachable');
+      expect(asked).toEqual(['wallet.example']);
+    } finally {
+      server.close();
+    }
   });
 });
 
