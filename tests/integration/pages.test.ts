@@ -134,7 +134,7 @@ describe("a handle's tip page", () => {
     expect(await amount.getAttribute('aria-invalid')).toBe('true');
     expect(asked).toEqual([]);
     // Over the most one payment may bring (TIPD_LNURL_MAX_SAT, in the handle's pay request).
-    expect(await page.locator('#amount-range').textContent()).toBe('1 to 50,000 sats');
+    expect(await page.locator('#amount-hint').textContent()).toBe('1 to 50,000 sats');
     await amount.fill('60000');
     await page.getByRole('button', { name: 'Make an invoice' }).click();
     await expect.poll(() => page.locator('#amount-error').textContent()).toBe('At most 50,000 sats in one payment.');
@@ -264,7 +264,18 @@ describe("the supporter's app", () => {
     const handle = freshHandle('Me');
     const tips: string[] = [];
     page.on('request', (req) => req.method() === 'POST' && req.url().endsWith('/v1/tips') && tips.push(req.url()));
+    // What is wrong is said next to its field: a handle that is none, more than the balance.
+    await page.getByLabel('X handle').fill('not a handle!');
+    await page.getByRole('button', { name: 'Tip', exact: true }).click();
+    await expect.poll(() => page.locator('#tip-handle-error').textContent()).toContain('1 to 15 letters');
     await page.getByLabel('X handle').fill(`@${handle}`);
+    await page.getByLabel('Amount (sats)').fill('5000');
+    await page.getByRole('button', { name: 'Tip', exact: true }).click();
+    await expect.poll(() => page.locator('#tip-amount-error').textContent()).toBe('Your balance does not cover this. Fund it first, or ask for less.');
+    expect(await page.locator('#tip-handle-error').count()).toBe(0);
+    expect(tips).toHaveLength(1);
+    tips.length = 0;
+    await screenshot(page, 'supporter-tip-refused');
     await page.getByLabel('Amount (sats)').fill('1200');
     await page.getByRole('button', { name: 'Tip', exact: true }).dblclick();
     await expect.poll(() => page.locator('#balance').textContent()).toBe('1,800 sats');

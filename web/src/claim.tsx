@@ -5,7 +5,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, newIdempotencyKey, type ClaimView, type HandleView, type PayoutView, type ProofOutcome } from './api.ts';
 import { followHandle } from './events.ts';
 import { explain } from './help.ts';
-import { Copyable, FieldError, Notice, sats } from './ui.tsx';
+import { Copyable, Field, Notice, sats } from './ui.tsx';
 
 type Kind = 'address' | 'node';
 
@@ -133,23 +133,21 @@ function Destination({ handle, onClaim }: { handle: string; onClaim: (claim: Cla
             <span class="muted">a node that signs messages and takes keysend (LND, Zeus, Alby Hub)</span>
           </label>
         </fieldset>
-        <label for="destination">{kind === 'address' ? 'Lightning Address' : 'Node public key'}</label>
-        <input
+        <Field
           id="destination"
+          label={kind === 'address' ? 'Lightning Address' : 'Node public key'}
           autoComplete="off"
           autoCapitalize="off"
           spellcheck={false}
           placeholder={kind === 'address' ? 'you@wallet.com' : '02… or 03…'}
           value={value}
-          aria-invalid={problem ? 'true' : undefined}
-          aria-describedby="destination-error"
-          onInput={(e) => {
-            setValue(e.currentTarget.value);
+          problem={problem}
+          onValue={(edited) => {
+            setValue(edited);
             setProblem('');
             key.current = newIdempotencyKey();
           }}
         />
-        <FieldError id="destination-error">{problem}</FieldError>
         <button type="submit" disabled={busy}>
           {busy ? 'Checking that tipd can pay it…' : 'Continue'}
         </button>
@@ -231,21 +229,19 @@ function Proof({ claim, onProved }: { claim: ClaimView; onProved: (outcome: Proo
       <section class="card" aria-labelledby="prove">
         <h2 id="prove">3. Give the tweet’s link</h2>
         <form onSubmit={(event) => void submit(event)} noValidate>
-          <label for="tweet">Link of your tweet</label>
-          <input
+          <Field
             id="tweet"
+            label="Link of your tweet"
             inputMode="url"
             autoComplete="off"
             placeholder="https://x.com/you/status/…"
             value={tweet}
-            aria-invalid={problem ? 'true' : undefined}
-            aria-describedby="tweet-error"
-            onInput={(e) => {
-              setTweet(e.currentTarget.value);
+            problem={problem}
+            onValue={(edited) => {
+              setTweet(edited);
               setProblem('');
             }}
           />
-          <FieldError id="tweet-error">{problem}</FieldError>
           <button type="submit" disabled={busy}>
             {busy ? 'Checking the tweet…' : 'Claim'}
           </button>

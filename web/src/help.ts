@@ -15,6 +15,7 @@ export const nextStep: Partial<Record<ErrorCode | 'network', string>> = {
   amount_out_of_range: 'Choose an amount between the smallest and the largest shown.',
   amount_not_whole_sats: 'Use a whole number of sats.',
   comment_too_long: 'Shorten the comment.',
+  insufficient_balance: 'Fund it first, or ask for less.',
   // The claim: where to be paid
   address_invalid: 'A Lightning Address looks like name@wallet.com: copy it from your wallet’s receive screen.',
   address_unreachable: 'Your wallet’s server did not answer as a Lightning Address should: check it in your wallet, or use another address.',
@@ -41,10 +42,16 @@ export const nextStep: Partial<Record<ErrorCode | 'network', string>> = {
   x_not_configured: 'This tipd cannot read X yet: tell the operator (TIPD_X_BEARER_TOKEN).',
 };
 
+/** Refusals whose message from tipd is for programs (it names accounts, in msat): said for people instead. */
+const saidForPeople: Partial<Record<ErrorCode, string>> = {
+  insufficient_balance: 'Your balance does not cover this.',
+};
+
 /** A refusal in words for a person: tipd's message as a sentence, then what to do next. */
 export function explain(err: unknown): string {
   if (!(err instanceof ApiError)) return 'Something went wrong; try again.';
-  const message = `${err.message.charAt(0).toUpperCase()}${err.message.slice(1)}`.replace(/\.?$/, '.');
+  const said = (err.code !== 'network' && saidForPeople[err.code]) || err.message;
+  const message = `${said.charAt(0).toUpperCase()}${said.slice(1)}`.replace(/\.?$/, '.');
   const next = nextStep[err.code];
   return next ? `${message} ${next}` : message;
 }

@@ -5,7 +5,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, call, newIdempotencyKey } from './api.ts';
 import { followAccount } from './events.ts';
 import { explain } from './help.ts';
-import { Copyable, FieldError, Notice, Qr, sats } from './ui.tsx';
+import { Copyable, Field, Notice, Qr, sats } from './ui.tsx';
 
 const tokenKey = 'tipd.token';
 
@@ -158,7 +158,8 @@ function Signedin({ token, onSignOut }: { token: string; onSignOut: () => void }
 function TipForm({ token }: { token: string }) {
   const [handle, setHandle] = useState('');
   const [amount, setAmount] = useState('1000');
-  const [problem, setProblem] = useState('');
+  /** What is wrong, next to the field it is about. */
+  const [problem, setProblem] = useState<{ field: 'handle' | 'amount'; text: string } | undefined>();
   const [done, setDone] = useState('');
   const [busy, setBusy] = useState(false);
   const key = useRef(newIdempotencyKey());
@@ -167,36 +168,44 @@ function TipForm({ token }: { token: string }) {
     if (busy) return;
     const name = handle.trim().replace(/^@/, '');
     const amountSat = Number(amount);
-    if (!/^[A-Za-z0-9_]{1,15}$/.test(name)) return setProblem('An X handle is 1 to 15 letters, digits or underscores.');
-    if (!Number.isSafeInteger(amountSat) || amountSat < 1) return setProblem('Enter a whole number of sats, 1 or more.');
+    if (!/^[A-Za-z0-9_]{1,15}$/.test(name)) return setProblem({ field: 'handle', text: 'An X handle is 1 to 15 letters, digits or underscores.' });
+    if (!Number.isSafeInteger(amountSat) || amountSat < 1) return setProblem({ field: 'amount', text: 'Enter a whole number of sats, 1 or more.' });
     setBusy(true);
-    setProblem('');
+    setProblem(undefined);
     setDone('');
     try {
       await call('POST', '/v1/tips', { token, body: { handle: name, amountSat }, idempotencyKey: key.current });
       setDone(`Tipped @${name} ${amountSat.toLocaleString('en-US')} sats.`);
       key.current = newIdempotencyKey();
     } catch (err) {
-      setProblem(explain(err));
+      setProblem({ field: err instanceof ApiError && err.code === 'invalid_handle' ? 'handle' : 'amount', text: explain(err) });
       if (err instanceof ApiError && err.refused) key.current = newIdempotencyKey();
     } finally {
       setBusy(false);
     }
   };
-  const edit = (set: (value: string) => void) => (e: Event) => {
-    set((e.currentTarget as HTMLInputElement).value);
-    setProblem('');
+  const edit = (set: (value: string) => void) => (value: string) => {
+    set(value);
+    setProblem(undefined);
     key.current = newIdempotencyKey();
   };
+  const problemOf = (field: 'handle' | 'amount') => (problem?.field === field ? problem.text : '');
   return (
     <section class="card" aria-labelledby="tip">
       <h2 id="tip">Tip a handle</h2>
       <form onSubmit={(event) => void submit(event)} noValidate>
-        <label for="tip-handle">X handle</label>
-        <input id="tip-handle" autoComplete="off" autoCapitalize="off" spellcheck={false} placeholder="@handle" value={handle} onInput={edit(setHandle)} />
-        <label for="tip-amount">Amount (sats)</label>
-        <input id="tip-amount" inputMode="numeric" value={amount} aria-describedby="tip-error" onInput={edit(setAmount)} />
-        <FieldError id="tip-error">{problem}</FieldError>
+        <Field
+          id="tip-handle"
+          label="X handle"
+          autoComplete="off"
+          autoCapitalize="off"
+          spellcheck={false}
+          placeholder="@handle"
+          value={handle}
+          problem={problemOf('handle')}
+          onValue={edit(setHandle)}
+        />
+        <Field id="tip-amount" label="Amount (sats)" inputMode="numeric" value={amount} problem={problemOf('amount')} onValue={edit(setAmount)} />
         {done && <Notice kind="ok">{done}</Notice>}
         <button type="submit" disabled={busy}>
           {busy ? 'Tipping…' : 'Tip'}

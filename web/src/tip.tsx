@@ -5,7 +5,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, invoiceFrom, payRequestOf, verified, type HandleView, type NotifyView, type PayRequest } from './api.ts';
 import { followHandle, type HandleEvent } from './events.ts';
 import { explain } from './help.ts';
-import { Copyable, FieldError, Notice, plural, Qr, sats } from './ui.tsx';
+import { Copyable, Field, Notice, plural, Qr, sats } from './ui.tsx';
 
 const presetsSat = [100, 1_000, 5_000, 21_000];
 const recentMax = 10;
@@ -222,24 +222,18 @@ function InvoiceForm({ handle, tipped }: { handle: string; tipped: { current: ()
             </button>
           ))}
         </fieldset>
-        <label for="amount">Custom amount</label>
-        {maxSat !== undefined && (
-          <p id="amount-range" class="muted hint">
-            {minSat.toLocaleString('en-US')} to {maxSat.toLocaleString('en-US')} sats
-          </p>
-        )}
-        <input
+        <Field
           id="amount"
+          label="Custom amount"
+          hint={maxSat !== undefined && `${minSat.toLocaleString('en-US')} to ${maxSat.toLocaleString('en-US')} sats`}
           inputMode="numeric"
           value={amount}
-          aria-invalid={problem ? 'true' : undefined}
-          aria-describedby="amount-range amount-error"
-          onInput={(e) => {
-            setAmount(e.currentTarget.value.replace(/[^\d]/g, ''));
+          problem={problem}
+          onValue={(edited) => {
+            setAmount(edited.replace(/[^\d]/g, ''));
             setProblem('');
           }}
         />
-        <FieldError id="amount-error">{problem}</FieldError>
         {commentMax > 0 && (
           <>
             <label for="comment">Comment (optional)</label>

@@ -1,5 +1,5 @@
 // Small parts every page uses: amounts in sats, a QR code (drawn here as SVG by uqr), a copy button,
-// and a message next to a field.
+// and a field with its message next to it.
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { encode } from 'uqr';
@@ -50,12 +50,52 @@ export function Copyable({ text, label }: { text: string; label: string }) {
 }
 
 /** A message tied to a field (aria-describedby), in the error colour. */
-export function FieldError({ id, children }: { id: string; children: ComponentChildren }) {
-  return children ? (
-    <p id={id} class="field-error" role="alert">
-      {children}
-    </p>
-  ) : null;
+/** What a field may say of itself besides. */
+interface InputAttributes {
+  inputMode?: 'numeric' | 'url' | 'text';
+  autoComplete?: 'off';
+  autoCapitalize?: 'off';
+  spellcheck?: boolean;
+  placeholder?: string;
+  maxLength?: number;
+}
+
+/**
+ * A labelled text field, its hint (`<id>-hint`) above it and what is wrong with it (`<id>-error`,
+ * announced) below, both tied to it for screen readers; `onValue` gets each edit.
+ */
+export function Field({
+  id,
+  label,
+  hint,
+  problem,
+  value,
+  onValue,
+  ...input
+}: { id: string; label: string; hint?: ComponentChildren; problem: string; value: string; onValue: (value: string) => void } & InputAttributes) {
+  return (
+    <>
+      <label for={id}>{label}</label>
+      {hint && (
+        <p id={`${id}-hint`} class="muted hint">
+          {hint}
+        </p>
+      )}
+      <input
+        {...input}
+        id={id}
+        value={value}
+        aria-invalid={problem ? 'true' : undefined}
+        aria-describedby={hint ? `${id}-hint ${id}-error` : `${id}-error`}
+        onInput={(e) => onValue(e.currentTarget.value)}
+      />
+      {problem && (
+        <p id={`${id}-error`} class="field-error" role="alert">
+          {problem}
+        </p>
+      )}
+    </>
+  );
 }
 
 export function Notice({ kind, children }: { kind: 'ok' | 'error' | 'info'; children: ComponentChildren }) {
