@@ -8,6 +8,7 @@
 // invoice still open, which catches invoices paid while tipd was down. Winding down, no money comes
 // in: every invoice still open is cancelled in LND, so that no wallet can pay it any more.
 import { hash, randomBytes } from 'node:crypto';
+import pMap from 'p-map';
 import { z } from 'zod';
 import type { EventData } from '../events/types.ts';
 import { topics } from '../events/types.ts';
@@ -105,6 +106,8 @@ export interface DepositView {
 
 /** How often invoices past their expiry are looked up and closed (at start, every open one is). */
 const expirySweepMs = 10 * 60_000;
+/** Open invoices looked up in LND at once by a sweep (one at a time, 2,000 took LND 2.8 s). */
+const lookupsAtOnce = 16;
 
 export class Deposits {
   readonly #ledger: Ledger;
@@ -354,20 +357,24 @@ export class Deposits {
   async #closeUnpayable(all: boolean): Promise<number> {
     let checked = 0;
     const cancel = this.#windingDown();
-    for await (const key of this.#ledger.db.keys(under(prefixes.openDeposits))) {
-      const record = await this.#read(after(prefixes.openDeposits, key));
-      if (!record || (record.state !== 'open' && record.state !== 'creating')) continue;
-      const expired = Date.parse(record.expiresAt) < Date.now();
-      if (!all && !expired && !cancel) continue;
-      checked += 1;
-      try {
-        await this.#check(record, { expired, cancel });
-      } catch (err) {
-        // An invoice LND cannot answer for holds up none of the others: the next sweep tries it again.
-        if (err instanceof InvariantViolation) throw err;
-        this.#log.warn({ deposit: record.id, err }, 'an open invoice could not be looked up; the next sweep tries again');
-      }
-    }
+    await pMap(
+      this.#ledger.db.keys(under(prefixes.openDeposits)),
+      async (key) => {
+        const record = await this.#read(after(prefixes.openDeposits, key));
+        if (!record || (record.state !== 'open' && record.state !== 'creating')) return;
+        const expired = Date.parse(record.expiresAt) < Date.now();
+        if (!all && !expired && !cancel) return;
+        checked += 1;
+        try {
+          await this.#check(record, { expired, cancel });
+        } catch (err) {
+          // An invoice LND cannot answer for holds up none of the others: the next sweep tries it again.
+          if (err instanceof InvariantViolation) throw err;
+          this.#log.warn({ deposit: record.id, err }, 'an open invoice could not be looked up; the next sweep tries again');
+        }
+      },
+      { concurrency: lookupsAtOnce },
+    );
     return checked;
   }
 
