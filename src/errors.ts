@@ -34,6 +34,10 @@ export const errorCodes = {
     status: 503,
     message: 'tipd is winding down: it takes no new deposits, tips or claims; balances can be withdrawn, and unclaimed tips are back with their supporters',
   },
+  payments_held: {
+    status: 503,
+    message: 'tipd was restored from a backup: it sends no payment until its operator has compared it with the Lightning node; try again later',
+  },
 
   // The websocket (GET /v1/events): refusing the upgrade; and answering a message (its status is
   // that of the same refusal over HTTP: a message has none)

@@ -16,6 +16,7 @@ import { Deposits } from './deposits/deposits.ts';
 import { defaultEventLimits, EventHub } from './events/hub.ts';
 import { Flattrs } from './flattrs/flattrs.ts';
 import { defaultRefundOptions, Refunds } from './escrow/refunds.ts';
+import { RestoredLedger } from './backup/restored.ts';
 import { IdempotencyKeys } from './ledger/idempotency.ts';
 import { InvariantViolation, Ledger, StoreFormatError } from './ledger/ledger.ts';
 import { openStore, StoreLockedError, type Store } from './ledger/store.ts';
@@ -76,6 +77,7 @@ try {
 const metrics = new Metrics();
 metrics.watchLedger(ledger);
 const windDown = await WindDown.open(ledger, log);
+const restored = await RestoredLedger.open(ledger, log);
 const lnd = new Lnd(config.lnd, metrics.calls('lnd'));
 /**
  * What paying a creator needs: the hub, a client of Lightning Addresses (10 s a request: wallets'
@@ -100,6 +102,7 @@ const withdrawals = new Withdrawals(ledger, lnd, log, {
   feeBaseMsat: config.withdrawalFee.baseMsat,
   feePpm: config.withdrawalFee.ppm,
   recheckMs: 30_000,
+  paymentsHeld: () => restored.paymentsHeld,
 });
 const withdrawLinks = new WithdrawLinks(ledger, withdrawals, log, { ttlMs: config.lnurl.withdrawLinkTtlMs });
 const flattrs = new Flattrs(ledger, log, { periodMs: config.periodMs });
@@ -108,7 +111,14 @@ const payouts = new Payouts(ledger, rails, log, {
   retryMaxMs: 3600_000,
   recheckMs: 15_000,
   windingDown: () => windDown.state !== undefined,
+  paymentsHeld: () => restored.paymentsHeld,
 });
+restored.onResume(
+  () =>
+    void payouts
+      .resume()
+      .catch((err: unknown) => (err instanceof InvariantViolation ? ledger.halt(err) : log.error({ err }, 'taking payouts up again failed'))),
+);
 const claims = new Claims(ledger, rails, new XApi({ ...config.x, observe: metrics.calls('x') }), log, {
   ...config.claims,
   probeAmountMsat: config.payouts.minMsat,
@@ -133,6 +143,7 @@ const app = createApp({
   payouts,
   auth,
   windDown,
+  restored,
   adminToken: config.adminToken,
   backups: new Backups(store, config.backupDir, log),
   metrics,

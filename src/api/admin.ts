@@ -13,7 +13,8 @@ import type { WindDown } from '../winddown/wind-down.ts';
 import { Refusal } from '../errors.ts';
 import { LndError } from '../ln/lnd.ts';
 import { bearerTokenIn } from '../supporters/supporters.ts';
-import { auditView, closeView, statsView, windDownStarted, windDownView } from './views.ts';
+import { auditView, closeView, restoredView, restoreResumed, statsView, windDownStarted, windDownView } from './views.ts';
+import type { RestoredLedger } from '../backup/restored.ts';
 
 const digest = (s: string) => hash('sha256', s, 'buffer');
 
@@ -37,8 +38,9 @@ export function adminRoutes(
   adminToken: string | undefined,
   flattrs: Flattrs,
   ledger: Ledger,
-  lnd: Pick<Lnd, 'getChannelBalanceMsat'>,
+  lnd: Pick<Lnd, 'getChannelBalanceMsat' | 'paymentsSince' | 'settledInvoicesSince'>,
   windDown: WindDown,
+  restored: RestoredLedger,
 ): void {
   const admin = requireAdmin(adminToken);
 
@@ -151,7 +153,50 @@ export function adminRoutes(
         ledger: { sumMsat: formatMsat(sum), balanced: sum === 0n, lastTransferId: lastTransferId.toString(), lastEventSeq: lastEventSeq.toString() },
         // Once winding down, what is owed goes to zero as supporters withdraw (GET /v1/admin/wind-down lists them).
         windDown: windDown.state ?? null,
+        restored: restored.state ?? null,
       });
     },
   );
+
+  // After a restore from a backup: what LND paid and was paid since the backup that the ledger
+  // does not know, for the operator to put right before payments go on (backup/restored.ts).
+  api.route(
+    {
+      method: 'get',
+      path: '/v1/admin/restore',
+      summary:
+        "Whether this ledger was restored from a backup, whether payments wait, and LND's payments and invoices since the backup that the ledger does not know",
+      auth: 'admin',
+      responses: { 200: '{ state: { restoredAt, backupTakenAt, resumedAt } | null, paymentsHeld, unknownToLedger: { payments, invoices, listedMax } | null }' },
+      returns: restoredView,
+      errors: ['lnd_unavailable', 'lnd_error'],
+    },
+    admin,
+    async (_req, res) => {
+      const unknownToLedger = await restored.unknownToLedger(lnd, restoreListedMax);
+      res
+        .set('Cache-Control', 'no-store')
+        .json({ state: restored.state ?? null, paymentsHeld: restored.paymentsHeld, unknownToLedger: unknownToLedger ?? null });
+    },
+  );
+
+  api.route(
+    {
+      method: 'post',
+      path: '/v1/admin/restore/resume',
+      summary: 'After a restore, let payouts and withdrawals go on (once the differences with LND are put right)',
+      auth: 'admin',
+      responses: { 200: '{ state, resumed }: resumed now, or already (or never held)' },
+      returns: restoreResumed,
+      errors: ['overloaded'],
+    },
+    admin,
+    async (_req, res) => {
+      const { state, resumed } = await restored.resume();
+      res.json({ state: state ?? null, resumed });
+    },
+  );
 }
+
+/** LND's payments, and invoices, listed at most by GET /v1/admin/restore. */
+const restoreListedMax = 1_000;

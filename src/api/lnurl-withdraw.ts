@@ -125,6 +125,7 @@ export function lnurlWithdrawRoutes(api: Api, supporters: Supporters, links: Wit
         'own_invoice',
         'invoice_already_used',
         'insufficient_balance',
+        'payments_held',
         'overloaded',
         'lnd_unavailable',
         'lnd_error',

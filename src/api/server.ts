@@ -21,6 +21,7 @@ import type { Tips } from '../escrow/tips.ts';
 import type { WithdrawLinks } from '../withdrawals/links.ts';
 import type { Withdrawals } from '../withdrawals/withdrawals.ts';
 import type { WindDown } from '../winddown/wind-down.ts';
+import type { RestoredLedger } from '../backup/restored.ts';
 import type { Metrics } from '../process/metrics.ts';
 import { adminRoutes } from './admin.ts';
 import type { Backups } from '../backup/take.ts';
@@ -48,7 +49,7 @@ export interface AppDeps {
   publicUrl?: string | undefined;
   /** LNURL-pay's limits: the most one payment may bring, the longest comment. */
   lnurl: { maxSendableMsat: bigint; commentMax: number; ratePerMinute: number };
-  lnd: Pick<Lnd, 'checkReady' | 'getChannelBalanceMsat'>;
+  lnd: Pick<Lnd, 'checkReady' | 'getChannelBalanceMsat' | 'paymentsSince' | 'settledInvoicesSince'>;
   network: Network;
   log: Logger;
   ledger: Ledger;
@@ -65,6 +66,8 @@ export interface AppDeps {
   auth: LnurlAuth;
   /** The operator's wind-down: refuses new money and claims once begun. */
   windDown: WindDown;
+  /** A ledger restored from a backup: payments wait for the operator. */
+  restored: RestoredLedger;
   adminToken: string | undefined;
   /** The operator's backups of the ledger (POST /v1/admin/backup); none: no such route. */
   backups?: Backups;
@@ -141,7 +144,7 @@ export function createApp(deps: AppDeps): Express {
   lnurlPayRoutes(api, site, { minSendableMsat: 1_000n, allowLocal: network === 'regtest', ...deps.lnurl }, deps.tips, deps.deposits, deps.supporters);
   claimRoutes(api, deps.claims, deps.claimRateLimitPerMinute, network === 'regtest');
   payoutRoutes(api, deps.payouts);
-  adminRoutes(api, deps.adminToken, deps.flattrs, deps.ledger, lnd, deps.windDown);
+  adminRoutes(api, deps.adminToken, deps.flattrs, deps.ledger, lnd, deps.windDown, deps.restored);
   if (deps.backups) backupRoutes(api, deps.adminToken, deps.backups);
   if (deps.metrics) metricsRoutes(api, deps.adminToken, deps.metrics);
   api.route(

@@ -8,6 +8,7 @@ import { networks } from '../config.ts';
 import { periodSchema } from '../flattrs/periods.ts';
 import { storedFields } from '../ledger/records.ts';
 import { payoutSchema } from '../payouts/records.ts';
+import { restoredSchema } from '../backup/restored.ts';
 import { windDownSchema } from '../winddown/wind-down.ts';
 import { withdrawalSchema } from '../withdrawals/records.ts';
 
@@ -173,6 +174,8 @@ export type WaitingHandles = z.infer<typeof waitingHandles>;
 export const notifyView = z.object({ handle: z.string(), pendingMsat: msat, text: z.string(), claimUrl: z.string(), intentUrl: z.string() });
 export type NotifyView = z.infer<typeof notifyView>;
 export type VerifyView = z.infer<typeof verifyView>;
+export type AuditView = z.infer<typeof auditView>;
+export type WindDownView = z.infer<typeof windDownView>;
 
 export { claimView, proofOutcome } from '../claims/records.ts';
 export type { ClaimView, ProofOutcome } from '../claims/records.ts';
@@ -213,7 +216,32 @@ export const auditView = z.object({
     lastEventSeq: z.string().regex(/^\d+$/),
   }),
   windDown: windDownSchema.nullable(),
+  /** A ledger restored from a backup: payments wait for the operator until `resumedAt` (GET /v1/admin/restore). */
+  restored: restoredSchema.nullable(),
 });
+
+/** A restore, and what LND did since the backup that the ledger does not know (null when not restored). */
+export const restoredView = z.object({
+  state: restoredSchema.nullable(),
+  paymentsHeld: z.boolean(),
+  unknownToLedger: z
+    .object({
+      payments: z.array(
+        z.object({
+          paymentHash: storedFields.hex32,
+          destination: z.string(),
+          amountMsat: msat,
+          feeMsat: msat,
+          createdAt: z.string(),
+          state: z.enum(['succeeded', 'pending']),
+        }),
+      ),
+      invoices: z.array(z.object({ paymentHash: storedFields.hex32, receivedMsat: msat, settledAt: z.string().nullable(), keysend: z.boolean() })),
+      listedMax: count,
+    })
+    .nullable(),
+});
+export const restoreResumed = z.object({ state: restoredSchema.nullable(), resumed: z.boolean() });
 
 /** This document (OpenAPI 3.1). */
 export const openApiView = z.looseObject({ openapi: z.literal('3.1.0'), info: z.looseObject({}), paths: z.record(z.string(), z.unknown()) });

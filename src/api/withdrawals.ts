@@ -30,6 +30,7 @@ export function withdrawalRoutes(api: Api, supporters: Supporters, withdrawals: 
         'insufficient_balance',
         'invoice_already_used',
         'idempotency_key_reused',
+        'payments_held',
         'overloaded',
         'lnd_unavailable',
         'lnd_error',

@@ -1,12 +1,14 @@
 // Restoring a backup: its LevelDB is copied next to the data folder's `ledger/`, examined there as
-// the check examines a backup, then renamed into place, so that a data folder has either no ledger
-// or a whole, checked one. A data folder that has a ledger already (or that a tipd holds) is refused:
-// a restore never overwrites anything.
+// the check examines a backup, marked as restored (a tipd started on it holds payments until its
+// operator resumes them: restored.ts), then renamed into place, so that a data folder has either no
+// ledger or a whole, checked one. A data folder that has a ledger already (or that a tipd holds) is
+// refused: a restore never overwrites anything.
 import fs from 'node:fs';
 import path from 'node:path';
 import { openStore, StoreLockedError } from '../ledger/store.ts';
 import { examine, type Examined } from './check.ts';
 import { copyLevelDb, syncPath, syncTree } from './files.ts';
+import { markRestored } from './restored.ts';
 import { BackupError, ledgerFolder, type Manifest, readManifest } from './manifest.ts';
 
 export interface Restored extends Examined {
@@ -43,6 +45,12 @@ export async function restoreBackup(backupDir: string, dataDir: string, onProgre
     copyLevelDb(path.join(backupDir, ledgerFolder), restoring);
     const examined = await examine(restoring, manifest, onProgress);
     if (examined.problems.length > 0) throw new BackupError(`the backup does not check, nothing was restored:\n  ${examined.problems.join('\n  ')}`);
+    const store = await openStore(restoring);
+    try {
+      await markRestored(store, manifest.takenAt);
+    } finally {
+      await store.close();
+    }
     syncTree(restoring);
     // Checked again at the last moment: a tipd started meanwhile would have made the folder.
     await refuseUnlessEmpty(ledgerDir);

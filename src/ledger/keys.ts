@@ -24,6 +24,8 @@ export const keys = {
   format: 'meta:format',
   /** The operator's wind-down (winddown/): when it began and why; absent while tipd takes new money. */
   windDown: 'meta:winddown',
+  /** A ledger restored from a backup (backup/restored.ts): when, of when, and whether payments were resumed. */
+  restored: 'meta:restored',
   /** An account's balance, in msat (decimal string). */
   balance: (account: Account) => `bal:${account}`,
   /** A transfer (or a run of them) in a supporter's history, under its (first) transfer id. */

@@ -8,7 +8,10 @@ import {
   createInvoice,
   getChannelBalance,
   getInvoice,
+  getInvoices,
   getNode,
+  getPayments,
+  getPendingPayments,
   getRouteToDestination,
   getWalletInfo,
   signMessage,
@@ -111,6 +114,27 @@ function toSettled(update: z.infer<typeof invoiceUpdateSchema>): SettledInvoice 
 }
 
 const nodeSchema = z.object({ alias: z.string(), channel_count: z.number().int().nonnegative(), features: z.array(z.object({ bit: z.number().int() })) });
+
+/** Listed a page at a time. */
+const pageSize = 250;
+
+/** An outgoing payment as LND lists it. */
+export interface OutgoingPayment {
+  paymentHash: string;
+  destination: string;
+  amountMsat: bigint;
+  feeMsat: bigint;
+  createdAt: string;
+  state: 'succeeded' | 'pending';
+}
+
+/** A settled invoice (or keysend received) as LND lists it. */
+export interface IncomingPayment {
+  paymentHash: string;
+  receivedMsat: bigint;
+  settledAt: string | null;
+  keysend: boolean;
+}
 
 export class Lnd {
   readonly #lnd: AuthenticatedLnd;
@@ -336,6 +360,58 @@ export class Lnd {
   }
 
   /** Spendable balance in the node's channels. */
+  /**
+   * This node's outgoing payments begun at `since` or later: those that succeeded, and those still
+   * in flight (LND lists no failed ones here), at most `max` of each.
+   */
+  async paymentsSince(since: Date, max: number): Promise<OutgoingPayment[]> {
+    const schema = z.object({ id: hex32, destination: z.string(), mtokens: msat, fee_mtokens: msat.optional(), created_at: z.string() });
+    const pages = async (state: OutgoingPayment['state'], method: typeof getPayments): Promise<OutgoingPayment[]> => {
+      const found: OutgoingPayment[] = [];
+      for (let token: string | undefined; found.length < max;) {
+        const page = parseAnswer(
+          state === 'succeeded' ? 'getPayments' : 'getPendingPayments',
+          z.object({ payments: z.array(schema), next: z.string().optional() }),
+          await this.#call(state === 'succeeded' ? 'getPayments' : 'getPendingPayments', () =>
+            method({ lnd: this.#lnd, ...(token ? { token } : { created_after: since.toISOString(), limit: pageSize }) }),
+          ),
+        );
+        for (const p of page.payments)
+          found.push({ paymentHash: p.id, destination: p.destination, amountMsat: p.mtokens, feeMsat: p.fee_mtokens ?? 0n, createdAt: p.created_at, state });
+        if (!page.next || page.payments.length === 0) break;
+        token = page.next;
+      }
+      return found.slice(0, max);
+    };
+    return [...(await pages('succeeded', getPayments)), ...(await pages('pending', getPendingPayments as typeof getPayments))];
+  }
+
+  /** This node's invoices made at `since` or later and settled (keysends received among them), at most `max`. */
+  async settledInvoicesSince(since: Date, max: number): Promise<IncomingPayment[]> {
+    const schema = z.object({
+      id: hex32,
+      is_confirmed: z.boolean(),
+      is_push: z.boolean().optional(),
+      received_mtokens: msat,
+      confirmed_at: z.string().optional(),
+    });
+    const found: IncomingPayment[] = [];
+    for (let token: string | undefined; found.length < max;) {
+      const page = parseAnswer(
+        'getInvoices',
+        z.object({ invoices: z.array(schema), next: z.string().optional() }),
+        await this.#call('getInvoices', () =>
+          getInvoices({ lnd: this.#lnd, ...(token ? { token } : { created_after: since.toISOString(), limit: pageSize }) }),
+        ),
+      );
+      for (const i of page.invoices)
+        if (i.is_confirmed) found.push({ paymentHash: i.id, receivedMsat: i.received_mtokens, settledAt: i.confirmed_at ?? null, keysend: i.is_push === true });
+      if (!page.next || page.invoices.length === 0) break;
+      token = page.next;
+    }
+    return found.slice(0, max);
+  }
+
   async getChannelBalanceMsat(): Promise<bigint> {
     const balance = await this.#call('getChannelBalance', () => getChannelBalance({ lnd: this.#lnd }));
     return parseAnswer('getChannelBalance', z.object({ channel_balance_mtokens: msat }), balance).channel_balance_mtokens;

@@ -77,6 +77,11 @@ export interface PayoutOptions {
    * is paid whatever its size, down to a sat.
    */
   windingDown?: () => boolean;
+  /**
+   * Whether new payouts wait for the operator (a ledger restored from a backup may owe again what
+   * was paid after it: backup/restored.ts); `resume()` takes them up.
+   */
+  paymentsHeld?: () => boolean;
   now?: () => Date;
 }
 
@@ -189,6 +194,7 @@ export class Payouts {
   }
 
   async #payOnce(handleKey: string): Promise<void> {
+    if (this.#options.paymentsHeld?.()) return;
     const purpose = await this.#purposeNow(handleKey);
     if (!purpose || this.#stopped) return;
     // Made ready outside the sending slots: a slow address server must not stall other payouts.
@@ -441,6 +447,13 @@ export class Payouts {
     // Refunds handed over before the start (the sweep runs before LND is ready).
     for (const handleKey of this.#refundsDue.keys()) this.kick(handleKey);
     this.#recheck = repeat('rechecking pending payouts', this.#options.recheckMs, () => this.reconcile(), this.#log, this.#options.recheckMs);
+  }
+
+  /** Payments held until now may go: every bound handle and due refund is looked at again. */
+  async resume(): Promise<void> {
+    if (this.#stopped) return;
+    await this.#catchUp();
+    for (const handleKey of this.#refundsDue.keys()) this.kick(handleKey);
   }
 
   stop(): void {

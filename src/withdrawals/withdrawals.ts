@@ -30,6 +30,8 @@ export interface WithdrawalOptions {
   feePpm: bigint;
   /** How often withdrawals that got no final answer are looked up again. */
   recheckMs: number;
+  /** Whether new payments wait for the operator (a ledger restored from a backup: backup/restored.ts). */
+  paymentsHeld?: () => boolean;
 }
 
 /** What withdrawals ask of LND. */
@@ -104,6 +106,7 @@ export class Withdrawals {
         return withdrawalView(record);
       }
     }
+    if (this.#options.paymentsHeld?.()) throw new Refusal('payments_held');
     const fresh = this.#fresh(supporterId, await this.payable(decoded));
     // This process's from before its hold is on disk (as a payout's): a hold that waits in the
     // writer's queue for long must not be taken by the recheck for one never sent, and voided.
@@ -121,6 +124,7 @@ export class Withdrawals {
    * An invoice that a withdrawal pays already is refused, and nothing is written.
    */
   async createInBackground(supporterId: string, invoice: PayableInvoice, alsoWrite: AlsoWrite): Promise<WithdrawalView> {
+    if (this.#options.paymentsHeld?.()) throw new Refusal('payments_held');
     const fresh = this.#fresh(supporterId, invoice);
     const held = Promise.withResolvers<WithdrawalRecord>();
     // One `sending` from before the hold until the outcome is booked, as in `create`.

@@ -60,7 +60,7 @@ describe("the addresses an address's server is reached at", () => {
         publicLookup(async () => addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })))(
           'wallet.example',
           { all: true },
-          (err, found) => resolve(err ? (err).code : found),
+          (err, found) => resolve(err ? err.code : found),
         ),
       );
     expect(await lookup(['10.0.0.7', '93.184.215.14', '::1', '2606:2800:21f:cb07:6820:80da:af6b:8b2c'])).toEqual([

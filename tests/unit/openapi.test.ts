@@ -1,4 +1,5 @@
 // /v1/openapi.json describes every route the app has, from the schemas that validate them.
+import { RestoredLedger } from '../../src/backup/restored.ts';
 import { WindDown } from '../../src/winddown/wind-down.ts';
 import { pagePaths } from '../../src/pages/pages.ts';
 import { pino } from 'pino';
@@ -73,6 +74,7 @@ describe('the OpenAPI document', () => {
       }),
       auth: new LnurlAuth(t.ledger, supporters, log, { publicUrl: 'https://tips.example.com', expiryMs: 60_000 }),
       windDown: await WindDown.open(t.ledger, log),
+      restored: await RestoredLedger.open(t.ledger, log),
       adminToken: undefined,
       rateLimitPerMinute: 0,
       claimRateLimitPerMinute: 0,

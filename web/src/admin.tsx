@@ -2,28 +2,12 @@
 // sum) and, while winding down, what is still owed and to whom. The operator token is typed in and
 // kept for this tab only (sessionStorage), sent in a header, never in a URL.
 import { useEffect, useState } from 'preact/hooks';
+import type { AuditView as Audit, WindDownView } from '../../src/api/views.ts';
 import { call } from './api.ts';
 import { explain } from './help.ts';
 import { Notice, sats } from './ui.tsx';
 
 const tokenKey = 'tipd.operator';
-
-interface Audit {
-  liabilitiesMsat: { supporters: string; escrow: string; inFlight: string; total: string };
-  hub: { channelBalanceMsat: string | null; coversLiabilities: boolean | null; unknownBecause?: string };
-  ledger: { sumMsat: string; balanced: boolean };
-  windDown: { startedAt: string; reason: string } | null;
-}
-
-interface WindDownView {
-  state: { startedAt: string; reason: string } | null;
-  owed: {
-    supporters: { count: number; totalMsat: string; largest: { supporterId: string; balanceMsat: string }[] };
-    escrow: { count: number; totalMsat: string; largest: { handle: string; claimed: boolean; amountMsat: string }[] };
-    inFlightMsat: string;
-    totalMsat: string;
-  };
-}
 
 export function AdminPage() {
   const [token, setToken] = useState(() => sessionStorage.getItem(tokenKey) ?? '');
@@ -73,6 +57,13 @@ export function AdminPage() {
       {owed.state && (
         <Notice kind="info">
           Winding down since {new Date(owed.state.startedAt).toLocaleString()}: {owed.state.reason}
+        </Notice>
+      )}
+      {audit.restored && audit.restored.resumedAt === null && (
+        <Notice kind="error">
+          <span id="payments-held">Restored from a backup of {new Date(audit.restored.backupTakenAt).toLocaleString()}: no payout or withdrawal is sent</span>{' '}
+          until you have compared what the Lightning node paid since with the ledger (<code>GET /v1/admin/restore</code>) and resumed them (
+          <code>POST /v1/admin/restore/resume</code>).
         </Notice>
       )}
       <section class="card" aria-labelledby="owed">

@@ -1,0 +1,124 @@
+// A ledger restored from a backup knows nothing of what LND did after the backup's instant: a
+// payout made since is owed again by the restored ledger, a withdrawal's balance is back, so
+// paying on as usual would pay them twice. A restore therefore marks the ledger
+// (`meta:restored`, restore.ts), and a tipd started on it sends no payment, payouts nor
+// withdrawals, until the operator has compared LND's payments and invoices since the backup with
+// the ledger (`unknownToLedger`, GET /v1/admin/restore) and says so (POST /v1/admin/restore/resume).
+// Deposits, tips and everything else go on meanwhile.
+import { z } from 'zod';
+import { Refusal } from '../errors.ts';
+import { keys } from '../ledger/keys.ts';
+import type { Ledger } from '../ledger/ledger.ts';
+import { formatMsat } from '../ledger/money.ts';
+import { parseStoredIfAny, storedFields } from '../ledger/records.ts';
+import type { Store } from '../ledger/store.ts';
+import type { Lnd } from '../ln/lnd.ts';
+import type { Logger } from '../process/log.ts';
+
+export const restoredSchema = z.object({
+  restoredAt: storedFields.time,
+  /** The backup's instant: LND's payments and invoices from then on may be unknown to the ledger. */
+  backupTakenAt: storedFields.time,
+  /** When the operator let payments go on; null: held. */
+  resumedAt: storedFields.time.nullable(),
+});
+export type RestoredState = z.infer<typeof restoredSchema>;
+
+/** Marks a store restored from a backup taken at `backupTakenAt` (restore.ts, before it is put in place). */
+export async function markRestored(store: Store, backupTakenAt: string, now = new Date()): Promise<void> {
+  await store.put(keys.restored, { restoredAt: now.toISOString(), backupTakenAt, resumedAt: null } satisfies RestoredState, { sync: true });
+}
+
+/** LND's clock and the backup's may differ a little: what began this long before the backup is listed too. */
+const clockSlackMs = 60_000;
+
+/** What LND did since the backup that the ledger has no record of, for the operator to put right. */
+export interface UnknownToLedger {
+  /** Payments sent (succeeded, or still in flight): a payout or withdrawal the ledger will owe again. */
+  payments: { paymentHash: string; destination: string; amountMsat: string; feeMsat: string; createdAt: string; state: 'succeeded' | 'pending' }[];
+  /** Invoices paid (and keysends received) that credit nobody in the ledger. */
+  invoices: { paymentHash: string; receivedMsat: string; settledAt: string | null; keysend: boolean }[];
+  /** Each list stops at this many. */
+  listedMax: number;
+}
+
+export class RestoredLedger {
+  readonly #ledger: Ledger;
+  readonly #log: Logger;
+  #state: RestoredState | undefined;
+  readonly #resumed = new Set<() => void>();
+
+  private constructor(ledger: Ledger, log: Logger, state: RestoredState | undefined) {
+    this.#ledger = ledger;
+    this.#log = log;
+    this.#state = state;
+  }
+
+  static async open(ledger: Ledger, log: Logger): Promise<RestoredLedger> {
+    const state = parseStoredIfAny(restoredSchema, keys.restored, await ledger.read(keys.restored));
+    if (state && state.resumedAt === null)
+      log.warn(
+        { backupTakenAt: state.backupTakenAt, restoredAt: state.restoredAt },
+        'restored from a backup: no payment is sent until the operator compares LND with the ledger and resumes (GET /v1/admin/restore)',
+      );
+    return new RestoredLedger(ledger, log, state);
+  }
+
+  /** The restore, if this ledger was restored from a backup. */
+  get state(): RestoredState | undefined {
+    return this.#state;
+  }
+
+  /** Whether payments wait for the operator. */
+  get paymentsHeld(): boolean {
+    return this.#state !== undefined && this.#state.resumedAt === null;
+  }
+
+  /** Refuses (`payments_held`) a new payment while they are held. */
+  assertPaymentsOpen(): void {
+    if (this.paymentsHeld) throw new Refusal('payments_held');
+  }
+
+  /** `listener` runs when the operator resumes payments. */
+  onResume(listener: () => void): void {
+    this.#resumed.add(listener);
+  }
+
+  /** Lets payments go on, once: the state, and whether this call resumed them. */
+  async resume(): Promise<{ state: RestoredState | undefined; resumed: boolean }> {
+    const outcome = await this.#ledger.run(
+      async (tx) => {
+        const before = parseStoredIfAny(restoredSchema, keys.restored, await tx.get(keys.restored));
+        if (!before || before.resumedAt !== null) return { state: before, resumed: false };
+        const state: RestoredState = { ...before, resumedAt: tx.nowIso };
+        tx.put(keys.restored, state);
+        return { state, resumed: true };
+      },
+      { sync: true },
+    );
+    this.#state = outcome.state;
+    if (outcome.resumed) {
+      this.#log.warn({ backupTakenAt: outcome.state!.backupTakenAt }, 'payments resumed by the operator after the restore');
+      for (const listener of this.#resumed) listener();
+    }
+    return outcome;
+  }
+
+  /**
+   * LND's payments and settled invoices since the backup whose payment hash the ledger does not
+   * know (none of its payouts, withdrawals or invoices), at most `max` of each kind.
+   */
+  async unknownToLedger(lnd: Pick<Lnd, 'paymentsSince' | 'settledInvoicesSince'>, max: number): Promise<UnknownToLedger | undefined> {
+    if (!this.#state) return undefined;
+    const since = new Date(Date.parse(this.#state.backupTakenAt) - clockSlackMs);
+    const known = async (...candidates: string[]) => (await Promise.all(candidates.map((key) => this.#ledger.read(key)))).some((v) => v !== undefined);
+    const [payments, invoices] = await Promise.all([lnd.paymentsSince(since, max), lnd.settledInvoicesSince(since, max)]);
+    const unknownPayments = [];
+    for (const p of payments)
+      if (!(await known(keys.payoutByHash(p.paymentHash), keys.withdrawalByHash(p.paymentHash))))
+        unknownPayments.push({ ...p, amountMsat: formatMsat(p.amountMsat), feeMsat: formatMsat(p.feeMsat) });
+    const unknownInvoices = [];
+    for (const i of invoices) if (!(await known(keys.depositByHash(i.paymentHash)))) unknownInvoices.push({ ...i, receivedMsat: formatMsat(i.receivedMsat) });
+    return { payments: unknownPayments, invoices: unknownInvoices, listedMax: max };
+  }
+}

@@ -1,0 +1,93 @@
+// A tipd restored from a backup pays nothing until its operator says so, on the real stack: a
+// payout and a withdrawal made after the backup are not in the restored ledger, which owes them
+// again. The operator sees them listed (LND's payments since the backup that the ledger does not
+// know); meanwhile a withdrawal is refused (`payments_held`), and a handle claimed again is not
+// paid, across a restart too. Once the operator resumes, payments go on.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { restoreBackup } from '../../src/backup/restore.ts';
+import type { BackupTaken } from '../../src/backup/take.ts';
+import { claimWithTweet, freshHandle, payoutsOf, succeededPayouts } from './creators.ts';
+import { api, eventually, fundedSupporter, lndOf, stack, startPublicTipd, type TipdProcess } from './helpers.ts';
+
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-restore-it-'));
+const env = {
+  TIPD_BACKUP_DIR: path.join(scratch, 'backups'),
+  TIPD_PAYOUT_MIN_SAT: '1000',
+  TIPD_PAYOUT_RETRY_SECONDS: '1',
+  TIPD_CLAIM_RATE_LIMIT_PER_MINUTE: '0',
+  // Withdrawing leaves nothing behind: no fee reserve.
+  TIPD_WITHDRAWAL_FEE_BASE_MSAT: '0',
+  TIPD_WITHDRAWAL_FEE_PPM: '0',
+};
+let tipd: TipdProcess | undefined;
+afterAll(async () => {
+  await tipd?.stop();
+  fs.rmSync(scratch, { recursive: true, force: true });
+});
+
+const operator = () => ({ token: stack().tipd.adminToken });
+const withdraw = async (url: string, token: string, sat: number) => {
+  const invoice = await lndOf('alice').createInvoice({ amountMsat: BigInt(sat) * 1000n, description: 'withdraw', expiresAt: new Date(Date.now() + 600_000) });
+  return api(url, 'POST', '/v1/withdrawals', { token, body: { paymentRequest: invoice.paymentRequest } });
+};
+
+describe('a tipd restored from a backup', () => {
+  it('holds payouts and withdrawals, lists what LND paid since the backup, and pays again only once resumed', { timeout: 180_000 }, async () => {
+    tipd = await startPublicTipd(env, path.join(scratch, 'live'));
+    const handle = freshHandle('rest');
+    const ann = await fundedSupporter(tipd.url, 5_000);
+    expect((await api(tipd.url, 'POST', '/v1/tips', { token: ann.token, body: { handle, amountSat: 2_000 } })).status).toBe(201);
+    const backup = await api<BackupTaken>(tipd.url, 'POST', '/v1/admin/backup', operator());
+    expect(backup.status).toBe(201);
+
+    // After the backup: carol claims the handle and is paid; ann withdraws 2,000 of her 3,000.
+    expect((await claimWithTweet(tipd.url, handle, 'carol')).proof.status).toBe(200);
+    const [payout] = await succeededPayouts(tipd.url, handle, 1);
+    const withdrawal = await withdraw(tipd.url, ann.token, 2_000);
+    expect(withdrawal.status).toBe(201);
+    await eventually(async () => ((await api(tipd!.url, 'GET', '/v1/account', { token: ann.token })).body.balanceMsat === '1000000' ? true : undefined));
+    await tipd.stop();
+
+    // The live ledger is lost; the backup is restored into a new data folder, and tipd started on it.
+    const dataDir = path.join(scratch, 'restored');
+    await restoreBackup(backup.body.path, dataDir);
+    tipd = await startPublicTipd(env, dataDir);
+    expect(tipd.logs.some((line) => String(line.msg).startsWith('restored from a backup: no payment is sent'))).toBe(true);
+    const report = await api(tipd.url, 'GET', '/v1/admin/restore', operator());
+    expect(report.status).toBe(200);
+    expect(report.body).toMatchObject({ state: { backupTakenAt: backup.body.takenAt, resumedAt: null }, paymentsHeld: true });
+    const unknown = new Map<string, { state: string; amountMsat: string }>(
+      report.body.unknownToLedger.payments.map((p: { paymentHash: string }) => [p.paymentHash, p]),
+    );
+    expect(unknown.get(payout!.paymentHash)).toMatchObject({ state: 'succeeded', amountMsat: payout!.amountMsat });
+    expect(unknown.get(withdrawal.body.paymentHash)).toMatchObject({ state: 'succeeded', amountMsat: '2000000' });
+    // Made and paid just before the backup, so known to it: ann's deposit's invoice is not listed.
+    const deposit = (await api(tipd.url, 'GET', `/v1/deposits/${ann.depositId}`, { token: ann.token })).body;
+    expect(deposit.state).toBe('settled');
+    expect(report.body.unknownToLedger.invoices.some((i: { paymentHash: string }) => i.paymentHash === deposit.paymentHash)).toBe(false);
+    expect((await api(tipd.url, 'GET', '/v1/admin/audit', operator())).body.restored).toEqual(report.body.state);
+
+    // The restored ledger owes again what was paid: ann's 3,000, the handle's 2,000. Nothing goes out.
+    expect((await api(tipd.url, 'GET', '/v1/account', { token: ann.token })).body.balanceMsat).toBe('3000000');
+    expect(await withdraw(tipd.url, ann.token, 3_000)).toMatchObject({ status: 503, body: { error: { code: 'payments_held' } } });
+    expect((await claimWithTweet(tipd.url, handle, 'carol')).proof.status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(await payoutsOf(tipd.url, handle)).toEqual([]);
+    // So it stays across a restart.
+    await tipd.stop();
+    tipd = await startPublicTipd(env, dataDir);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(await payoutsOf(tipd.url, handle)).toEqual([]);
+    expect((await api(tipd.url, 'GET', '/v1/admin/restore', operator())).body.paymentsHeld).toBe(true);
+
+    // The operator has put right what LND paid meanwhile, and resumes: payments go on.
+    const resumed = await api(tipd.url, 'POST', '/v1/admin/restore/resume', operator());
+    expect(resumed.body).toMatchObject({ resumed: true, state: { resumedAt: expect.any(String) } });
+    expect((await api(tipd.url, 'POST', '/v1/admin/restore/resume', operator())).body).toMatchObject({ resumed: false });
+    await succeededPayouts(tipd.url, handle, 1);
+    expect((await withdraw(tipd.url, ann.token, 3_000)).status).toBe(201);
+  });
+});
