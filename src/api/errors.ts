@@ -11,9 +11,10 @@ import { LndError } from '../ln/lnd.ts';
 import type { Logger } from '../process/log.ts';
 import { XApiError } from '../x/client.ts';
 import { isLnurlPath } from './lnurl.ts';
+import { loggedPath } from './http.ts';
 
 export const notFound: RequestHandler = (req, _res, next) => {
-  next(new Refusal('not_found', `no route for ${req.method} ${req.path}`));
+  next(new Refusal('not_found', `no route for ${req.method} ${loggedPath(req.path)}`));
 };
 
 /** body-parser marks its own errors with `type` and an HTTP status. */
@@ -62,7 +63,7 @@ export function errorHandler(log: Logger, ledger: Pick<Ledger, 'halt'>): ErrorRe
       return;
     }
     const refusal = refusalOf(err, log);
-    if (!refusal) log.error({ err, method: req.method, path: req.path }, 'unhandled error');
+    if (!refusal) log.error({ err, method: req.method, path: loggedPath(req.path) }, 'unhandled error');
     const { status, code, message, details } = refusal ?? new Refusal('internal');
     // Wallets read LNURL's own error format (LUD-01) on its routes.
     res.status(status).json(isLnurlPath(req.path) ? lnurlError(code, message) : errorBody(code, message, details));

@@ -39,6 +39,14 @@ export function requireSupporter(supporters: Supporters): RequestHandler {
   };
 }
 
+/**
+ * A path as logged. A sign-in's id gets its holder a token: it is polled in a body now, but a page
+ * loaded before tipd moved it there polls `GET /v1/auth/lnurl/<id>` (a 404): such an id stays out
+ * of the logs, whatever case the path is in (express routes without regard to case).
+ */
+const secretInPath = /^\/v1\/auth\/lnurl\/(?!poll\/?$)[^/]+/i;
+export const loggedPath = (path: string): string => path.replace(secretInPath, '/v1/auth/lnurl/:id');
+
 export const supporterOf = (res: Response): string => res.locals.supporterId as string;
 
 const idempotencyKeySchema = z.string().regex(/^[\x21-\x7e]{1,255}$/, 'must be 1 to 255 printable ASCII characters');

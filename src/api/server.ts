@@ -43,6 +43,7 @@ import { tipRoutes } from './tips.ts';
 import { lnurlWithdrawRoutes } from './lnurl-withdraw.ts';
 import { withdrawalRoutes } from './withdrawals.ts';
 import { healthView, openApiView } from './views.ts';
+import { loggedPath } from './http.ts';
 
 export interface AppDeps {
   /** The base URL tipd is reached at (TIPD_PUBLIC_URL), for the links it prints. */
@@ -102,7 +103,7 @@ export function createApp(deps: AppDeps): Express {
     res.on('finish', () => {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       const level = req.path === '/healthz' && res.statusCode === 200 ? 'debug' : 'info';
-      log[level]({ method: req.method, path: req.path, status: res.statusCode, durationMs: Math.round(durationMs * 10) / 10 }, 'request');
+      log[level]({ method: req.method, path: loggedPath(req.path), status: res.statusCode, durationMs: Math.round(durationMs * 10) / 10 }, 'request');
     });
     next();
   });

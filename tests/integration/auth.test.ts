@@ -75,7 +75,9 @@ describe('signing in with a wallet', () => {
     expect(second.body).toMatchObject({ state: 'signed_in', supporterId: polled.body.supporterId });
     expect((await call('GET', '/v1/account', { token: second.body.token })).body.id).toBe(polled.body.supporterId);
 
-    // The poll id gets a token: it is in no URL, and so not in tipd's logs.
+    // The poll id gets a token: it is in no URL, and not in tipd's logs, even when a page of before
+    // asks for it in the old way, in a path.
+    expect((await call('GET', `/v1/auth/lnurl/${signIn.id}`)).status).toBe(404);
     await eventually(async () => (tipd.logs.filter((line) => line.msg === 'request' && line.path === '/v1/auth/lnurl/poll').length >= 4 ? true : undefined));
     expect(JSON.stringify(tipd.logs)).not.toContain(signIn.id);
   });

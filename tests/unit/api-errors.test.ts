@@ -5,6 +5,21 @@ import type { Request, Response } from 'express';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { errorHandler } from '../../src/api/errors.ts';
+import { loggedPath } from '../../src/api/http.ts';
+
+describe('a path as logged', () => {
+  // A page loaded before sign-ins were polled by POST still asks GET /v1/auth/lnurl/<its secret id>.
+  const id = 'Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5';
+  it.each([
+    { path: `/v1/auth/lnurl/${id}`, logged: '/v1/auth/lnurl/:id' },
+    { path: `/V1/Auth/LNURL/${id}/`, logged: '/v1/auth/lnurl/:id/' },
+    { path: '/v1/auth/lnurl/poll', logged: '/v1/auth/lnurl/poll' },
+    { path: '/v1/auth/lnurl', logged: '/v1/auth/lnurl' },
+    { path: '/v1/deposits/abc', logged: '/v1/deposits/abc' },
+  ])('$path is logged as $logged', ({ path, logged }) => {
+    expect(loggedPath(path)).toBe(logged);
+  });
+});
 
 describe('an unexpected error', () => {
   it('is logged with the request it failed, and answered 500 without its message', () => {
