@@ -12,6 +12,7 @@ import { decodeInvoice, invoiceProblem, type DecodedInvoice, type InvoiceProblem
 import { readCapped } from '../process/read-capped.ts';
 import { cleanComment as cleanText } from './pay.ts';
 import { publicOnlyAgent, type Resolve } from './public-network.ts';
+import { fetch as undiciFetch } from 'undici';
 
 /** A Lightning Address's parts: a user, and a domain (with a port only on a local stack). */
 const addressPattern = /^([a-z0-9._+-]{1,64})@((?:[a-z0-9-]{1,63}\.)*[a-z0-9-]{1,63})(?::(\d{1,5}))?$/;
@@ -103,7 +104,8 @@ export class LightningAddresses {
 
   constructor(options: AddressClientOptions) {
     this.#timeoutMs = options.timeoutMs;
-    this.#fetch = options.fetch ?? fetch;
+    // undici's own fetch with undici's agent (the one Node bundles may be of another version).
+    this.#fetch = options.fetch ?? (undiciFetch as unknown as typeof fetch);
     this.#allowLocal = options.allowLocal;
     this.#dispatcher = options.allowLocal ? undefined : publicOnlyAgent(options.resolve);
   }

@@ -48,9 +48,21 @@ describe('a Lightning Address', () => {
 
 describe("the addresses an address's server is reached at", () => {
   it('are public unicast ones only', () => {
-    for (const open of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111', '::ffff:8.8.8.8']) expect(isPublicAddress(open), open).toBe(true);
+    for (const open of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111', '::ffff:8.8.8.8', '64:ff9b::808:808']) expect(isPublicAddress(open), open).toBe(true);
     const closed = ['127.0.0.1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '224.0.0.1', '255.255.255.255'];
-    closed.push('::1', '::', 'fe80::1', 'fc00::1', '::ffff:127.0.0.1', '::ffff:10.0.0.1', '64:ff9b::a00:1', 'not an address');
+    closed.push(
+      '::1',
+      '::',
+      'fe80::1',
+      'fc00::1',
+      '::ffff:127.0.0.1',
+      '::ffff:10.0.0.1',
+      '64:ff9b::a00:1',
+      '64:ff9b::7f00:1',
+      '64:ff9b:1::808:808',
+      '2002:7f00:1::1',
+      'not an address',
+    );
     for (const address of closed) expect(isPublicAddress(address), address).toBe(false);
   });
 
