@@ -77,10 +77,16 @@ export class IdempotencyKeys {
         .all();
       if (written.length === 0) break;
       await this.#ledger.run(
-        (tx) => {
+        async (tx) => {
           for (const key of written) {
             tx.del(key);
-            tx.del(key.slice(prefixes.idempotencyWritten.length + isoLength + 1));
+            // The record this entry was written with, unless the key was used again since (a sweep
+            // of before, cut short, may have left the entry).
+            const at = key.slice(prefixes.idempotencyWritten.length, prefixes.idempotencyWritten.length + isoLength);
+            const idemKey = key.slice(prefixes.idempotencyWritten.length + isoLength + 1);
+            if (!idemKey.startsWith(prefixes.idempotency)) continue;
+            const stored = await tx.get(idemKey);
+            if (isStoredIdempotency(stored) && stored.at === at) tx.del(idemKey);
           }
         },
         { sync: true },

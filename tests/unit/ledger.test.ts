@@ -155,6 +155,11 @@ describe('the ledger', () => {
     expect(await idempotencyKeys.indexEarlier()).toBe(0);
     expect(await idempotencyKeys.forgetOld()).toBe(1);
     expect(await t.db.keys({ gte: 'idem:', lt: 'idem:\xff' }).all()).toEqual(['idem:bob:new']);
+
+    // An entry left over for a key used again since: the entry goes, the newer record stays.
+    await t.db.put(`idemat:${written}:idem:bob:new`, 0);
+    expect(await idempotencyKeys.forgetOld()).toBe(1);
+    expect(await t.db.keys({ gte: 'idem', lt: 'idem\xff' }).all()).toEqual(['idem:bob:new', expect.stringMatching(/^idemat:.*:idem:bob:new$/)]);
   });
 
   it('lets only as many of 1,000 parallel tips through as the balance holds', async () => {

@@ -1,5 +1,6 @@
 // tipd's API as the pages call it, on their own origin: typed by the server's own schemas
 // (src/api/views.ts) and error table (src/errors.ts), errors thrown as `ApiError` with their code.
+import { useMemo, useRef } from 'preact/hooks';
 import type { ErrorCode } from '../../src/errors.ts';
 import type { ClaimView, HandleView, NotifyView, ProofOutcome, VerifyView, WaitingHandles } from '../../src/api/views.ts';
 import type { PayoutView } from '../../src/payouts/records.ts';
@@ -94,6 +95,28 @@ export async function invoiceFrom(payRequest: PayRequest, amountSat: number, com
 export const verified = (verifyPath: string): Promise<VerifyView> => call<VerifyView>('GET', verifyPath);
 
 /** A fresh idempotency key for one form's submission. */
-export const newIdempotencyKey = (): string =>
+const newIdempotencyKey = (): string =>
   // randomUUID needs a secure context (https, or localhost); getRandomValues does not.
   Array.from(crypto.getRandomValues(new Uint8Array(16)), (byte) => byte.toString(16).padStart(2, '0')).join('');
+
+/** How long a form keeps one key for its retries: well within the day tipd remembers a key. */
+const keyKeptMs = 3600_000;
+
+/**
+ * A form's idempotency key: the same for a double click, or a retry after a lost answer, so that
+ * it asks once; a fresh one after `renew()` (something else is asked now) or once an hour old
+ * (tipd forgets a key after a day: a retry then would ask again).
+ */
+export function useIdempotencyKey(): { current: () => string; renew: () => void } {
+  const made = useRef({ key: newIdempotencyKey(), at: Date.now() });
+  return useMemo(() => {
+    const renew = () => void (made.current = { key: newIdempotencyKey(), at: Date.now() });
+    return {
+      current: () => {
+        if (Date.now() - made.current.at > keyKeptMs) renew();
+        return made.current.key;
+      },
+      renew,
+    };
+  }, []);
+}

@@ -1,8 +1,8 @@
 // The creator's claim (/@handle/claim): choose where to be paid (a Lightning Address, or a node that
 // signs), get the message, post it on X (signed, for a node), give the tweet's link, and watch the
 // payouts arrive. Every refusal is explained with what to do next (help.ts).
-import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, newIdempotencyKey, type ClaimView, type HandleView, type PayoutView, type ProofOutcome } from './api.ts';
+import { useEffect, useState } from 'preact/hooks';
+import { api, ApiError, useIdempotencyKey, type ClaimView, type HandleView, type PayoutView, type ProofOutcome } from './api.ts';
 import { followHandle } from './events.ts';
 import { explain } from './help.ts';
 import { Copyable, Field, Notice, sats } from './ui.tsx';
@@ -92,7 +92,7 @@ function Destination({ handle, onClaim }: { handle: string; onClaim: (claim: Cla
   const [problem, setProblem] = useState('');
   const [busy, setBusy] = useState(false);
   // One key per thing asked: a double click, or sending again after a network error, makes one claim.
-  const key = useRef(newIdempotencyKey());
+  const key = useIdempotencyKey();
 
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -103,11 +103,11 @@ function Destination({ handle, onClaim }: { handle: string; onClaim: (claim: Cla
     setBusy(true);
     setProblem('');
     try {
-      onClaim(await api.claim(kind === 'address' ? { lightningAddress: input } : { nodePubkey: input }, handle, key.current));
+      onClaim(await api.claim(kind === 'address' ? { lightningAddress: input } : { nodePubkey: input }, handle, key.current()));
     } catch (err) {
       setProblem(explain(err));
       // A refusal is final for this input: the next try is another request.
-      if (err instanceof ApiError && err.refused) key.current = newIdempotencyKey();
+      if (err instanceof ApiError && err.refused) key.renew();
     } finally {
       setBusy(false);
     }
@@ -116,7 +116,7 @@ function Destination({ handle, onClaim }: { handle: string; onClaim: (claim: Cla
   const change = (next: Kind) => {
     setKind(next);
     setProblem('');
-    key.current = newIdempotencyKey();
+    key.renew();
   };
   return (
     <section class="card" aria-labelledby="where">
@@ -145,7 +145,7 @@ function Destination({ handle, onClaim }: { handle: string; onClaim: (claim: Cla
           onValue={(edited) => {
             setValue(edited);
             setProblem('');
-            key.current = newIdempotencyKey();
+            key.renew();
           }}
         />
         <button type="submit" disabled={busy}>

@@ -1,8 +1,8 @@
 // The supporter's app (/me): sign in with a Lightning wallet (LNURL-auth) or open an account, then
 // the balance (live), one QR that funds it from any wallet, tips to any handle, and a withdraw QR
 // that any wallet redeems. The token is kept in this browser's storage, never in a URL.
-import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, call, newIdempotencyKey } from './api.ts';
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, call, useIdempotencyKey } from './api.ts';
 import { followAccount } from './events.ts';
 import { explain } from './help.ts';
 import { Copyable, Field, Notice, Qr, sats } from './ui.tsx';
@@ -162,7 +162,7 @@ function TipForm({ token }: { token: string }) {
   const [problem, setProblem] = useState<{ field: 'handle' | 'amount'; text: string } | undefined>();
   const [done, setDone] = useState('');
   const [busy, setBusy] = useState(false);
-  const key = useRef(newIdempotencyKey());
+  const key = useIdempotencyKey();
   const submit = async (event: Event) => {
     event.preventDefault();
     if (busy) return;
@@ -174,12 +174,12 @@ function TipForm({ token }: { token: string }) {
     setProblem(undefined);
     setDone('');
     try {
-      await call('POST', '/v1/tips', { token, body: { handle: name, amountSat }, idempotencyKey: key.current });
+      await call('POST', '/v1/tips', { token, body: { handle: name, amountSat }, idempotencyKey: key.current() });
       setDone(`Tipped @${name} ${amountSat.toLocaleString('en-US')} sats.`);
-      key.current = newIdempotencyKey();
+      key.renew();
     } catch (err) {
       setProblem({ field: err instanceof ApiError && err.code === 'invalid_handle' ? 'handle' : 'amount', text: explain(err) });
-      if (err instanceof ApiError && err.refused) key.current = newIdempotencyKey();
+      if (err instanceof ApiError && err.refused) key.renew();
     } finally {
       setBusy(false);
     }
@@ -187,7 +187,7 @@ function TipForm({ token }: { token: string }) {
   const edit = (set: (value: string) => void) => (value: string) => {
     set(value);
     setProblem(undefined);
-    key.current = newIdempotencyKey();
+    key.renew();
   };
   const problemOf = (field: 'handle' | 'amount') => (problem?.field === field ? problem.text : '');
   return (
