@@ -1,6 +1,7 @@
 // What the benchmarks start from: a ledger in a fresh folder with funded supporters, made through
-// the ledger itself (the one writer), with no Lightning node needed.
-import { spawn } from 'node:child_process';
+// the ledger itself (the one writer), with no Lightning node needed; and the tipd processes they
+// measure, without LND or on the regtest stack.
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -10,6 +11,9 @@ import { accounts, Ledger } from '../src/ledger/ledger.ts';
 import { openStore } from '../src/ledger/store.ts';
 import { nodeEnv, nodeFlags } from '../src/process/node-settings.ts';
 import { Supporters } from '../src/supporters/supporters.ts';
+import { tipdEnv, type Stack } from '../regtest/stack.ts';
+
+const root = path.resolve(import.meta.dirname, '..');
 
 export async function fundedLedger(supporterCount: number, balanceMsat: bigint, dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-bench-'))) {
   const store = await openStore(path.join(dataDir, 'ledger'));
@@ -70,14 +74,19 @@ export const freePort = (): Promise<number> =>
     });
   });
 
+/** A tipd a bench started: its URL, and `stop` to end it. */
+export interface BenchTipd {
+  url: string;
+  stop(): Promise<void>;
+}
+
 /**
  * A tipd process on `dataDir`, its public URL its own, pointed at an LND that is not there: what
  * needs only the ledger (tips, handles, pages) works; its health says 503. Resolves once it listens; `stop` ends it.
  */
-export async function tipdWithoutLnd(dataDir: string, env: Record<string, string> = {}): Promise<{ url: string; stop(): Promise<void> }> {
+export async function tipdWithoutLnd(dataDir: string, env: Record<string, string> = {}): Promise<BenchTipd> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const root = path.resolve(import.meta.dirname, '..');
   const tipd = spawn(process.execPath, [...benchNodeOptions(), path.join(root, 'src/main.ts')], {
     env: {
       ...nodeEnv,
@@ -98,24 +107,53 @@ export async function tipdWithoutLnd(dataDir: string, env: Record<string, string
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   readline.createInterface({ input: tipd.stdout }).on('line', (line) => process.stderr.write(`tipd: ${line}\n`));
+  // It answers /healthz (503: no LND) once it listens.
+  return whenAnswering(tipd, url, { ready: () => true, triesMax: 100, failure: 'tipd did not start' });
+}
+
+/**
+ * A tipd process on the stack's hub (tipd's own macaroon) with its data in `dataDir`, its public URL
+ * its own, no rate limits, and `env` on top. Resolves once it is healthy (LND ready: payouts start
+ * then); `stop` ends it.
+ */
+export async function tipdOnStack(stack: Stack, dataDir: string, env: Record<string, string> = {}): Promise<BenchTipd> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const tipd = spawn(process.execPath, [...benchNodeOptions(), path.join(root, 'src/main.ts')], {
+    env: {
+      PATH: process.env.PATH,
+      ...nodeEnv,
+      ...tipdEnv(stack, stack.nodes.hub, stack.tipd.macaroon, port, dataDir),
+      TIPD_PUBLIC_URL: url,
+      TIPD_LOG_LEVEL: 'error',
+      TIPD_RATE_LIMIT_PER_MINUTE: '0',
+      ...env,
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return whenAnswering(tipd, url, { ready: (answer) => answer.ok, triesMax: 300, failure: 'tipd did not become healthy' });
+}
+
+/**
+ * `tipd`, starting at `url`, once its /healthz gives an answer that is `ready`, asked every 100 ms up
+ * to `triesMax` times; if it exits or never answers so, it is stopped and `failure` thrown.
+ */
+async function whenAnswering(
+  tipd: ChildProcess,
+  url: string,
+  { ready, triesMax, failure }: { ready: (answer: Response) => boolean; triesMax: number; failure: string },
+): Promise<BenchTipd> {
   const stop = async () => {
     if (tipd.exitCode !== null || tipd.signalCode !== null) return;
     tipd.kill('SIGTERM');
     await new Promise((resolve) => tipd.once('close', resolve));
   };
-  // It answers /healthz (503: no LND) once it listens.
   for (let tries = 0; ; tries++) {
-    if (tries > 100 || tipd.exitCode !== null) {
+    if (tries > triesMax || tipd.exitCode !== null) {
       await stop();
-      throw new Error('tipd did not start');
+      throw new Error(failure);
     }
-    if (
-      await fetch(`${url}/healthz`).then(
-        () => true,
-        () => false,
-      )
-    )
-      return { url, stop };
+    if (await fetch(`${url}/healthz`).then(ready, () => false)) return { url, stop };
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

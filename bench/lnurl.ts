@@ -3,44 +3,22 @@
 // the record finished) against LND's AddInvoice called directly with the same concurrency. Needs
 // the regtest stack: it starts one if none runs (and stops it after). Pairs interleaved (tipd,
 // then LND, then tipd…), medians of the pairs and the ratio, since this machine's speed drifts.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { Lnd } from '../src/ln/lnd.ts';
-import { nodeEnv, nodeFlags } from '../src/process/node-settings.ts';
-import { down, isUp, stackOptions, tipdEnv, up } from '../regtest/stack.ts';
+import { down, isUp, stackOptions, up } from '../regtest/stack.ts';
+import { tipdOnStack, type BenchTipd } from './fixtures.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const pairs = Number(process.env.BENCH_PAIRS ?? 5);
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const options = stackOptions();
 const wasUp = await isUp(options.dataDir);
 const stack = await up(options);
-const port = await new Promise<number>((resolve) => {
-  const probe = net.createServer().listen(0, '127.0.0.1', () => {
-    const { port: free } = probe.address() as net.AddressInfo;
-    probe.close(() => resolve(free));
-  });
-});
-const url = `http://127.0.0.1:${port}`;
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-bench-lnurl-'));
-const tipd = spawn(process.execPath, [...nodeFlags, path.join(root, 'src/main.ts')], {
-  env: {
-    PATH: process.env.PATH,
-    ...nodeEnv,
-    ...tipdEnv(stack, stack.nodes.hub, stack.tipd.macaroon, port, dataDir),
-    TIPD_PUBLIC_URL: url,
-    TIPD_LOG_LEVEL: 'error',
-    TIPD_RATE_LIMIT_PER_MINUTE: '0',
-  },
-  stdio: ['ignore', 'ignore', 'inherit'],
-});
 const hub = new Lnd({
   socket: stack.nodes.hub.socket,
   cert: fs.readFileSync(stack.nodes.hub.cert).toString('base64'),
@@ -54,8 +32,8 @@ interface Round {
   p99: number;
 }
 
-/** The callback of a handle's pay request, for 1 sat, by `connections` wallets at once. */
-async function callbacks(): Promise<Round> {
+/** The callback of a handle's pay request to the tipd at `url`, for 1 sat, by `connections` wallets at once. */
+async function callbacks(url: string): Promise<Round> {
   const result = await autocannon({ url: `${url}/lnurl/pay/carol/unclaimed?amount=1000&comment=bench`, connections, duration: seconds });
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`callbacks failed: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return { perSecond: result['2xx'] / result.duration, p50: result.latency.p50, p99: result.latency.p99 };
@@ -87,25 +65,17 @@ const median = (values: number[]) => {
 };
 const round = (n: number) => Math.round(n * 10) / 10;
 
+let tipd: BenchTipd | undefined;
 try {
-  for (
-    let tries = 0;
-    !(await fetch(`${url}/healthz`).then(
-      (r) => r.ok,
-      () => false,
-    ));
-    tries++
-  ) {
-    if (tries > 300) throw new Error('tipd did not become healthy');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  tipd = await tipdOnStack(stack, dataDir);
+  const { url } = tipd;
   // Warm both up.
   await hub.createInvoice({ amountMsat: 1_000n, description: 'warm-up', expiresAt: new Date(Date.now() + 3600_000) });
   await fetch(`${url}/lnurl/pay/carol/unclaimed?amount=1000`);
   const ours: Round[] = [];
   const theirs: Round[] = [];
   for (let i = 0; i < pairs; i++) {
-    ours.push(await callbacks());
+    ours.push(await callbacks(url));
     theirs.push(await lndInvoices());
     const [a, b] = [ours.at(-1)!, theirs.at(-1)!];
     console.log(
@@ -124,8 +94,7 @@ try {
     `lnurl, ${connections} connections, medians of ${pairs} pairs of ${seconds} s: callback ${Math.round(a.perSecond)}/s (p50 ${round(a.p50)} ms, p99 ${round(a.p99)} ms); LND AddInvoice directly ${Math.round(b.perSecond)}/s (p50 ${round(b.p50)} ms, p99 ${round(b.p99)} ms); callback/LND, median of the pairs' ratios: throughput ${ratio((r) => r.perSecond)}x, p50 latency ${ratio((r) => r.p50)}x, p99 latency ${ratio((r) => r.p99)}x`,
   );
 } finally {
-  tipd.kill('SIGTERM');
-  await new Promise((resolve) => tipd.once('close', resolve));
+  await tipd?.stop();
   fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 3 });
   if (!wasUp) await down(options.dataDir);
 }

@@ -13,7 +13,6 @@
 // to her, and what the hub paid carol in a pair carol sends back to the hub after it. Amounts are
 // 1,100 to 2,000 sat a tip, so a pair has at most 2 × N × 2,000 sat out of the hub's side of its
 // channel with carol (4,000,000 sat of 10,000,000 for N = 1,000).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -21,10 +20,9 @@ import path from 'node:path';
 import { WebSocket } from 'ws';
 import { Lnd } from '../src/ln/lnd.ts';
 import { feeCap } from '../src/ledger/money.ts';
-import { nodeEnv } from '../src/process/node-settings.ts';
-import { down, isUp, stackOptions, tipdEnv, up } from '../regtest/stack.ts';
+import { down, isUp, stackOptions, up } from '../regtest/stack.ts';
 import type { NodeName } from '../regtest/topology.ts';
-import { benchNodeOptions, freePort, roundsFrom } from './fixtures.ts';
+import { roundsFrom, tipdOnStack, type BenchTipd } from './fixtures.ts';
 
 const count = roundsFrom('BENCH_PAYOUTS', 100);
 const pairs = roundsFrom('BENCH_PAIRS', 3);
@@ -35,7 +33,6 @@ const roundTimeoutMs = 300_000;
 const fee = { baseMsat: 10_000n, ppm: 5_000n };
 if (count > 1_000) throw new Error('BENCH_PAYOUTS: at most 1,000 (a pair must fit in the hub’s side of its channel with carol)');
 
-const root = path.resolve(import.meta.dirname, '..');
 const options = stackOptions();
 const wasUp = await isUp(options.dataDir);
 const stack = await up(options);
@@ -67,41 +64,11 @@ async function call<T>(url: string, method: string, route: string, body?: unknow
 }
 
 /** A tipd on the hub with its data in `dataDir`, TIPD_PAYOUT_CONCURRENCY_MAX as `setting` (tipd's default if undefined). */
-async function startTipd(dataDir: string, setting: string | undefined): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [...benchNodeOptions(), path.join(root, 'src/main.ts')], {
-    env: {
-      PATH: process.env.PATH,
-      ...nodeEnv,
-      ...tipdEnv(stack, stack.nodes.hub, stack.tipd.macaroon, port, dataDir),
-      TIPD_PUBLIC_URL: url,
-      TIPD_LOG_LEVEL: 'error',
-      TIPD_RATE_LIMIT_PER_MINUTE: '0',
-      TIPD_CLAIM_RATE_LIMIT_PER_MINUTE: '0',
-      ...(setting === undefined ? {} : { TIPD_PAYOUT_CONCURRENCY_MAX: setting }),
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
+const startTipd = (dataDir: string, setting: string | undefined): Promise<BenchTipd> =>
+  tipdOnStack(stack, dataDir, {
+    TIPD_CLAIM_RATE_LIMIT_PER_MINUTE: '0',
+    ...(setting === undefined ? {} : { TIPD_PAYOUT_CONCURRENCY_MAX: setting }),
   });
-  // Healthy once LND is ready, which is when payouts start.
-  for (let tries = 0; ; tries++) {
-    if (tries > 300 || child.exitCode !== null) throw new Error('tipd did not become healthy');
-    if (
-      await fetch(`${url}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return { url, child };
-    await sleep(100);
-  }
-}
-
-async function stopTipd(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  await new Promise((resolve) => child.once('close', resolve));
-}
 
 /** carol claims `handle` as a creator does: her node signs the challenge, the handle tweets it on the local X server. */
 async function claim(url: string, handle: string): Promise<void> {
@@ -209,7 +176,7 @@ try {
   const handles = Array.from({ length: count }, (_, i) => `pb${randomBytes(3).toString('hex')}_${i}`);
   const tipsSat = handles.reduce((sum, _, i) => sum + tipSat(i), 0);
   const summary: string[] = [];
-  let tipd: Awaited<ReturnType<typeof startTipd>> | undefined;
+  let tipd: BenchTipd | undefined;
   try {
     tipd = await startTipd(dataDir, settings[0]);
     const first = tipd.url;
@@ -217,7 +184,7 @@ try {
     for (let i = 0; i < handles.length; i += 10) await Promise.all(handles.slice(i, i + 10).map((handle) => claim(first, handle)));
     for (const [index, setting] of (settings.length ? settings : [undefined]).entries()) {
       if (index > 0) {
-        await stopTipd(tipd.child);
+        await tipd.stop();
         tipd = await startTipd(dataDir, setting);
       }
       const { url } = tipd;
@@ -276,7 +243,7 @@ try {
       summary.push(line);
     }
   } finally {
-    if (tipd) await stopTipd(tipd.child);
+    await tipd?.stop();
     fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 3 });
   }
   if (summary.length > 1) console.log(summary.join('\n'));
