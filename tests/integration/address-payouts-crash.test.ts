@@ -3,23 +3,13 @@
 // nothing booked), then started again on the same data. The creator is dave's address on the
 // stack, whose invoices dave's LND makes: dave's real balance rises by exactly what succeeded,
 // every invoice is paid at most once (one fetched but never recorded, never), and the ledger sums to zero.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { channelBalance, claimForAddress, freshHandle, lncli, payoutsOf, succeededPayouts, type Payout } from './creators.ts';
-import { api, eventually, fundedSupporter, lndOf, stack, startTipd, type TipdProcess } from './helpers.ts';
+import { api, eventually, fundedSupporter, lndOf, stack, tipdsAcrossCrashes } from './helpers.ts';
 
 const settings = { TIPD_PAYOUT_MIN_SAT: '1000', TIPD_PAYOUT_RETRY_SECONDS: '1' };
 const address = () => stack().lightningAddresses[0]!.address;
-let dataDir: string;
-let running: TipdProcess | undefined;
-
-afterEach(async () => {
-  await running?.stop();
-  running = undefined;
-  fs.rmSync(dataDir, { recursive: true, force: true });
-});
+const tipds = tipdsAcrossCrashes('tipd-address-crash-');
 
 /** dave's invoices as lncli lists them: payment hash, state, add index. */
 interface DaveInvoice {
@@ -41,19 +31,18 @@ const daveInvoicesAfter = async (index: number): Promise<DaveInvoice[]> =>
  * dave's address (nothing in escrow yet, so nothing paid), and a funded supporter.
  */
 async function claimedForDave(crashAt: string) {
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-address-crash-'));
-  running = await startTipd({ ...settings, TIPD_CRASH_AT: crashAt }, dataDir);
+  const { url } = await tipds.start({ ...settings, TIPD_CRASH_AT: crashAt });
   const handle = freshHandle('acrash');
-  const supporter = await fundedSupporter(running.url, 5_000);
-  expect((await claimForAddress(running.url, handle, address())).proof.status).toBe(200);
-  return { handle, token: supporter.token, url: running.url };
+  const supporter = await fundedSupporter(url, 5_000);
+  expect((await claimForAddress(url, handle, address())).proof.status).toBe(200);
+  return { handle, token: supporter.token, url };
 }
 
 /** A tip of 3,000 sat to `handle`: its payout starts, and tipd kills itself at the armed point. */
 async function tipAndCrash(url: string, token: string, handle: string): Promise<void> {
   expect((await api(url, 'POST', '/v1/tips', { token, body: { handle, amountSat: 3_000 } })).status).toBe(201);
   // Killed by its own SIGKILL: no exit code.
-  expect(await running!.exited).toBeNull();
+  expect(await tipds.latest.exited).toBeNull();
 }
 
 /**
@@ -91,8 +80,8 @@ describe('a payout to a Lightning Address across a crash', () => {
     const [first, ...others] = await daveInvoicesAfter(invoiceIndex);
     expect([first?.state, others]).toEqual(['OPEN', []]);
 
-    running = await startTipd(settings, dataDir);
-    const [payout, ...more] = await expectPaidOnce(running.url, handle, daveBefore, 1);
+    const restarted = await tipds.start(settings);
+    const [payout, ...more] = await expectPaidOnce(restarted.url, handle, daveBefore, 1);
     expect(more).toEqual([]);
     expect(payout!.paymentHash).not.toBe(first!.r_hash);
     expect((await daveInvoicesAfter(invoiceIndex)).map((i) => [i.r_hash, i.state])).toEqual([
@@ -110,12 +99,12 @@ describe('a payout to a Lightning Address across a crash', () => {
       const daveBefore = await channelBalance('dave');
       await tipAndCrash(url, token, handle);
 
-      running = await startTipd(settings, dataDir);
-      const [held, ...others] = await payoutsOf(running.url, handle);
+      const restarted = await tipds.start(settings);
+      const [held, ...others] = await payoutsOf(restarted.url, handle);
       expect([held?.state, others]).toEqual(['pending', []]);
       expect(await lndOf('hub').getPayment(held!.paymentHash)).toBeUndefined();
       // LND never saw it; after a minute (a request could still have been on its way) it is void.
-      const payouts = await expectPaidOnce(running.url, handle, daveBefore, 1);
+      const payouts = await expectPaidOnce(restarted.url, handle, daveBefore, 1);
       expect(payouts.map((p) => [p.id, p.state])).toEqual([
         [payouts[0]!.id, 'succeeded'],
         [held!.id, 'failed'],
@@ -132,8 +121,8 @@ describe('a payout to a Lightning Address across a crash', () => {
     const [invoice, ...others] = await daveInvoicesAfter(invoiceIndex);
     expect([invoice?.state, others]).toEqual(['SETTLED', []]);
 
-    running = await startTipd(settings, dataDir);
-    const [payout, ...more] = await expectPaidOnce(running.url, handle, daveBefore, 1);
+    const restarted = await tipds.start(settings);
+    const [payout, ...more] = await expectPaidOnce(restarted.url, handle, daveBefore, 1);
     expect(more).toEqual([]);
     expect(payout!.paymentHash).toBe(invoice!.r_hash);
     expect(await daveInvoicesAfter(invoiceIndex)).toHaveLength(1);

@@ -1,29 +1,21 @@
 // Crash safety for real: tipd killed with SIGKILL at named points (TIPD_CRASH_AT), then started
 // again on the same data folder; nothing is paid twice, nothing is allocated twice, nothing lost.
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Flattrs } from '../../src/flattrs/flattrs.ts';
 import { parseHandle } from '../../src/escrow/handles.ts';
 import { accounts, Ledger } from '../../src/ledger/ledger.ts';
 import { openStore } from '../../src/ledger/store.ts';
 import { Supporters } from '../../src/supporters/supporters.ts';
-import { api, eventually, lndOf, stack, startTipd, type TipdProcess } from './helpers.ts';
+import { api, eventually, lndOf, stack, tipdsAcrossCrashes } from './helpers.ts';
 import type { StoredEvent } from '../../src/events/types.ts';
 
-let dataDir: string;
-let running: TipdProcess | undefined;
-afterEach(async () => {
-  await running?.stop();
-  running = undefined;
-  fs.rmSync(dataDir, { recursive: true, force: true });
-});
+const tipds = tipdsAcrossCrashes('tipd-crash-');
 
 /** Opens the ledger of a stopped tipd, for a look at its books. */
 async function withLedger<T>(look: (ledger: Ledger) => Promise<T>): Promise<T> {
-  const store = await openStore(path.join(dataDir, 'ledger'));
+  const store = await openStore(path.join(tipds.dataDir, 'ledger'));
   const ledger = await Ledger.open(store);
   try {
     return await look(ledger);
@@ -38,31 +30,26 @@ const data = (e: StoredEvent) => e.data as Record<string, unknown>;
 
 describe('tipd killed', () => {
   it('after LND settled a deposit but before it was credited: credited once at restart, and never again', async () => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-crash-'));
-    const doomed = await startTipd({ TIPD_CRASH_AT: 'deposit.settled-not-credited' }, dataDir);
-    running = doomed;
+    const doomed = await tipds.start({ TIPD_CRASH_AT: 'deposit.settled-not-credited' });
     const { token } = (await api(doomed.url, 'POST', '/v1/accounts')).body;
     const deposit = (await api(doomed.url, 'POST', '/v1/deposits', { token, body: { amountSat: 7_000 } })).body;
     expect((await lndOf('alice').payInvoice({ paymentRequest: deposit.paymentRequest, maxFeeMsat: 10_000n })).state).toBe('succeeded');
     expect(await doomed.exited).toBeNull();
 
     for (let start = 0; start < 2; start += 1) {
-      running = await startTipd({}, dataDir);
-      const url = running.url;
+      const restarted = await tipds.start();
+      const url = restarted.url;
       await eventually(async () => ((await api(url, 'GET', `/v1/deposits/${deposit.id}`, { token })).body.state === 'settled' ? true : undefined));
       expect((await api(url, 'GET', '/v1/account', { token })).body.balanceMsat).toBe('7000000');
       const kinds = (await api(url, 'GET', '/v1/account/history', { token })).body.items.map((i: { kind: string }) => i.kind);
       expect(kinds).toEqual(['deposit']);
-      await running.stop();
-      running = undefined;
+      await restarted.stop();
     }
   });
 
   it("after a wallet paid a handle's LNURL invoice but before it was credited: into the escrow once at restart, and never again", async () => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-crash-'));
     const publicUrl = 'http://tips.regtest.example';
-    const doomed = await startTipd({ TIPD_CRASH_AT: 'deposit.settled-not-credited', TIPD_PUBLIC_URL: publicUrl }, dataDir);
-    running = doomed;
+    const doomed = await tipds.start({ TIPD_CRASH_AT: 'deposit.settled-not-credited', TIPD_PUBLIC_URL: publicUrl });
     const handle = `Crash_${Date.now().toString(36)}`;
     const payRequest = (await api(doomed.url, 'GET', `/.well-known/lnurlp/${handle}`)).body;
     const answer = (await api(doomed.url, 'GET', `${payRequest.callback.replace(publicUrl, '')}?amount=4000000&comment=before%20the%20crash`)).body;
@@ -70,12 +57,11 @@ describe('tipd killed', () => {
     expect(await doomed.exited).toBeNull();
 
     for (let start = 0; start < 2; start += 1) {
-      running = await startTipd({ TIPD_PUBLIC_URL: publicUrl }, dataDir);
-      const url = running.url;
+      const restarted = await tipds.start({ TIPD_PUBLIC_URL: publicUrl });
+      const url = restarted.url;
       await eventually(async () => ((await api(url, 'GET', answer.verify.replace(publicUrl, ''))).body.settled === true ? true : undefined));
       expect((await api(url, 'GET', `/v1/handles/${handle}`)).body).toMatchObject({ pendingMsat: '4000000', tips: 1, supporters: 1 });
-      await running.stop();
-      running = undefined;
+      await restarted.stop();
     }
     const { tipped, escrowMsat } = await withLedger(async (ledger) => ({
       tipped: (await ledger.eventsAfter(0, 1_000_000)).filter((e) => e.type === 'handle.tipped' && data(e).handle === handle).map(data),
@@ -86,9 +72,7 @@ describe('tipd killed', () => {
   });
 
   it('after LND paid a withdrawal but before it was booked: booked once at restart, never paid twice', async () => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-crash-'));
-    const doomed = await startTipd({ TIPD_CRASH_AT: 'withdrawal.paid-not-booked' }, dataDir);
-    running = doomed;
+    const doomed = await tipds.start({ TIPD_CRASH_AT: 'withdrawal.paid-not-booked' });
     const { token } = (await api(doomed.url, 'POST', '/v1/accounts')).body;
     const deposit = (await api(doomed.url, 'POST', '/v1/deposits', { token, body: { amountSat: 10_000 } })).body;
     await lndOf('alice').payInvoice({ paymentRequest: deposit.paymentRequest, maxFeeMsat: 10_000n });
@@ -99,8 +83,7 @@ describe('tipd killed', () => {
     expect(await doomed.exited).toBeNull();
     expect((await lndOf('alice').getInvoice(invoice.paymentHash))?.state).toBe('settled');
 
-    running = await startTipd({}, dataDir);
-    const url = running.url;
+    const { url } = await tipds.start();
     const history = await eventually(async () => {
       const items = (await api(url, 'GET', '/v1/account/history', { token })).body.items as { kind: string; withdrawal?: string }[];
       return items.some((i) => i.kind === 'withdrawal.release') ? items : undefined;
@@ -115,7 +98,6 @@ describe('tipd killed', () => {
   });
 
   it('in the middle of a period close: the close resumes at restart and allocates every supporter once', async () => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-crash-'));
     const supporterCount = 1_200;
     // Supporters funded and flattring two handles, written straight into the store beforehand.
     await withLedger(async (ledger) => {
@@ -132,8 +114,7 @@ describe('tipd killed', () => {
       );
     });
 
-    const doomed = await startTipd({ TIPD_CRASH_AT: 'close.after-first-window' }, dataDir);
-    running = doomed;
+    const doomed = await tipds.start({ TIPD_CRASH_AT: 'close.after-first-window' });
     await expect(api(doomed.url, 'POST', '/v1/admin/periods/close', { token: stack().tipd.adminToken })).rejects.toThrow();
     expect(await doomed.exited).toBeNull();
 
@@ -145,13 +126,12 @@ describe('tipd killed', () => {
     expect(halfway.escrow).toBeGreaterThan(0n);
     expect(halfway.escrow).toBeLessThan(BigInt(supporterCount) * 5_000n);
 
-    running = await startTipd({}, dataDir);
-    const url = running.url;
+    const restarted = await tipds.start();
+    const url = restarted.url;
     await eventually(async () => ((await api(url, 'GET', '/v1/handles/crash_b')).body.pendingMsat === String(supporterCount * 5_000) ? true : undefined));
     expect((await api(url, 'GET', '/v1/handles/crash_a')).body.pendingMsat).toBe(String(supporterCount * 5_000));
     expect((await api(url, 'GET', '/v1/admin/audit', { token: stack().tipd.adminToken })).body.ledger.balanced).toBe(true);
-    await running.stop();
-    running = undefined;
+    await restarted.stop();
 
     await withLedger(async (ledger) => {
       expect(await ledger.read<{ state: string; supporters: number }>('close:0000000000000001')).toMatchObject({ state: 'closed', supporters: supporterCount });

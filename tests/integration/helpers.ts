@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, expect, inject } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, inject } from 'vitest';
 import { Lnd } from '../../src/ln/lnd.ts';
 import { nodeEnv, nodeFlags } from '../../src/process/node-settings.ts';
 import { waitFor } from '../../regtest/procs.ts';
@@ -158,6 +158,38 @@ export function tipdForFile(env: Record<string, string> = {}) {
       return tipd!.url;
     },
     call: <T = any>(method: string, route: string, options?: Parameters<typeof api>[3]) => api<T>(tipd!.url, method, route, options),
+  };
+}
+
+/**
+ * The tipds of a crash test: each test of the file has a data folder of its own (`dataDir`, named
+ * after `prefix`), on which `start` starts tipd again and again, the doomed one first. After each
+ * test the one started last is stopped and the folder removed.
+ */
+export function tipdsAcrossCrashes(prefix: string) {
+  let dataDir = '';
+  let latest: TipdProcess | undefined;
+  beforeEach(() => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  });
+  afterEach(async () => {
+    await latest?.stop();
+    latest = undefined;
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+  return {
+    get dataDir() {
+      return dataDir;
+    },
+    /** The tipd this test started last, running, stopped or killed. */
+    get latest() {
+      if (!latest) throw new Error('no tipd started yet in this test');
+      return latest;
+    },
+    async start(env: Record<string, string> = {}) {
+      latest = await startTipd(env, dataDir);
+      return latest;
+    },
   };
 }
 

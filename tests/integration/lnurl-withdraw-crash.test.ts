@@ -1,34 +1,23 @@
 // LNURL-withdraw across crashes, for real: tipd SIGKILLed at the named points of a redeemed link
 // (TIPD_CRASH_AT), then started again on the same data. The invoice is paid at most once and
 // booked once, or the hold released; and the link stays used: its k1 never pays again.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { api, eventually, fundedSupporter, lndOf, stack, startTipd, type TipdProcess } from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { api, eventually, fundedSupporter, lndOf, stack, tipdsAcrossCrashes } from './helpers.ts';
 
 const publicUrl = 'http://tipd.localhost:8470';
-let dataDir: string;
-let running: TipdProcess | undefined;
-afterEach(async () => {
-  await running?.stop();
-  running = undefined;
-  fs.rmSync(dataDir, { recursive: true, force: true });
-});
+const tipds = tipdsAcrossCrashes('tipd-lnurl-crash-');
 
 /** A tipd doomed to die at `crashAt`, a supporter with 10,000 sats, a withdraw link, and an invoice of alice's for 4,000. */
 async function redeemUntilKilled(crashAt: string) {
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-lnurl-crash-'));
-  const doomed = await startTipd({ TIPD_PUBLIC_URL: publicUrl, TIPD_CRASH_AT: crashAt }, dataDir);
-  running = doomed;
+  const doomed = await tipds.start({ TIPD_PUBLIC_URL: publicUrl, TIPD_CRASH_AT: crashAt });
   const { token } = await fundedSupporter(doomed.url, 10_000);
   const link = (await api(doomed.url, 'POST', '/v1/withdrawals/lnurl', { token, body: {} })).body as { id: string; k1: string };
   const invoice = await lndOf('alice').createInvoice({ amountMsat: 4_000_000n, description: 'lnurl crash test', expiresAt: new Date(Date.now() + 600_000) });
   // The wallet may or may not have heard OK before tipd died: it depends on the point.
   const answer = await api(doomed.url, 'GET', `/lnurl/withdraw/callback?k1=${link.k1}&pr=${invoice.paymentRequest}`).catch(() => undefined);
   expect(await doomed.exited).toBeNull();
-  running = await startTipd({ TIPD_PUBLIC_URL: publicUrl }, dataDir);
-  return { token, link, invoice, answer, url: running.url };
+  const { url } = await tipds.start({ TIPD_PUBLIC_URL: publicUrl });
+  return { token, link, invoice, answer, url };
 }
 
 /** The link's one withdrawal, once it is no longer pending. */

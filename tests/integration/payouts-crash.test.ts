@@ -2,17 +2,14 @@
 // with SIGSTOP holds the HTLC), or at the named points of the payout path, then started again on
 // the same data; and tipd cut off from LND mid-payout. The creator is paid exactly once, the
 // ledger sums to zero, and a payout without LND's final word is never taken as failed.
-import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { channelBalance, claimWithTweet, freshHandle, payoutsOf, signalNode, succeededPayouts, type Payout } from './creators.ts';
-import { api, eventually, fundedSupporter, lndOf, stack, startTipd, type TipdProcess } from './helpers.ts';
+import { api, eventually, fundedSupporter, lndOf, stack, tipdsAcrossCrashes } from './helpers.ts';
 
 const settings = { TIPD_PAYOUT_MIN_SAT: '1000', TIPD_PAYOUT_RETRY_SECONDS: '1' };
-let dataDir: string;
-let running: TipdProcess | undefined;
+// Each test's tipd is stopped after the hook below has run: vitest runs "after" hooks last one first.
+const tipds = tipdsAcrossCrashes('tipd-payout-crash-');
 let cleanups: (() => unknown)[] = [];
 
 afterEach(async () => {
@@ -20,19 +17,15 @@ afterEach(async () => {
   signalNode('carol', 'SIGCONT');
   for (const cleanup of cleanups.reverse()) await cleanup();
   cleanups = [];
-  await running?.stop();
-  running = undefined;
-  fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
 /** A tipd on a data folder of the test's own, with a handle claimed by carol and a funded supporter. */
 async function claimedByCarol(env: Record<string, string> = {}) {
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-payout-crash-'));
-  running = await startTipd({ ...settings, ...env }, dataDir);
+  const { url } = await tipds.start({ ...settings, ...env });
   const handle = freshHandle('crash');
-  const supporter = await fundedSupporter(running.url, 10_000);
-  expect((await claimWithTweet(running.url, handle, 'carol')).proof.body.state).toBe('verified');
-  return { handle, token: supporter.token, url: running.url };
+  const supporter = await fundedSupporter(url, 10_000);
+  expect((await claimWithTweet(url, handle, 'carol')).proof.body.state).toBe('verified');
+  return { handle, token: supporter.token, url };
 }
 
 const tip = (url: string, token: string, handle: string, amountSat: number) => api(url, 'POST', '/v1/tips', { token, body: { handle, amountSat } });
@@ -67,35 +60,35 @@ describe('a payout across a crash', () => {
     expect((await tip(url, token, handle, 3_000)).status).toBe(201);
     const payout = await inFlight(url, handle);
     expect(payout.state).toBe('pending');
-    await running!.stop('SIGKILL');
+    await tipds.latest.stop('SIGKILL');
     signalNode('carol', 'SIGCONT');
-    running = await startTipd(settings, dataDir);
-    await expectPaidOnce(running.url, handle, carolBefore, payout);
+    const restarted = await tipds.start(settings);
+    await expectPaidOnce(restarted.url, handle, carolBefore, payout);
   });
 
   it('killed after LND paid, before the outcome was booked: booked once at restart', async () => {
     const { handle, token, url } = await claimedByCarol({ TIPD_CRASH_AT: 'payout.sent-not-booked' });
     const carolBefore = await channelBalance('carol');
     expect((await tip(url, token, handle, 3_000)).status).toBe(201);
-    expect(await running!.exited).toBeNull();
-    running = await startTipd(settings, dataDir);
-    const [payout] = await payoutsOf(running.url, handle);
+    expect(await tipds.latest.exited).toBeNull();
+    const restarted = await tipds.start(settings);
+    const [payout] = await payoutsOf(restarted.url, handle);
     expect((await lndOf('hub').getPayment(payout!.paymentHash))?.state).toBe('succeeded');
-    await expectPaidOnce(running.url, handle, carolBefore, payout!);
+    await expectPaidOnce(restarted.url, handle, carolBefore, payout!);
   });
 
   it('killed after the escrow was held, before LND was asked: found never sent, voided, and paid by a new payout', { timeout: 180_000 }, async () => {
     const { handle, token, url } = await claimedByCarol({ TIPD_CRASH_AT: 'payout.held-not-sent' });
     const carolBefore = await channelBalance('carol');
     expect((await tip(url, token, handle, 3_000)).status).toBe(201);
-    expect(await running!.exited).toBeNull();
-    running = await startTipd(settings, dataDir);
-    const [held] = await payoutsOf(running.url, handle);
+    expect(await tipds.latest.exited).toBeNull();
+    const restarted = await tipds.start(settings);
+    const [held] = await payoutsOf(restarted.url, handle);
     expect(held).toMatchObject({ state: 'pending' });
     expect(await lndOf('hub').getPayment(held!.paymentHash)).toBeUndefined();
     // LND never saw it; after a minute (a request could still have been on its way) it is void.
     const payouts = await eventually(async () => {
-      const all = await payoutsOf(running!.url, handle);
+      const all = await payoutsOf(restarted.url, handle);
       return all.some((p) => p.state === 'succeeded') ? all : undefined;
     }, 110_000);
     expect(payouts.map((p) => p.state)).toEqual(['succeeded', 'failed']);
@@ -118,7 +111,7 @@ describe('a payout cut off from LND', () => {
     proxy.cut();
     // The keysend's stream dropped with the connection (not a timeout of tipd's): unknown, not failed.
     const unknown = await eventually(async () =>
-      running!.logs.find((l) => l.msg === 'payout outcome unknown: it stays pending and is looked up by payment hash'),
+      tipds.latest.logs.find((l) => l.msg === 'payout outcome unknown: it stays pending and is looked up by payment hash'),
     );
     expect(unknown).toMatchObject({ payout: payout.id, state: 'unknown' });
     expect(String(unknown.reason)).not.toMatch(/no final answer/);
