@@ -172,7 +172,7 @@ export function createApp(deps: AppDeps): Express {
   );
   const document = openApiDocument(api.operations);
   app.use(api.router);
-  pageRoutes(app, log, deps.pagesDir);
+  pageRoutes(app, log, deps.pagesDir, { tips: deps.tips, publicUrl: deps.publicUrl });
   app.use(notFound);
   app.use(errorHandler(log, deps.ledger));
   return app;

@@ -1,12 +1,16 @@
 // tipd's web pages (web/, built into dist/web by `npm run build:web`), served on the API's own
 // origin: one document for every page (`/`, `/@handle`, `/@handle/claim`, `/me`, `/admin`) under a strict
 // Content-Security-Policy (nothing but tipd's own files; no inline script or style), the hashed
-// assets cached for good, and the tip button (`/button.js`) for other sites' pages.
+// assets cached for good, and the tip button (`/button.js`) for other sites' pages. Each page's
+// document carries its own title and link preview (preview.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Express, Request, Response } from 'express';
 import { Refusal } from '../errors.ts';
+import { parseHandle } from '../escrow/handles.ts';
+import type { Tips } from '../escrow/tips.ts';
 import type { Logger } from '../process/log.ts';
+import { handlePreview, takesPreview, withPreview, type Preview } from './preview.ts';
 
 /** Where `npm run build:web` puts the pages. */
 export const pagesDir = path.join(import.meta.dirname, '../../dist/web');
@@ -25,7 +29,20 @@ export const pagesPolicy = [
 
 /** The paths of the pages; anything else under / is not one. */
 export const pagePaths = ['/', '/@:handle', '/@:handle/claim', '/me', '/admin'];
-const handlePattern = /^[A-Za-z0-9_]{1,15}$/;
+
+/** The pages that name no handle, as their scripts title them too. */
+const fixedPreviews: Record<string, Preview> = {
+  '/': { title: 'tipd: tip anyone on X with Lightning', description: 'Tip anyone on X with Lightning, from any wallet. Sats wait for them until they claim.' },
+  '/me': { title: 'Your tips · tipd', description: 'Fund a budget from any Lightning wallet, tip any X handle, and withdraw what is left whenever you like.' },
+  '/admin': { title: 'Operator · tipd', description: "The operator's view of what tipd owes." },
+};
+
+export interface PageSources {
+  /** What waits for a handle, for its pages' previews. */
+  tips?: Pick<Tips, 'handle'>;
+  /** TIPD_PUBLIC_URL: the pages' own URLs in previews (none without it: never a request's Host). */
+  publicUrl?: string | undefined;
+}
 
 const setPageHeaders = (res: Response) =>
   res.set({
@@ -36,18 +53,33 @@ const setPageHeaders = (res: Response) =>
   });
 
 /** Mounts the pages on `app`; without a build, they answer 503 `pages_not_built` (the API works all the same). */
-export function pageRoutes(app: Express, log: Logger, dir = pagesDir): void {
+export function pageRoutes(app: Express, log: Logger, dir = pagesDir, sources: PageSources = {}): void {
   const indexPath = path.join(dir, 'index.html');
   const document = fs.existsSync(indexPath) ? fs.readFileSync(indexPath, 'utf8') : undefined;
   if (!document) log.warn({ dir }, 'the web pages are not built (npm run build:web): pages answer 503');
+  else if (!takesPreview(document)) log.warn({ dir }, 'the built pages have no title and description to put previews in: served as built');
 
-  app.get(pagePaths, (req, res) => {
+  /** The page at `req`'s path with its preview; undefined: no such handle. */
+  const documentFor = async (req: Request, built: string): Promise<string | undefined> => {
+    const param = req.params.handle as string | undefined;
+    const url = sources.publicUrl === undefined ? undefined : `${sources.publicUrl}${req.path}`;
+    if (param === undefined) {
+      const preview = fixedPreviews[req.path.toLowerCase().replace(/\/$/, '') || '/'];
+      return preview && takesPreview(built) ? withPreview(built, preview, url) : built;
+    }
+    const handle = param.startsWith('@') ? undefined : parseHandle(param);
+    if (!handle) return undefined;
+    if (!sources.tips || !takesPreview(built)) return built;
+    return withPreview(built, handlePreview(await sources.tips.handle(handle), req.path.toLowerCase().endsWith('/claim') ? 'claim' : 'tip'), url);
+  };
+
+  app.get(pagePaths, async (req, res) => {
     if (!document) throw new Refusal('pages_not_built');
-    const handle = req.params.handle as string | undefined;
+    const page = await documentFor(req, document);
     setPageHeaders(res)
-      .status(handle === undefined || handlePattern.test(handle) ? 200 : 404)
+      .status(page === undefined ? 404 : 200)
       .type('html')
-      .send(document);
+      .send(page ?? document);
   });
   app.get('/button.js', (req, res, next) => {
     // Other sites load it as a module: it needs CORS, and may be cached a little.

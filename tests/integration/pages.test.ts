@@ -446,6 +446,37 @@ describe('pages as served', () => {
     expect((await button.text()).length).toBeLessThan(5_000);
   });
 
+  it('say what waits for a handle in their link preview, with no script run: title, Open Graph and X card, the URL from the public URL', async () => {
+    const handle = freshHandle('Card');
+    await tipped(handle, 1_234);
+    // The Host header a request sends is never the page's URL.
+    const html = await new Promise<string>((resolve, reject) =>
+      http
+        .get(`${tipd.url}/@${handle}`, { headers: { host: 'evil.example' } }, (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => resolve(text));
+        })
+        .on('error', reject),
+    );
+    const meta = (property: string) => new RegExp(`<meta (?:property|name)="${property}" content="([^"]*)" />`).exec(html)?.[1];
+    expect(/<title>([^<]*)<\/title>/.exec(html)?.[1]).toBe(`Tip @${handle} · tipd`);
+    const description = `1,234 sats from 1 supporter wait for @${handle}. Tip with any Lightning wallet; @${handle} claims them with one tweet.`;
+    expect(meta('og:description')).toBe(description);
+    expect(meta('description')).toBe(description);
+    expect(meta('og:title')).toBe(`Tip @${handle} · tipd`);
+    expect(meta('og:url')).toBe(`${tipd.publicUrl}/@${handle}`);
+    expect(meta('twitter:card')).toBe('summary');
+    expect(html).not.toContain('evil.example');
+    // The claim page, and a handle nobody tipped yet.
+    const claim = await (await fetch(`${tipd.url}/@${handle}/claim`)).text();
+    expect(/<title>([^<]*)<\/title>/.exec(claim)?.[1]).toBe(`Claim @${handle} · tipd`);
+    expect(claim).toContain(`content="1,234 sats wait for @${handle}. Claim them with one tweet, to your Lightning Address or your node."`);
+    const fresh = freshHandle('New');
+    expect(await (await fetch(`${tipd.url}/@${fresh}`)).text()).toContain(`content="Be the first to tip @${fresh} with Lightning`);
+    expect((await fetch(`${tipd.url}/@@${fresh}`)).status).toBe(404);
+  });
+
   it('send their scripts compressed as the browser accepts, and cache them for good', async () => {
     const script = /src="(\/assets\/[^"]+\.js)"/.exec(await (await fetch(`${tipd.url}/`)).text())![1]!;
     const get = (encoding: string) =>
