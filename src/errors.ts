@@ -34,6 +34,11 @@ export const errorCodes = {
     status: 503,
     message: 'tipd is winding down: it takes no new deposits, tips or claims; balances can be withdrawn, and unclaimed tips are back with their supporters',
   },
+  not_restored: { status: 409, message: 'this ledger was not restored from a backup' },
+  payment_known: { status: 409, message: 'the ledger knows this payment already' },
+  handle_not_claimed: { status: 409, message: 'the handle is not claimed in this ledger: have its creator claim it again, then book its payout' },
+  payment_not_found: { status: 404, message: 'the Lightning node has no payment of this hash' },
+  payment_not_succeeded: { status: 409, message: 'the Lightning node has not paid this (yet): book only a payment that succeeded' },
   payments_held: {
     status: 503,
     message: 'tipd was restored from a backup: it sends no payment until its operator has compared it with the Lightning node; try again later',

@@ -8,12 +8,13 @@ import type { Lnd } from '../ln/lnd.ts';
 import { formatMsat } from '../ledger/money.ts';
 import { payerEscrow } from '../escrow/payers.ts';
 import type { Api } from './openapi.ts';
-import { body, parse } from './http.ts';
+import { body, idParams, parse } from './http.ts';
 import type { WindDown } from '../winddown/wind-down.ts';
 import { Refusal } from '../errors.ts';
 import { LndError } from '../ln/lnd.ts';
 import { bearerTokenIn } from '../supporters/supporters.ts';
-import { auditView, closeView, restoredView, restoreResumed, statsView, windDownStarted, windDownView } from './views.ts';
+import { auditView, closeView, restoreBooked, restoredView, restoreResumed, statsView, windDownStarted, windDownView } from './views.ts';
+import { handleSchema } from '../escrow/handles.ts';
 import type { RestoredLedger } from '../backup/restored.ts';
 
 const digest = (s: string) => hash('sha256', s, 'buffer');
@@ -30,6 +31,13 @@ export function requireAdmin(adminToken: string | undefined): RequestHandler {
   };
 }
 
+/** A payment LND made after the restored backup, and what it was: a payout of a handle, or a withdrawal of a supporter. */
+const paymentHash = z.string().regex(/^[0-9a-f]{64}$/, 'must be a payment hash: 64 lower-case hex characters');
+const bookingBody = z.union([
+  z.strictObject({ paymentHash, payout: z.strictObject({ handle: handleSchema }) }),
+  z.strictObject({ paymentHash, withdrawal: z.strictObject({ supporterId: idParams.shape.id }) }),
+]);
+
 // Bounded as sent (the description's maxLength), then trimmed: a reason is not blank.
 const windDownBody = z.strictObject({ reason: z.string().max(500).regex(/\S/, 'must not be blank').trim() });
 
@@ -38,7 +46,7 @@ export function adminRoutes(
   adminToken: string | undefined,
   flattrs: Flattrs,
   ledger: Ledger,
-  lnd: Pick<Lnd, 'getChannelBalanceMsat' | 'paymentsSince' | 'settledInvoicesSince'>,
+  lnd: Pick<Lnd, 'getChannelBalanceMsat' | 'paymentsSince' | 'settledInvoicesSince' | 'getPayment'>,
   windDown: WindDown,
   restored: RestoredLedger,
 ): void {
@@ -177,6 +185,38 @@ export function adminRoutes(
       res
         .set('Cache-Control', 'no-store')
         .json({ state: restored.state ?? null, paymentsHeld: restored.paymentsHeld, unknownToLedger: unknownToLedger ?? null });
+    },
+  );
+
+  api.route(
+    {
+      method: 'post',
+      path: '/v1/admin/restore/book',
+      summary:
+        "After a restore, book a payment LND made after the backup as what it was: a payout of a (claimed) handle's escrow, or a withdrawal of a supporter's balance",
+      auth: 'admin',
+      body: bookingBody,
+      responses: { 200: '{ paymentHash, as, account, amountMsat, feeMsat, transferIds, bookedAt, booked }: booked now, or already' },
+      returns: restoreBooked,
+      errors: [
+        'not_restored',
+        'payment_known',
+        'payment_not_found',
+        'payment_not_succeeded',
+        'handle_not_claimed',
+        'insufficient_balance',
+        'not_found',
+        'invalid_handle',
+        'overloaded',
+        'lnd_unavailable',
+        'lnd_error',
+      ],
+    },
+    admin,
+    async (req, res) => {
+      const input = parse(bookingBody, body(req));
+      const as = 'payout' in input ? { payout: { handleKey: input.payout.handle.key } } : { withdrawal: { supporterId: input.withdrawal.supporterId } };
+      res.json(await restored.book(lnd, input.paymentHash, as));
     },
   );
 

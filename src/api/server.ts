@@ -50,7 +50,7 @@ export interface AppDeps {
   publicUrl?: string | undefined;
   /** LNURL-pay's limits: the most one payment may bring, the longest comment. */
   lnurl: { maxSendableMsat: bigint; commentMax: number; ratePerMinute: number };
-  lnd: Pick<Lnd, 'checkReady' | 'getChannelBalanceMsat' | 'paymentsSince' | 'settledInvoicesSince'>;
+  lnd: Pick<Lnd, 'checkReady' | 'getChannelBalanceMsat' | 'paymentsSince' | 'settledInvoicesSince' | 'getPayment'>;
   network: Network;
   log: Logger;
   ledger: Ledger;

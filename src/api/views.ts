@@ -242,6 +242,16 @@ export const restoredView = z.object({
     .nullable(),
 });
 export const restoreResumed = z.object({ state: restoredSchema.nullable(), resumed: z.boolean() });
+export const restoreBooked = z.object({
+  paymentHash: storedFields.hex32,
+  as: z.union([z.object({ payout: z.object({ handleKey: z.string() }) }), z.object({ withdrawal: z.object({ supporterId: z.string() }) })]),
+  account: z.string(),
+  amountMsat: msat,
+  feeMsat: msat,
+  transferIds: z.array(z.string()),
+  bookedAt: time,
+  booked: z.boolean(),
+});
 
 /** This document (OpenAPI 3.1). */
 export const openApiView = z.looseObject({ openapi: z.literal('3.1.0'), info: z.looseObject({}), paths: z.record(z.string(), z.unknown()) });

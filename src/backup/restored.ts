@@ -3,12 +3,13 @@
 // paying on as usual would pay them twice. A restore therefore marks the ledger
 // (`meta:restored`, restore.ts), and a tipd started on it sends no payment, payouts nor
 // withdrawals, until the operator has compared LND's payments and invoices since the backup with
-// the ledger (`unknownToLedger`, GET /v1/admin/restore) and says so (POST /v1/admin/restore/resume).
-// Deposits, tips and everything else go on meanwhile.
+// the ledger (`unknownToLedger`, GET /v1/admin/restore), booked each payment as what it was (`book`:
+// a payout of a handle's escrow, a withdrawal of a supporter's balance), and says so (POST
+// /v1/admin/restore/resume). Deposits, tips and everything else go on meanwhile.
 import { z } from 'zod';
 import { Refusal } from '../errors.ts';
 import { keys } from '../ledger/keys.ts';
-import type { Ledger } from '../ledger/ledger.ts';
+import { accounts, type Account, type Ledger } from '../ledger/ledger.ts';
 import { formatMsat } from '../ledger/money.ts';
 import { parseStoredIfAny, storedFields } from '../ledger/records.ts';
 import type { Store } from '../ledger/store.ts';
@@ -28,6 +29,19 @@ export type RestoredState = z.infer<typeof restoredSchema>;
 export async function markRestored(store: Store, backupTakenAt: string, now = new Date()): Promise<void> {
   await store.put(keys.restored, { restoredAt: now.toISOString(), backupTakenAt, resumedAt: null } satisfies RestoredState, { sync: true });
 }
+
+/** What a payment LND made after the backup was, as the operator books it. */
+export type Booking = { payout: { handleKey: string } } | { withdrawal: { supporterId: string } };
+
+const bookingSchema = z.object({
+  as: z.union([z.object({ payout: z.object({ handleKey: z.string() }) }), z.object({ withdrawal: z.object({ supporterId: z.string() }) })]),
+  account: z.string(),
+  amountMsat: storedFields.msat,
+  feeMsat: storedFields.msat,
+  transferIds: z.array(z.string()),
+  bookedAt: storedFields.time,
+});
+export type Booked = z.infer<typeof bookingSchema> & { paymentHash: string };
 
 /** LND's clock and the backup's may differ a little: what began this long before the backup is listed too. */
 const clockSlackMs = 60_000;
@@ -105,20 +119,88 @@ export class RestoredLedger {
   }
 
   /**
+   * Books a payment LND made after the backup, which the ledger does not know, as what the operator
+   * says it was: its amount leaves the handle's escrow (a payout) or the supporter's balance (a
+   * withdrawal) for the outside world, its fee for the fees, as the payment itself would have. LND
+   * must say it succeeded; the account must hold it. Once per payment hash: the same booking again
+   * answers the first (`booked: false`), another is refused.
+   */
+  async book(lnd: Pick<Lnd, 'getPayment'>, paymentHash: string, as: Booking): Promise<Booked & { booked: boolean }> {
+    if (!this.#state) throw new Refusal('not_restored');
+    const bookingKey = keys.restoreBooking(paymentHash);
+    const sameBooking = (stored: Booked) => JSON.stringify(stored.as) === JSON.stringify(as);
+    const earlier = parseStoredIfAny(bookingSchema, bookingKey, await this.#ledger.read(bookingKey));
+    if (earlier) {
+      if (!sameBooking({ ...earlier, paymentHash })) throw new Refusal('payment_known', 'this payment is booked already, as something else');
+      return { ...earlier, paymentHash, booked: false };
+    }
+    if (await this.#known(paymentHash)) throw new Refusal('payment_known', 'this payment is one of the ledger’s own payouts or withdrawals');
+    const payment = await lnd.getPayment(paymentHash);
+    if (!payment) throw new Refusal('payment_not_found');
+    if (payment.state !== 'succeeded') throw new Refusal('payment_not_succeeded');
+    const { amountMsat, feeMsat } = payment;
+    const outcome = await this.#ledger.run(
+      async (tx) => {
+        const before = parseStoredIfAny(bookingSchema, bookingKey, await tx.get(bookingKey));
+        if (before) return { ...before, paymentHash, booked: false };
+        let account: Account;
+        let outside: Account;
+        if ('payout' in as) {
+          // Paid after the backup because claimed after it: claimed again, its escrow is its
+          // creator's (its supporters' lots void), and the payout leaves it as one would.
+          if ((await tx.get(keys.binding(as.payout.handleKey))) === undefined) throw new Refusal('handle_not_claimed');
+          account = accounts.escrow(as.payout.handleKey);
+          outside = accounts.payouts;
+        } else {
+          if ((await tx.get(keys.supporter(as.withdrawal.supporterId))) === undefined) throw new Refusal('not_found', 'no such supporter');
+          account = accounts.supporter(as.withdrawal.supporterId);
+          outside = accounts.withdrawals;
+        }
+        const meta = { paymentHash, bookedAfterRestore: 'true' };
+        const kind = 'payout' in as ? 'payout' : 'withdrawal';
+        const transfers = [await tx.transfer(kind, account, outside, amountMsat, meta)];
+        if (feeMsat > 0n) transfers.push(await tx.transfer(`${kind}.fee`, account, accounts.fees, feeMsat, meta));
+        const booking = {
+          as,
+          account,
+          amountMsat: formatMsat(amountMsat),
+          feeMsat: formatMsat(feeMsat),
+          transferIds: transfers.map((t) => t.id),
+          bookedAt: tx.nowIso,
+        } satisfies z.infer<typeof bookingSchema>;
+        tx.put(bookingKey, booking);
+        return { ...booking, paymentHash, booked: true };
+      },
+      { sync: true },
+    );
+    if (!outcome.booked && !sameBooking(outcome)) throw new Refusal('payment_known', 'this payment is booked already, as something else');
+    if (outcome.booked)
+      this.#log.warn({ paymentHash, account: outcome.account, amountMsat: outcome.amountMsat }, 'a payment made after the backup booked by the operator');
+    return outcome;
+  }
+
+  /** Whether the ledger has a record of this payment: one of its payouts or withdrawals, or booked after the restore. */
+  async #known(paymentHash: string): Promise<boolean> {
+    const found = await Promise.all(
+      [keys.payoutByHash(paymentHash), keys.withdrawalByHash(paymentHash), keys.restoreBooking(paymentHash)].map((key) => this.#ledger.read(key)),
+    );
+    return found.some((value) => value !== undefined);
+  }
+
+  /**
    * LND's payments and settled invoices since the backup whose payment hash the ledger does not
-   * know (none of its payouts, withdrawals or invoices), at most `max` of each kind.
+   * know (none of its payouts, withdrawals, bookings or invoices), at most `max` of each kind.
    */
   async unknownToLedger(lnd: Pick<Lnd, 'paymentsSince' | 'settledInvoicesSince'>, max: number): Promise<UnknownToLedger | undefined> {
     if (!this.#state) return undefined;
     const since = new Date(Date.parse(this.#state.backupTakenAt) - clockSlackMs);
-    const known = async (...candidates: string[]) => (await Promise.all(candidates.map((key) => this.#ledger.read(key)))).some((v) => v !== undefined);
     const [payments, invoices] = await Promise.all([lnd.paymentsSince(since, max), lnd.settledInvoicesSince(since, max)]);
     const unknownPayments = [];
     for (const p of payments)
-      if (!(await known(keys.payoutByHash(p.paymentHash), keys.withdrawalByHash(p.paymentHash))))
-        unknownPayments.push({ ...p, amountMsat: formatMsat(p.amountMsat), feeMsat: formatMsat(p.feeMsat) });
+      if (!(await this.#known(p.paymentHash))) unknownPayments.push({ ...p, amountMsat: formatMsat(p.amountMsat), feeMsat: formatMsat(p.feeMsat) });
     const unknownInvoices = [];
-    for (const i of invoices) if (!(await known(keys.depositByHash(i.paymentHash)))) unknownInvoices.push({ ...i, receivedMsat: formatMsat(i.receivedMsat) });
+    for (const i of invoices)
+      if ((await this.#ledger.read(keys.depositByHash(i.paymentHash))) === undefined) unknownInvoices.push({ ...i, receivedMsat: formatMsat(i.receivedMsat) });
     return { payments: unknownPayments, invoices: unknownInvoices, listedMax: max };
   }
 }

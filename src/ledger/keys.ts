@@ -26,6 +26,8 @@ export const keys = {
   windDown: 'meta:winddown',
   /** A ledger restored from a backup (backup/restored.ts): when, of when, and whether payments were resumed. */
   restored: 'meta:restored',
+  /** A payment LND made after a restored backup, booked by the operator (backup/restored.ts): what it was. */
+  restoreBooking: (paymentHash: string) => `restorebook:${paymentHash}`,
   /** An account's balance, in msat (decimal string). */
   balance: (account: Account) => `bal:${account}`,
   /** A transfer (or a run of them) in a supporter's history, under its (first) transfer id. */
