@@ -12,6 +12,7 @@ import { restoreBackup } from '../../src/backup/restore.ts';
 import type { BackupTaken } from '../../src/backup/take.ts';
 import { claimWithTweet, freshHandle, payoutsOf, succeededPayouts } from './creators.ts';
 import { api, eventually, fundedSupporter, lndOf, stack, startPublicTipd, type TipdProcess } from './helpers.ts';
+import { launchBrowser, openTab, screenshot } from './browser.ts';
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'tipd-restore-it-'));
 const env = {
@@ -23,7 +24,7 @@ const env = {
   TIPD_WITHDRAWAL_FEE_BASE_MSAT: '0',
   TIPD_WITHDRAWAL_FEE_PPM: '0',
 };
-let tipd: TipdProcess | undefined;
+let tipd: (TipdProcess & { publicUrl: string }) | undefined;
 afterAll(async () => {
   await tipd?.stop();
   fs.rmSync(scratch, { recursive: true, force: true });
@@ -73,6 +74,19 @@ describe('a tipd restored from a backup', () => {
       expect(deposit.state).toBe('settled');
       expect(report.body.unknownToLedger.invoices.some((i: { paymentHash: string }) => i.paymentHash === deposit.paymentHash)).toBe(false);
       expect((await api(tipd.url, 'GET', '/v1/admin/audit', operator())).body.restored).toEqual(report.body.state);
+      // The operator's page says so.
+      const browser = await launchBrowser();
+      try {
+        const tab = await openTab(browser, 'desktop');
+        await tab.page.goto(`${tipd.publicUrl}/admin`);
+        await tab.page.getByLabel('Operator token (TIPD_ADMIN_TOKEN)').fill(stack().tipd.adminToken);
+        await tab.page.getByRole('button', { name: 'Open' }).click();
+        await expect.poll(() => tab.page.locator('#payments-held').textContent()).toContain('Restored from a backup of');
+        await screenshot(tab.page, 'operator-restored');
+        expect(tab.problems).toEqual([]);
+      } finally {
+        await browser.close();
+      }
 
       // The restored ledger owes again what was paid: ann's 3,000, the handle's 2,000. Nothing goes out.
       expect((await api(tipd.url, 'GET', '/v1/account', { token: ann.token })).body.balanceMsat).toBe('3000000');

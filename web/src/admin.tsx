@@ -5,7 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { AuditView as Audit, WindDownView } from '../../src/api/views.ts';
 import { call } from './api.ts';
 import { explain } from './help.ts';
-import { Notice, sats } from './ui.tsx';
+import { Notice, plural, sats } from './ui.tsx';
 
 const tokenKey = 'tipd.operator';
 
@@ -79,7 +79,7 @@ export function AdminPage() {
           </dd>
           <dt>Escrow</dt>
           <dd>
-            {sats(owed.owed.escrow.totalMsat)} sats, {owed.owed.escrow.count} handles
+            {sats(owed.owed.escrow.totalMsat)} sats, {plural(owed.owed.escrow.count, 'handle', 'handles')}
           </dd>
           <dt>In flight</dt>
           <dd>{sats(owed.owed.inFlightMsat)} sats</dd>
