@@ -229,7 +229,7 @@ export const restoredView = z.object({
       payments: z.array(
         z.object({
           paymentHash: storedFields.hex32,
-          destination: z.string(),
+          destination: z.string().nullable(),
           amountMsat: msat,
           feeMsat: msat,
           createdAt: z.string(),
@@ -238,6 +238,7 @@ export const restoredView = z.object({
       ),
       invoices: z.array(z.object({ paymentHash: storedFields.hex32, receivedMsat: msat, settledAt: z.string().nullable(), keysend: z.boolean() })),
       listedMax: count,
+      complete: z.boolean(),
     })
     .nullable(),
 });

@@ -14,6 +14,7 @@ import { formatMsat } from '../ledger/money.ts';
 import { parseStoredIfAny, storedFields } from '../ledger/records.ts';
 import type { Store } from '../ledger/store.ts';
 import type { Lnd } from '../ln/lnd.ts';
+import { hashTaken } from '../payments/outgoing.ts';
 import type { Logger } from '../process/log.ts';
 
 export const restoredSchema = z.object({
@@ -25,9 +26,15 @@ export const restoredSchema = z.object({
 });
 export type RestoredState = z.infer<typeof restoredSchema>;
 
-/** Marks a store restored from a backup taken at `backupTakenAt` (restore.ts, before it is put in place). */
+/**
+ * Marks a store restored from a backup taken at `backupTakenAt` (restore.ts, before it is put in
+ * place). A backup of a restored ledger still held keeps the earlier backup's time: what LND did
+ * since then is still to be compared.
+ */
 export async function markRestored(store: Store, backupTakenAt: string, now = new Date()): Promise<void> {
-  await store.put(keys.restored, { restoredAt: now.toISOString(), backupTakenAt, resumedAt: null } satisfies RestoredState, { sync: true });
+  const earlier = parseStoredIfAny(restoredSchema, keys.restored, await store.get(keys.restored));
+  const since = earlier && earlier.resumedAt === null && earlier.backupTakenAt < backupTakenAt ? earlier.backupTakenAt : backupTakenAt;
+  await store.put(keys.restored, { restoredAt: now.toISOString(), backupTakenAt: since, resumedAt: null } satisfies RestoredState, { sync: true });
 }
 
 /** What a payment LND made after the backup was, as the operator books it. */
@@ -49,11 +56,13 @@ const clockSlackMs = 60_000;
 /** What LND did since the backup that the ledger has no record of, for the operator to put right. */
 export interface UnknownToLedger {
   /** Payments sent (succeeded, or still in flight): a payout or withdrawal the ledger will owe again. */
-  payments: { paymentHash: string; destination: string; amountMsat: string; feeMsat: string; createdAt: string; state: 'succeeded' | 'pending' }[];
+  payments: { paymentHash: string; destination: string | null; amountMsat: string; feeMsat: string; createdAt: string; state: 'succeeded' | 'pending' }[];
   /** Invoices paid (and keysends received) that credit nobody in the ledger. */
   invoices: { paymentHash: string; receivedMsat: string; settledAt: string | null; keysend: boolean }[];
   /** Each list stops at this many. */
   listedMax: number;
+  /** False when a list stopped there: book those listed, then ask again for the rest. */
+  complete: boolean;
 }
 
 export class RestoredLedger {
@@ -143,6 +152,8 @@ export class RestoredLedger {
       async (tx) => {
         const before = parseStoredIfAny(bookingSchema, bookingKey, await tx.get(bookingKey));
         if (before) return { ...before, paymentHash, booked: false };
+        // Held, or paid meanwhile by a payout or withdrawal of the ledger's own: never booked as well.
+        if (await hashTaken(tx, paymentHash)) throw new Refusal('payment_known', 'this payment is one of the ledger’s own payouts or withdrawals');
         let account: Account;
         let outside: Account;
         if ('payout' in as) {
@@ -194,13 +205,25 @@ export class RestoredLedger {
   async unknownToLedger(lnd: Pick<Lnd, 'paymentsSince' | 'settledInvoicesSince'>, max: number): Promise<UnknownToLedger | undefined> {
     if (!this.#state) return undefined;
     const since = new Date(Date.parse(this.#state.backupTakenAt) - clockSlackMs);
-    const [payments, invoices] = await Promise.all([lnd.paymentsSince(since, max), lnd.settledInvoicesSince(since, max)]);
-    const unknownPayments = [];
-    for (const p of payments)
-      if (!(await this.#known(p.paymentHash))) unknownPayments.push({ ...p, amountMsat: formatMsat(p.amountMsat), feeMsat: formatMsat(p.feeMsat) });
-    const unknownInvoices = [];
-    for (const i of invoices)
-      if ((await this.#ledger.read(keys.depositByHash(i.paymentHash))) === undefined) unknownInvoices.push({ ...i, receivedMsat: formatMsat(i.receivedMsat) });
-    return { payments: unknownPayments, invoices: unknownInvoices, listedMax: max };
+    /** The first `max` of `all` that `unknown` keeps, and whether none was left out. */
+    const firstUnknown = async <T>(all: AsyncIterable<T>, unknown: (item: T) => Promise<boolean>): Promise<{ items: T[]; complete: boolean }> => {
+      const items: T[] = [];
+      for await (const item of all) {
+        if (!(await unknown(item))) continue;
+        if (items.length === max) return { items, complete: false };
+        items.push(item);
+      }
+      return { items, complete: true };
+    };
+    const [payments, invoices] = await Promise.all([
+      firstUnknown(lnd.paymentsSince(since), async (p) => !(await this.#known(p.paymentHash))),
+      firstUnknown(lnd.settledInvoicesSince(since), async (i) => (await this.#ledger.read(keys.depositByHash(i.paymentHash))) === undefined),
+    ]);
+    return {
+      payments: payments.items.map((p) => ({ ...p, amountMsat: formatMsat(p.amountMsat), feeMsat: formatMsat(p.feeMsat) })),
+      invoices: invoices.items.map((i) => ({ ...i, receivedMsat: formatMsat(i.receivedMsat) })),
+      listedMax: max,
+      complete: payments.complete && invoices.complete,
+    };
   }
 }

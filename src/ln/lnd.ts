@@ -121,7 +121,8 @@ const pageSize = 250;
 /** An outgoing payment as LND lists it. */
 export interface OutgoingPayment {
   paymentHash: string;
-  destination: string;
+  /** Absent for a keysend in flight that has sent no HTLC yet. */
+  destination: string | null;
   amountMsat: bigint;
   feeMsat: bigint;
   createdAt: string;
@@ -359,35 +360,36 @@ export class Lnd {
     return parseAnswer('verifyMessage', pubkey, signed_by);
   }
 
-  /** Spendable balance in the node's channels. */
   /**
-   * This node's outgoing payments begun at `since` or later: those that succeeded, and those still
-   * in flight (LND lists no failed ones here), at most `max` of each.
+   * This node's outgoing payments begun at `since` or later, a page at a time: those that
+   * succeeded, then those still in flight (LND lists no failed ones here, nor ones it has not sent
+   * an HTLC for yet).
    */
-  async paymentsSince(since: Date, max: number): Promise<OutgoingPayment[]> {
-    const schema = z.object({ id: hex32, destination: z.string(), mtokens: msat, fee_mtokens: msat.optional(), created_at: z.string() });
-    const pages = async (state: OutgoingPayment['state'], method: typeof getPayments): Promise<OutgoingPayment[]> => {
-      const found: OutgoingPayment[] = [];
-      for (let token: string | undefined; found.length < max;) {
+  async *paymentsSince(since: Date): AsyncGenerator<OutgoingPayment> {
+    const schema = z.object({ id: hex32, destination: z.string().optional(), mtokens: msat, fee_mtokens: msat.optional(), created_at: z.string() });
+    const answer = z.object({ payments: z.array(schema), next: z.string().optional() });
+    for (const [state, what, method] of [
+      ['succeeded', 'getPayments', getPayments],
+      ['pending', 'getPendingPayments', getPendingPayments],
+    ] as const) {
+      // A page of pending ones may hold none (LND filters them after paging): only the lack of a next page ends it.
+      for (let token: string | undefined; ;) {
         const page = parseAnswer(
-          state === 'succeeded' ? 'getPayments' : 'getPendingPayments',
-          z.object({ payments: z.array(schema), next: z.string().optional() }),
-          await this.#call(state === 'succeeded' ? 'getPayments' : 'getPendingPayments', () =>
-            method({ lnd: this.#lnd, ...(token ? { token } : { created_after: since.toISOString(), limit: pageSize }) }),
-          ),
+          what,
+          answer,
+          // Both answer unknown shapes to parseAnswer, which checks them.
+          await this.#call<unknown>(what, () => method({ lnd: this.#lnd, ...(token ? { token } : { created_after: since.toISOString(), limit: pageSize }) })),
         );
         for (const p of page.payments)
-          found.push({ paymentHash: p.id, destination: p.destination, amountMsat: p.mtokens, feeMsat: p.fee_mtokens ?? 0n, createdAt: p.created_at, state });
-        if (!page.next || page.payments.length === 0) break;
+          yield { paymentHash: p.id, destination: p.destination ?? null, amountMsat: p.mtokens, feeMsat: p.fee_mtokens ?? 0n, createdAt: p.created_at, state };
+        if (!page.next) break;
         token = page.next;
       }
-      return found.slice(0, max);
-    };
-    return [...(await pages('succeeded', getPayments)), ...(await pages('pending', getPendingPayments as typeof getPayments))];
+    }
   }
 
-  /** This node's invoices made at `since` or later and settled (keysends received among them), at most `max`. */
-  async settledInvoicesSince(since: Date, max: number): Promise<IncomingPayment[]> {
+  /** This node's invoices made at `since` or later and settled (keysends received among them), a page at a time. */
+  async *settledInvoicesSince(since: Date): AsyncGenerator<IncomingPayment> {
     const schema = z.object({
       id: hex32,
       is_confirmed: z.boolean(),
@@ -395,23 +397,23 @@ export class Lnd {
       received_mtokens: msat,
       confirmed_at: z.string().optional(),
     });
-    const found: IncomingPayment[] = [];
-    for (let token: string | undefined; found.length < max;) {
+    const answer = z.object({ invoices: z.array(schema), next: z.string().optional() });
+    for (let token: string | undefined; ;) {
       const page = parseAnswer(
         'getInvoices',
-        z.object({ invoices: z.array(schema), next: z.string().optional() }),
+        answer,
         await this.#call('getInvoices', () =>
           getInvoices({ lnd: this.#lnd, ...(token ? { token } : { created_after: since.toISOString(), limit: pageSize }) }),
         ),
       );
       for (const i of page.invoices)
-        if (i.is_confirmed) found.push({ paymentHash: i.id, receivedMsat: i.received_mtokens, settledAt: i.confirmed_at ?? null, keysend: i.is_push === true });
-      if (!page.next || page.invoices.length === 0) break;
+        if (i.is_confirmed) yield { paymentHash: i.id, receivedMsat: i.received_mtokens, settledAt: i.confirmed_at ?? null, keysend: i.is_push === true };
+      if (!page.next) break;
       token = page.next;
     }
-    return found.slice(0, max);
   }
 
+  /** Spendable balance in the node's channels. */
   async getChannelBalanceMsat(): Promise<bigint> {
     const balance = await this.#call('getChannelBalance', () => getChannelBalance({ lnd: this.#lnd }));
     return parseAnswer('getChannelBalance', z.object({ channel_balance_mtokens: msat }), balance).channel_balance_mtokens;

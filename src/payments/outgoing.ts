@@ -7,6 +7,7 @@
 // enough and not being sent by this process.
 import { z } from 'zod';
 import { InvariantViolation } from '../ledger/invariants.ts';
+import { keys } from '../ledger/keys.ts';
 import type { Ledger, Tx } from '../ledger/ledger.ts';
 import { pendingAccount, post, voidHold, type Held, type PendingKind } from '../ledger/pending.ts';
 import { parseStored, storedFields } from '../ledger/records.ts';
@@ -58,6 +59,17 @@ export interface OutgoingKind<R extends OutgoingRecord> {
 }
 
 export type PaymentLookup = { getPayment(paymentHash: string): Promise<PaymentState | undefined> };
+
+/**
+ * Inside an operation: whether an outgoing payment the ledger knows has this payment hash (a
+ * payout, a withdrawal, or a payment booked after a restore: backup/restored.ts). No hash is paid,
+ * or booked, twice.
+ */
+export async function hashTaken(tx: Tx, paymentHash: string): Promise<boolean> {
+  for (const key of [keys.payoutByHash(paymentHash), keys.withdrawalByHash(paymentHash), keys.restoreBooking(paymentHash)])
+    if ((await tx.get(key)) !== undefined) return true;
+  return false;
+}
 
 export class OutgoingPayments<R extends OutgoingRecord> {
   readonly #ledger: Ledger;

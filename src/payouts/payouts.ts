@@ -16,7 +16,7 @@ import { after, keys, lastPart, prefixes, under } from '../ledger/keys.ts';
 import { hold, pendingAccount } from '../ledger/pending.ts';
 import { parseStored } from '../ledger/records.ts';
 import { feeCap } from '../ledger/money.ts';
-import { OutgoingPayments } from '../payments/outgoing.ts';
+import { hashTaken, OutgoingPayments } from '../payments/outgoing.ts';
 import { crashPoint } from '../process/crash.ts';
 import type { Logger } from '../process/log.ts';
 import { repeat } from '../process/repeat.ts';
@@ -42,6 +42,7 @@ function holdReads(handleKey: string, id: string, plan: Plan): { prefetch: strin
       ...(purpose.kind === 'creator' ? [keys.rebinding(handleKey), keys.payoutRetry(handleKey)] : [keys.payerLot(handleKey, purpose.lotId)]),
       keys.payoutByHash(prepared.paymentHash),
       keys.withdrawalByHash(prepared.paymentHash),
+      keys.restoreBooking(prepared.paymentHash),
     ],
     balances: [accounts.escrow(handleKey), pendingAccount(payoutTransfers, id)],
   };
@@ -350,9 +351,8 @@ export class Payouts {
       const waitUntil = await this.#retryWait((key) => tx.get(key), handleKey, tx.now);
       if (waitUntil) return { waitUntil };
     }
-    // An invoice another payment of tipd has (or had): never paid twice, never booked for another.
-    if ((await tx.get(keys.payoutByHash(prepared.paymentHash))) !== undefined || (await tx.get(keys.withdrawalByHash(prepared.paymentHash))) !== undefined)
-      return { repeated: true };
+    // An invoice another payment of tipd has (or had, booked after a restore): never paid twice, never booked for another.
+    if (await hashTaken(tx, prepared.paymentHash)) return { repeated: true };
     // Kept waiting for a slot until its invoice is about to expire: a new one next time.
     if (prepared.type === 'lightning_address' && prepared.expiresAt.getTime() - tx.now.getTime() < invoiceLeftMinMs) return undefined;
     if ((await tx.balance(accounts.escrow(handleKey))) < prepared.amountMsat + feeCapMsat) return undefined;

@@ -17,7 +17,7 @@ import { hold } from '../ledger/pending.ts';
 import { parseStored } from '../ledger/records.ts';
 import { decodeInvoice, invoiceProblem, type DecodedInvoice } from '../ln/bolt11.ts';
 import { LndError, type Lnd } from '../ln/lnd.ts';
-import { OutgoingPayments } from '../payments/outgoing.ts';
+import { hashTaken, OutgoingPayments } from '../payments/outgoing.ts';
 import { crashPoint } from '../process/crash.ts';
 import type { Logger } from '../process/log.ts';
 import { repeat } from '../process/repeat.ts';
@@ -201,8 +201,8 @@ export class Withdrawals {
   async #hold(tx: Tx, fresh: WithdrawalRecord, alsoWrite?: AlsoWrite): Promise<WithdrawalRecord> {
     const existing = await tx.get<string>(keys.withdrawalByHash(fresh.paymentHash));
     if (existing) return parseStored(withdrawalSchema, keys.withdrawal(existing), await tx.get(keys.withdrawal(existing)));
-    // An invoice a payout of tipd pays: no payment hash is paid twice.
-    if ((await tx.get(keys.payoutByHash(fresh.paymentHash))) !== undefined) throw new Refusal('invoice_already_used', 'a payout of tipd pays this invoice');
+    // An invoice a payout of tipd pays (or a payment booked after a restore paid): no payment hash is paid twice.
+    if (await hashTaken(tx, fresh.paymentHash)) throw new Refusal('invoice_already_used', 'another payment of tipd pays this invoice');
     await alsoWrite?.(tx, fresh);
     await hold(tx, withdrawalTransfers, heldBy(fresh));
     tx.put(keys.withdrawal(fresh.id), fresh);

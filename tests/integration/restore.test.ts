@@ -31,10 +31,10 @@ afterAll(async () => {
 });
 
 const operator = () => ({ token: stack().tipd.adminToken });
-const withdraw = async (url: string, token: string, sat: number) => {
-  const invoice = await lndOf('alice').createInvoice({ amountMsat: BigInt(sat) * 1000n, description: 'withdraw', expiresAt: new Date(Date.now() + 600_000) });
-  return api(url, 'POST', '/v1/withdrawals', { token, body: { paymentRequest: invoice.paymentRequest } });
-};
+const aliceInvoice = async (sat: number) =>
+  (await lndOf('alice').createInvoice({ amountMsat: BigInt(sat) * 1000n, description: 'withdraw', expiresAt: new Date(Date.now() + 600_000) })).paymentRequest;
+const withdraw = async (url: string, token: string, sat: number, paymentRequest?: string) =>
+  api(url, 'POST', '/v1/withdrawals', { token, body: { paymentRequest: paymentRequest ?? (await aliceInvoice(sat)) } });
 
 describe('a tipd restored from a backup', () => {
   it(
@@ -51,7 +51,8 @@ describe('a tipd restored from a backup', () => {
       // After the backup: carol claims the handle and is paid; ann withdraws 2,000 of her 3,000.
       expect((await claimWithTweet(tipd.url, handle, 'carol')).proof.status).toBe(200);
       const [payout] = await succeededPayouts(tipd.url, handle, 1);
-      const withdrawal = await withdraw(tipd.url, ann.token, 2_000);
+      const withdrawn = await aliceInvoice(2_000);
+      const withdrawal = await withdraw(tipd.url, ann.token, 2_000, withdrawn);
       expect(withdrawal.status).toBe(201);
       await eventually(async () => ((await api(tipd!.url, 'GET', '/v1/account', { token: ann.token })).body.balanceMsat === '1000000' ? true : undefined));
       await tipd.stop();
@@ -63,7 +64,11 @@ describe('a tipd restored from a backup', () => {
       expect(tipd.logs.some((line) => String(line.msg).startsWith('restored from a backup: no payment is sent'))).toBe(true);
       const report = await api(tipd.url, 'GET', '/v1/admin/restore', operator());
       expect(report.status).toBe(200);
-      expect(report.body).toMatchObject({ state: { backupTakenAt: backup.body.takenAt, resumedAt: null }, paymentsHeld: true });
+      expect(report.body).toMatchObject({
+        state: { backupTakenAt: backup.body.takenAt, resumedAt: null },
+        paymentsHeld: true,
+        unknownToLedger: { complete: true },
+      });
       const unknown = new Map<string, { state: string; amountMsat: string }>(
         report.body.unknownToLedger.payments.map((p: { paymentHash: string }) => [p.paymentHash, p]),
       );
@@ -136,6 +141,8 @@ describe('a tipd restored from a backup', () => {
       const resumed = await api(tipd.url, 'POST', '/v1/admin/restore/resume', operator());
       expect(resumed.body).toMatchObject({ resumed: true, state: { resumedAt: expect.any(String) } });
       expect((await api(tipd.url, 'POST', '/v1/admin/restore/resume', operator())).body).toMatchObject({ resumed: false });
+      // ann's wallet sends her withdrawal of after the backup again: that invoice is paid, and booked.
+      expect(await withdraw(tipd.url, ann.token, 2_000, withdrawn)).toMatchObject({ status: 409, body: { error: { code: 'invoice_already_used' } } });
       expect((await withdraw(tipd.url, ann.token, 1_000)).status).toBe(201);
       await eventually(async () => ((await api(tipd!.url, 'GET', '/v1/account', { token: ann.token })).body.balanceMsat === '0' ? true : undefined));
       await new Promise((resolve) => setTimeout(resolve, 2_000));
