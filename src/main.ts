@@ -191,6 +191,7 @@ const refunds = new Refunds(ledger, log, {
   ...defaultRefundOptions,
   returnAfterMs: config.unclaimedReturnMs,
   allDue: () => windDown.state !== undefined,
+  held: () => restored.paymentsHeld,
   returnToPayers: (handleKey, lotIds) => payouts.refund(handleKey, lotIds),
 });
 refunds.start();

@@ -25,6 +25,12 @@ export interface RefundOptions {
   warnBeforeMs: number;
   /** Every lot is due now, whatever its age: tipd is winding down (winddown/). */
   allDue?: () => boolean;
+  /**
+   * Whether escrow stays as it is for now: a ledger restored from a backup, until its operator has
+   * booked what LND paid since (a payout made after the backup leaves a handle's escrow only once
+   * booked: backup/restored.ts).
+   */
+  held?: () => boolean;
   /** How often the sweeper looks. */
   intervalMs: number;
   now?: () => Date;
@@ -56,6 +62,7 @@ export class Refunds {
    * ones: the sweep reads each unclaimed handle's lots until one is younger than that.
    */
   async sweep(): Promise<{ warned: number; returned: number; returnedMsat: bigint }> {
+    if (this.#options.held?.()) return { warned: 0, returned: 0, returnedMsat: 0n };
     const now = this.#now().getTime();
     const dueBefore = this.#options.allDue?.() ? Infinity : now - this.#options.returnAfterMs;
     const warnBefore = dueBefore + this.#options.warnBeforeMs;

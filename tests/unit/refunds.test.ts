@@ -137,6 +137,25 @@ describe('unclaimed tips', () => {
     expect((await t.ledger.history(accounts.supporter('dan'), 1))[0]).toMatchObject({ kind: 'refund', meta: { handle: 'older', lot: id } });
   });
 
+  it('wait while the ledger, restored from a backup, holds its payments; then go back as usual', async () => {
+    await deposit('ann', 10_000n);
+    await tip('ann', 'held', 4_000n);
+    let held = true;
+    const restoredRefunds = new Refunds(t.ledger, log, {
+      returnAfterMs: 180 * dayMs,
+      warnBeforeMs: 7 * dayMs,
+      intervalMs: 3600_000,
+      now: () => clock,
+      held: () => held,
+    });
+    at(200);
+    expect(await restoredRefunds.sweep()).toMatchObject({ warned: 0, returned: 0 });
+    expect(await t.ledger.balance(accounts.escrow('held'))).toBe(4_000n);
+    held = false;
+    expect(await restoredRefunds.sweep()).toMatchObject({ returned: 1, returnedMsat: 4_000n });
+    expect(await t.ledger.balance(accounts.supporter('ann'))).toBe(10_000n);
+  });
+
   it('are returned once even when two sweeps run at the same time', async () => {
     await deposit('cid', 50_000n);
     for (let i = 0; i < 20; i++) await tip('cid', `h${i % 3}`, 1_000n);
