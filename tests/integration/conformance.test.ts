@@ -37,7 +37,7 @@ describe('the API against its own description', () => {
       // Every check runs (schemathesis's default, as `--checks all`: on the command line that would
       // also switch on again the one schemathesis.toml switches off for a few operations).
       '--max-examples',
-      process.env.CONFORMANCE_EXAMPLES ?? '15',
+      process.env.CONFORMANCE_EXAMPLES ?? '50',
       '--generation-deterministic',
       '--phases',
       'examples,coverage,fuzzing',
