@@ -97,11 +97,6 @@ export class RestoredLedger {
     return this.#state !== undefined && this.#state.resumedAt === null;
   }
 
-  /** Refuses (`payments_held`) a new payment while they are held. */
-  assertPaymentsOpen(): void {
-    if (this.paymentsHeld) throw new Refusal('payments_held');
-  }
-
   /** `listener` runs when the operator resumes payments. */
   onResume(listener: () => void): void {
     this.#resumed.add(listener);
@@ -190,12 +185,9 @@ export class RestoredLedger {
     return outcome;
   }
 
-  /** Whether the ledger has a record of this payment: one of its payouts or withdrawals, or booked after the restore. */
-  async #known(paymentHash: string): Promise<boolean> {
-    const found = await Promise.all(
-      [keys.payoutByHash(paymentHash), keys.withdrawalByHash(paymentHash), keys.restoreBooking(paymentHash)].map((key) => this.#ledger.read(key)),
-    );
-    return found.some((value) => value !== undefined);
+  /** Whether the ledger has a record of this payment, as committed: one of its payouts or withdrawals, or booked after the restore. */
+  #known(paymentHash: string): Promise<boolean> {
+    return hashTaken({ get: (key) => this.#ledger.read(key) }, paymentHash);
   }
 
   /**

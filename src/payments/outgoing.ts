@@ -65,7 +65,7 @@ export type PaymentLookup = { getPayment(paymentHash: string): Promise<PaymentSt
  * payout, a withdrawal, or a payment booked after a restore: backup/restored.ts). No hash is paid,
  * or booked, twice.
  */
-export async function hashTaken(tx: Tx, paymentHash: string): Promise<boolean> {
+export async function hashTaken(tx: Pick<Tx, 'get'>, paymentHash: string): Promise<boolean> {
   for (const key of [keys.payoutByHash(paymentHash), keys.withdrawalByHash(paymentHash), keys.restoreBooking(paymentHash)])
     if ((await tx.get(key)) !== undefined) return true;
   return false;
