@@ -41,7 +41,8 @@ export const errorCodes = {
   payment_not_succeeded: { status: 409, message: 'the Lightning node has not paid this (yet): book only a payment that succeeded' },
   payments_held: {
     status: 503,
-    message: 'tipd was restored from a backup: it sends no payment until its operator has compared it with the Lightning node; try again later',
+    message:
+      "tipd was restored from a backup: it sends no payment and moves no supporter's balance until its operator has compared it with the Lightning node; try again later",
   },
 
   // The websocket (GET /v1/events): refusing the upgrade; and answering a message (its status is

@@ -91,7 +91,7 @@ const rails = {
   ownHost: config.publicUrl === undefined ? undefined : new URL(config.publicUrl).host,
 };
 const supporters = new Supporters(ledger);
-const tips = new Tips(ledger);
+const tips = new Tips(ledger, { held: () => restored.paymentsHeld });
 const deposits = new Deposits(ledger, lnd, log, {
   expiryMs: config.depositExpiryMs,
   lndTimeoutMs: config.lnd.timeoutMs,
@@ -203,11 +203,15 @@ const sweepNow = () =>
   });
 // Winding down, no new period closes (the flattrs of the open one move no money); a close a stop
 // cut short is finished, as it was decided before, and what it gave unclaimed handles goes back.
-if (!windDown.state) void flattrs.start();
-else
+// A restored ledger held closes nothing until resumed: a close moves supporters' balances.
+const startCloses = () => {
+  if (!windDown.state) return void flattrs.start();
   void flattrs
     .finishCloses()
     .then(sweepNow, (err: unknown) => (err instanceof InvariantViolation ? ledger.halt(err) : log.error({ err }, 'finishing a period close failed')));
+};
+if (restored.paymentsHeld) restored.onResume(startCloses);
+else startCloses();
 // Once begun: invoices still open are cancelled (so no wallet pays them: a failure is tried again
 // by the sweep every ten minutes), unclaimed tips go back at once (the hourly sweep takes any that
 // a request under way, a close, or an invoice paid just before it was cancelled books later), and

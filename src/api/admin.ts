@@ -94,10 +94,12 @@ export function adminRoutes(
       auth: 'admin',
       responses: { 200: '{ periodId, supporters, allocatedMsat, closedAt }' },
       returns: closeView,
-      errors: ['overloaded'],
+      errors: ['payments_held', 'overloaded'],
     },
     admin,
     async (_req, res) => {
+      // A close moves supporters' balances: not while a restored ledger holds them.
+      if (restored.paymentsHeld) throw new Refusal('payments_held');
       res.json(await flattrs.close());
     },
   );

@@ -33,7 +33,7 @@ export function tipRoutes(api: Api, supporters: Supporters, tips: Tips): void {
       body: tipBody,
       responses: { 201: 'the tip' },
       returns: tipView,
-      errors: ['invalid_handle', 'insufficient_balance', 'idempotency_key_reused', 'overloaded'],
+      errors: ['invalid_handle', 'insufficient_balance', 'idempotency_key_reused', 'payments_held', 'overloaded'],
     },
     requireSupporter(supporters),
     async (req, res) => {

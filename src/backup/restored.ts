@@ -191,12 +191,15 @@ export class RestoredLedger {
   }
 
   /**
-   * LND's payments and settled invoices since the backup whose payment hash the ledger does not
-   * know (none of its payouts, withdrawals, bookings or invoices), at most `max` of each kind.
+   * While payments are held: LND's payments and settled invoices since the backup whose payment
+   * hash the ledger does not know (none of its payouts, withdrawals, bookings or invoices), the
+   * first `max` of each kind.
    */
   async unknownToLedger(lnd: Pick<Lnd, 'paymentsSince' | 'settledInvoicesSince'>, max: number): Promise<UnknownToLedger | undefined> {
-    if (!this.#state) return undefined;
-    const since = new Date(Date.parse(this.#state.backupTakenAt) - clockSlackMs);
+    // Once resumed, LND's history since the backup is no longer paged through at each look.
+    const state = this.#state;
+    if (state?.resumedAt !== null) return undefined;
+    const since = new Date(Date.parse(state.backupTakenAt) - clockSlackMs);
     /** The first `max` of `all` that `unknown` keeps, and whether none was left out. */
     const firstUnknown = async <T>(all: AsyncIterable<T>, unknown: (item: T) => Promise<boolean>): Promise<{ items: T[]; complete: boolean }> => {
       const items: T[] = [];
@@ -207,10 +210,12 @@ export class RestoredLedger {
       }
       return { items, complete: true };
     };
-    const [payments, invoices] = await Promise.all([
-      firstUnknown(lnd.paymentsSince(since), async (p) => !(await this.#known(p.paymentHash))),
-      firstUnknown(lnd.settledInvoicesSince(since), async (i) => (await this.#ledger.read(keys.depositByHash(i.paymentHash))) === undefined),
-    ]);
+    // One after the other: a failure of one leaves no paging of LND running on.
+    const payments = await firstUnknown(lnd.paymentsSince(since), async (p) => !(await this.#known(p.paymentHash)));
+    const invoices = await firstUnknown(
+      lnd.settledInvoicesSince(since),
+      async (i) => (await this.#ledger.read(keys.depositByHash(i.paymentHash))) === undefined,
+    );
     return {
       payments: payments.items.map((p) => ({ ...p, amountMsat: formatMsat(p.amountMsat), feeMsat: formatMsat(p.feeMsat) })),
       invoices: invoices.items.map((i) => ({ ...i, receivedMsat: formatMsat(i.receivedMsat) })),

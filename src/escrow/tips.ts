@@ -1,5 +1,6 @@
 // Tips: a supporter's money moved at once into the escrow of an X handle (escrow.ts books it), and
 // what anyone may see of a handle: its escrow and its counts of tips and supporters.
+import { Refusal } from '../errors.ts';
 import type { Handle } from './handles.ts';
 import { type Escrowed, escrowKeys, type HandleRecord, intoEscrow, tipView } from './escrow.ts';
 import { accounts, type Ledger } from '../ledger/ledger.ts';
@@ -25,8 +26,14 @@ export interface HandleView {
 
 export class Tips {
   readonly #ledger: Ledger;
-  constructor(ledger: Ledger) {
+  readonly #held: () => boolean;
+  /**
+   * `held`: whether supporters' balances wait (a ledger restored from a backup, until its operator
+   * has booked what LND paid since: a balance may still hold a withdrawal made after the backup).
+   */
+  constructor(ledger: Ledger, options: { held?: () => boolean } = {}) {
     this.#ledger = ledger;
+    this.#held = options.held ?? (() => false);
   }
 
   tip(args: {
@@ -37,6 +44,7 @@ export class Tips {
     idempotency?: { key: string; fingerprint: string };
   }): Promise<TipView> {
     const { supporterId, handle, amountMsat, tweetId } = args;
+    if (this.#held()) return Promise.reject(new Refusal('payments_held'));
     const sent = ({ transfer, display }: Escrowed): TipView => tipView(transfer, display);
     const tipKeys = escrowKeys(supporterId, handle.key);
     return this.#ledger.run(

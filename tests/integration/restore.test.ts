@@ -96,6 +96,11 @@ describe('a tipd restored from a backup', () => {
       // The restored ledger owes again what was paid: ann's 3,000, the handle's 2,000. Nothing goes out.
       expect((await api(tipd.url, 'GET', '/v1/account', { token: ann.token })).body.balanceMsat).toBe('3000000');
       expect(await withdraw(tipd.url, ann.token, 3_000)).toMatchObject({ status: 503, body: { error: { code: 'payments_held' } } });
+      // Nor is her balance spent on tips: 2,000 of it left with her withdrawal, which is not booked yet.
+      expect(await api(tipd.url, 'POST', '/v1/tips', { token: ann.token, body: { handle: freshHandle('t'), amountSat: 3_000 } })).toMatchObject({
+        status: 503,
+        body: { error: { code: 'payments_held' } },
+      });
       expect((await claimWithTweet(tipd.url, handle, 'carol')).proof.status).toBe(200);
       await new Promise((resolve) => setTimeout(resolve, 3_000));
       expect(await payoutsOf(tipd.url, handle)).toEqual([]);
@@ -141,6 +146,7 @@ describe('a tipd restored from a backup', () => {
       const resumed = await api(tipd.url, 'POST', '/v1/admin/restore/resume', operator());
       expect(resumed.body).toMatchObject({ resumed: true, state: { resumedAt: expect.any(String) } });
       expect((await api(tipd.url, 'POST', '/v1/admin/restore/resume', operator())).body).toMatchObject({ resumed: false });
+      expect((await api(tipd.url, 'GET', '/v1/admin/restore', operator())).body).toMatchObject({ paymentsHeld: false, unknownToLedger: null });
       // ann's wallet sends her withdrawal of after the backup again: that invoice is paid, and booked.
       expect(await withdraw(tipd.url, ann.token, 2_000, withdrawn)).toMatchObject({ status: 409, body: { error: { code: 'invoice_already_used' } } });
       expect((await withdraw(tipd.url, ann.token, 1_000)).status).toBe(201);
