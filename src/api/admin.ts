@@ -177,7 +177,9 @@ export function adminRoutes(
       summary:
         "Whether this ledger was restored from a backup, whether payments wait, and LND's payments and invoices since the backup that the ledger does not know",
       auth: 'admin',
-      responses: { 200: '{ state: { restoredAt, backupTakenAt, resumedAt } | null, paymentsHeld, unknownToLedger: { payments, invoices, listedMax } | null }' },
+      responses: {
+        200: '{ state: { restoredAt, backupTakenAt, resumedAt } | null, paymentsHeld, unknownToLedger: { payments, invoices, listedMax, complete } | null (null once resumed) }',
+      },
       returns: restoredView,
       errors: ['lnd_unavailable', 'lnd_error'],
     },
@@ -226,7 +228,7 @@ export function adminRoutes(
     {
       method: 'post',
       path: '/v1/admin/restore/resume',
-      summary: 'After a restore, let payouts and withdrawals go on (once the differences with LND are put right)',
+      summary: "After a restore, let payments and supporters' balances move again (once the differences with LND are booked or put right)",
       auth: 'admin',
       responses: { 200: '{ state, resumed }: resumed now, or already (or never held)' },
       returns: restoreResumed,
