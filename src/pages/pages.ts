@@ -59,18 +59,22 @@ export function pageRoutes(app: Express, log: Logger, dir = pagesDir, sources: P
   if (!document) log.warn({ dir }, 'the web pages are not built (npm run build:web): pages answer 503');
   else if (!takesPreview(document)) log.warn({ dir }, 'the built pages have no title and description to put previews in: served as built');
 
-  /** The page at `req`'s path with its preview; undefined: no such handle. */
+  /** The page at `req`'s path with its preview; undefined: no such handle. Its URL is the canonical one, whatever case or slash was asked. */
   const documentFor = async (req: Request, built: string): Promise<string | undefined> => {
     const param = req.params.handle as string | undefined;
-    const url = sources.publicUrl === undefined ? undefined : `${sources.publicUrl}${req.path}`;
+    const urlOf = (path: string) => (sources.publicUrl === undefined ? undefined : `${sources.publicUrl}${path}`);
     if (param === undefined) {
-      const preview = fixedPreviews[req.path.toLowerCase().replace(/\/$/, '') || '/'];
-      return preview && takesPreview(built) ? withPreview(built, preview, url) : built;
+      const path = req.path.toLowerCase().replace(/\/$/, '') || '/';
+      const preview = fixedPreviews[path];
+      return preview && takesPreview(built) ? withPreview(built, preview, urlOf(path)) : built;
     }
     const handle = param.startsWith('@') ? undefined : parseHandle(param);
     if (!handle) return undefined;
     if (!sources.tips || !takesPreview(built)) return built;
-    return withPreview(built, handlePreview(await sources.tips.handle(handle), req.path.toLowerCase().endsWith('/claim') ? 'claim' : 'tip'), url);
+    const view = await sources.tips.handle(handle);
+    // Matched without regard to case, with or without a trailing slash, as express routes.
+    const claim = /\/claim\/?$/i.test(req.path);
+    return withPreview(built, handlePreview(view, claim ? 'claim' : 'tip'), urlOf(`/@${view.handle}${claim ? '/claim' : ''}`));
   };
 
   app.get(pagePaths, async (req, res) => {

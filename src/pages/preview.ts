@@ -23,6 +23,8 @@ export function handlePreview(view: HandleView, page: 'tip' | 'claim'): Preview 
   const waiting = view.pendingMsat === '0' ? undefined : `${sats(view.pendingMsat)} sats`;
   // Payers by LNURL who gave no address are tips, not known supporters (as the page says it).
   const from = view.supporters > 0 ? plural(view.supporters, 'supporter', 'supporters') : plural(view.tips, 'tip', 'tips');
+  if (page === 'claim' && view.claimed)
+    return { title: `Claim ${at} · tipd`, description: `${at} has claimed its tips on tipd: they are forwarded as they come.` };
   if (page === 'claim')
     return {
       title: `Claim ${at} · tipd`,
@@ -50,7 +52,8 @@ export function withPreview(document: string, preview: Preview, url: string | un
     ...(url === undefined ? [] : [`<meta property="og:url" content="${escapeHtml(url)}" />`]),
     '<meta name="twitter:card" content="summary" />',
   ].join('\n    ');
-  return document.replace(builtTitle, tags).replace(builtDescription, `<meta name="description" content="${description}" />`);
+  // Replaced by functions: a `$` in a value is only a `$`.
+  return document.replace(builtTitle, () => tags).replace(builtDescription, () => `<meta name="description" content="${description}" />`);
 }
 
 /** Whether `document` is one a preview can be put in (else pages are served as built). */

@@ -111,7 +111,8 @@ describe("a handle's tip page", () => {
     const asked: string[] = [];
     page.on('request', (req) => req.url().includes('/lnurl/verify/') && asked.push(req.url()));
     await expect.poll(() => asked.length).toBeGreaterThan(0);
-    await page.clock.fastForward(expiresAt - (await page.evaluate(() => Date.now())) + 1_000);
+    // Past its expiry and the five minutes the page allows for a clock running fast.
+    await page.clock.fastForward(expiresAt - (await page.evaluate(() => Date.now())) + 5 * 60_000 + 1_000);
     await page.locator('#expired').waitFor();
     expect(await page.locator('#invoice-qr').count()).toBe(0);
     await screenshot(page, 'tip-page-expired');
@@ -472,6 +473,10 @@ describe('pages as served', () => {
     const claim = await (await fetch(`${tipd.url}/@${handle}/claim`)).text();
     expect(/<title>([^<]*)<\/title>/.exec(claim)?.[1]).toBe(`Claim @${handle} · tipd`);
     expect(claim).toContain(`content="1,234 sats wait for @${handle}. Claim them with one tweet, to your Lightning Address or your node."`);
+    // Asked in another case, with a trailing slash: the same page, at its one URL.
+    const shouted = await (await fetch(`${tipd.url}/@${handle.toUpperCase()}/claim/`)).text();
+    expect(shouted).toContain(`<meta property="og:url" content="${tipd.publicUrl}/@${handle}/claim" />`);
+    expect(/<title>([^<]*)<\/title>/.exec(shouted)?.[1]).toBe(`Claim @${handle} · tipd`);
     const fresh = freshHandle('New');
     expect(await (await fetch(`${tipd.url}/@${fresh}`)).text()).toContain(`content="Be the first to tip @${fresh} with Lightning`);
     expect((await fetch(`${tipd.url}/@@${fresh}`)).status).toBe(404);

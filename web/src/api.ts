@@ -104,16 +104,18 @@ const keyKeptMs = 3600_000;
 
 /**
  * A form's idempotency key: the same for a double click, or a retry after a lost answer, so that
- * it asks once; a fresh one after `renew()` (something else is asked now) or once an hour old
- * (tipd forgets a key after a day: a retry then would ask again).
+ * it asks once; a fresh one after `renew()` (something else is asked now) or an hour after it was
+ * first sent (tipd forgets a key after a day: a retry then would ask again).
  */
 export function useIdempotencyKey(): { current: () => string; renew: () => void } {
-  const made = useRef({ key: newIdempotencyKey(), at: Date.now() });
+  const made = useRef<{ key: string; firstSentAt?: number }>({ key: newIdempotencyKey() });
   return useMemo(() => {
-    const renew = () => void (made.current = { key: newIdempotencyKey(), at: Date.now() });
+    const renew = () => void (made.current = { key: newIdempotencyKey() });
     return {
       current: () => {
-        if (Date.now() - made.current.at > keyKeptMs) renew();
+        const { firstSentAt } = made.current;
+        if (firstSentAt !== undefined && Date.now() - firstSentAt > keyKeptMs) renew();
+        made.current.firstSentAt ??= Date.now();
         return made.current.key;
       },
       renew,

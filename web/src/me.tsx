@@ -158,8 +158,8 @@ function Signedin({ token, onSignOut }: { token: string; onSignOut: () => void }
 function TipForm({ token }: { token: string }) {
   const [handle, setHandle] = useState('');
   const [amount, setAmount] = useState('1000');
-  /** What is wrong, next to the field it is about. */
-  const [problem, setProblem] = useState<{ field: 'handle' | 'amount'; text: string } | undefined>();
+  /** What is wrong, next to the field it is about (or above the button, when it is about no field). */
+  const [problem, setProblem] = useState<{ field: 'handle' | 'amount' | 'form'; text: string } | undefined>();
   const [done, setDone] = useState('');
   const [busy, setBusy] = useState(false);
   const key = useIdempotencyKey();
@@ -178,7 +178,8 @@ function TipForm({ token }: { token: string }) {
       setDone(`Tipped @${name} ${amountSat.toLocaleString('en-US')} sats.`);
       key.renew();
     } catch (err) {
-      setProblem({ field: err instanceof ApiError && err.code === 'invalid_handle' ? 'handle' : 'amount', text: explain(err) });
+      const code = err instanceof ApiError ? err.code : undefined;
+      setProblem({ field: code === 'invalid_handle' ? 'handle' : code === 'insufficient_balance' ? 'amount' : 'form', text: explain(err) });
       if (err instanceof ApiError && err.refused) key.renew();
     } finally {
       setBusy(false);
@@ -206,6 +207,7 @@ function TipForm({ token }: { token: string }) {
           onValue={edit(setHandle)}
         />
         <Field id="tip-amount" label="Amount (sats)" inputMode="numeric" value={amount} problem={problemOf('amount')} onValue={edit(setAmount)} />
+        {problem?.field === 'form' && <Notice kind="error">{problem.text}</Notice>}
         {done && <Notice kind="ok">{done}</Notice>}
         <button type="submit" disabled={busy}>
           {busy ? 'Tipping…' : 'Tip'}

@@ -123,6 +123,9 @@ export function TipPage({ handle }: { handle: string }) {
   );
 }
 
+/** How far this device's clock may run ahead of tipd's. */
+const clockSlackMs = 5 * 60_000;
+
 /** Amount presets, a custom amount and a comment: an invoice QR, then "paid" as soon as it is. */
 function InvoiceForm({ handle, tipped }: { handle: string; tipped: { current: () => void } }) {
   const [amount, setAmount] = useState('1000');
@@ -150,7 +153,8 @@ function InvoiceForm({ handle, tipped }: { handle: string; tipped: { current: ()
         (answer) => {
           if (done) return;
           if (answer.settled) setPaid(true);
-          else if (Date.now() >= Date.parse(answer.expiresAt)) setExpired(true);
+          // By this device's clock, with some minutes to spare: a phone running fast must not stop too soon.
+          else if (Date.now() >= Date.parse(answer.expiresAt) + clockSlackMs) setExpired(true);
         },
         () => undefined,
       );

@@ -49,7 +49,6 @@ export function Copyable({ text, label }: { text: string; label: string }) {
   );
 }
 
-/** A message tied to a field (aria-describedby), in the error colour. */
 /** What a field may say of itself besides. */
 interface InputAttributes {
   inputMode?: 'numeric' | 'url' | 'text';
@@ -86,7 +85,7 @@ export function Field({
         id={id}
         value={value}
         aria-invalid={problem ? 'true' : undefined}
-        aria-describedby={hint ? `${id}-hint ${id}-error` : `${id}-error`}
+        aria-describedby={[hint && `${id}-hint`, problem && `${id}-error`].filter(Boolean).join(' ') || undefined}
         onInput={(e) => onValue(e.currentTarget.value)}
       />
       {problem && (
