@@ -56,8 +56,9 @@ const setPageHeaders = (res: Response) =>
 export function pageRoutes(app: Express, log: Logger, dir = pagesDir, sources: PageSources = {}): void {
   const indexPath = path.join(dir, 'index.html');
   const document = fs.existsSync(indexPath) ? fs.readFileSync(indexPath, 'utf8') : undefined;
+  const previews = document !== undefined && takesPreview(document);
   if (!document) log.warn({ dir }, 'the web pages are not built (npm run build:web): pages answer 503');
-  else if (!takesPreview(document)) log.warn({ dir }, 'the built pages have no title and description to put previews in: served as built');
+  else if (!previews) log.warn({ dir }, 'the built pages have no title and description to put previews in: served as built');
 
   /** The page at `req`'s path with its preview; undefined: no such handle. Its URL is the canonical one, whatever case or slash was asked. */
   const documentFor = async (req: Request, built: string): Promise<string | undefined> => {
@@ -66,11 +67,11 @@ export function pageRoutes(app: Express, log: Logger, dir = pagesDir, sources: P
     if (param === undefined) {
       const path = req.path.toLowerCase().replace(/\/$/, '') || '/';
       const preview = fixedPreviews[path];
-      return preview && takesPreview(built) ? withPreview(built, preview, urlOf(path)) : built;
+      return preview && previews ? withPreview(built, preview, urlOf(path)) : built;
     }
     const handle = param.startsWith('@') ? undefined : parseHandle(param);
     if (!handle) return undefined;
-    if (!sources.tips || !takesPreview(built)) return built;
+    if (!sources.tips || !previews) return built;
     const view = await sources.tips.handle(handle);
     // Matched without regard to case, with or without a trailing slash, as express routes.
     const claim = /\/claim\/?$/i.test(req.path);
