@@ -73,8 +73,9 @@ export function HomePage() {
             {waiting.map((h) => (
               <li key={h.handle}>
                 <a href={`/@${h.handle}`}>@{h.handle}</a>
-                <span>
-                  <strong>{sats(h.pendingMsat)} sats</strong> <span class="muted">from {plural(h.supporters, 'supporter', 'supporters')}</span>
+                <span class="amount">
+                  <strong>{sats(h.pendingMsat)} sats</strong>
+                  <small class="muted">from {plural(h.supporters, 'supporter', 'supporters')}</small>
                 </span>
               </li>
             ))}
